@@ -1,0 +1,50 @@
+# Two commands do everything on a fresh Debian 12 machine:
+#   make demo   install dependencies, build, and run the demo
+#   make test   install dependencies, build, and run every test (what CI runs)
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+JOBS       ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
+CMAKE_FLAGS ?=
+ROCMFORGE  := $(BUILD)/src/cli/rocmforge
+
+.PHONY: all deps configure build test test-unit test-asan fuzz demo clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD) -j$(JOBS)
+
+test: test-unit test-asan fuzz
+
+test-unit: build
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+# The unit and conformance tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+test-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DROCMFORGE_SANITIZE=ON -DROCMFORGE_CUDA=OFF >/dev/null
+	@cmake --build $(ASAN_BUILD) -j$(JOBS)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
+
+# libFuzzer on the GGUF reader for FUZZ_SECONDS, starting from the committed seed corpus.
+fuzz: deps
+	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DROCMFORGE_FUZZ=ON \
+		-DROCMFORGE_CUDA=OFF >/dev/null
+	@cmake --build $(FUZZ_BUILD) --target fuzz_gguf_reader -j$(JOBS)
+	scripts/run-fuzz.sh $(FUZZ_BUILD)/tests/fuzz/fuzz_gguf_reader $(FUZZ_SECONDS)
+
+demo: build
+	@mkdir -p models
+	$(BUILD)/tools/rocmforge-synth --arch llama --layers 2 --embd 256 --ff 512 --heads 8 --kv-heads 2 \
+		--vocab 512 --type Q4_K --seed 1 --out models/demo-synthetic.gguf
+	$(ROCMFORGE) inspect models/demo-synthetic.gguf
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,67 @@
+// The one place where GPU runtime names are spelled. Device code and host code in src/backend/cuda
+// use only the gpu* names below, so a HIP/ROCm build is a recompile with ROCMFORGE_USE_HIP defined.
+#pragma once
+
+#if defined(ROCMFORGE_USE_HIP)
+#include <hip/hip_runtime.h>
+using gpuError_t = hipError_t;
+using gpuDeviceProp = hipDeviceProp_t;
+using gpuStream_t = hipStream_t;
+using gpuEvent_t = hipEvent_t;
+inline constexpr gpuError_t gpuSuccess = hipSuccess;
+#define gpuGetDeviceCount hipGetDeviceCount
+#define gpuGetDeviceProperties hipGetDeviceProperties
+#define gpuSetDevice hipSetDevice
+#define gpuGetErrorString hipGetErrorString
+#define gpuGetLastError hipGetLastError
+#define gpuMalloc hipMalloc
+#define gpuFree hipFree
+#define gpuMemcpy hipMemcpy
+#define gpuMemcpyAsync hipMemcpyAsync
+#define gpuMemcpyHostToDevice hipMemcpyHostToDevice
+#define gpuMemcpyDeviceToHost hipMemcpyDeviceToHost
+#define gpuMemGetInfo hipMemGetInfo
+#define gpuDeviceSynchronize hipDeviceSynchronize
+#define gpuDriverGetVersion hipDriverGetVersion
+#define gpuRuntimeGetVersion hipRuntimeGetVersion
+#define gpuStreamCreate hipStreamCreate
+#define gpuStreamDestroy hipStreamDestroy
+#define gpuStreamSynchronize hipStreamSynchronize
+#define gpuEventCreate hipEventCreate
+#define gpuEventRecord hipEventRecord
+#define gpuEventSynchronize hipEventSynchronize
+#define gpuEventElapsedTime hipEventElapsedTime
+#define gpuEventDestroy hipEventDestroy
+inline constexpr int kGpuWarpSize = 64;  // CDNA wavefront; RDNA builds may use 32
+#else
+#include <cuda_runtime.h>
+using gpuError_t = cudaError_t;
+using gpuDeviceProp = cudaDeviceProp;
+using gpuStream_t = cudaStream_t;
+using gpuEvent_t = cudaEvent_t;
+inline constexpr gpuError_t gpuSuccess = cudaSuccess;
+#define gpuGetDeviceCount cudaGetDeviceCount
+#define gpuGetDeviceProperties cudaGetDeviceProperties
+#define gpuSetDevice cudaSetDevice
+#define gpuGetErrorString cudaGetErrorString
+#define gpuGetLastError cudaGetLastError
+#define gpuMalloc cudaMalloc
+#define gpuFree cudaFree
+#define gpuMemcpy cudaMemcpy
+#define gpuMemcpyAsync cudaMemcpyAsync
+#define gpuMemcpyHostToDevice cudaMemcpyHostToDevice
+#define gpuMemcpyDeviceToHost cudaMemcpyDeviceToHost
+#define gpuMemGetInfo cudaMemGetInfo
+#define gpuDeviceSynchronize cudaDeviceSynchronize
+#define gpuDriverGetVersion cudaDriverGetVersion
+#define gpuRuntimeGetVersion cudaRuntimeGetVersion
+#define gpuStreamCreate cudaStreamCreate
+#define gpuStreamDestroy cudaStreamDestroy
+#define gpuStreamSynchronize cudaStreamSynchronize
+#define gpuEventCreate cudaEventCreate
+#define gpuEventRecord cudaEventRecord
+#define gpuEventSynchronize cudaEventSynchronize
+#define gpuEventElapsedTime cudaEventElapsedTime
+#define gpuEventDestroy cudaEventDestroy
+inline constexpr int kGpuWarpSize = 32;
+#endif
