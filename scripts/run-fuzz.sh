@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs a libFuzzer target for a bounded time from the committed seed corpus.
+# usage: scripts/run-fuzz.sh FUZZER SECONDS
+# New inputs go to a scratch corpus (never into the repo); a crash leaves its reproducer in fuzz-artifacts/.
+set -euo pipefail
+fuzzer=$1
+seconds=${2:-60}
+root=$(cd "$(dirname "$0")/.." && pwd)
+work="$root/fuzz-corpus-work"
+mkdir -p "$work" "$root/fuzz-artifacts"
+"$fuzzer" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+  -artifact_prefix="$root/fuzz-artifacts/" -print_final_stats=1 \
+  "$work" "$root/tests/fuzz/corpus" 2>&1 | tail -n 25

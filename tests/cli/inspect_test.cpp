@@ -1,0 +1,104 @@
+// End-to-end: the rocmforge binary's inspect and models commands.
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "gguf/writer.h"
+#include "run_command.h"
+#include "support/shared_data.h"
+
+namespace rf::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path scratch_dir(const std::string& name) {
+    fs::path dir = fs::temp_directory_path() / ("rf_cli_test_" + name);
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    return dir;
+}
+
+void write_small_model(const fs::path& path) {
+    gguf::Writer w;
+    w.set("general.architecture", gguf::Value::string("llama"));
+    w.set("llama.block_count", gguf::Value::u32(1));
+    ASSERT_TRUE(w.add_tensor("token_embd.weight", TensorType::F32, {4, 2}, std::vector<uint8_t>(32)).ok());
+    ASSERT_TRUE(w.write_file(path.string()).ok());
+}
+
+TEST(CliInspect, ReadsEverySharedFile) {
+    RF_REQUIRE_SHARED();
+    int files = 0;
+    for (const char* dir : {"models", "tokenizer", "quant"}) {
+        for (const auto& entry : fs::directory_iterator(shared_path(dir))) {
+            if (entry.path().extension() != ".gguf") continue;
+            auto r = run_command(rocmforge("inspect --json " + entry.path().string()));
+            ASSERT_EQ(r.exit_code, 0) << entry.path() << "\n" << r.output;
+            auto j = nlohmann::json::parse(r.output);
+            EXPECT_TRUE(j["valid"].get<bool>());
+            EXPECT_EQ(j["tensors"].size(), j["types"].is_null() ? 0u : [&] {
+                size_t n = 0;
+                for (auto& [type, totals] : j["types"].items()) n += totals["tensors"].get<size_t>();
+                return n;
+            }());
+            if (std::string(dir) != "quant") {
+                EXPECT_FALSE(j["tokenizer"].is_null()) << entry.path();
+            }
+            ++files;
+        }
+    }
+    EXPECT_GE(files, 18);
+    auto text = run_command(rocmforge("inspect " + shared_path("models/llama-gqa-q4_k_m.gguf").string()));
+    ASSERT_EQ(text.exit_code, 0);
+    EXPECT_NE(text.output.find("architecture: llama"), std::string::npos) << text.output;
+    EXPECT_NE(text.output.find("head_count_kv"), std::string::npos);
+    EXPECT_NE(text.output.find("verdict:      valid GGUF"), std::string::npos);
+}
+
+TEST(CliInspect, TruncatedFileIsInvalidWithOffset) {
+    fs::path dir = scratch_dir("truncated");
+    write_small_model(dir / "good.gguf");
+    auto size = fs::file_size(dir / "good.gguf");
+    fs::copy_file(dir / "good.gguf", dir / "cut.gguf");
+    fs::resize_file(dir / "cut.gguf", size - 20);
+    auto good = run_command(rocmforge("inspect " + (dir / "good.gguf").string()));
+    EXPECT_EQ(good.exit_code, 0) << good.output;
+    auto cut = run_command(rocmforge("inspect " + (dir / "cut.gguf").string() + " 2>&1"));
+    EXPECT_EQ(cut.exit_code, 1);
+    EXPECT_NE(cut.output.find("cut.gguf"), std::string::npos) << cut.output;
+    EXPECT_NE(cut.output.find("invalid GGUF"), std::string::npos) << cut.output;
+    auto json = run_command(rocmforge("inspect --json " + (dir / "cut.gguf").string()));
+    EXPECT_EQ(json.exit_code, 1);
+    EXPECT_FALSE(nlohmann::json::parse(json.output)["valid"].get<bool>());
+    auto missing = run_command(rocmforge("inspect " + (dir / "absent.gguf").string() + " 2>&1"));
+    EXPECT_EQ(missing.exit_code, 1);
+    auto usage = run_command(rocmforge("inspect 2>&1"));
+    EXPECT_EQ(usage.exit_code, 2);
+    fs::remove_all(dir);
+}
+
+TEST(CliModels, ListsGoodAndUnreadableFiles) {
+    fs::path dir = scratch_dir("models");
+    write_small_model(dir / "a.gguf");
+    fs::create_directories(dir / "sub");
+    std::ofstream(dir / "sub" / "broken.gguf") << "not a gguf file";
+    auto r = run_command(rocmforge("models --dir " + dir.string()));
+    EXPECT_EQ(r.exit_code, 1);  // an unreadable file makes the listing fail, but it is listed
+    EXPECT_NE(r.output.find("a.gguf  llama  F32"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("broken.gguf  UNREADABLE: "), std::string::npos) << r.output;
+    fs::remove(dir / "sub" / "broken.gguf");
+    auto j = run_command(rocmforge("models --json --dir " + dir.string()));
+    EXPECT_EQ(j.exit_code, 0) << j.output;
+    auto list = nlohmann::json::parse(j.output);
+    ASSERT_EQ(list.size(), 1u);
+    EXPECT_EQ(list[0]["architecture"], "llama");
+    auto env = run_command("ROCMFORGE_MODELS_DIR=" + dir.string() + " " + rocmforge("models"));
+    EXPECT_NE(env.output.find("a.gguf"), std::string::npos) << env.output;
+    fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace rf::test
