@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -97,6 +98,41 @@ TEST(CliModels, ListsGoodAndUnreadableFiles) {
     EXPECT_EQ(list[0]["architecture"], "llama");
     auto env = run_command("ROCMFORGE_MODELS_DIR=" + dir.string() + " " + rocmforge("models"));
     EXPECT_NE(env.output.find("a.gguf"), std::string::npos) << env.output;
+    fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace rf::test
+
+namespace rf::test {
+namespace {
+
+TEST(Synth, WritesEveryArchitectureInEveryQuantizableType) {
+    fs::path dir = scratch_dir("synth");
+    const char* archs[] = {"llama", "qwen2", "qwen3", "phi3", "gemma2"};
+    const char* types[] = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K",
+                           "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS", "MXFP4"};
+    for (size_t i = 0; i < std::size(types); ++i) {
+        const char* arch = archs[i % std::size(archs)];
+        fs::path out = dir / (std::string(arch) + "-" + types[i] + ".gguf");
+        auto made = run_command(fmt::format("{} --arch {} --layers 1 --embd 256 --ff 512 --vocab 300 --type {} --out {} 2>&1",
+                                            ROCMFORGE_SYNTH_BIN, arch, types[i], out.string()));
+        ASSERT_EQ(made.exit_code, 0) << made.output;
+        auto j = run_command(rocmforge("inspect --json " + out.string()));
+        ASSERT_EQ(j.exit_code, 0) << j.output;
+        auto info = nlohmann::json::parse(j.output);
+        EXPECT_EQ(info["architecture"], arch);
+        EXPECT_TRUE(info["types"].contains(types[i])) << out;
+        EXPECT_EQ(info["tokenizer"]["vocab_size"], 300);
+    }
+    auto moe = run_command(fmt::format("{} --arch llama --layers 1 --experts 4 --experts-used 2 --vocab 300 --type Q8_0 --out {}",
+                                       ROCMFORGE_SYNTH_BIN, (dir / "moe.gguf").string()));
+    ASSERT_EQ(moe.exit_code, 0) << moe.output;
+    auto moe_info = nlohmann::json::parse(run_command(rocmforge("inspect --json " + (dir / "moe.gguf").string())).output);
+    EXPECT_EQ(moe_info["hyperparameters"]["expert_count"], "4");
+    auto bad = run_command(fmt::format("{} --arch nosuch --out {} 2>&1", ROCMFORGE_SYNTH_BIN, (dir / "x.gguf").string()));
+    EXPECT_NE(bad.exit_code, 0);
+    EXPECT_NE(bad.output.find("unsupported architecture"), std::string::npos);
     fs::remove_all(dir);
 }
 
