@@ -20,5 +20,11 @@ struct CommandContext {
 void add_inspect_command(CLI::App& app, CommandContext& ctx);
 void add_models_command(CLI::App& app, CommandContext& ctx);
 void add_devices_command(CLI::App& app, CommandContext& ctx);
+void add_generate_command(CLI::App& app, CommandContext& ctx);
+void add_chat_command(CLI::App& app, CommandContext& ctx);
+void add_quantize_command(CLI::App& app, CommandContext& ctx);
+void add_bench_command(CLI::App& app, CommandContext& ctx);
+void add_template_command(CLI::App& app, CommandContext& ctx);
+void add_tokenize_command(CLI::App& app, CommandContext& ctx);  // tokenize and detokenize
 
 }  // namespace rf::cli

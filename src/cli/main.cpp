@@ -11,6 +11,12 @@ int main(int argc, char** argv) {
     rf::cli::CommandContext ctx;
     rf::cli::add_inspect_command(app, ctx);
     rf::cli::add_models_command(app, ctx);
+    rf::cli::add_generate_command(app, ctx);
+    rf::cli::add_chat_command(app, ctx);
+    rf::cli::add_quantize_command(app, ctx);
+    rf::cli::add_bench_command(app, ctx);
+    rf::cli::add_template_command(app, ctx);
+    rf::cli::add_tokenize_command(app, ctx);
 #ifdef ROCMFORGE_HAVE_CUDA
     rf::cli::add_devices_command(app, ctx);
 #endif

@@ -220,23 +220,32 @@ void dequantize_iq4_xs(const uint8_t* src, float* y, size_t n_blocks) {
 
 // ---- IQ4 quantization ----------------------------------------------------------------------------
 
+const Codebook& iq4_book() {
+    static const Codebook book(kValuesIq4nl.data());
+    return book;
+}
+
 inline uint8_t iq4_level(float x, float d) {
-    return static_cast<uint8_t>(nearest_level(kValuesIq4nl.data(), d != 0 ? x * (1.0f / d) : 0.0f));
+    return static_cast<uint8_t>(iq4_book().nearest(d != 0 ? x * (1.0f / d) : 0.0f));
 }
 
 inline void pack_nibbles(const float* x, float d, uint8_t* qs) {
     for (int j = 0; j < 16; ++j) qs[j] = static_cast<uint8_t>(iq4_level(x[j], d) | (iq4_level(x[j + 16], d) << 4));
 }
 
+// Candidate F16 scales: the fitted scale times 1 + kFp16Step * k, |k| <= kFp16Candidates.
+constexpr int kFp16Candidates = 2;
+constexpr float kFp16Step = 0.004f;
+
 void quantize_iq4_nl(const float* x, uint8_t* dst, size_t n_blocks) {
-    const int8_t* levels = kValuesIq4nl.data();
+    const Codebook& levels = iq4_book();
     for (size_t b = 0; b < n_blocks; ++b, x += kQK, dst += sizeof(BlockIQ4_NL)) {
         std::array<uint8_t, kQK> L{};
         const float s = fit_codebook(x, nullptr, kQK, levels, L.data());
         float best_d = 0;  // stays 0 for an all-zero block, or when every candidate underflows F16
         double best_error = std::numeric_limits<double>::infinity();
-        for (int k = -8; k <= 8 && s != 0; ++k) {
-            const float d = round_to_fp16(s * (1.0f + 0.004f * static_cast<float>(k)));
+        for (int k = -kFp16Candidates; k <= kFp16Candidates && s != 0; ++k) {
+            const float d = round_to_fp16(s * (1.0f + kFp16Step * static_cast<float>(k)));
             if (d == 0) continue;
             const double error = codebook_error(x, kQK, d, levels);
             if (error < best_error) {
@@ -254,14 +263,18 @@ void quantize_iq4_nl(const float* x, uint8_t* dst, size_t n_blocks) {
 // Per sub-block fit, then the F16 scale and 6-bit sub-block scales by the error of the result
 // (as for Q3_K / Q6_K).
 void quantize_iq4_xs(const float* x, uint8_t* dst, size_t n_blocks) {
-    const int8_t* levels = kValuesIq4nl.data();
+    const Codebook& levels = iq4_book();
     for (size_t b = 0; b < n_blocks; ++b, x += kQK_K, dst += sizeof(BlockIQ4_XS)) {
         std::array<float, 8> scales{};
+        std::array<LevelSums, 8> sums{};
         std::array<uint8_t, 32> L{};
-        for (int ib = 0; ib < 8; ++ib) scales[ib] = fit_codebook(x + 32 * ib, nullptr, 32, levels, L.data());
+        for (int ib = 0; ib < 8; ++ib) {
+            scales[ib] = fit_codebook(x + 32 * ib, nullptr, 32, levels, L.data());
+            for (int i = 0; i < 32; ++i) sums[ib].add(x[32 * ib + i], levels.level(L[i]));
+        }
         auto error = [&](int ib, float dl) { return codebook_error(x + 32 * ib, 32, dl, levels); };
         std::array<int, 8> ls{};
-        const float d = choose_signed_scales(scales.data(), 8, -32, 31, error, ls.data());
+        const float d = choose_signed_scales(scales.data(), sums.data(), 8, -32, 31, error, ls.data());
         BlockIQ4_XS block{};
         block.d = f32_to_fp16(d);
         for (int ib = 0; ib < 8; ++ib) {

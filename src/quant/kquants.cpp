@@ -4,12 +4,12 @@
 //
 // Quantization runs in three steps per super-block:
 //   1. each sub-block's own best scale (and min) by weighted least squares (scale_search.h);
-//   2. the super-block F16 scale(s) and the integer sub-block scales: candidate F16 scales around
-//      "largest sub-block scale / largest integer scale" are tried, each sub-block takes the
-//      integer scale nearest to its own, and the candidate with the smallest squared error of the
-//      actual dequantized values wins; then each sub-block picks its best integer scale (all are
-//      tried; for the mins, the three nearest);
-//   3. every value is rounded to the nearest level of its final sub-block scale.
+//   2. the super-block F16 scale(s): candidates around "largest sub-block scale / largest integer
+//      scale" are tried with each sub-block at the integer scale nearest to its own, scored from
+//      each sub-block's sums against its fitted levels (the error is a quadratic in the sub-block
+//      scale while the levels stay put, so a candidate costs O(1) per sub-block, not a pass);
+//   3. each sub-block moves to the best neighbouring integer scale (and min) while that lowers
+//      its error, and its values are rounded to the nearest level of the final scale.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -202,80 +202,29 @@ void dequantize_q8_k(const uint8_t* src, float* y, size_t n_blocks) {
 
 // ---- super-block scale search --------------------------------------------------------------------
 
-constexpr int kFactorSteps = 6;         // candidate super-scales: base * (1 + 0.02 k), |k| <= 6
-constexpr float kFactorStep = 0.02f;
-
-// Non-negative sub-block scales s[j] and mins m[j] (values are scale * q - min) -> F16 d, dmin
-// and integers ls[j], lm[j] in [0, top], minimising the summed error(j, d * ls, dmin * lm).
-template <typename SubError>
-void choose_scale_min(const float* s, const float* m, int n_sub, int top, SubError&& error, float& d_out,
-                      float& dmin_out, int* ls, int* lm) {
-    float smax = 0, mmax = 0;
-    for (int j = 0; j < n_sub; ++j) {
-        smax = std::max(smax, s[j]);
-        mmax = std::max(mmax, m[j]);
-    }
-    auto nearest = [&](float v, float d) { return d > 0 ? round_clamp(v / d, 0, top) : 0; };
-    double best_error = std::numeric_limits<double>::infinity();
-    float best_d = 0, best_dmin = 0;
-    const float ftop = static_cast<float>(top);
-    const int d_steps = smax > 0 ? kFactorSteps : 0, m_steps = mmax > 0 ? kFactorSteps : 0;
-    for (int kd = -d_steps; kd <= d_steps; ++kd) {
-        const float d = round_to_fp16(smax / ftop * (1.0f + kFactorStep * static_cast<float>(kd)));
-        for (int km = -m_steps; km <= m_steps; ++km) {
-            const float dmin = round_to_fp16(mmax / ftop * (1.0f + kFactorStep * static_cast<float>(km)));
-            double total = 0;
-            for (int j = 0; j < n_sub && total < best_error; ++j) {
-                total += error(j, d * static_cast<float>(nearest(s[j], d)), dmin * static_cast<float>(nearest(m[j], dmin)));
-            }
-            if (total < best_error) {
-                best_error = total;
-                best_d = d;
-                best_dmin = dmin;
-            }
-        }
-    }
-    // With d and dmin fixed, each sub-block tries every integer scale, each with the integer mins
-    // next to its own min, and keeps the pair with the smallest error.
-    for (int j = 0; j < n_sub; ++j) {
-        const int rm = nearest(m[j], best_dmin);
-        double best = std::numeric_limits<double>::infinity();
-        ls[j] = nearest(s[j], best_d);
-        lm[j] = rm;
-        for (int a = 0; a <= top; ++a) {
-            for (int c = std::max(0, rm - 1); c <= std::min(top, rm + 1); ++c) {
-                const double e = error(j, best_d * static_cast<float>(a), best_dmin * static_cast<float>(c));
-                if (e < best) {
-                    best = e;
-                    ls[j] = a;
-                    lm[j] = c;
-                }
-            }
-        }
-    }
-    d_out = best_d;
-    dmin_out = best_dmin;
-}
-
 // Fits scale and min of each sub-block of an affine K-quant (Q2_K, Q4_K, Q5_K), then the super-block
-// scales; leaves the final levels (0..nmax) of all 256 values in L.
+// scales and the sub-blocks' integer scales; leaves the final levels (0..nmax) of all 256 values in L.
 template <int kSub>
 void quantize_affine_superblock(const float* x, int nmax, int top, float& d, float& dmin, int* ls, int* lm,
                                 uint8_t* L) {
     constexpr int n_sub = kQK_K / kSub;
     std::array<float, n_sub> scales{}, mins{};
+    std::array<AffineSums, n_sub> sums{};
     for (int j = 0; j < n_sub; ++j) {
-        const AffineFit fit = fit_affine(x + kSub * j, nullptr, kSub, nmax, true, L + kSub * j);
+        const float* xj = x + kSub * j;
+        uint8_t* Lj = L + kSub * j;
+        const AffineFit fit = fit_affine(xj, nullptr, kSub, nmax, true, Lj);
         scales[j] = fit.scale;
         mins[j] = -fit.min;
+        for (int i = 0; i < kSub; ++i) sums[j].add(xj[i], Lj[i]);
     }
-    auto error = [&](int j, float dl, float ml) { return affine_error(x + kSub * j, kSub, dl, ml, nmax); };
-    choose_scale_min(scales.data(), mins.data(), n_sub, top, error, d, dmin, ls, lm);
+    const ScaleMin chosen = choose_scale_min(scales.data(), mins.data(), sums.data(), n_sub, top);
+    d = chosen.d;
+    dmin = chosen.dmin;
     for (int j = 0; j < n_sub; ++j) {
-        const float dl = d * static_cast<float>(ls[j]), ml = dmin * static_cast<float>(lm[j]);
-        for (int i = 0; i < kSub; ++i) {
-            L[kSub * j + i] = static_cast<uint8_t>(dl != 0 ? round_clamp((x[kSub * j + i] + ml) / dl, 0, nmax) : 0);
-        }
+        const IntegerScaleMin sub = settle_affine_subblock(x + kSub * j, kSub, nmax, top, chosen, scales[j], mins[j], L + kSub * j);
+        ls[j] = sub.scale;
+        lm[j] = sub.min;
     }
 }
 
@@ -283,10 +232,14 @@ void quantize_affine_superblock(const float* x, int nmax, int top, float& d, flo
 // sub-block scales in [slo, shi]. Leaves q - qlo (0..qhi-qlo) in L.
 float quantize_signed_superblock(const float* x, int qlo, int qhi, int slo, int shi, int* ls, uint8_t* L) {
     std::array<float, 16> scales{};
+    std::array<LevelSums, 16> sums{};
     std::array<int8_t, 16> levels{};
-    for (int j = 0; j < 16; ++j) scales[j] = fit_symmetric(x + 16 * j, nullptr, 16, qlo, qhi, levels.data());
+    for (int j = 0; j < 16; ++j) {
+        scales[j] = fit_symmetric(x + 16 * j, nullptr, 16, qlo, qhi, levels.data());
+        for (int i = 0; i < 16; ++i) sums[j].add(x[16 * j + i], levels[i]);
+    }
     auto error = [&](int j, float dl) { return symmetric_error(x + 16 * j, 16, dl, qlo, qhi); };
-    const float d = choose_signed_scales(scales.data(), 16, slo, shi, error, ls);
+    const float d = choose_signed_scales(scales.data(), sums.data(), 16, slo, shi, error, ls);
     for (int j = 0; j < 16; ++j) {
         const float dl = d * static_cast<float>(ls[j]);
         const float inv = dl != 0 ? 1.0f / dl : 0.0f;

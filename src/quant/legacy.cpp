@@ -93,6 +93,11 @@ void dequantize_q8_1(const uint8_t* src, float* dst, size_t n_blocks) {
 
 // ---- quantization --------------------------------------------------------------------------------
 
+// Candidate F16 scales: the fitted scale times 1 + kFp16Step * k, |k| <= kFp16Candidates. A few
+// F16 steps either way catch the rounding of the levels; wider searches found next to nothing.
+constexpr int kFp16Candidates = 2;
+constexpr float kFp16Step = 0.004f;
+
 // Symmetric blocks (Q4_0, Q5_0): levels lo..hi, one F16 scale. The fitted scale is rounded to F16
 // and its neighbourhood searched for the smallest actual error.
 float choose_symmetric_scale(const float* x, int lo, int hi) {
@@ -100,8 +105,8 @@ float choose_symmetric_scale(const float* x, int lo, int hi) {
     const float s = fit_symmetric(x, nullptr, kQK, lo, hi, L.data());
     float best_d = 0;  // stays 0 for an all-zero block, or when every candidate underflows F16
     double best_error = std::numeric_limits<double>::infinity();
-    for (int k = -8; k <= 8 && s != 0; ++k) {
-        const float d = round_to_fp16(s * (1.0f + 0.004f * static_cast<float>(k)));
+    for (int k = -kFp16Candidates; k <= kFp16Candidates && s != 0; ++k) {
+        const float d = round_to_fp16(s * (1.0f + kFp16Step * static_cast<float>(k)));
         if (d == 0) continue;
         const double error = symmetric_error(x, kQK, d, lo, hi);
         if (error < best_error) {
@@ -175,9 +180,9 @@ AffineBlock choose_affine(const float* x, int nmax) {
     best.m = round_to_fp16(fit.min);
     if (fit.scale == 0) return best;
     double best_error = std::numeric_limits<double>::infinity();
-    for (int k = -8; k <= 8; ++k) {
+    for (int k = -kFp16Candidates; k <= kFp16Candidates; ++k) {
         AffineBlock a;
-        a.d = round_to_fp16(fit.scale * (1.0f + 0.004f * static_cast<float>(k)));
+        a.d = round_to_fp16(fit.scale * (1.0f + kFp16Step * static_cast<float>(k)));
         if (a.d == 0) continue;
         // Levels for the fitted min, then the min that best fits them, then the levels again.
         double mean = 0;

@@ -57,7 +57,7 @@ float ternary_scale(const float* x) {
     const float s = std::fabs(fit_symmetric(x, nullptr, kQK_K, -1, 1, L.data()));
     float best_d = 0;  // stays 0 for an all-zero block, or when every candidate underflows F16
     double best_error = std::numeric_limits<double>::infinity();
-    for (int k = -8; k <= 8 && s != 0; ++k) {
+    for (int k = -2; k <= 2 && s != 0; ++k) {  // a few F16 steps either way
         const float d = round_to_fp16(s * (1.0f + 0.004f * static_cast<float>(k)));
         if (d == 0) continue;
         const double error = symmetric_error(x, kQK_K, d, -1, 1);

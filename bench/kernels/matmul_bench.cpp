@@ -1,0 +1,165 @@
+// Matrix-product speed on the shapes of TinyLlama-1.1B (n_embd 2048, 22 layers, 4 KV heads of 64,
+// n_ff 5632, vocab 32000) with 2 threads, read against the memory roofline:
+//   StreamRead     -- bytes/s a plain parallel read of 1 GiB reaches (the bandwidth ceiling);
+//   Matmul         -- one product per ISA variant (isa 1 = AVX2, 2 = AVX-512): GB/s of weights read and GFLOP/s, for n_tokens 1 (generation,
+//                     memory-bound; the weights rotate through copies larger than the L3) and 128
+//                     (prompt processing, compute-bound);
+//   TinyLlama      -- every product of the whole model (22 layers + output) per step: the tok/s
+//                     counter is the model's speed if everything but the products were free.
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include "backend/cpu/kernels/matmul.h"
+#include "bench_weights.h"
+#include "quant/quantize.h"
+
+namespace rf::bench {
+namespace {
+
+constexpr int kThreads = 2;
+constexpr size_t kColdBytes = size_t{768} << 20;  // more than this machine's 260 MiB L3
+
+cpu::ThreadPool& pool() {
+    static cpu::ThreadPool p(kThreads);
+    return p;
+}
+
+void StreamRead(benchmark::State& state) {
+    const int threads = static_cast<int>(state.range(0));
+    cpu::ThreadPool local(threads);
+    std::vector<uint64_t> data((size_t{1} << 30) / sizeof(uint64_t));
+    std::iota(data.begin(), data.end(), uint64_t{1});
+    for (auto _ : state) {
+        std::vector<uint64_t> partial(64, 0);
+        const int64_t n_chunks = 64;
+        const int64_t per_chunk = static_cast<int64_t>(data.size()) / n_chunks;
+        local.parallel_for(n_chunks, [&](int64_t begin, int64_t end) {
+            for (int64_t c = begin; c < end; ++c) {
+                uint64_t sum = 0;
+                const uint64_t* p = data.data() + c * per_chunk;
+                for (int64_t i = 0; i < per_chunk; ++i) sum += p[i];
+                partial[static_cast<size_t>(c)] = sum;
+            }
+        });
+        benchmark::DoNotOptimize(std::accumulate(partial.begin(), partial.end(), uint64_t{0}));
+    }
+    state.counters["GB/s"] = benchmark::Counter(static_cast<double>(data.size() * sizeof(uint64_t)) * 1e-9 *
+                                                    static_cast<double>(state.iterations()),
+                                                benchmark::Counter::kIsRate);
+}
+BENCHMARK(StreamRead)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+
+struct Shape {
+    int64_t rows, cols;
+};
+// q/o, k/v, gate/up, down, output
+constexpr Shape kShapes[] = {{2048, 2048}, {256, 2048}, {5632, 2048}, {2048, 5632}, {32000, 2048}};
+constexpr TensorType kTypes[] = {TensorType::Q4_0, TensorType::Q4_K, TensorType::Q6_K, TensorType::Q8_0, TensorType::F16};
+
+void Matmul(benchmark::State& state) {
+    const TensorType type = kTypes[state.range(0)];
+    const Shape shape = kShapes[state.range(1)];
+    const int64_t n_tokens = state.range(2);
+    const cpu::Isa isa = static_cast<cpu::Isa>(state.range(3));
+    if (!cpu::isa_supported(isa)) {
+        state.SkipWithError("this CPU lacks the variant");
+        return;
+    }
+    const size_t row_bytes = quant::quantized_size(type, static_cast<size_t>(shape.cols)).value();
+    const size_t matrix_bytes = row_bytes * static_cast<size_t>(shape.rows);
+    // Generation reads each matrix once per token, from memory; so the benchmark rotates through
+    // copies that together exceed the caches. Prompt processing reuses one copy.
+    const int64_t copies = n_tokens == 1 ? static_cast<int64_t>(std::max<size_t>(1, kColdBytes / matrix_bytes + 1)) : 1;
+    const OwnedMatrix all = make_matrix(type, shape.rows * copies, shape.cols);
+    const auto x = random_activations(n_tokens * shape.cols);
+    std::vector<float> y(static_cast<size_t>(n_tokens * shape.rows));
+    int64_t copy = 0;
+    for (auto _ : state) {
+        WeightMatrix w = all.view;
+        w.rows = shape.rows;
+        w.data = all.view.data + static_cast<size_t>(copy) * matrix_bytes;
+        copy = (copy + 1) % copies;
+        if (!cpu::matmul_with_isa(isa, w, x.data(), n_tokens, y.data(), pool()).ok())
+            state.SkipWithError("matmul failed");
+    }
+    const double iters = static_cast<double>(state.iterations());
+    state.SetLabel(std::string(tensor_type_name(type)) + " " + std::string(cpu::isa_name(isa)));
+    state.counters["GB/s"] = benchmark::Counter(static_cast<double>(matrix_bytes) * 1e-9 * iters, benchmark::Counter::kIsRate);
+    state.counters["GFLOP/s"] = benchmark::Counter(
+        2e-9 * static_cast<double>(shape.rows * shape.cols * n_tokens) * iters, benchmark::Counter::kIsRate);
+}
+
+void MatmulArgs(benchmark::internal::Benchmark* b) {
+    for (int t = 0; t < 5; ++t)
+        for (int s = 0; s < 5; ++s)
+            for (int n : {1, 128})
+                for (cpu::Isa isa : {cpu::Isa::Avx2, cpu::Isa::Avx512}) b->Args({t, s, n, static_cast<int>(isa)});
+    b->ArgNames({"type", "shape", "tokens", "isa"})->Unit(benchmark::kMicrosecond)->UseRealTime();
+}
+BENCHMARK(Matmul)->Apply(MatmulArgs);
+
+// ---- the whole model's products ------------------------------------------------------------------
+
+struct ModelMix {
+    const char* name;
+    TensorType main, more_bits, output;  // more_bits: attn_v and ffn_down on the layers that get them
+};
+// Q4_K_M gives attn_v and ffn_down 6 bits on the first and last eighth of the layers and every
+// third one between; the output matrix is Q6_K in the 4-bit files.
+constexpr ModelMix kMixes[] = {
+    {"Q4_0", TensorType::Q4_0, TensorType::Q4_0, TensorType::Q6_K},
+    {"Q4_K_M", TensorType::Q4_K, TensorType::Q6_K, TensorType::Q6_K},
+    {"Q8_0", TensorType::Q8_0, TensorType::Q8_0, TensorType::Q8_0},
+    {"F16", TensorType::F16, TensorType::F16, TensorType::F16},
+};
+constexpr int kLayers = 22;
+
+bool more_bits(int layer) {
+    return layer < kLayers / 8 || layer >= 7 * kLayers / 8 || (layer - kLayers / 8) % 3 == 2;
+}
+
+void TinyLlama(benchmark::State& state) {
+    const ModelMix& mix = kMixes[state.range(0)];
+    const int64_t n_tokens = state.range(1);
+    std::vector<OwnedMatrix> weights;
+    // Order per layer: q, k, v, o, gate, up, down.
+    const Shape layer_shapes[] = {{2048, 2048}, {256, 2048}, {256, 2048}, {2048, 2048},
+                                  {5632, 2048}, {5632, 2048}, {2048, 5632}};
+    size_t model_bytes = 0;
+    for (int l = 0; l < kLayers; ++l) {
+        for (int m = 0; m < 7; ++m) {
+            const TensorType type = (m == 2 || m == 6) && more_bits(l) ? mix.more_bits : mix.main;
+            weights.push_back(make_matrix(type, layer_shapes[m].rows, layer_shapes[m].cols));
+            model_bytes += weights.back().bytes.size();
+        }
+    }
+    weights.push_back(make_matrix(mix.output, 32000, 2048));
+    model_bytes += weights.back().bytes.size();
+
+    const auto x = random_activations(n_tokens * 5632);
+    std::vector<float> y(static_cast<size_t>(n_tokens * 32000));
+    for (auto _ : state) {
+        for (const OwnedMatrix& w : weights)
+            if (!cpu::matmul(w.view, x.data(), n_tokens, y.data(), pool()).ok()) state.SkipWithError("matmul failed");
+    }
+    const double iters = static_cast<double>(state.iterations());
+    state.SetLabel(mix.name);
+    state.counters["tok/s"] = benchmark::Counter(static_cast<double>(n_tokens) * iters, benchmark::Counter::kIsRate);
+    state.counters["GB/s"] = benchmark::Counter(static_cast<double>(model_bytes) * 1e-9 * iters, benchmark::Counter::kIsRate);
+    state.counters["model_MB"] = static_cast<double>(model_bytes) * 1e-6;
+}
+BENCHMARK(TinyLlama)
+    ->ArgsProduct({{0, 1, 2, 3}, {1, 128}})
+    ->ArgNames({"mix", "tokens"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(1.0);
+
+}  // namespace
+}  // namespace rf::bench
+
+BENCHMARK_MAIN();

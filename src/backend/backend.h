@@ -1,0 +1,172 @@
+// The backend interface: the few operations a transformer forward pass needs, over f32 activations
+// that live in backend memory. The model composes these calls and never touches activation memory
+// itself, so a GPU backend can implement the same interface (buffers are device pointers there).
+//
+// Token batches are flat: n_tokens rows, each with a position and a sequence id, so one call can
+// serve several sequences at once. Keys and values live in a KV cache of fixed-size blocks; each
+// sequence owns a block table (its logical block i lives in physical block table[i]).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "backend/weight_matrix.h"
+#include "core/result.h"
+
+namespace rf {
+
+// A block of backend memory. Handles are cheap to copy; the memory lives as long as any copy.
+class DeviceBuffer {
+public:
+    DeviceBuffer() = default;
+    DeviceBuffer(std::shared_ptr<void> storage, size_t bytes) : storage_(std::move(storage)), bytes_(bytes) {}
+
+    float* f32() const { return static_cast<float*>(storage_.get()); }
+    int32_t* i32() const { return static_cast<int32_t*>(storage_.get()); }
+    uint8_t* bytes() const { return static_cast<uint8_t*>(storage_.get()); }
+    size_t size_bytes() const { return bytes_; }
+    bool empty() const { return storage_ == nullptr; }
+
+private:
+    std::shared_ptr<void> storage_;
+    size_t bytes_ = 0;
+};
+
+// `rows` rows of `cols` f32 values in backend memory, row r at data + r * stride.
+struct Act {
+    float* data = nullptr;
+    int64_t rows = 0;
+    int64_t cols = 0;
+    int64_t stride = 0;  // floats between rows (>= cols)
+
+    static Act of(const DeviceBuffer& buffer, int64_t rows, int64_t cols) {
+        return {buffer.f32(), rows, cols, cols};
+    }
+    // Columns [first, first + count) of every row (e.g. the K part of a fused QKV projection).
+    Act columns(int64_t first, int64_t count) const { return {data + first, rows, count, stride}; }
+    Act first_rows(int64_t n) const { return {data, n, cols, stride}; }
+};
+
+// A vector of f32 parameters (norm weight, bias) in backend memory.
+struct ParamVector {
+    const float* data = nullptr;
+    int64_t size = 0;
+};
+
+// Rotary position embedding. NORMAL rotates adjacent pairs (x[2i], x[2i+1]); NEOX rotates
+// (x[i], x[i + n_dims/2]). Frequencies theta_i = pos * freq_scale * base^(-2i/n_dims), optionally
+// divided per pair by `freq_factors` and corrected by YaRN when ext_factor > 0.
+enum class RopeStyle { Normal, Neox };
+
+struct RopeConfig {
+    RopeStyle style = RopeStyle::Normal;
+    int64_t n_dims = 0;         // rotated dimensions per head (<= head size)
+    float freq_base = 10000.0f;
+    float freq_scale = 1.0f;    // 1 / linear scaling factor
+    float ext_factor = 0.0f;    // YaRN mix; 0 disables it
+    float attn_factor = 1.0f;   // YaRN magnitude scaling
+    float beta_fast = 32.0f;
+    float beta_slow = 1.0f;
+    int64_t n_ctx_orig = 0;     // training context the YaRN correction is computed for
+    ParamVector freq_factors = {};  // per-pair divisors (n_dims / 2), or empty
+};
+
+// The KV cache storage of one model: per layer, n_blocks blocks of block_size token slots, each
+// slot holding n_kv_heads keys of head_dim_k and values of head_dim_v.
+enum class KvType { F32, F16 };
+
+struct KvCacheShape {
+    int64_t n_layers = 0;
+    int64_t n_kv_heads = 0;
+    int64_t head_dim_k = 0;
+    int64_t head_dim_v = 0;
+    int64_t block_size = 16;
+    int64_t n_blocks = 0;
+    KvType type = KvType::F32;
+};
+
+class KvStorage {
+public:
+    virtual ~KvStorage() = default;
+    virtual const KvCacheShape& shape() const = 0;
+};
+
+// The tokens of one forward step as the backend sees them (all arrays in backend memory).
+struct BatchLayout {
+    int64_t n_tokens = 0;
+    const int32_t* positions = nullptr;     // [n_tokens]
+    const int32_t* seq_slots = nullptr;     // [n_tokens] row of block_tables for each token's sequence
+    const int32_t* kv_slots = nullptr;      // [n_tokens] physical cache slot (block * block_size + offset)
+    const int32_t* block_tables = nullptr;  // [n_seq_rows][max_blocks_per_seq] physical block ids
+    int64_t max_blocks_per_seq = 0;
+};
+
+struct AttentionConfig {
+    int64_t n_heads = 0;
+    int64_t n_kv_heads = 0;      // n_heads is a multiple (grouped-query attention)
+    int64_t head_dim_k = 0;
+    int64_t head_dim_v = 0;
+    float scale = 1.0f;          // applied to q.k
+    float softcap = 0.0f;        // scores become softcap * tanh(score / softcap) when > 0
+    int64_t sliding_window = 0;  // a key is visible when query pos - key pos < window (0: all)
+};
+
+enum class GatedActivation { Silu, GeluTanh };
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    virtual std::string name() const = 0;
+
+    // Memory. Buffers are uninitialised; upload/download copy between host and backend memory.
+    virtual Result<DeviceBuffer> allocate(size_t bytes) = 0;
+    virtual Status upload(const DeviceBuffer& dst, const void* src, size_t bytes) = 0;
+    virtual Status download(void* dst, const float* src, size_t n_floats) = 0;
+    // Makes a weight stored on the host (the model file's mapping) usable by the backend. The CPU
+    // uses it in place; a GPU backend copies it.
+    virtual Result<WeightMatrix> import_weight(const WeightMatrix& host) = 0;
+    virtual Result<std::unique_ptr<KvStorage>> create_kv_storage(const KvCacheShape& shape) = 0;
+
+    // y[t][r] = sum_c W[r][c] * x[t][c], for the rows of x.
+    virtual Status matmul(const WeightMatrix& w, const Act& x, const Act& y) = 0;
+    // Mixture of experts: for token t and slot j, y[t * k + j] = W[ids[t][j]] x[t or t * k + j]
+    // (x has one row per token, or one per (token, slot) when x.rows == y.rows).
+    virtual Status matmul_experts(std::span<const WeightMatrix> experts, const int32_t* ids, int64_t k,
+                                  const Act& x, const Act& y) = 0;
+    // Picks the k largest of each row of softmax(logits), writes their ids and probabilities
+    // (renormalised to sum 1 when `normalize`).
+    virtual Status route_top_k(const Act& logits, int64_t k, bool normalize, int32_t* ids, float* weights) = 0;
+    // out[t] = sum_j weights[t][j] * x[t * k + j].
+    virtual Status combine_experts(const Act& x, const float* weights, int64_t k, const Act& out) = 0;
+
+    // out[i] = x[rows[i]] (picks the rows whose logits are wanted).
+    virtual Status gather_rows(const Act& x, const int32_t* rows, const Act& out) = 0;
+    // out[t] = table row ids[t], dequantized.
+    virtual Status embed(const WeightMatrix& table, const int32_t* ids, const Act& out) = 0;
+    // out = x / rms(x) * weight per row (weight may be empty: no scaling). In place is allowed.
+    virtual Status rms_norm(const Act& x, ParamVector weight, float eps, const Act& out) = 0;
+    // Each row holds heads of `head_dim`; normalises each head separately (per-head q/k norms).
+    virtual Status rms_norm_heads(const Act& x, int64_t head_dim, ParamVector weight, float eps) = 0;
+    virtual Status rope(const Act& x, int64_t head_dim, const int32_t* positions, const RopeConfig& config) = 0;
+    // out = a + b (elementwise; in place allowed), x += bias per row, x *= s.
+    virtual Status add(const Act& a, const Act& b, const Act& out) = 0;
+    virtual Status add_bias(const Act& x, ParamVector bias) = 0;
+    virtual Status scale(const Act& x, float s) = 0;
+    // x = cap * tanh(x / cap).
+    virtual Status softcap(const Act& x, float cap) = 0;
+    // out = act(gate) * up.
+    virtual Status gated_activation(GatedActivation act, const Act& gate, const Act& up, const Act& out) = 0;
+    virtual Status softmax_rows(const Act& x) = 0;
+
+    // Writes the batch's keys and values of one layer into their cache slots.
+    virtual Status store_kv(KvStorage& cache, int64_t layer, const Act& k, const Act& v,
+                            const BatchLayout& batch) = 0;
+    // Causal attention of each query over the cached keys of its own sequence up to its position.
+    virtual Status attention(KvStorage& cache, int64_t layer, const Act& q, const AttentionConfig& config,
+                             const BatchLayout& batch, const Act& out) = 0;
+};
+
+}  // namespace rf

@@ -1,0 +1,90 @@
+#include "backend/cpu/kernels/activations.h"
+
+#include <cstring>
+#include <optional>
+#include <span>
+
+#include "quant/block_formats.h"
+#include "quant/float_convert.h"
+#include "quant/quantize.h"
+
+namespace rf::cpu::detail {
+namespace {
+
+// Rounds one token with the reference quantizer, then widens the F16 fields of the 32-blocks.
+Status quantize_token(TensorType type, ActFormat format, std::span<const float> src, uint8_t* dst) {
+    if (format == ActFormat::Q8_K) {
+        return quant::quantize_row(type, src, std::span(dst, activation_row_bytes(format, static_cast<int64_t>(src.size()))));
+    }
+    thread_local std::vector<uint8_t> blocks;  // grows once, then reused
+    RF_ASSIGN_OR_RETURN(const size_t bytes, quant::quantized_size(type, src.size()));
+    blocks.resize(bytes);
+    RF_TRY(quant::quantize_row(type, src, blocks));
+    const size_t n_blocks = src.size() / 32;
+    for (size_t b = 0; b < n_blocks; ++b) {
+        if (format == ActFormat::Q8_0) {
+            const auto in = quant::load_block<quant::BlockQ8_0>(blocks.data() + b * sizeof(quant::BlockQ8_0));
+            ActBlockQ8_0 out{quant::fp16_to_f32(in.d), 0, {}};
+            std::memcpy(out.qs, in.qs, sizeof out.qs);
+            for (int8_t q : out.qs) out.sum += q;
+            std::memcpy(dst + b * sizeof out, &out, sizeof out);
+        } else {
+            const auto in = quant::load_block<quant::BlockQ8_1>(blocks.data() + b * sizeof(quant::BlockQ8_1));
+            ActBlockQ8_1 out{quant::fp16_to_f32(in.d), quant::fp16_to_f32(in.s), {}};
+            std::memcpy(out.qs, in.qs, sizeof out.qs);
+            std::memcpy(dst + b * sizeof out, &out, sizeof out);
+        }
+    }
+    return ok_status();
+}
+
+}  // namespace
+
+Result<Activations> ActivationBuffer::prepare(ActFormat format, const float* x, int64_t cols,
+                                              int64_t n_tokens, ThreadPool& pool) {
+    if (format == ActFormat::F32)
+        return Activations{reinterpret_cast<const uint8_t*>(x), static_cast<size_t>(cols) * sizeof(float)};
+
+    const TensorType type = activation_tensor_type(format);
+    const size_t row_bytes = activation_row_bytes(format, cols);
+    const size_t total = row_bytes * static_cast<size_t>(n_tokens);
+    if (storage_.size() < total) storage_.resize(total);
+
+    // Tokens are independent; quantizing them in parallel keeps this small next to the product.
+    // The task captures one pointer, so building its std::function does not allocate.
+    struct Job {
+        TensorType type;
+        ActFormat format;
+        const float* x;
+        int64_t cols;
+        uint8_t* dst;
+        size_t row_bytes;
+        std::mutex error_mutex;
+        std::optional<Error> first_error;
+    } job{type, format, x, cols, storage_.data(), row_bytes, {}, {}};
+    pool.parallel_for(n_tokens, [&job](int64_t begin, int64_t end) {
+        for (int64_t t = begin; t < end; ++t) {
+            const std::span<const float> src(job.x + t * job.cols, static_cast<size_t>(job.cols));
+            auto status = quantize_token(job.type, job.format, src, job.dst + static_cast<size_t>(t) * job.row_bytes);
+            if (!status.ok()) {
+                std::lock_guard lock(job.error_mutex);
+                if (!job.first_error)
+                    job.first_error = make_error("matmul: activations of token {}: {}", t, status.error().message);
+            }
+        }
+    });
+    if (job.first_error) return *job.first_error;
+    return Activations{storage_.data(), row_bytes};
+}
+
+ActivationBuffer& shared_activation_buffer() {
+    static ActivationBuffer buffer;
+    return buffer;
+}
+
+std::mutex& shared_activation_mutex() {
+    static std::mutex mutex;
+    return mutex;
+}
+
+}  // namespace rf::cpu::detail

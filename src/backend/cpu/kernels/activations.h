@@ -1,0 +1,36 @@
+// Internal: activations converted once per matrix product into the format the weight kernel
+// reads, kept in a buffer that is reused across calls.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "backend/cpu/kernels/row_kernels.h"
+#include "backend/cpu/kernels/thread_pool.h"
+#include "core/result.h"
+
+namespace rf::cpu::detail {
+
+struct Activations {
+    const uint8_t* data = nullptr;
+    size_t row_bytes = 0;  // stride between tokens
+};
+
+class ActivationBuffer {
+public:
+    // Converts n_tokens rows of `cols` floats. For ActFormat::F32 the input is used in place.
+    // The result stays valid until the next call.
+    Result<Activations> prepare(ActFormat format, const float* x, int64_t cols, int64_t n_tokens,
+                                ThreadPool& pool);
+
+private:
+    std::vector<uint8_t> storage_;
+};
+
+// The process-wide buffer and the lock that gives it to one matmul at a time.
+ActivationBuffer& shared_activation_buffer();
+std::mutex& shared_activation_mutex();
+
+}  // namespace rf::cpu::detail

@@ -1,0 +1,9 @@
+// The AVX2 variant (compiled with -mavx2 -mfma -mf16c, see CMakeLists.txt).
+#define RF_SIMD_NS avx2
+#include "backend/cpu/kernels/x86_all_kernels.h"
+
+namespace rf::cpu::detail {
+
+RowDotFn avx2_kernel(TensorType type) { return avx2::any_kernel(type); }
+
+}  // namespace rf::cpu::detail

@@ -1,0 +1,10 @@
+// Builds for CPUs other than x86-64 have only the scalar kernels.
+#include "backend/cpu/kernels/row_kernels.h"
+
+namespace rf::cpu::detail {
+
+RowDotFn avx2_kernel(TensorType) { return nullptr; }
+RowDotFn avx512_kernel(TensorType) { return nullptr; }
+TileGemmFn avx512_gemm(TensorType) { return nullptr; }
+
+}  // namespace rf::cpu::detail

@@ -1,0 +1,143 @@
+// Many-token products for the 32-value block types with VNNI (included by avx512_kernels.cpp).
+//
+// A row kernel spends most of its time outside the integer dot (sign fix-ups, int -> float, the
+// per-block scale), once per block, row and token. Here kGemmRows = 8 rows are repacked so that
+// the 8 int32 lanes of one register belong to 8 different rows: bytes 4g..4g+3 of every row's
+// block sit side by side, one dpbusd with 4 broadcast activation bytes advances all 8 rows, and
+// the float work is done once per block for 8 rows. dpbusd multiplies unsigned by signed bytes,
+// so signed weights are stored + 128 and 128 * sum(x) is subtracted again.
+#pragma once
+
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+
+#include "backend/cpu/kernels/x86_legacy.h"
+
+namespace rf::cpu::detail::RF_SIMD_NS {
+namespace {
+
+// One tile repacked: per block, 8 groups x 8 rows x 4 bytes, and the 8 rows' scales and mins.
+// Plain new[] rather than std::vector: library templates instantiated in this AVX-512 file could
+// be picked by the linker for the portable code too.
+struct PackedTile {
+    uint8_t* values = nullptr;  // n_blocks * 256
+    float* scales = nullptr;    // n_blocks * 8
+    float* mins = nullptr;      // n_blocks * 8
+    int64_t capacity = 0;       // blocks
+
+    PackedTile() = default;
+    PackedTile(const PackedTile&) = delete;
+    PackedTile& operator=(const PackedTile&) = delete;
+    ~PackedTile() { release(); }
+    void release() {
+        delete[] values;
+        delete[] scales;
+        delete[] mins;
+    }
+    void reserve(int64_t n_blocks) {
+        if (n_blocks <= capacity) return;
+        release();
+        values = new uint8_t[static_cast<size_t>(n_blocks) * 256];
+        scales = new float[static_cast<size_t>(n_blocks) * 8];
+        mins = new float[static_cast<size_t>(n_blocks) * 8];
+        capacity = n_blocks;
+    }
+};
+
+template <typename Format>
+void pack_tile(int64_t n_blocks, const uint8_t* w, size_t row_bytes, int n_rows, PackedTile& tile) {
+    constexpr bool kMin = !Format::kSigned;
+    tile.reserve(n_blocks);
+    for (int r = 0; r < kGemmRows; ++r) {
+        const uint8_t* row = w + static_cast<size_t>(r) * row_bytes;
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            alignas(32) uint32_t groups[8] = {};
+            float d = 0, m = 0;
+            if (r < n_rows) {  // rows past the matrix stay zero
+                const uint8_t* wb = row + b * Format::kBytes;
+                __m256i q = Format::values(wb);
+                if constexpr (Format::kSigned) q = _mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80)));
+                _mm256_store_si256(reinterpret_cast<__m256i*>(groups), q);
+                d = Format::scale(wb);
+                if constexpr (kMin) m = Format::min(wb);
+            }
+            uint8_t* out = tile.values + b * 256;
+            for (int g = 0; g < 8; ++g) std::memcpy(out + 4 * (g * 8 + r), &groups[g], 4);
+            tile.scales[b * 8 + r] = d;
+            tile.mins[b * 8 + r] = m;
+        }
+    }
+}
+
+template <typename Format, int NT>
+void tile_tokens(int64_t n_blocks, const PackedTile& tile, const uint8_t* act, size_t act_stride, float* out,
+                 size_t out_stride, int n_rows) {
+    constexpr bool kMin = !Format::kSigned;
+    constexpr size_t kActBytes = kMin ? sizeof(ActBlockQ8_1) : sizeof(ActBlockQ8_0);
+    constexpr size_t kActQs = kMin ? offsetof(ActBlockQ8_1, qs) : offsetof(ActBlockQ8_0, qs);
+    __m256 acc[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        const uint8_t* wv = tile.values + b * 256;
+        __m256i dot[NT];
+        for (int t = 0; t < NT; ++t) dot[t] = _mm256_setzero_si256();
+        for (int g = 0; g < 8; ++g) {
+            const __m256i wg = load256(wv + 32 * g);
+            for (int t = 0; t < NT; ++t) {
+                int32_t x4;
+                std::memcpy(&x4, act + t * act_stride + b * kActBytes + kActQs + 4 * g, 4);
+                dot[t] = _mm256_dpbusd_epi32(dot[t], wg, _mm256_set1_epi32(x4));
+            }
+        }
+        const __m256 scales = _mm256_loadu_ps(tile.scales + b * 8);
+        for (int t = 0; t < NT; ++t) {
+            const uint8_t* xb = act + t * act_stride + b * kActBytes;
+            if constexpr (!kMin) {
+                int32_t sum;
+                std::memcpy(&sum, xb + offsetof(ActBlockQ8_0, sum), 4);
+                dot[t] = _mm256_sub_epi32(dot[t], _mm256_set1_epi32(128 * sum));
+            }
+            const __m256 dx = _mm256_set1_ps(load_f32(xb));
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[t]), _mm256_mul_ps(scales, dx), acc[t]);
+            if constexpr (kMin) {
+                const __m256 mins = _mm256_loadu_ps(tile.mins + b * 8);
+                acc[t] = _mm256_fmadd_ps(mins, _mm256_set1_ps(load_f32(xb + offsetof(ActBlockQ8_1, s))), acc[t]);
+            }
+        }
+    }
+    for (int t = 0; t < NT; ++t) {
+        alignas(32) float result[8];
+        _mm256_store_ps(result, acc[t]);
+        for (int r = 0; r < n_rows; ++r) out[t * out_stride + static_cast<size_t>(r)] = result[r];
+    }
+}
+
+template <typename Format>
+void gemm_blocks32(int64_t cols, const uint8_t* w, size_t row_bytes, int n_rows, const uint8_t* act,
+                   size_t act_stride, int64_t n_tok, float* out, size_t out_stride) {
+    thread_local PackedTile tile;  // grows to the largest row length once, then reused
+    const int64_t n_blocks = cols / 32;
+    pack_tile<Format>(n_blocks, w, row_bytes, n_rows, tile);
+    int64_t t = 0;
+    for (; t + 4 <= n_tok; t += 4)
+        tile_tokens<Format, 4>(n_blocks, tile, act + t * act_stride, act_stride, out + t * out_stride, out_stride, n_rows);
+    for (; t < n_tok; ++t)
+        tile_tokens<Format, 1>(n_blocks, tile, act + t * act_stride, act_stride, out + t * out_stride, out_stride, n_rows);
+}
+
+TileGemmFn gemm_kernel(TensorType type) {
+    switch (type) {
+        case TensorType::Q4_0: return gemm_blocks32<Q4_0>;
+        case TensorType::Q4_1: return gemm_blocks32<Q4_1>;
+        case TensorType::Q5_0: return gemm_blocks32<Q5_0>;
+        case TensorType::Q5_1: return gemm_blocks32<Q5_1>;
+        case TensorType::Q8_0: return gemm_blocks32<Q8_0>;
+        case TensorType::IQ4_NL: return gemm_blocks32<IQ4_NL>;
+        case TensorType::MXFP4: return gemm_blocks32<MXFP4>;
+        default: return nullptr;
+    }
+}
+
+}  // namespace
+}  // namespace rf::cpu::detail::RF_SIMD_NS
+
+#endif

@@ -1,0 +1,186 @@
+// Many-token products for the 256-value super-block types with VNNI (included by
+// avx512_kernels.cpp). The same repacking as x86_gemm.h: 8 rows side by side in every register.
+// Per sub-block the 8 rows' integer dots are multiplied by their integer scales, summed over the
+// super-block, and scaled once; the offsets and mins are applied from the activations' per-16
+// sums with the 8 rows' correction weights interleaved in int16 pairs (one madd per pair).
+#pragma once
+
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+
+#include "backend/cpu/kernels/x86_gemm.h"
+#include "backend/cpu/kernels/x86_kquants.h"
+
+namespace rf::cpu::detail::RF_SIMD_NS {
+namespace {
+
+struct PackedSuperTile {
+    uint8_t* values = nullptr;  // per super-block: 8 chunks x 8 groups x 8 rows x 4 bytes
+    int32_t* scales = nullptr;  // per super-block: 16 sub-blocks x 8 rows
+    int16_t* corr = nullptr;    // per super-block: 8 pairs x 8 rows x 2
+    float* d = nullptr;         // per super-block: 8 rows
+    float* corr_scale = nullptr;
+    int64_t capacity = 0;
+
+    PackedSuperTile() = default;
+    PackedSuperTile(const PackedSuperTile&) = delete;
+    PackedSuperTile& operator=(const PackedSuperTile&) = delete;
+    ~PackedSuperTile() { release(); }
+    void release() {
+        delete[] values;
+        delete[] scales;
+        delete[] corr;
+        delete[] d;
+        delete[] corr_scale;
+    }
+    void reserve(int64_t n) {
+        if (n <= capacity) return;
+        release();
+        const auto blocks = static_cast<size_t>(n);
+        values = new uint8_t[blocks * 2048];
+        scales = new int32_t[blocks * 128];
+        corr = new int16_t[blocks * 128];
+        d = new float[blocks * 8];
+        corr_scale = new float[blocks * 8];
+        capacity = n;
+    }
+};
+
+// Sub-blocks of 16 values (two scales per 32-value chunk) or of 32.
+template <typename Format>
+constexpr bool kSub16 = Format::kBytes == sizeof(quant::BlockQ2_K) || Format::kBytes == sizeof(quant::BlockQ3_K) ||
+                        Format::kBytes == sizeof(quant::BlockQ6_K);
+
+template <typename Format>
+void pack_super_tile(int64_t n_blocks, const uint8_t* w, size_t row_bytes, int n_rows, PackedSuperTile& tile) {
+    tile.reserve(n_blocks);
+    for (int r = 0; r < kGemmRows; ++r) {
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            StateK st;
+            st.d = st.corr_scale = 0;
+            st.corr16v = _mm256_setzero_si256();
+            for (int j = 0; j < 16; ++j) st.scale[j] = st.corr16[j] = 0;
+            alignas(32) uint32_t chunks[8][8] = {};
+            if (r < n_rows) {  // rows past the matrix stay zero
+                const uint8_t* wb = w + static_cast<size_t>(r) * row_bytes + b * Format::kBytes;
+                Format::prepare(wb, st);
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(st.corr16), st.corr16v);
+                for (int c = 0; c < 8; ++c) {
+                    __m256i scale16;
+                    __m256i u = Format::chunk(wb, st, c, scale16);
+                    if constexpr (Format::kSigned) u = _mm256_xor_si256(st.signs, _mm256_set1_epi8(static_cast<char>(0x80)));
+                    _mm256_store_si256(reinterpret_cast<__m256i*>(chunks[c]), u);
+                }
+                if constexpr (Format::kSigned) {  // stored + 128: take 128 * sum(x) back off
+                    for (int j = 0; j < 16; ++j) st.corr16[j] = static_cast<int16_t>(128 * st.scale[j / 2]);
+                    st.corr_scale = st.d;
+                }
+            }
+            uint8_t* out = tile.values + b * 2048;
+            for (int c = 0; c < 8; ++c)
+                for (int g = 0; g < 8; ++g) std::memcpy(out + 256 * c + 4 * (8 * g + r), &chunks[c][g], 4);
+            for (int j = 0; j < 16; ++j) tile.scales[b * 128 + 8 * j + r] = st.scale[j];
+            for (int k = 0; k < 8; ++k) {
+                tile.corr[b * 128 + 16 * k + 2 * r] = st.corr16[2 * k];
+                tile.corr[b * 128 + 16 * k + 2 * r + 1] = st.corr16[2 * k + 1];
+            }
+            tile.d[b * 8 + r] = st.d;
+            tile.corr_scale[b * 8 + r] = st.corr_scale;
+        }
+    }
+}
+
+inline __m256i load_scale8(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+
+template <typename Format, int NT>
+void super_tile_tokens(int64_t n_blocks, const PackedSuperTile& tile, const uint8_t* act, size_t act_stride,
+                       float* out, size_t out_stride, int n_rows) {
+    __m256 acc[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        const uint8_t* wv = tile.values + b * 2048;
+        const int32_t* sc = tile.scales + b * 128;
+        __m256i isum[NT];
+        for (int t = 0; t < NT; ++t) isum[t] = _mm256_setzero_si256();
+        for (int c = 0; c < 8; ++c) {
+            __m256i lo[NT], hi[NT];
+            for (int t = 0; t < NT; ++t) lo[t] = hi[t] = _mm256_setzero_si256();
+            for (int g = 0; g < 8; ++g) {
+                const __m256i wg = load256(wv + 256 * c + 32 * g);
+                for (int t = 0; t < NT; ++t) {
+                    int32_t x4;
+                    std::memcpy(&x4, act + t * act_stride + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, qs) + 32 * c + 4 * g, 4);
+                    if (g < 4)
+                        lo[t] = _mm256_dpbusd_epi32(lo[t], wg, _mm256_set1_epi32(x4));
+                    else
+                        hi[t] = _mm256_dpbusd_epi32(hi[t], wg, _mm256_set1_epi32(x4));
+                }
+            }
+            if constexpr (kSub16<Format>) {
+                const __m256i s_lo = load_scale8(sc + 8 * (2 * c)), s_hi = load_scale8(sc + 8 * (2 * c + 1));
+                for (int t = 0; t < NT; ++t)
+                    isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(_mm256_mullo_epi32(lo[t], s_lo),
+                                                                          _mm256_mullo_epi32(hi[t], s_hi)));
+            } else {
+                const __m256i s = load_scale8(sc + 8 * c);
+                for (int t = 0; t < NT; ++t)
+                    isum[t] = _mm256_add_epi32(isum[t], _mm256_mullo_epi32(_mm256_add_epi32(lo[t], hi[t]), s));
+            }
+        }
+        const __m256 d = _mm256_loadu_ps(tile.d + b * 8);
+        const __m256 cs = _mm256_loadu_ps(tile.corr_scale + b * 8);
+        for (int t = 0; t < NT; ++t) {
+            const uint8_t* xb = act + t * act_stride + b * sizeof(BlockQ8_K);
+            const __m256 dx = _mm256_set1_ps(load_f32(xb));
+            __m256i corr = _mm256_setzero_si256();
+            if constexpr (Format::kHasCorrection || Format::kSigned) {
+                for (int k = 0; k < 8; ++k) {
+                    int32_t pair;
+                    std::memcpy(&pair, xb + offsetof(BlockQ8_K, bsums) + 4 * k, 4);
+                    const __m256i weights = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile.corr + b * 128 + 16 * k));
+                    corr = _mm256_add_epi32(corr, _mm256_madd_epi16(weights, _mm256_set1_epi32(pair)));
+                }
+            }
+            // The same float operations as the row kernels (x86_kquants.h): the +128 storage
+            // offset of signed values is undone in integers, a true correction in float.
+            if constexpr (Format::kSigned) isum[t] = _mm256_sub_epi32(isum[t], corr);
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(d, dx), acc[t]);
+            if constexpr (Format::kHasCorrection)
+                acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(corr), _mm256_mul_ps(cs, dx), acc[t]);
+        }
+    }
+    for (int t = 0; t < NT; ++t) {
+        alignas(32) float result[8];
+        _mm256_store_ps(result, acc[t]);
+        for (int r = 0; r < n_rows; ++r) out[t * out_stride + static_cast<size_t>(r)] = result[r];
+    }
+}
+
+template <typename Format>
+void gemm_superblocks(int64_t cols, const uint8_t* w, size_t row_bytes, int n_rows, const uint8_t* act,
+                      size_t act_stride, int64_t n_tok, float* out, size_t out_stride) {
+    thread_local PackedSuperTile tile;  // grows to the largest row length once, then reused
+    const int64_t n_blocks = cols / 256;
+    pack_super_tile<Format>(n_blocks, w, row_bytes, n_rows, tile);
+    int64_t t = 0;
+    for (; t + 4 <= n_tok; t += 4)
+        super_tile_tokens<Format, 4>(n_blocks, tile, act + t * act_stride, act_stride, out + t * out_stride, out_stride, n_rows);
+    for (; t < n_tok; ++t)
+        super_tile_tokens<Format, 1>(n_blocks, tile, act + t * act_stride, act_stride, out + t * out_stride, out_stride, n_rows);
+}
+
+TileGemmFn gemm_kquant_kernel(TensorType type) {
+    switch (type) {
+        case TensorType::Q2_K: return gemm_superblocks<Q2_K>;
+        case TensorType::Q3_K: return gemm_superblocks<Q3_K>;
+        case TensorType::Q4_K: return gemm_superblocks<Q4_K>;
+        case TensorType::Q5_K: return gemm_superblocks<Q5_K>;
+        case TensorType::Q6_K: return gemm_superblocks<Q6_K>;
+        case TensorType::IQ4_XS: return gemm_superblocks<IQ4_XS>;
+        default: return nullptr;
+    }
+}
+
+}  // namespace
+}  // namespace rf::cpu::detail::RF_SIMD_NS
+
+#endif

@@ -1,0 +1,119 @@
+// Internal building blocks of the x86 kernels. Included only by avx2_kernels.cpp and
+// avx512_kernels.cpp, which compile it with their own target flags; everything here has internal
+// linkage inside namespace RF_SIMD_NS so the two compilations can never be mixed up by the linker.
+#pragma once
+
+#ifndef RF_SIMD_NS
+#error "define RF_SIMD_NS (the variant's namespace) before including x86_simd.h"
+#endif
+
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "backend/cpu/kernels/row_kernels.h"
+
+namespace rf::cpu::detail::RF_SIMD_NS {
+namespace {
+
+inline float load_f16(const uint8_t* p) {
+    uint16_t v;
+    std::memcpy(&v, p, 2);
+    return _cvtsh_ss(v);
+}
+
+inline float load_f32(const uint8_t* p) {
+    float v;
+    std::memcpy(&v, p, 4);
+    return v;
+}
+
+inline __m256i load256(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+inline __m128i load128(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+
+// 16 bytes of nibbles -> 32 bytes 0..15: the low nibbles (elements 0..15) then the high ones.
+// (A broadcast load and a per-lane shift keep the cross-lane shuffle port free.)
+inline __m256i nibbles32(const uint8_t* p) {
+    const __m256i both = _mm256_broadcastsi128_si256(load128(p));
+    const __m256i shifted = _mm256_srlv_epi64(both, _mm256_setr_epi64x(0, 0, 4, 4));
+    return _mm256_and_si256(shifted, _mm256_set1_epi8(0x0f));
+}
+
+// 32 bits (little-endian) -> 32 bytes, 0xff where the bit is set.
+inline __m256i expand_bits32(const uint8_t* p) {
+    uint32_t bits;
+    std::memcpy(&bits, p, 4);
+    const __m256i spread = _mm256_shuffle_epi8(
+        _mm256_set1_epi32(static_cast<int>(bits)),
+        _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,  //
+                         2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+    const __m256i select = _mm256_set1_epi64x(0x8040201008040201);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
+}
+
+// Byte lanes of v shifted right by `shift` (< 8) and masked: bits that cross from the neighbouring
+// byte land above `mask` and are dropped.
+inline __m256i bits_at(__m256i v, int shift, int mask) {
+    return _mm256_and_si256(_mm256_srli_epi16(v, shift), _mm256_set1_epi8(static_cast<char>(mask)));
+}
+
+// acc + sums of four u8 * s8 products per int32 lane. Exact on both paths: the AVX2 pairwise
+// int16 sums cannot saturate since u <= 128 and |s| <= 127 here.
+inline __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    return _mm256_dpbusd_epi32(acc, u, s);
+#else
+    const __m256i pairs = _mm256_maddubs_epi16(u, s);
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+#endif
+}
+
+// acc + sum of u8 * s8 products, each int16 pair-sum weighted by `scale16` (per int16 lane).
+inline __m256i dot_u8s8_scaled(__m256i acc, __m256i u, __m256i s, __m256i scale16) {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), scale16));
+}
+
+// Two int16 scales: lanes 0..7 (bytes 0..15 of the dotted vectors) and lanes 8..15.
+inline __m256i scale_pair16(int low, int high) {
+    return _mm256_set_m128i(_mm_set1_epi16(static_cast<short>(high)), _mm_set1_epi16(static_cast<short>(low)));
+}
+
+inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// Sum of the 8 int32 lanes (exact, so the lane order does not matter).
+inline int32_t hsum_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
+// acc + a * b with one rounding: the same operation the tile products do per lane, so that a
+// (row, token) value is bit-identical whichever path computes it.
+inline float fused_madd(float a, float b, float acc) {
+    return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(acc)));
+}
+
+// Kernels are structs with `template <int NT> static void run(...)`; this turns one into a
+// RowDotFn by dispatching the token count to a compile-time constant (accumulators in registers).
+template <typename Kernel>
+void dispatch_tokens(int64_t cols, const uint8_t* w, const uint8_t* act, size_t act_stride, int n_tok, float* out,
+                     size_t out_stride) {
+    switch (n_tok) {
+        case 1: Kernel::template run<1>(cols, w, act, act_stride, out, out_stride); break;
+        case 2: Kernel::template run<2>(cols, w, act, act_stride, out, out_stride); break;
+        case 3: Kernel::template run<3>(cols, w, act, act_stride, out, out_stride); break;
+        default: Kernel::template run<4>(cols, w, act, act_stride, out, out_stride); break;
+    }
+}
+static_assert(kMaxTileTokens == 4, "dispatch_tokens covers 1..4 tokens");
+
+}  // namespace
+}  // namespace rf::cpu::detail::RF_SIMD_NS

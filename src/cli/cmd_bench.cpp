@@ -1,0 +1,133 @@
+// rocmforge bench -m FILE [-p N] [-n N] [-r R] [-t T] [-o md|json]: prompt-processing and generation
+// speed in tokens/s, repeated R times (mean and standard deviation), as a markdown table or JSON.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/generation_options.h"
+#include "cli/model_summary.h"
+
+namespace rf::cli {
+namespace {
+
+struct BenchOptions {
+    RuntimeOptions runtime;
+    std::vector<int64_t> prompt_sizes{128};
+    std::vector<int64_t> gen_sizes{32};
+    int repetitions = 5;
+    std::string output = "md";
+};
+
+struct BenchResult {
+    std::string test;      // "pp128", "tg32"
+    int64_t tokens = 0;
+    std::vector<double> tokens_per_second;
+    double mean() const {
+        double s = 0;
+        for (double v : tokens_per_second) s += v;
+        return tokens_per_second.empty() ? 0 : s / static_cast<double>(tokens_per_second.size());
+    }
+    double stddev() const {
+        if (tokens_per_second.size() < 2) return 0;
+        double m = mean(), s = 0;
+        for (double v : tokens_per_second) s += (v - m) * (v - m);
+        return std::sqrt(s / static_cast<double>(tokens_per_second.size() - 1));
+    }
+};
+
+// Times one run from an empty context: `prompt` tokens in batches (pp) or `gen` tokens one at a
+// time (tg). Token ids are random: speed does not depend on them.
+Result<double> time_run(engine::Engine& engine, std::mt19937& rng, int64_t prompt, int64_t gen) {
+    std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(engine.n_vocab() - 1));
+    std::vector<int32_t> tokens(static_cast<size_t>(std::max(prompt, int64_t{1})));
+    for (int32_t& t : tokens) t = pick(rng);
+    std::vector<float> logits;
+    engine.rewind(0, 0);
+    auto start = std::chrono::steady_clock::now();
+    if (prompt > 0) {
+        RF_TRY(engine.feed(0, tokens, false, logits));
+    } else {
+        for (int64_t i = 0; i < gen; ++i) RF_TRY(engine.feed(0, std::span<const int32_t>(&tokens[0], 1), false, logits));
+    }
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return static_cast<double>(prompt > 0 ? prompt : gen) / seconds;
+}
+
+int run_bench(const BenchOptions& opts) {
+    int64_t longest = 1;
+    for (int64_t p : opts.prompt_sizes) longest = std::max(longest, p);
+    for (int64_t n : opts.gen_sizes) longest = std::max(longest, n);
+    RuntimeOptions runtime = opts.runtime;
+    runtime.n_ctx = std::max<int64_t>(runtime.n_ctx, longest);
+    auto session = load_session(runtime);
+    if (!session) {
+        fmt::print(stderr, "error: {}\n", session.error().message);
+        return kExitError;
+    }
+    engine::Engine& engine = *(*session)->loaded.engine;
+    const gguf::File& file = *(*session)->loaded.file;
+    ModelSummary summary = summarize(file);
+    const int threads = runtime.threads > 0 ? runtime.threads : static_cast<int>(std::thread::hardware_concurrency());
+
+    std::vector<BenchResult> results;
+    for (int64_t p : opts.prompt_sizes) results.push_back({fmt::format("pp{}", p), p, {}});
+    for (int64_t n : opts.gen_sizes) results.push_back({fmt::format("tg{}", n), n, {}});
+    std::mt19937 rng(1234);
+    for (BenchResult& r : results) {
+        const bool pp = r.test.starts_with("pp");
+        if (r.tokens <= 0) continue;
+        for (int rep = -1; rep < opts.repetitions; ++rep) {  // rep -1 warms caches and pages in the weights
+            auto tps = time_run(engine, rng, pp ? r.tokens : 0, pp ? 0 : r.tokens);
+            if (!tps) {
+                fmt::print(stderr, "error: {}: {}\n", r.test, tps.error().message);
+                return kExitError;
+            }
+            if (rep >= 0) r.tokens_per_second.push_back(*tps);
+        }
+    }
+
+    const std::string model = fmt::format("{} {} {}", summary.architecture, format_count(summary.parameters),
+                                          summary.dominant_type);
+    if (opts.output == "json") {
+        nlohmann::json out = nlohmann::json::array();
+        for (const BenchResult& r : results) {
+            out.push_back({{"model", model}, {"file", runtime.model_path}, {"size_bytes", file.file_size()},
+                           {"parameters", summary.parameters}, {"backend", "cpu"}, {"threads", threads},
+                           {"test", r.test}, {"tokens", r.tokens}, {"samples_ts", r.tokens_per_second},
+                           {"avg_ts", r.mean()}, {"stddev_ts", r.stddev()}});
+        }
+        fmt::print("{}\n", out.dump(2));
+    } else {
+        fmt::print("| model | size | params | backend | threads | test | t/s |\n");
+        fmt::print("| --- | ---: | ---: | --- | ---: | ---: | ---: |\n");
+        for (const BenchResult& r : results) {
+            fmt::print("| {} | {} | {} | cpu | {} | {} | {:.2f} ± {:.2f} |\n", model, format_bytes(file.file_size()),
+                       format_count(summary.parameters), threads, r.test, r.mean(), r.stddev());
+        }
+    }
+    return kExitOk;
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, CommandContext& ctx) {
+    auto opts = std::make_shared<BenchOptions>();
+    CLI::App* cmd = app.add_subcommand("bench", "Measure prompt-processing and generation speed (tokens/s)");
+    add_runtime_options(*cmd, opts->runtime);
+    cmd->add_option("-p,--n-prompt", opts->prompt_sizes, "Prompt lengths to time (repeatable; 0 skips)")
+        ->check(CLI::Range(0, 1 << 20));
+    cmd->add_option("-n,--n-gen", opts->gen_sizes, "Generation lengths to time (repeatable; 0 skips)")
+        ->check(CLI::Range(0, 1 << 20));
+    cmd->add_option("-r,--repetitions", opts->repetitions, "Timed runs per test")->check(CLI::Range(1, 1000));
+    cmd->add_option("-o,--output", opts->output, "md or json")->check(CLI::IsMember({"md", "json"}));
+    cmd->callback([opts, &ctx] { ctx.exit_code = run_bench(*opts); });
+}
+
+}  // namespace rf::cli

@@ -1,0 +1,82 @@
+// Options, loading and Ctrl-C handling shared by `generate` and `chat`.
+#include "cli/generation_options.h"
+
+#include <cmath>
+#include <random>
+#include <stdexcept>
+
+#include "backend/cpu/cpu_backend.h"
+
+namespace rf::cli {
+
+namespace {
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_interrupt(int) { g_interrupted = true; }
+}  // namespace
+
+InterruptGuard::InterruptGuard() {
+    g_interrupted = false;
+    previous_ = std::signal(SIGINT, on_interrupt);
+}
+InterruptGuard::~InterruptGuard() { std::signal(SIGINT, previous_ == SIG_ERR ? SIG_DFL : previous_); }
+const std::atomic<bool>* InterruptGuard::flag() const { return &g_interrupted; }
+void InterruptGuard::clear() { g_interrupted = false; }
+
+void add_runtime_options(CLI::App& cmd, RuntimeOptions& o) {
+    cmd.add_option("-m,--model", o.model_path, "GGUF model file")->required();
+    cmd.add_option("-t,--threads", o.threads, "CPU threads (0: one per core)")->check(CLI::Range(0, 1024));
+    cmd.add_option("-c,--ctx-size", o.n_ctx, "Context size in tokens (0: the model's training context)")
+        ->check(CLI::Range(0, 1 << 24));
+    cmd.add_option("-b,--batch-size", o.n_batch, "Tokens per prompt-processing step")->check(CLI::Range(1, 65536));
+    cmd.add_option("--kv-type", o.kv_type, "KV cache type")->check(CLI::IsMember({"f32", "f16"}));
+}
+
+void add_sampling_options(CLI::App& cmd, SamplingOptions& o) {
+    auto& s = o.params;
+    cmd.add_option("--temp", s.temperature, "Temperature (0: greedy)")->check(CLI::Range(0.0, 100.0));
+    cmd.add_option("--top-k", s.top_k, "Keep the K most likely tokens (0: off)")->check(CLI::Range(0, 1 << 30));
+    cmd.add_option("--top-p", s.top_p, "Nucleus sampling mass (1: off)")->check(CLI::Range(0.0, 1.0));
+    cmd.add_option("--min-p", s.min_p, "Drop tokens below this fraction of the best (0: off)")->check(CLI::Range(0.0, 1.0));
+    cmd.add_option("--typical-p", s.typical_p, "Locally typical sampling mass (1: off)")->check(CLI::Range(0.0, 1.0));
+    cmd.add_option("--repeat-penalty", s.repeat_penalty, "Penalty for repeated tokens (1: off)")->check(CLI::Range(0.0, 100.0));
+    cmd.add_option("--repeat-last-n", s.penalty_window, "Recent tokens the penalties consider")->check(CLI::Range(0, 1 << 20));
+    cmd.add_option("--frequency-penalty", s.frequency_penalty, "Lowers a token's logit per occurrence")->check(CLI::Range(-100.0, 100.0));
+    cmd.add_option("--presence-penalty", s.presence_penalty, "Lowers a seen token's logit once")->check(CLI::Range(-100.0, 100.0));
+    cmd.add_option("--seed", o.seed, "Random seed (default: random)");
+    cmd.add_option("--logit-bias", o.logit_bias, "TOKEN_ID=BIAS (repeatable; BIAS may be -inf)");
+    cmd.add_option("--stop", o.stop, "Stop when this text is generated (repeatable)");
+    cmd.add_flag("--ignore-eos", o.ignore_eos, "Keep generating past end-of-generation tokens");
+}
+
+Result<engine::SamplerParams> sampling_params(const SamplingOptions& o) {
+    engine::SamplerParams p = o.params;
+    p.seed = o.seed ? *o.seed : std::random_device{}();
+    for (const std::string& item : o.logit_bias) {
+        const size_t eq = item.find('=');
+        try {
+            if (eq == std::string::npos) throw std::invalid_argument(item);
+            const std::string value = item.substr(eq + 1);
+            const float bias = value == "-inf" ? -INFINITY : std::stof(value);
+            p.logit_bias.emplace_back(std::stoi(item.substr(0, eq)), bias);
+        } catch (const std::exception&) {
+            return make_error("--logit-bias expects TOKEN_ID=BIAS, got '{}'", item);
+        }
+    }
+    RF_TRY(engine::validate(p));
+    return p;
+}
+
+Result<std::unique_ptr<LoadedSession>> load_session(const RuntimeOptions& o) {
+    auto session = std::make_unique<LoadedSession>();
+    session->backend = std::make_unique<cpu::CpuBackend>(cpu::CpuBackendOptions{.threads = o.threads});
+    RF_ASSIGN_OR_RETURN(session->loaded,
+                        engine::LoadedModel::load(o.model_path, *session->backend,
+                                                  {.n_ctx = o.n_ctx,
+                                                   .n_batch = o.n_batch,
+                                                   .max_sequences = 1,
+                                                   .block_size = 16,
+                                                   .kv_type = o.kv_type == "f16" ? KvType::F16 : KvType::F32}));
+    return session;
+}
+
+}  // namespace rf::cli

@@ -1,0 +1,60 @@
+// What `generate` and `chat` share: model/runtime options, sampling options, loading, and Ctrl-C
+// handling that stops generation cleanly instead of killing the process.
+#pragma once
+
+#include <atomic>
+#include <csignal>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "backend/backend.h"
+#include "engine/loaded_model.h"
+#include "engine/sampler.h"
+
+namespace rf::cli {
+
+struct RuntimeOptions {
+    std::string model_path;
+    int threads = 0;
+    int64_t n_ctx = 4096;
+    int64_t n_batch = 256;
+    std::string kv_type = "f32";
+};
+
+struct SamplingOptions {
+    engine::SamplerParams params;
+    std::optional<uint64_t> seed;
+    std::vector<std::string> logit_bias;  // "ID=BIAS"
+    std::vector<std::string> stop;
+    bool ignore_eos = false;
+};
+
+void add_runtime_options(CLI::App& cmd, RuntimeOptions& options);
+void add_sampling_options(CLI::App& cmd, SamplingOptions& options);
+// The sampler parameters, with the seed drawn when none was given; an Error for bad values.
+Result<engine::SamplerParams> sampling_params(const SamplingOptions& options);
+
+struct LoadedSession {
+    std::unique_ptr<Backend> backend;
+    engine::LoadedModel loaded;
+};
+// Loads the model on a CPU backend with the requested threads, context and KV type.
+Result<std::unique_ptr<LoadedSession>> load_session(const RuntimeOptions& options);
+
+// While alive, Ctrl-C sets a flag (checked between tokens) instead of ending the process.
+class InterruptGuard {
+public:
+    InterruptGuard();
+    ~InterruptGuard();
+    const std::atomic<bool>* flag() const;
+    void clear();
+
+private:
+    void (*previous_)(int) = nullptr;
+};
+
+}  // namespace rf::cli

@@ -1,0 +1,66 @@
+// Runs a model over token batches: owns the forward state and the KV cache. A step is a flat batch
+// of tokens that may belong to several sequences (each with its position); `feed` is the one-
+// sequence convenience that splits a prompt into batches.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "engine/kv_cache.h"
+#include "model/model.h"
+
+namespace rf::engine {
+
+struct EngineOptions {
+    int64_t n_ctx = 4096;   // 0: the model's training context
+    int64_t n_batch = 256;  // most tokens per forward step
+    int64_t max_sequences = 1;
+    int64_t block_size = 16;
+    KvType kv_type = KvType::F32;
+};
+
+struct BatchToken {
+    int32_t token = 0;
+    int32_t seq = 0;
+    int32_t pos = 0;
+    bool want_logits = false;
+};
+
+class Engine {
+public:
+    static Result<Engine> create(const model::Model& model, Backend& backend, EngineOptions options);
+
+    const model::HParams& hparams() const { return model_->hparams(); }
+    int64_t n_vocab() const { return model_->hparams().n_vocab; }
+    int64_t n_ctx() const { return cache_.n_ctx(); }
+    int64_t n_batch() const { return options_.n_batch; }
+    KvCache& cache() { return cache_; }
+
+    // One forward step over exactly these tokens (at most n_batch). The logits of the tokens that
+    // want them are written to `logits`, n_vocab floats each, in batch order.
+    Status step(std::span<const BatchToken> batch, std::vector<float>& logits);
+
+    // Appends `tokens` to sequence `seq` (positions continue from its length), in batches of n_batch.
+    // `logits` receives the last token's logits, or every token's when all_logits is set.
+    Status feed(int32_t seq, std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits);
+
+    // Forgets the sequence's positions from `n` on.
+    void rewind(int32_t seq, int64_t n) { cache_.truncate(seq, n); }
+
+private:
+    Engine(const model::Model& model, Backend& backend, EngineOptions options, model::ForwardState state,
+           KvCache cache);
+
+    const model::Model* model_;
+    Backend* backend_;
+    EngineOptions options_;
+    model::ForwardState state_;
+    KvCache cache_;
+    // Host copies of the batch, kept to avoid allocating per step.
+    std::vector<int32_t> tokens_, positions_, seq_rows_, slots_, logit_rows_;
+    std::vector<float> feed_logits_;
+    std::vector<BatchToken> feed_batch_;
+};
+
+}  // namespace rf::engine

@@ -1,0 +1,41 @@
+// Hyper-parameters of a model, read from the `ARCH.*` metadata keys of its GGUF file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "backend/backend.h"
+#include "core/result.h"
+#include "gguf/reader.h"
+
+namespace rf::model {
+
+struct HParams {
+    std::string arch;            // general.architecture
+    int64_t n_ctx_train = 0;     // context_length
+    int64_t n_embd = 0;          // embedding_length
+    int64_t n_layer = 0;         // block_count
+    int64_t n_ff = 0;            // feed_forward_length (per expert for MoE)
+    int64_t n_head = 0;          // attention.head_count
+    int64_t n_head_kv = 0;       // attention.head_count_kv (defaults to n_head)
+    int64_t head_dim_k = 0;      // attention.key_length (defaults to n_embd / n_head)
+    int64_t head_dim_v = 0;      // attention.value_length (defaults to head_dim_k)
+    int64_t n_vocab = 0;         // rows of token_embd.weight
+    float norm_eps = 1e-5f;      // attention.layer_norm_rms_epsilon
+    int64_t n_expert = 0;        // expert_count (0: dense)
+    int64_t n_expert_used = 0;   // expert_used_count
+    float attn_softcap = 0.0f;   // attn_logit_softcapping (0: none)
+    float final_softcap = 0.0f;  // final_logit_softcapping (0: none)
+    int64_t sliding_window = 0;  // attention.sliding_window (0: none)
+    RopeConfig rope;             // rope.*; style is set by the architecture
+
+    // Architecture key prefix: "llama.embedding_length" for key "embedding_length".
+    std::string key(std::string_view name) const { return arch + "." + std::string(name); }
+};
+
+// Reads every key above. Missing required keys and values that cannot be right (zero layers,
+// heads that do not divide, a rope dimension larger than the head) are Errors naming the key.
+// n_vocab is left for the loader, which reads it from the embedding table.
+Result<HParams> read_hparams(const gguf::File& file);
+
+}  // namespace rf::model

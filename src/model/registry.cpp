@@ -1,0 +1,48 @@
+#include "model/registry.h"
+
+#include <array>
+#include <string_view>
+
+#include <fmt/ranges.h>
+
+namespace rf::model {
+
+namespace {
+struct Architecture {
+    std::string_view name;
+    ArchLoader load;
+};
+
+constexpr std::array kArchitectures = {
+    Architecture{"llama", load_llama},  // also Mistral, Yi, TinyLlama, Mixtral (with experts)
+    Architecture{"qwen2", load_qwen2},
+    Architecture{"qwen3", load_qwen3},
+    Architecture{"phi3", load_phi3},
+    Architecture{"gemma2", load_gemma2},
+};
+}  // namespace
+
+std::vector<std::string> supported_architectures() {
+    std::vector<std::string> names;
+    for (const auto& a : kArchitectures) names.emplace_back(a.name);
+    return names;
+}
+
+Result<std::unique_ptr<Model>> load_model(const gguf::File& file, Backend& backend) {
+    const std::string arch = file.architecture();
+    for (const auto& a : kArchitectures) {
+        if (a.name != arch) continue;
+        RF_ASSIGN_OR_RETURN(HParams hp, read_hparams(file));
+        const gguf::TensorInfo* embd = file.find_tensor("token_embd.weight");
+        if (!embd || embd->shape.size() != 2) return make_error("{}: token_embd.weight is missing or not 2-D", file.path());
+        if (static_cast<int64_t>(embd->shape[0]) != hp.n_embd)
+            return make_error("{}: token_embd.weight rows have {} values but {} = {}", file.path(), embd->shape[0],
+                              hp.key("embedding_length"), hp.n_embd);
+        hp.n_vocab = static_cast<int64_t>(embd->shape[1]);
+        return a.load(file, backend, std::move(hp));
+    }
+    return make_error("{}: architecture '{}' is not supported (supported: {})", file.path(),
+                      arch.empty() ? "(none)" : arch, fmt::join(supported_architectures(), ", "));
+}
+
+}  // namespace rf::model

@@ -1,0 +1,66 @@
+#include "model/weight_loader.h"
+
+#include <fmt/ranges.h>
+
+#include "quant/dequantize.h"
+
+namespace rf::model {
+
+bool WeightLoader::has(TensorName name, int64_t layer) const {
+    return file_.find_tensor(tensor_name(name, layer)) != nullptr;
+}
+
+Result<const gguf::TensorInfo*> WeightLoader::find(TensorName name, int64_t layer, std::vector<uint64_t> shape) const {
+    const std::string full = tensor_name(name, layer);
+    const gguf::TensorInfo* t = file_.find_tensor(full);
+    if (!t) return make_error("{}: tensor {} is missing", file_.path(), full);
+    // Trailing dimensions of 1 are equivalent (a vector may be stored as {n, 1}).
+    std::vector<uint64_t> actual = t->shape;
+    while (actual.size() > shape.size() && actual.back() == 1) actual.pop_back();
+    if (actual != shape)
+        return make_error("{}: tensor {} has shape [{}], the hyper-parameters imply [{}]", file_.path(), full,
+                          fmt::join(t->shape, ", "), fmt::join(shape, ", "));
+    if (!quant::can_dequantize(t->type))
+        return make_error("{}: tensor {} has type {}, which cannot be computed with", file_.path(), full,
+                          tensor_type_name(t->type));
+    return t;
+}
+
+Result<WeightMatrix> WeightLoader::matrix(TensorName name, int64_t layer, int64_t cols, int64_t rows) {
+    RF_ASSIGN_OR_RETURN(const gguf::TensorInfo* t,
+                        find(name, layer, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)}));
+    const WeightMatrix host{t->type, t->data, cols, rows, static_cast<size_t>(t->n_bytes / rows)};
+    return backend_.import_weight(host);
+}
+
+Result<std::vector<WeightMatrix>> WeightLoader::stacked(TensorName name, int64_t layer, int64_t cols, int64_t rows,
+                                                        int64_t count) {
+    RF_ASSIGN_OR_RETURN(const gguf::TensorInfo* t,
+                        find(name, layer,
+                             {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows), static_cast<uint64_t>(count)}));
+    const size_t row_bytes = t->n_bytes / static_cast<uint64_t>(rows * count);
+    std::vector<WeightMatrix> out;
+    for (int64_t e = 0; e < count; ++e) {
+        const WeightMatrix host{t->type, t->data + static_cast<size_t>(e * rows) * row_bytes, cols, rows, row_bytes};
+        RF_ASSIGN_OR_RETURN(WeightMatrix m, backend_.import_weight(host));
+        out.push_back(m);
+    }
+    return out;
+}
+
+Result<ParamVector> WeightLoader::vector(TensorName name, int64_t layer, int64_t size) {
+    RF_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, find(name, layer, {static_cast<uint64_t>(size)}));
+    std::vector<float> values(static_cast<size_t>(size));
+    RF_TRY(quant::dequantize_row(t->type, t->bytes(), values));
+    RF_ASSIGN_OR_RETURN(DeviceBuffer buffer, backend_.allocate(values.size() * sizeof(float)));
+    RF_TRY(backend_.upload(buffer, values.data(), values.size() * sizeof(float)));
+    buffers_.push_back(buffer);
+    return ParamVector{buffer.f32(), size};
+}
+
+Result<ParamVector> WeightLoader::optional_vector(TensorName name, int64_t layer, int64_t size) {
+    if (!has(name, layer)) return ParamVector{};
+    return vector(name, layer, size);
+}
+
+}  // namespace rf::model

@@ -1,0 +1,74 @@
+// A token's product must not depend on how tokens are batched: for every weight type and every
+// ISA variant, each (row, token) value of a batch of 7 or 17 tokens must be bit-identical to the
+// value computed for that token alone (different batch sizes take different kernels and tiles).
+#include <bit>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "backend/cpu/kernels/matmul.h"
+#include "quant/quantize.h"
+
+namespace rf::cpu {
+namespace {
+
+const std::vector<TensorType> kTypes = {
+    TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q8_0,   TensorType::Q4_0,   TensorType::Q4_1,
+    TensorType::Q5_0, TensorType::Q5_1, TensorType::Q2_K, TensorType::Q3_K,   TensorType::Q4_K,   TensorType::Q5_K,
+    TensorType::Q6_K, TensorType::IQ4_NL, TensorType::IQ4_XS, TensorType::MXFP4, TensorType::TQ2_0,
+};
+
+std::vector<float> random_values(size_t n, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> v(n);
+    for (auto& x : v) x = normal(rng);
+    return v;
+}
+
+std::vector<uint8_t> quantized_rows(TensorType type, int64_t rows, int64_t cols, size_t row_bytes, uint32_t seed) {
+    const auto values = random_values(static_cast<size_t>(rows * cols), seed);
+    std::vector<uint8_t> bytes(row_bytes * static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r) {
+        const std::span<const float> src(values.data() + r * cols, static_cast<size_t>(cols));
+        EXPECT_TRUE(quant::quantize_row(type, src, std::span(bytes.data() + r * row_bytes, row_bytes)).ok());
+    }
+    return bytes;
+}
+
+TEST(MatmulBatchInvariance, EveryTokenIsBitIdenticalAloneAndInABatch) {
+    // 19 rows: two full 8-row tiles of the many-token products and a partial one.
+    constexpr int64_t kRows = 19, kCols = 512, kMaxTokens = 17;
+    ThreadPool pool(2);
+    uint32_t seed = 7;
+    for (TensorType type : kTypes) {
+        const size_t row_bytes = quant::quantized_size(type, kCols).value();
+        const auto bytes = quantized_rows(type, kRows, kCols, row_bytes, seed++);
+        const WeightMatrix w{type, bytes.data(), kCols, kRows, row_bytes};
+        const auto x = random_values(static_cast<size_t>(kCols * kMaxTokens), seed++);
+        for (Isa isa : supported_isas()) {
+            std::vector<float> alone(static_cast<size_t>(kRows * kMaxTokens));
+            for (int64_t t = 0; t < kMaxTokens; ++t)
+                ASSERT_TRUE(matmul_with_isa(isa, w, x.data() + t * kCols, 1, alone.data() + t * kRows, pool).ok());
+            for (int64_t n_tokens : {7, 17}) {
+                SCOPED_TRACE(fmt::format("{} {} batch of {}", tensor_type_name(type), isa_name(isa), n_tokens));
+                std::vector<float> batch(static_cast<size_t>(kRows * n_tokens));
+                ASSERT_TRUE(matmul_with_isa(isa, w, x.data(), n_tokens, batch.data(), pool).ok());
+                int differing = 0;
+                for (size_t i = 0; i < batch.size(); ++i) {
+                    if (std::bit_cast<uint32_t>(batch[i]) == std::bit_cast<uint32_t>(alone[i])) continue;
+                    if (++differing <= 3)
+                        ADD_FAILURE() << "token " << i / kRows << " row " << i % kRows << ": batch " << batch[i]
+                                      << ", alone " << alone[i];
+                }
+                EXPECT_EQ(differing, 0);
+            }
+        }
+    }
+}
+
+}  // namespace
+}  // namespace rf::cpu

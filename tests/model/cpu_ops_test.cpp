@@ -1,0 +1,92 @@
+// CPU backend ops against direct formulas: RoPE pairing (normal and NEOX), sliding-window and
+// soft-capped attention over a block-table cache, and expert routing.
+#include <cmath>
+#include <numeric>
+
+#include <gtest/gtest.h>
+
+#include "backend/cpu/cpu_backend.h"
+
+namespace rf {
+namespace {
+
+TEST(CpuOps, RopeRotatesTheRightPairs) {
+    cpu::CpuBackend be({.threads = 1});
+    const int64_t head = 8;
+    for (RopeStyle style : {RopeStyle::Normal, RopeStyle::Neox}) {
+        std::vector<float> x(2 * head);
+        std::iota(x.begin(), x.end(), 1.0f);
+        const std::vector<float> original = x;
+        const int32_t pos[] = {3};
+        RopeConfig c{.style = style, .n_dims = 6, .freq_base = 100.0f};  // last 2 dims not rotated
+        ASSERT_TRUE(be.rope(Act{x.data(), 1, 2 * head, 2 * head}, head, pos, c).ok());
+        for (int64_t h = 0; h < 2; ++h) {
+            for (int64_t i = 0; i < 3; ++i) {
+                const double theta = 3.0 * std::pow(100.0, -2.0 * i / 6.0);
+                const int64_t a = h * head + (style == RopeStyle::Normal ? 2 * i : i);
+                const int64_t b = h * head + (style == RopeStyle::Normal ? 2 * i + 1 : i + 3);
+                EXPECT_NEAR(x[a], original[a] * std::cos(theta) - original[b] * std::sin(theta), 1e-4);
+                EXPECT_NEAR(x[b], original[a] * std::sin(theta) + original[b] * std::cos(theta), 1e-4);
+            }
+            EXPECT_EQ(x[h * head + 6], original[h * head + 6]);
+            EXPECT_EQ(x[h * head + 7], original[h * head + 7]);
+        }
+    }
+}
+
+TEST(CpuOps, AttentionMasksAndCapsLikeTheFormula) {
+    cpu::CpuBackend be({.threads = 2});
+    const int64_t hd = 4, n = 6, window = 3;
+    const float cap = 2.0f, scale = 0.7f;
+    auto cache = be.create_kv_storage({.n_layers = 1, .n_kv_heads = 1, .head_dim_k = hd, .head_dim_v = hd,
+                                       .block_size = 2, .n_blocks = 4, .type = KvType::F32});
+    ASSERT_TRUE(cache.ok());
+    // Positions 0..5 in blocks 3, 0, 2 (a scrambled table).
+    const std::vector<int32_t> table = {3, 0, 2, -1};
+    std::vector<int32_t> positions(n), seq(n, 0), slots(n);
+    for (int32_t p = 0; p < n; ++p) {
+        positions[p] = p;
+        slots[p] = table[p / 2] * 2 + p % 2;
+    }
+    std::vector<float> q(n * 2 * hd), k(n * hd), v(n * hd), out(n * 2 * hd);
+    for (size_t i = 0; i < q.size(); ++i) q[i] = std::sin(0.3f * i);
+    for (size_t i = 0; i < k.size(); ++i) k[i] = std::cos(0.7f * i);
+    for (size_t i = 0; i < v.size(); ++i) v[i] = 0.1f * i;
+    const BatchLayout batch{n, positions.data(), seq.data(), slots.data(), table.data(), 4};
+    ASSERT_TRUE(be.store_kv(**cache, 0, Act{k.data(), n, hd, hd}, Act{v.data(), n, hd, hd}, batch).ok());
+    const AttentionConfig config{.n_heads = 2, .n_kv_heads = 1, .head_dim_k = hd, .head_dim_v = hd,
+                                 .scale = scale, .softcap = cap, .sliding_window = window};
+    ASSERT_TRUE(be.attention(**cache, 0, Act{q.data(), n, 2 * hd, 2 * hd}, config, batch, Act{out.data(), n, 2 * hd, 2 * hd}).ok());
+    for (int64_t t = 0; t < n; ++t)
+        for (int64_t h = 0; h < 2; ++h) {
+            std::vector<double> w;
+            for (int64_t p = std::max<int64_t>(0, t - window + 1); p <= t; ++p) {
+                double dot = 0;
+                for (int64_t i = 0; i < hd; ++i) dot += q[t * 2 * hd + h * hd + i] * k[p * hd + i];
+                w.push_back(std::exp(cap * std::tanh(dot * scale / cap)));
+            }
+            const double sum = std::accumulate(w.begin(), w.end(), 0.0);
+            for (int64_t i = 0; i < hd; ++i) {
+                double expected = 0;
+                int64_t j = 0;
+                for (int64_t p = std::max<int64_t>(0, t - window + 1); p <= t; ++p, ++j) expected += w[j] / sum * v[p * hd + i];
+                EXPECT_NEAR(out[t * 2 * hd + h * hd + i], expected, 1e-5) << "token " << t << " head " << h;
+            }
+        }
+}
+
+TEST(CpuOps, RoutingPicksTheTopExpertsAndNormalises) {
+    cpu::CpuBackend be({.threads = 1});
+    std::vector<float> logits = {0.1f, 2.0f, -1.0f, 1.5f};
+    int32_t ids[2];
+    float weights[2];
+    ASSERT_TRUE(be.route_top_k(Act{logits.data(), 1, 4, 4}, 2, true, ids, weights).ok());
+    EXPECT_EQ(ids[0], 1);
+    EXPECT_EQ(ids[1], 3);
+    EXPECT_NEAR(weights[0] + weights[1], 1.0f, 1e-6);
+    EXPECT_NEAR(weights[0] / weights[1], std::exp(0.5f), 1e-4);
+    EXPECT_FALSE(be.route_top_k(Act{logits.data(), 1, 4, 4}, 5, true, ids, weights).ok());
+}
+
+}  // namespace
+}  // namespace rf
