@@ -19,14 +19,16 @@ using quant::BlockQ8_K;
 //                                             the int16 scales for its two 16-value halves
 // Every (row, token) value is summed the same way whatever the token count or path (the tile
 // products in x86_gemm_kquants.h do it per lane): per super-block in order, the exact integer
-// sums, then acc = fma(isum, d * dx, acc) and, with a correction, acc = fma(-corr, c * dx, acc).
+// sums, then acc = fma(isum, d * dx, acc) and, with a correction, acc = -(corr * (c * dx)) + acc
+// (one rounding each).
 template <typename Format>
 struct SuperBlocks {
     template <int NT>
     static void run(int64_t cols, const uint8_t* w, const uint8_t* act, size_t act_stride, float* out,
                     size_t out_stride) {
         const int64_t n_blocks = cols / 256;
-        float acc[NT] = {};
+        // Lane t is token t's accumulator (a lane-wise FMA rounds as a scalar one would).
+        __m128 acc4 = _mm_setzero_ps();
         typename Format::State st;
         for (int64_t b = 0; b < n_blocks; ++b) {
             const uint8_t* wb = w + b * Format::kBytes;
@@ -44,16 +46,27 @@ struct SuperBlocks {
                     isum[t] = dot_u8s8_scaled(isum[t], u, x, scale16);
                 }
             }
+            __m256i corr[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                               _mm256_setzero_si256()};
+            __m256i isum4[4] = {corr[0], corr[1], corr[2], corr[3]};
+            alignas(16) float dx[4] = {};
             for (int t = 0; t < NT; ++t) {
                 const uint8_t* xb = act + t * act_stride + b * sizeof(BlockQ8_K);
-                const float dx = load_f32(xb);
-                acc[t] = fused_madd(static_cast<float>(hsum_i32(isum[t])), st.d * dx, acc[t]);
-                if constexpr (Format::kHasCorrection) {
-                    const __m256i corr = _mm256_madd_epi16(load256(xb + offsetof(BlockQ8_K, bsums)), corr16);
-                    acc[t] = fused_madd(-static_cast<float>(hsum_i32(corr)), st.corr_scale * dx, acc[t]);
-                }
+                dx[t] = load_f32(xb);
+                isum4[t] = isum[t];
+                if constexpr (Format::kHasCorrection)
+                    corr[t] = _mm256_madd_epi16(load256(xb + offsetof(BlockQ8_K, bsums)), corr16);
+            }
+            const __m128 dx4 = _mm_load_ps(dx);
+            const __m128i dots = hsum4_i32(isum4[0], isum4[1], isum4[2], isum4[3]);
+            acc4 = _mm_fmadd_ps(_mm_cvtepi32_ps(dots), _mm_mul_ps(_mm_set1_ps(st.d), dx4), acc4);
+            if constexpr (Format::kHasCorrection) {
+                const __m128i corrs = hsum4_i32(corr[0], corr[1], corr[2], corr[3]);
+                acc4 = _mm_fnmadd_ps(_mm_cvtepi32_ps(corrs), _mm_mul_ps(_mm_set1_ps(st.corr_scale), dx4), acc4);
             }
         }
+        alignas(16) float acc[4];
+        _mm_store_ps(acc, acc4);
         for (int t = 0; t < NT; ++t) out[t * out_stride] = acc[t];
     }
 };

@@ -116,22 +116,33 @@ struct Blocks32 {
         return k;
     }
 
-    // The exact integer dot of the block with one token's block `a`.
-    static int32_t block_dot(const Decoded& k, const uint8_t* a) {
+    // Int32 lanes whose sum is the exact integer dot of the block with one token's block `a`.
+    static __m256i dot_lanes(const Decoded& k, const uint8_t* a) {
         __m256i x = load256(a + kActQs);
         if constexpr (HasOffset<Format>) {
+            // Every one of the 8 lanes gives back sum(x) * offset / 8: the total loses offset * sum(x).
+            static_assert(Format::kOffset % 8 == 0);
             int32_t sum;
             std::memcpy(&sum, a + offsetof(ActBlockQ8_0, sum), 4);
-            return hsum_i32(dot_u8s8(_mm256_setzero_si256(), k.u, x)) - sum * Format::kOffset;
+            return _mm256_sub_epi32(dot_u8s8(_mm256_setzero_si256(), k.u, x), _mm256_set1_epi32(sum * (Format::kOffset / 8)));
         } else {
             if constexpr (Format::kSigned) x = _mm256_sign_epi8(x, k.q);
-            return hsum_i32(dot_u8s8(_mm256_setzero_si256(), k.u, x));
+            return dot_u8s8(_mm256_setzero_si256(), k.u, x);
         }
     }
 
-    static float accumulate(const Decoded& k, const uint8_t* a, float acc) {
-        acc = fused_madd(static_cast<float>(block_dot(k, a)), k.d * load_f32(a), acc);
+    static float accumulate(const Decoded& k, int32_t dot, const uint8_t* a, float acc) {
+        acc = fused_madd(static_cast<float>(dot), k.d * load_f32(a), acc);
         if constexpr (kMin) acc = fused_madd(k.m, load_f32(a + offsetof(ActBlockQ8_1, s)), acc);
+        return acc;
+    }
+
+    // acc (lane 0) + block J's dot * scale, then + its min's share.
+    template <int J>
+    static __m128 add_lane(__m128 acc, __m128 dots4, __m128 scale4, __m128 m4, __m128 sx4) {
+        constexpr int kSel = J | (J << 2) | (J << 4) | (J << 6);
+        acc = _mm_fmadd_ss(_mm_permute_ps(dots4, kSel), _mm_permute_ps(scale4, kSel), acc);
+        if constexpr (kMin) acc = _mm_fmadd_ss(_mm_permute_ps(m4, kSel), _mm_permute_ps(sx4, kSel), acc);
         return acc;
     }
 
@@ -140,9 +151,61 @@ struct Blocks32 {
                     size_t out_stride) {
         const int64_t n_blocks = cols / 32;
         float acc[NT] = {};
-        for (int64_t b = 0; b < n_blocks; ++b) {
-            const Decoded k = decode(w + b * Format::kBytes);
-            for (int t = 0; t < NT; ++t) acc[t] = accumulate(k, act + t * act_stride + b * kActBytes, acc[t]);
+        if constexpr (NT == 1) {
+            // One token: four blocks' dots are reduced and scaled together, then added in block order
+            // (lane j to lane 0 for a scalar FMA: the same single rounding as everywhere else).
+            int64_t b = 0;
+            __m128 acc0 = _mm_setzero_ps();
+            for (; b + 4 <= n_blocks; b += 4) {
+                __m256i lanes[4];
+                alignas(16) float d[4], dx[4], m[4] = {}, sx[4] = {};
+                for (int j = 0; j < 4; ++j) {
+                    const Decoded k = decode(w + (b + j) * Format::kBytes);
+                    const uint8_t* a = act + (b + j) * kActBytes;
+                    lanes[j] = dot_lanes(k, a);
+                    d[j] = k.d;
+                    dx[j] = load_f32(a);
+                    if constexpr (kMin) {
+                        m[j] = k.m;
+                        sx[j] = load_f32(a + offsetof(ActBlockQ8_1, s));
+                    }
+                }
+                const __m128 dots4 = _mm_cvtepi32_ps(hsum4_i32(lanes[0], lanes[1], lanes[2], lanes[3]));
+                const __m128 scale4 = _mm_mul_ps(_mm_load_ps(d), _mm_load_ps(dx));
+                const __m128 m4 = _mm_load_ps(m), sx4 = _mm_load_ps(sx);
+                acc0 = add_lane<0>(acc0, dots4, scale4, m4, sx4);
+                acc0 = add_lane<1>(acc0, dots4, scale4, m4, sx4);
+                acc0 = add_lane<2>(acc0, dots4, scale4, m4, sx4);
+                acc0 = add_lane<3>(acc0, dots4, scale4, m4, sx4);
+            }
+            acc[0] = _mm_cvtss_f32(acc0);
+            for (; b < n_blocks; ++b) {
+                const Decoded k = decode(w + b * Format::kBytes);
+                const uint8_t* a = act + b * kActBytes;
+                acc[0] = accumulate(k, hsum_i32(dot_lanes(k, a)), a, acc[0]);
+            }
+        } else {
+            // Several tokens: lane t of one vector is token t's accumulator (a lane-wise FMA is the
+            // same single rounding as the scalar one above).
+            __m128 acc4 = _mm_setzero_ps();
+            for (int64_t b = 0; b < n_blocks; ++b) {
+                const Decoded k = decode(w + b * Format::kBytes);
+                __m256i lanes[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                                    _mm256_setzero_si256()};
+                alignas(16) float dx[4] = {}, sx[4] = {};
+                for (int t = 0; t < NT; ++t) {
+                    const uint8_t* a = act + t * act_stride + b * kActBytes;
+                    lanes[t] = dot_lanes(k, a);
+                    dx[t] = load_f32(a);
+                    if constexpr (kMin) sx[t] = load_f32(a + offsetof(ActBlockQ8_1, s));
+                }
+                const __m128 dots4 = _mm_cvtepi32_ps(hsum4_i32(lanes[0], lanes[1], lanes[2], lanes[3]));
+                acc4 = _mm_fmadd_ps(dots4, _mm_mul_ps(_mm_set1_ps(k.d), _mm_load_ps(dx)), acc4);
+                if constexpr (kMin) acc4 = _mm_fmadd_ps(_mm_set1_ps(k.m), _mm_load_ps(sx), acc4);
+            }
+            alignas(16) float acc_lanes[4];
+            _mm_store_ps(acc_lanes, acc4);
+            for (int t = 0; t < NT; ++t) acc[t] = acc_lanes[t];
         }
         for (int t = 0; t < NT; ++t) out[t * out_stride] = acc[t];
     }

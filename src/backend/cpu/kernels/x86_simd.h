@@ -95,6 +95,12 @@ inline int32_t hsum_i32(__m256i v) {
     return _mm_cvtsi128_si32(s);
 }
 
+// Lane i = the sum of the int32 lanes of v_i (exact): four reductions for the price of ~two.
+inline __m128i hsum4_i32(__m256i v0, __m256i v1, __m256i v2, __m256i v3) {
+    const __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(v0, v1), _mm256_hadd_epi32(v2, v3));
+    return _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+}
+
 // acc + a * b with one rounding: the same operation the tile products do per lane, so that a
 // (row, token) value is bit-identical whichever path computes it.
 inline float fused_madd(float a, float b, float acc) {
