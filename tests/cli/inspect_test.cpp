@@ -138,3 +138,42 @@ TEST(Synth, WritesEveryArchitectureInEveryQuantizableType) {
 
 }  // namespace
 }  // namespace rf::test
+
+namespace rf::test {
+namespace {
+
+// The template command prints the golden rendering byte for byte, and template errors exit 1.
+TEST(CliTemplate, RendersGoldenCasesExactly) {
+    RF_REQUIRE_SHARED();
+    fs::path dir = scratch_dir("template");
+    for (const char* name : {"Qwen-Qwen2.5-7B-Instruct", "meta-llama-Llama-3.1-8B-Instruct"}) {
+        // ordered_json: key order is part of what tojson renders.
+        auto golden = nlohmann::ordered_json::parse(std::ifstream(shared_path(std::string("chat-templates/") + name + ".golden.json")));
+        for (const auto& c : golden["cases"]) {
+            if (!c.contains("expected")) continue;
+            fs::path messages = dir / "messages.json";
+            std::ofstream(messages) << nlohmann::ordered_json{{"messages", c["context"]["messages"]}}.dump();
+            std::string args = fmt::format("template --template {} --messages {} --bos '<s>' --eos '</s>' --now {}",
+                                           shared_path(std::string("chat-templates/") + name + ".jinja").string(),
+                                           messages.string(), golden["fixed_date"].get<std::string>());
+            if (c["context"].value("add_generation_prompt", false)) args += " --add-generation-prompt";
+            if (c["context"].contains("tools")) {
+                std::ofstream(dir / "tools.json") << c["context"]["tools"].dump();
+                args += " --tools " + (dir / "tools.json").string();
+            }
+            auto r = run_command(rocmforge(args));
+            EXPECT_EQ(r.exit_code, 0) << name << " " << c["case"];
+            EXPECT_EQ(r.output, c["expected"].get<std::string>()) << name << " " << c["case"];
+        }
+    }
+    std::ofstream(dir / "bad.jinja") << "{{ raise_exception('no') }}";
+    std::ofstream(dir / "m.json") << "[]";
+    auto bad = run_command(rocmforge(fmt::format("template --template {} --messages {} 2>&1", (dir / "bad.jinja").string(),
+                                                 (dir / "m.json").string())));
+    EXPECT_EQ(bad.exit_code, 1);
+    EXPECT_NE(bad.output.find("line 1"), std::string::npos) << bad.output;
+    fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace rf::test
