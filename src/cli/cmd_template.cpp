@@ -3,15 +3,14 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
-#include <fstream>
 #include <memory>
 #include <optional>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "core/text_file.h"
 #include "gguf/reader.h"
 #include "template/chat.h"
 
@@ -29,16 +28,8 @@ struct TemplateOptions {
     bool add_generation_prompt = false;
 };
 
-Result<std::string> read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return make_error("{}: cannot open", path);
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    return buffer.str();
-}
-
 Result<nlohmann::ordered_json> read_json(const std::string& path) {
-    RF_ASSIGN_OR_RETURN(std::string text, read_text(path));
+    RF_ASSIGN_OR_RETURN(std::string text, read_text_file(path));
     auto json = nlohmann::ordered_json::parse(text, nullptr, false);
     if (json.is_discarded()) return make_error("{}: not valid JSON", path);
     return json;
@@ -73,7 +64,7 @@ std::string special_token(const gguf::File& file, const char* id_key) {
 
 Status load_template(const TemplateOptions& opts, std::string& source, tmpl::ChatInputs& inputs) {
     if (!opts.template_file.empty()) {
-        RF_ASSIGN_OR_RETURN(source, read_text(opts.template_file));
+        RF_ASSIGN_OR_RETURN(source, read_text_file(opts.template_file));
         return ok_status();
     }
     RF_ASSIGN_OR_RETURN(gguf::File file, gguf::File::open(opts.model));

@@ -2,14 +2,13 @@
 // token ids of a text (with --json, also each token's piece and the bytes it stands for).
 // rocmforge detokenize -m FILE [--show-special] IDS...: prints the text of token ids.
 #include <cstdio>
-#include <fstream>
 #include <memory>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "core/text_file.h"
 #include "gguf/reader.h"
 #include "tokenizer/tokenizer.h"
 
@@ -36,19 +35,11 @@ Result<tokenizer::Tokenizer> load(const std::string& model) {
     return tokenizer::Tokenizer::from_gguf(file);
 }
 
-Result<std::string> read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return make_error("{}: cannot open", path);
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    return buffer.str();
-}
-
 Status run_tokenize(const TokenizeOptions& opts) {
     RF_ASSIGN_OR_RETURN(tokenizer::Tokenizer tok, load(opts.model));
     std::string text = opts.text;
     if (!opts.file.empty()) {
-        RF_ASSIGN_OR_RETURN(text, read_text(opts.file));
+        RF_ASSIGN_OR_RETURN(text, read_text_file(opts.file));
     }
     auto ids = tok.encode(text, {.add_special = !opts.no_bos, .parse_special = opts.parse_special});
     if (!opts.json) {
