@@ -40,6 +40,13 @@ struct Expr {
     bool negated = false;  // `is not`
     std::vector<ExprPtr> args;
     std::vector<std::pair<std::string, ExprPtr>> kwargs;
+
+    Expr() = default;
+    Expr(const Expr&) = delete;
+    Expr& operator=(const Expr&) = delete;
+    // Operator chains such as `1 + 1 + ... + 1` parse into trees as deep as they are long; the
+    // destructor frees them iteratively so that no input can exhaust the native stack.
+    ~Expr();
 };
 
 struct Stmt;

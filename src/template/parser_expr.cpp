@@ -16,6 +16,22 @@ ExprPtr Parser::make(Expr::Kind kind, SourcePos pos) {
     return e;
 }
 
+Expr::~Expr() {
+    std::vector<ExprPtr> pending;
+    auto adopt_children = [&pending](Expr& e) {
+        for (ExprPtr& a : e.args)
+            if (a) pending.push_back(std::move(a));
+        for (auto& kw : e.kwargs)
+            if (kw.second) pending.push_back(std::move(kw.second));
+    };
+    adopt_children(*this);
+    while (!pending.empty()) {
+        ExprPtr e = std::move(pending.back());
+        pending.pop_back();
+        adopt_children(*e);  // e is now childless, so destroying it does not recurse
+    }
+}
+
 static ExprPtr binary(std::string op, ExprPtr left, ExprPtr right, SourcePos pos) {
     auto e = std::make_unique<Expr>();
     e->kind = Expr::Kind::Binary;
