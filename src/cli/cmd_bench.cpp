@@ -77,12 +77,13 @@ int run_bench(const BenchOptions& opts) {
     const int threads = runtime.threads > 0 ? runtime.threads : static_cast<int>(std::thread::hardware_concurrency());
 
     std::vector<BenchResult> results;
-    for (int64_t p : opts.prompt_sizes) results.push_back({fmt::format("pp{}", p), p, {}});
-    for (int64_t n : opts.gen_sizes) results.push_back({fmt::format("tg{}", n), n, {}});
+    for (int64_t p : opts.prompt_sizes)
+        if (p > 0) results.push_back({fmt::format("pp{}", p), p, {}});
+    for (int64_t n : opts.gen_sizes)
+        if (n > 0) results.push_back({fmt::format("tg{}", n), n, {}});
     std::mt19937 rng(1234);
     for (BenchResult& r : results) {
         const bool pp = r.test.starts_with("pp");
-        if (r.tokens <= 0) continue;
         for (int rep = -1; rep < opts.repetitions; ++rep) {  // rep -1 warms caches and pages in the weights
             auto tps = time_run(engine, rng, pp ? r.tokens : 0, pp ? 0 : r.tokens);
             if (!tps) {
