@@ -102,6 +102,31 @@ void MatmulArgs(benchmark::internal::Benchmark* b) {
 }
 BENCHMARK(Matmul)->Apply(MatmulArgs);
 
+// One thread, one 2048 x 2048 matrix that stays in cache, one token: how fast a core decodes and
+// dots weights when memory is not the limit (rates per CPU second, so a busy machine matters less).
+void MatmulHot(benchmark::State& state) {
+    const TensorType type = kTypes[state.range(0)];
+    const cpu::Isa isa = static_cast<cpu::Isa>(state.range(1));
+    if (!cpu::isa_supported(isa)) {
+        state.SkipWithError("this CPU lacks the variant");
+        return;
+    }
+    static cpu::ThreadPool single(1);
+    const OwnedMatrix m = make_matrix(type, 2048, 2048);
+    const auto x = random_activations(2048);
+    std::vector<float> y(2048);
+    for (auto _ : state)
+        if (!cpu::matmul_with_isa(isa, m.view, x.data(), 1, y.data(), single).ok()) state.SkipWithError("matmul failed");
+    state.SetLabel(std::string(tensor_type_name(type)) + " " + std::string(cpu::isa_name(isa)));
+    state.counters["GB/s"] = benchmark::Counter(static_cast<double>(m.bytes.size()) * 1e-9 *
+                                                    static_cast<double>(state.iterations()),
+                                                benchmark::Counter::kIsRate);
+}
+BENCHMARK(MatmulHot)
+    ->ArgsProduct({{0, 1, 2, 3, 4}, {static_cast<int>(cpu::Isa::Avx2), static_cast<int>(cpu::Isa::Avx512)}})
+    ->ArgNames({"type", "isa"})
+    ->Unit(benchmark::kMicrosecond);
+
 // ---- the whole model's products ------------------------------------------------------------------
 
 struct ModelMix {

@@ -9,10 +9,9 @@
 #include "quant/quantize.h"
 
 namespace rf::cpu::detail {
-namespace {
 
-// Rounds one token with the reference quantizer, then widens the F16 fields of the 32-blocks.
-Status quantize_token(TensorType type, ActFormat format, std::span<const float> src, uint8_t* dst) {
+Status quantize_activations_reference(ActFormat format, std::span<const float> src, uint8_t* dst) {
+    const TensorType type = activation_tensor_type(format);
     if (format == ActFormat::Q8_K) {
         return quant::quantize_row(type, src, std::span(dst, activation_row_bytes(format, static_cast<int64_t>(src.size()))));
     }
@@ -38,14 +37,11 @@ Status quantize_token(TensorType type, ActFormat format, std::span<const float> 
     return ok_status();
 }
 
-}  // namespace
-
 Result<Activations> ActivationBuffer::prepare(ActFormat format, const float* x, int64_t cols,
                                               int64_t n_tokens, ThreadPool& pool) {
     if (format == ActFormat::F32)
         return Activations{reinterpret_cast<const uint8_t*>(x), static_cast<size_t>(cols) * sizeof(float)};
 
-    const TensorType type = activation_tensor_type(format);
     const size_t row_bytes = activation_row_bytes(format, cols);
     const size_t total = row_bytes * static_cast<size_t>(n_tokens);
     if (storage_.size() < total) storage_.resize(total);
@@ -53,7 +49,7 @@ Result<Activations> ActivationBuffer::prepare(ActFormat format, const float* x, 
     // Tokens are independent; quantizing them in parallel keeps this small next to the product.
     // The task captures one pointer, so building its std::function does not allocate.
     struct Job {
-        TensorType type;
+        ActQuantFn fast;  // the vector version where the CPU has one (same bytes)
         ActFormat format;
         const float* x;
         int64_t cols;
@@ -61,11 +57,13 @@ Result<Activations> ActivationBuffer::prepare(ActFormat format, const float* x, 
         size_t row_bytes;
         std::mutex error_mutex;
         std::optional<Error> first_error;
-    } job{type, format, x, cols, storage_.data(), row_bytes, {}, {}};
+    } job{isa_supported(Isa::Avx2) ? avx2_act_quantizer(format) : nullptr, format, x, cols, storage_.data(), row_bytes, {}, {}};
     pool.parallel_for(n_tokens, [&job](int64_t begin, int64_t end) {
         for (int64_t t = begin; t < end; ++t) {
             const std::span<const float> src(job.x + t * job.cols, static_cast<size_t>(job.cols));
-            auto status = quantize_token(job.type, job.format, src, job.dst + static_cast<size_t>(t) * job.row_bytes);
+            uint8_t* dst = job.dst + static_cast<size_t>(t) * job.row_bytes;
+            if (job.fast != nullptr && job.fast(src.data(), job.cols, dst)) continue;
+            auto status = quantize_activations_reference(job.format, src, dst);
             if (!status.ok()) {
                 std::lock_guard lock(job.error_mutex);
                 if (!job.first_error)

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <span>
 #include <vector>
 
 #include "backend/cpu/kernels/row_kernels.h"
@@ -17,6 +18,9 @@ struct Activations {
     const uint8_t* data = nullptr;
     size_t row_bytes = 0;  // stride between tokens
 };
+
+// One token rounded by rf::quant::quantize_row, with the F16 fields of the 32-blocks widened.
+Status quantize_activations_reference(ActFormat format, std::span<const float> src, uint8_t* dst);
 
 class ActivationBuffer {
 public:

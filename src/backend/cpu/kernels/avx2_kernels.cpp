@@ -1,9 +1,12 @@
 // The AVX2 variant (compiled with -mavx2 -mfma -mf16c, see CMakeLists.txt).
 #define RF_SIMD_NS avx2
+#include "backend/cpu/kernels/x86_act_quant.h"
 #include "backend/cpu/kernels/x86_all_kernels.h"
 
 namespace rf::cpu::detail {
 
 RowDotFn avx2_kernel(TensorType type) { return avx2::any_kernel(type); }
+TileGemmFn avx2_gemv(TensorType type) { return avx2::gemv_kernel(type); }
+ActQuantFn avx2_act_quantizer(ActFormat format) { return avx2::act_quantizer_of(format); }
 
 }  // namespace rf::cpu::detail

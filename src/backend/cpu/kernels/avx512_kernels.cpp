@@ -20,6 +20,7 @@ RowDotFn avx512_kernel(TensorType type) {
     if (auto fn = avx512::float512_kernel(type)) return fn;
     return avx512::any_kernel(type);
 }
+TileGemmFn avx512_gemv(TensorType type) { return avx512::gemv_kernel(type); }
 TileGemmFn avx512_gemm(TensorType type) {
     if (auto fn = avx512::gemm_kernel(type)) return fn;
     if (auto fn = avx512::float512_gemm(type)) return fn;

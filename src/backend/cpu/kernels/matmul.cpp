@@ -88,8 +88,10 @@ Status matmul_with_isa(Isa isa, const WeightMatrix& w, const float* x, int64_t n
         int64_t n_tokens;
         float* y;
     } job{w, kernel, act, n_tokens, y};
-    const detail::TileGemmFn gemm =
+    // Many tokens: repacked tile products; few: 8 rows at a time in place; else one row at a time.
+    detail::TileGemmFn gemm =
         isa == Isa::Avx512 && n_tokens >= kGemmMinTokens ? detail::avx512_gemm(w.type) : nullptr;
+    if (gemm == nullptr && n_tokens < kGemmMinTokens) gemm = detail::gemv_for(isa, w.type);
     if (gemm != nullptr) {
         struct GemmJob {
             const WeightMatrix& w;

@@ -45,6 +45,12 @@ using RowDotFn = void (*)(int64_t cols, const uint8_t* w_row, const uint8_t* act
                           int n_tok, float* out, size_t out_stride);
 
 ActFormat activation_format(TensorType type);
+
+// Converts one token's `cols` floats to `format`: the same bytes as the reference rounding.
+// False (dst unspecified) when a value is not finite; the reference path then reports it.
+using ActQuantFn = bool (*)(const float* x, int64_t cols, uint8_t* dst);
+// nullptr where the build or the CPU has no vector version.
+ActQuantFn avx2_act_quantizer(ActFormat format);
 TensorType activation_tensor_type(ActFormat format);
 
 // nullptr where the variant has no kernel for the type (matmul then uses the generic path).
@@ -55,6 +61,11 @@ using TileGemmFn = void (*)(int64_t cols, const uint8_t* w, size_t row_bytes, in
                             size_t act_stride, int64_t n_tok, float* out, size_t out_stride);
 // nullptr where there is none (only the AVX-512 VNNI variant has them, for some types).
 TileGemmFn avx512_gemm(TensorType type);
+// Few-token products of up to kGemmRows rows read in place (no repacking), same signature;
+// bit-identical to the row kernels and tile products. nullptr where the variant has none.
+TileGemmFn avx2_gemv(TensorType type);
+TileGemmFn avx512_gemv(TensorType type);
+TileGemmFn gemv_for(Isa isa, TensorType type);
 
 RowDotFn scalar_kernel(TensorType type);
 RowDotFn avx2_kernel(TensorType type);

@@ -43,28 +43,48 @@ struct PackedTile {
     }
 };
 
+// v[r] holds 8 int32 of row r; afterwards v[g] holds int32 g of rows 0..7 (an 8 x 8 transpose).
+inline void transpose8_i32(__m256i (&v)[8]) {
+    __m256i t[8];
+    for (int i = 0; i < 4; ++i) {
+        t[2 * i] = _mm256_unpacklo_epi32(v[2 * i], v[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_epi32(v[2 * i], v[2 * i + 1]);
+    }
+    __m256i u[8];
+    for (int i = 0; i < 2; ++i) {
+        u[4 * i] = _mm256_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 1] = _mm256_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 2] = _mm256_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        u[4 * i + 3] = _mm256_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    for (int i = 0; i < 4; ++i) {
+        v[i] = _mm256_permute2x128_si256(u[i], u[i + 4], 0x20);
+        v[i + 4] = _mm256_permute2x128_si256(u[i], u[i + 4], 0x31);
+    }
+}
+
 template <typename Format>
 void pack_tile(int64_t n_blocks, const uint8_t* w, size_t row_bytes, int n_rows, PackedTile& tile) {
     constexpr bool kMin = !Format::kSigned;
     tile.reserve(n_blocks);
-    for (int r = 0; r < kGemmRows; ++r) {
-        const uint8_t* row = w + static_cast<size_t>(r) * row_bytes;
-        for (int64_t b = 0; b < n_blocks; ++b) {
-            alignas(32) uint32_t groups[8] = {};
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        __m256i v[8];
+        for (int r = 0; r < kGemmRows; ++r) {
             float d = 0, m = 0;
-            if (r < n_rows) {  // rows past the matrix stay zero
-                const uint8_t* wb = row + b * Format::kBytes;
-                __m256i q = Format::values(wb);
-                if constexpr (Format::kSigned) q = _mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80)));
-                _mm256_store_si256(reinterpret_cast<__m256i*>(groups), q);
+            v[r] = _mm256_setzero_si256();  // rows past the matrix stay zero
+            if (r < n_rows) {
+                const uint8_t* wb = w + static_cast<size_t>(r) * row_bytes + b * Format::kBytes;
+                v[r] = Format::values(wb);
+                if constexpr (Format::kSigned) v[r] = _mm256_xor_si256(v[r], _mm256_set1_epi8(static_cast<char>(0x80)));
                 d = Format::scale(wb);
                 if constexpr (kMin) m = Format::min(wb);
             }
-            uint8_t* out = tile.values + b * 256;
-            for (int g = 0; g < 8; ++g) std::memcpy(out + 4 * (g * 8 + r), &groups[g], 4);
             tile.scales[b * 8 + r] = d;
             tile.mins[b * 8 + r] = m;
         }
+        // Group g (bytes 4g..4g+3) of the 8 rows side by side.
+        transpose8_i32(v);
+        for (int g = 0; g < 8; ++g) _mm256_storeu_si256(reinterpret_cast<__m256i*>(tile.values + b * 256 + 32 * g), v[g]);
     }
 }
 
