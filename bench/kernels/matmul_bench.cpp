@@ -102,7 +102,7 @@ void MatmulArgs(benchmark::internal::Benchmark* b) {
 }
 BENCHMARK(Matmul)->Apply(MatmulArgs);
 
-// One thread, one 2048 x 2048 matrix that stays in cache, one token: how fast a core decodes and
+// One thread, one 2048 x 2048 matrix that stays in the L3 cache, one token: how fast a core decodes and
 // dots weights when memory is not the limit (rates per CPU second, so a busy machine matters less).
 void MatmulHot(benchmark::State& state) {
     const TensorType type = kTypes[state.range(0)];

@@ -16,18 +16,6 @@
 namespace rf::cpu::detail::RF_SIMD_NS {
 namespace {
 
-// Lane j = the sum of the int32 lanes of v[j] (exact).
-inline __m256i hsum8_i32(const __m256i (&v)[8]) {
-    const __m256i a01 = _mm256_hadd_epi32(v[0], v[1]);
-    const __m256i a23 = _mm256_hadd_epi32(v[2], v[3]);
-    const __m256i a45 = _mm256_hadd_epi32(v[4], v[5]);
-    const __m256i a67 = _mm256_hadd_epi32(v[6], v[7]);
-    const __m256i b0123 = _mm256_hadd_epi32(a01, a23);  // rows 0..3, low half | rows 0..3, high half
-    const __m256i b4567 = _mm256_hadd_epi32(a45, a67);
-    return _mm256_add_epi32(_mm256_permute2x128_si256(b0123, b4567, 0x20),
-                            _mm256_permute2x128_si256(b0123, b4567, 0x31));
-}
-
 // The F16 pair at byte `offset` of 8 blocks `stride` bytes apart, widened to f32: lanes of `low`
 // get the first half, lanes of `high` the second (scale and min of Q4_1/Q5_1).
 inline void load8_f16_pairs(const uint8_t* p, size_t stride, __m256& low, __m256& high) {

@@ -101,6 +101,18 @@ inline __m128i hsum4_i32(__m256i v0, __m256i v1, __m256i v2, __m256i v3) {
     return _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
 }
 
+// Lane j = the sum of the int32 lanes of v[j] (exact).
+inline __m256i hsum8_i32(const __m256i (&v)[8]) {
+    const __m256i a01 = _mm256_hadd_epi32(v[0], v[1]);
+    const __m256i a23 = _mm256_hadd_epi32(v[2], v[3]);
+    const __m256i a45 = _mm256_hadd_epi32(v[4], v[5]);
+    const __m256i a67 = _mm256_hadd_epi32(v[6], v[7]);
+    const __m256i b0123 = _mm256_hadd_epi32(a01, a23);  // rows 0..3, low half | rows 0..3, high half
+    const __m256i b4567 = _mm256_hadd_epi32(a45, a67);
+    return _mm256_add_epi32(_mm256_permute2x128_si256(b0123, b4567, 0x20),
+                            _mm256_permute2x128_si256(b0123, b4567, 0x31));
+}
+
 // acc + a * b with one rounding: the same operation the tile products do per lane, so that a
 // (row, token) value is bit-identical whichever path computes it.
 inline float fused_madd(float a, float b, float acc) {
