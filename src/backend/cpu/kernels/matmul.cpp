@@ -21,8 +21,13 @@ using detail::kMaxTileTokens;
 // token group passes over it.
 constexpr int64_t kRowTile = 16;
 
-// From this many tokens on, repacking a tile of rows for the tile products pays for itself.
-constexpr int64_t kGemmMinTokens = 4;
+// From this many tokens on, repacking a tile of rows for the tile products pays for itself:
+// measured on TinyLlama-shaped products (docs/performance.md), 4 tokens for the 32-value blocks
+// and float weights, but 8 for the super-block types, whose row kernels already decode a block
+// once for 4 tokens.
+int64_t gemm_min_tokens(TensorType type) {
+    return detail::activation_format(type) == detail::ActFormat::Q8_K ? 8 : 4;
+}
 
 Status check_shapes(const WeightMatrix& w, const float* x, int64_t n_tokens, const float* y) {
     if (n_tokens < 0 || w.rows < 0 || w.cols <= 0)
@@ -90,8 +95,8 @@ Status matmul_with_isa(Isa isa, const WeightMatrix& w, const float* x, int64_t n
     } job{w, kernel, act, n_tokens, y};
     // Many tokens: repacked tile products; few: 8 rows at a time in place; else one row at a time.
     detail::TileGemmFn gemm =
-        isa == Isa::Avx512 && n_tokens >= kGemmMinTokens ? detail::avx512_gemm(w.type) : nullptr;
-    if (gemm == nullptr && n_tokens < kGemmMinTokens) gemm = detail::gemv_for(isa, w.type);
+        isa == Isa::Avx512 && n_tokens >= gemm_min_tokens(w.type) ? detail::avx512_gemm(w.type) : nullptr;
+    if (gemm == nullptr && n_tokens < gemm_min_tokens(w.type)) gemm = detail::gemv_for(isa, w.type);
     if (gemm != nullptr) {
         struct GemmJob {
             const WeightMatrix& w;
