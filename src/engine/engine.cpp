@@ -15,12 +15,23 @@ Result<Engine> Engine::create(const model::Model& model, Backend& backend, Engin
     if (o.n_ctx == 0) o.n_ctx = hp.n_ctx_train;
     if (o.n_ctx < 0 || o.n_ctx > (int64_t{1} << 24)) return make_error("context size {} is not usable", o.n_ctx);
     if (o.n_batch <= 0 || o.n_batch > 65536) return make_error("batch size {} is not usable", o.n_batch);
+    if (o.max_sequences <= 0 || o.block_size <= 0 || o.kv_memory_bytes < 0)
+        return make_error("sequences ({}), block size ({}) and KV memory ({}) must be positive", o.max_sequences,
+                          o.block_size, o.kv_memory_bytes);
     o.n_batch = std::min(o.n_batch, o.n_ctx * o.max_sequences);
+    int64_t n_blocks = 0;
+    if (o.kv_memory_bytes > 0) {
+        const int64_t per_block = KvCache::block_bytes(hp, o.block_size, o.kv_type);
+        n_blocks = per_block > 0 ? o.kv_memory_bytes / per_block : 0;
+        if (n_blocks < 1)
+            return make_error("a KV memory of {} bytes holds no block of {} bytes", o.kv_memory_bytes, per_block);
+    }
     RF_ASSIGN_OR_RETURN(KvCache cache, KvCache::create(backend, hp,
                                                        {.n_ctx = o.n_ctx,
                                                         .max_sequences = o.max_sequences,
                                                         .block_size = o.block_size,
-                                                        .type = o.kv_type}));
+                                                        .type = o.kv_type,
+                                                        .n_blocks = n_blocks}));
     RF_ASSIGN_OR_RETURN(model::ForwardState state,
                         model::ForwardState::create(backend, hp, o.n_batch, static_cast<int64_t>(cache.block_tables().size())));
     Engine e(model, backend, o, std::move(state), std::move(cache));
@@ -38,6 +49,8 @@ Status Engine::step(std::span<const BatchToken> batch, std::vector<float>& logit
         const BatchToken& t = batch[i];
         if (t.pos < 0) return make_error("negative position {}", t.pos);
         RF_TRY(cache_.reserve(t.seq, int64_t{t.pos} + 1));
+        if (!cache_.writable(t.seq, t.pos))
+            return make_error("sequence {} position {} lies in a shared KV block", t.seq, t.pos);
         tokens_.push_back(t.token);
         positions_.push_back(t.pos);
         seq_rows_.push_back(t.seq);

@@ -18,6 +18,9 @@ struct EngineOptions {
     int64_t max_sequences = 1;
     int64_t block_size = 16;
     KvType kv_type = KvType::F32;
+    // KV pool size in bytes (rounded down to whole blocks). 0: n_ctx * max_sequences positions,
+    // so every sequence can fill its context; smaller pools rely on sequences being shorter.
+    int64_t kv_memory_bytes = 0;
 };
 
 struct BatchToken {
@@ -37,7 +40,11 @@ public:
     int64_t n_batch() const { return options_.n_batch; }
     KvCache& cache() { return cache_; }
 
-    // One forward step over exactly these tokens (at most n_batch). The logits of the tokens that
+    int64_t max_sequences() const { return options_.max_sequences; }
+
+    // One forward step over exactly these tokens (at most n_batch). Tokens may come from any
+    // sequences, each at its own position; no token may write into a shared (prefix-cached) block.
+    // The logits of the tokens that
     // want them are written to `logits`, n_vocab floats each, in batch order.
     Status step(std::span<const BatchToken> batch, std::vector<float>& logits);
 

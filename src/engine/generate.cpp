@@ -3,8 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "engine/stop_matcher.h"
-#include "tokenizer/stream_decoder.h"
+#include "engine/decode_state.h"
 
 namespace rf::engine {
 
@@ -50,8 +49,11 @@ Result<GenerateResult> generate(Engine& engine, const tokenizer::Tokenizer& toke
 
     GenerateResult r;
     r.prompt_tokens.assign(prompt.begin(), prompt.end());
-    Sampler sampler(o.sampling);
-    for (int32_t t : prompt) sampler.accept(t);
+    DecodeState state(tokenizer, {.max_tokens = o.max_tokens,
+                                  .sampling = o.sampling,
+                                  .stop_strings = o.stop_strings,
+                                  .stop_at_end_of_generation = o.stop_at_end_of_generation});
+    state.accept_prompt(prompt);
 
     auto t0 = std::chrono::steady_clock::now();
     std::vector<float> logits;
@@ -63,16 +65,13 @@ Result<GenerateResult> generate(Engine& engine, const tokenizer::Tokenizer& toke
     r.prompt_seconds = seconds_since(t0);
 
     t0 = std::chrono::steady_clock::now();
-    tokenizer::StreamDecoder decoder(tokenizer, {.show_special = false, .strip_space_prefix = false});
-    StopMatcher stops(o.stop_strings);
     auto emit = [&](const std::string& text) {
         if (text.empty()) return;
         r.text += text;
         if (sink) sink(text);
     };
-    bool stopped = false;
-    while (!stopped) {
-        if (static_cast<int64_t>(r.tokens.size()) >= o.max_tokens) {
+    while (true) {
+        if (state.at_limit()) {
             r.reason = StopReason::MaxTokens;
             break;
         }
@@ -81,29 +80,23 @@ Result<GenerateResult> generate(Engine& engine, const tokenizer::Tokenizer& toke
             break;
         }
         if (o.top_logits > 0) r.step_top.push_back(top_logits(row, o.top_logits));
-        const int32_t token = sampler.sample(row);
-        r.tokens.push_back(token);
-        sampler.accept(token);
-        if (o.stop_at_end_of_generation && tokenizer.is_end_of_generation(token)) {
-            r.reason = StopReason::EndOfGeneration;
-            break;
-        }
-        auto out = stops.push(decoder.push(token));
-        emit(out.text);
-        if (out.stopped) {
-            r.reason = StopReason::StopString;
+        auto step = state.sample(row);
+        r.tokens.push_back(step.token);
+        emit(step.text);
+        if (step.stop) {
+            r.reason = *step.stop;
             break;
         }
         if (engine.cache().length(o.seq) >= engine.n_ctx()) {
             r.reason = StopReason::ContextFull;
             break;
         }
-        if (static_cast<int64_t>(r.tokens.size()) >= o.max_tokens) continue;  // no need to feed the last one
-        const int32_t next[] = {token};
+        if (state.at_limit()) continue;  // no need to feed the last one
+        const int32_t next[] = {step.token};
         RF_TRY(engine.feed(o.seq, next, false, logits));
         row.assign(logits.begin(), logits.end());
     }
-    if (r.reason != StopReason::StopString) emit(stops.push(decoder.finish()).text + stops.flush());
+    emit(state.finish(r.reason));
     r.generate_seconds = seconds_since(t0);
     return r;
 }

@@ -1,0 +1,44 @@
+// A small synthetic model with a byte-level vocabulary, loaded on the CPU, for engine tests that
+// need real forward passes but no reference data.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include "backend/cpu/cpu_backend.h"
+#include "engine/engine.h"
+#include "model/registry.h"
+#include "tokenizer/tokenizer.h"
+#include "model/synthetic_model.h"
+
+namespace rf::engine::test {
+
+struct TinyModel {
+    cpu::CpuBackend backend{{.threads = 2}};
+    std::vector<uint8_t> bytes;
+    std::unique_ptr<gguf::File> file;
+    std::unique_ptr<model::Model> model;
+    std::unique_ptr<tokenizer::Tokenizer> tok;
+
+    explicit TinyModel(TensorType type = TensorType::Q8_0) {
+        auto built = rf::test::SyntheticModel({.n_embd = 64, .n_vocab = 300, .type = type, .vocab = true}).build();
+        EXPECT_TRUE(built.ok()) << built.error().message;
+        bytes = std::move(*built);
+        auto f = gguf::File::parse(bytes, "synthetic");
+        EXPECT_TRUE(f.ok()) << f.error().message;
+        file = std::make_unique<gguf::File>(std::move(*f));
+        auto m = model::load_model(*file, backend);
+        EXPECT_TRUE(m.ok()) << m.error().message;
+        model = std::move(*m);
+        auto t = tokenizer::Tokenizer::from_gguf(*file);
+        EXPECT_TRUE(t.ok()) << t.error().message;
+        tok = std::make_unique<tokenizer::Tokenizer>(std::move(*t));
+    }
+
+    std::unique_ptr<Engine> engine(EngineOptions o) {
+        auto e = Engine::create(*model, backend, o);
+        EXPECT_TRUE(e.ok()) << e.error().message;
+        return std::make_unique<Engine>(std::move(*e));
+    }
+};
+
+}  // namespace rf::engine::test
