@@ -19,8 +19,8 @@ struct TinyModel {
     std::unique_ptr<model::Model> model;
     std::unique_ptr<tokenizer::Tokenizer> tok;
 
-    explicit TinyModel(TensorType type = TensorType::Q8_0) {
-        auto built = rf::test::SyntheticModel({.n_embd = 64, .n_vocab = 300, .type = type, .vocab = true}).build();
+    explicit TinyModel(TensorType type = TensorType::Q8_0, int64_t n_embd = 64) {
+        auto built = rf::test::SyntheticModel({.n_embd = n_embd, .n_vocab = 300, .type = type, .vocab = true}).build();
         EXPECT_TRUE(built.ok()) << built.error().message;
         bytes = std::move(*built);
         auto f = gguf::File::parse(bytes, "synthetic");
@@ -40,5 +40,14 @@ struct TinyModel {
         return std::make_unique<Engine>(std::move(*e));
     }
 };
+
+// The smallest cache shape: one layer, one KV head of 4 values.
+inline model::HParams tiny_hparams() {
+    model::HParams hp;
+    hp.n_layer = 1;
+    hp.n_head_kv = 1;
+    hp.head_dim_k = hp.head_dim_v = 4;
+    return hp;
+}
 
 }  // namespace rf::engine::test

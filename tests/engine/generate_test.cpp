@@ -3,38 +3,17 @@
 // recorded per prompt position and step.
 #include <gtest/gtest.h>
 
-#include "backend/cpu/cpu_backend.h"
 #include "engine/generate.h"
-#include "model/synthetic_model.h"
+#include "engine_fixture.h"
 
 namespace rf::engine {
 namespace {
 
-struct Fixture {
-    cpu::CpuBackend backend{{.threads = 2}};
-    std::vector<uint8_t> bytes;
-    std::unique_ptr<gguf::File> file;
-    std::unique_ptr<model::Model> model;
-    std::unique_ptr<tokenizer::Tokenizer> tok;
-
-    Fixture() {
-        auto built = test::SyntheticModel({.n_vocab = 300, .vocab = true}).build();
-        EXPECT_TRUE(built.ok()) << built.error().message;
-        bytes = std::move(*built);
-        auto f = gguf::File::parse(bytes, "synthetic");
-        EXPECT_TRUE(f.ok()) << f.error().message;
-        file = std::make_unique<gguf::File>(std::move(*f));
-        auto m = model::load_model(*file, backend);
-        EXPECT_TRUE(m.ok()) << m.error().message;
-        model = std::move(*m);
-        auto t = tokenizer::Tokenizer::from_gguf(*file);
-        EXPECT_TRUE(t.ok()) << t.error().message;
-        tok = std::make_unique<tokenizer::Tokenizer>(std::move(*t));
-    }
+struct Fixture : test::TinyModel {
+    Fixture() : TinyModel(TensorType::F32) {}
     Engine engine(int64_t n_ctx = 64) {
-        auto e = Engine::create(*model, backend, {.n_ctx = n_ctx, .n_batch = 8, .max_sequences = 1, .block_size = 4, .kv_type = KvType::F32});
-        EXPECT_TRUE(e.ok());
-        return std::move(*e);
+        return std::move(*TinyModel::engine(
+            {.n_ctx = n_ctx, .n_batch = 8, .max_sequences = 1, .block_size = 4, .kv_type = KvType::F32}));
     }
 };
 

@@ -2,21 +2,15 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "engine/kv_cache.h"
+#include "engine_fixture.h"
 
 namespace rf::engine {
 namespace {
 
-model::HParams tiny() {
-    model::HParams hp;
-    hp.n_layer = 1;
-    hp.n_head_kv = 1;
-    hp.head_dim_k = hp.head_dim_v = 4;
-    return hp;
-}
 
 TEST(KvCache, SequencesTakeAndReturnBlocks) {
     cpu::CpuBackend backend({.threads = 1});
-    auto cache = KvCache::create(backend, tiny(), {.n_ctx = 10, .max_sequences = 2, .block_size = 4, .type = KvType::F32});
+    auto cache = KvCache::create(backend, test::tiny_hparams(), {.n_ctx = 10, .max_sequences = 2, .block_size = 4, .type = KvType::F32});
     ASSERT_TRUE(cache.ok());
     EXPECT_EQ(cache->max_blocks_per_seq(), 3);
     EXPECT_EQ(cache->free_blocks(), 6);

@@ -11,13 +11,6 @@
 namespace rf::engine {
 namespace {
 
-model::HParams tiny() {
-    model::HParams hp;
-    hp.n_layer = 1;
-    hp.n_head_kv = 1;
-    hp.head_dim_k = hp.head_dim_v = 4;
-    return hp;
-}
 
 std::vector<int32_t> iota(int32_t first, size_t n) {
     std::vector<int32_t> v(n);
@@ -28,7 +21,7 @@ std::vector<int32_t> iota(int32_t first, size_t n) {
 struct Cache {
     cpu::CpuBackend backend{{.threads = 1}};
     KvCache cache;
-    explicit Cache(KvCacheOptions o) : cache(KvCache::create(backend, tiny(), o).value()) {}
+    explicit Cache(KvCacheOptions o) : cache(KvCache::create(backend, test::tiny_hparams(), o).value()) {}
     // Computes (reserves and publishes) `tokens` as sequence `seq`.
     void compute(int32_t seq, const std::vector<int32_t>& tokens) {
         ASSERT_TRUE(cache.reserve(seq, static_cast<int64_t>(tokens.size())).ok());
