@@ -1,6 +1,7 @@
 // rocmforge generate -m FILE -p TEXT [...]: streams a continuation of the prompt, then prints the
 // prompt and generation speed. --json prints the token ids, text and (with --top-logits K) the K
-// best raw logits of every prompt position and generated step instead.
+// best raw logits of every prompt position and generated step instead. With --host URL it streams
+// from a running `rocmforge serve` instead of loading a model.
 #include <cstdio>
 #include <memory>
 
@@ -9,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/generation_options.h"
+#include "cli/generate_remote.h"
 #include "engine/generate.h"
 #include "engine/loaded_model.h"
 
@@ -24,6 +26,7 @@ struct GenerateCliOptions {
     bool json = false;
     bool parse_special = false;
     int64_t top_logits = 0;
+    ServerAddress remote = {.url = "", .api_key = ""};  // url empty: run locally
 };
 
 nlohmann::json tops_json(const std::vector<engine::TopLogits>& tops) {
@@ -48,6 +51,15 @@ int run_generate(const GenerateCliOptions& o) {
     auto params = sampling_params(o.sampling);
     if (!params) {
         fmt::print(stderr, "error: {}\n", params.error().message);
+        return kExitUsage;
+    }
+    if (!o.remote.url.empty() && (o.json || o.top_logits > 0)) {
+        fmt::print(stderr, "error: --json and --top-logits need a local model (-m), not --host\n");
+        return kExitUsage;
+    }
+    if (!o.remote.url.empty()) return generate_remote(o.remote, o.prompt, o.n_predict, o.sampling, *params);
+    if (o.runtime.model_path.empty()) {
+        fmt::print(stderr, "error: --model is required (or --host URL of a running server)\n");
         return kExitUsage;
     }
     auto session = load_session(o.runtime);
@@ -105,6 +117,9 @@ void add_generate_command(CLI::App& app, CommandContext& ctx) {
     auto o = std::make_shared<GenerateCliOptions>();
     CLI::App* cmd = app.add_subcommand("generate", "Generate text from a prompt");
     add_runtime_options(*cmd, o->runtime);
+    cmd->get_option("--model")->required(false);  // not with --host
+    cmd->add_option("--host", o->remote.url, "Stream from a running `rocmforge serve` at this URL instead");
+    cmd->add_option("--api-key", o->remote.api_key, "With --host: the server's API key");
     cmd->add_option("-p,--prompt", o->prompt, "Prompt text")->required();
     cmd->add_option("-n,--n-predict", o->n_predict, "Most tokens to generate")->check(CLI::Range(0, 1 << 24));
     add_sampling_options(*cmd, o->sampling);

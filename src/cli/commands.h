@@ -26,5 +26,8 @@ void add_quantize_command(CLI::App& app, CommandContext& ctx);
 void add_bench_command(CLI::App& app, CommandContext& ctx);
 void add_template_command(CLI::App& app, CommandContext& ctx);
 void add_tokenize_command(CLI::App& app, CommandContext& ctx);  // tokenize and detokenize
+void add_serve_command(CLI::App& app, CommandContext& ctx);
+void add_status_command(CLI::App& app, CommandContext& ctx);
+void add_cancel_command(CLI::App& app, CommandContext& ctx);
 
 }  // namespace rf::cli

@@ -1,0 +1,157 @@
+// rocmforge serve -m FILE: the OpenAI-compatible HTTP server (docs/server.md). Loads the model
+// on the CPU backend, starts the scheduler and serves until SIGTERM or SIGINT, which drain
+// running requests for --drain-timeout seconds before the process exits.
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "backend/cpu/cpu_backend.h"
+#include "cli/commands.h"
+#include "engine/loaded_model.h"
+#include "engine/scheduler.h"
+#include "server/server.h"
+#include "template/chat.h"
+
+namespace rf::cli {
+
+namespace {
+
+struct ServeOptions {
+    std::string model_path;
+    int threads = 0;
+    int64_t n_ctx = 4096;
+    int64_t n_batch = 256;
+    std::string kv_type = "f32";
+    int64_t kv_memory_mib = 0;
+    int64_t parallel = 8;
+    int64_t queue = 64;
+    bool no_prefix_cache = false;
+    double timeout_s = 0;
+    double drain_s = 30;
+    int64_t max_body_mib = 8;
+    int64_t max_n = 16;
+    std::string alias;
+    server::ServerOptions http;
+};
+
+// Waits for SIGINT/SIGTERM (blocked in every thread, so only this one sees them) and stops the
+// server; polls `done` so that it also ends when the server stops by itself.
+void wait_for_signal(server::Server& srv, std::chrono::milliseconds drain, const std::atomic<bool>& done) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    const timespec poll{0, 200'000'000};
+    while (!done) {
+        const int sig = sigtimedwait(&set, nullptr, &poll);
+        if (sig == SIGINT || sig == SIGTERM) {
+            fmt::print(stderr, "serve: signal {}: draining requests for up to {} ms\n", sig, drain.count());
+            srv.stop(drain);
+            return;
+        }
+    }
+}
+
+int run_serve(ServeOptions o) {
+    // Before any thread starts: signals go to the waiting thread only, and a vanished client's
+    // socket must not kill the process.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    cpu::CpuBackend backend(cpu::CpuBackendOptions{.threads = o.threads});
+    auto loaded = engine::LoadedModel::load(o.model_path, backend,
+                                            {.n_ctx = o.n_ctx,
+                                             .n_batch = o.n_batch,
+                                             .max_sequences = o.parallel,
+                                             .block_size = 16,
+                                             .kv_type = o.kv_type == "f16" ? KvType::F16 : KvType::F32,
+                                             .kv_memory_bytes = o.kv_memory_mib << 20});
+    if (!loaded) {
+        fmt::print(stderr, "error: {}\n", loaded.error().message);
+        return kExitError;
+    }
+    engine::LoadedModel& m = *loaded;
+    auto chat_template = m.file->get_string_or("tokenizer.chat_template", tmpl::kDefaultChatTemplate);
+    if (!chat_template) {
+        fmt::print(stderr, "error: {}\n", chat_template.error().message);
+        return kExitError;
+    }
+    auto scheduler = engine::Scheduler::create(*m.engine, *m.tokenizer,
+                                               {.max_queue = o.queue,
+                                                .max_running = o.parallel,
+                                                .step_token_budget = o.n_batch,
+                                                .prefix_caching = !o.no_prefix_cache});
+    if (!scheduler) {
+        fmt::print(stderr, "error: {}\n", scheduler.error().message);
+        return kExitError;
+    }
+    o.http.model_id = o.alias.empty() ? std::filesystem::path(o.model_path).filename().string() : o.alias;
+    o.http.max_body_bytes = static_cast<size_t>(o.max_body_mib) << 20;
+    o.http.request_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout_s * 1000));
+    o.http.http_threads = static_cast<size_t>(o.parallel + o.queue + 8);
+    server::Server srv(**scheduler,
+                       {.tokenizer = m.tokenizer.get(),
+                        .chat_template = *chat_template,
+                        .n_ctx = m.engine->n_ctx(),
+                        .max_n = o.max_n},
+                       o.http);
+    auto port = srv.bind();
+    if (!port) {
+        fmt::print(stderr, "error: {}\n", port.error().message);
+        return kExitError;
+    }
+    srv.set_ready(true);
+    // Scripts (and tests) read this line to learn the port when --port 0 was given.
+    fmt::print("listening on http://{}:{}\n", o.http.host, *port);
+    std::fflush(stdout);
+
+    std::atomic<bool> done{false};
+    const auto drain = std::chrono::milliseconds(static_cast<int64_t>(o.drain_s * 1000));
+    std::thread signals([&] { wait_for_signal(srv, drain, done); });
+    srv.run();
+    done = true;
+    signals.join();
+    srv.stop(drain);  // no-op after a signal; otherwise drains what is left
+    fmt::print(stderr, "serve: stopped\n");
+    return kExitOk;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, CommandContext& ctx) {
+    auto o = std::make_shared<ServeOptions>();
+    CLI::App* cmd = app.add_subcommand("serve", "Serve a model over an OpenAI-compatible HTTP API");
+    cmd->add_option("-m,--model", o->model_path, "GGUF model file")->required();
+    cmd->add_option("--host", o->http.host, "Address to listen on (default 127.0.0.1: this machine only)");
+    cmd->add_option("--port", o->http.port, "TCP port (0: any free port, printed at start)")->check(CLI::Range(0, 65535));
+    cmd->add_option("--api-key", o->http.api_key, "Require 'Authorization: Bearer KEY' on every route but /health");
+    cmd->add_option("--alias", o->alias, "Model id shown by /v1/models (default: the file name)");
+    cmd->add_option("-t,--threads", o->threads, "CPU threads (0: one per core)")->check(CLI::Range(0, 1024));
+    cmd->add_option("-c,--ctx-size", o->n_ctx, "Context size per request in tokens (0: the model's training context)")
+        ->check(CLI::Range(0, 1 << 24));
+    cmd->add_option("-b,--batch", o->n_batch, "Most tokens per forward step (prefill chunks + decodes)")
+        ->check(CLI::Range(1, 65536));
+    cmd->add_option("--kv-type", o->kv_type, "KV cache type")->check(CLI::IsMember({"f32", "f16"}));
+    cmd->add_option("--kv-memory", o->kv_memory_mib, "KV cache pool in MiB (0: ctx-size x parallel positions)")
+        ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+    cmd->add_option("--parallel", o->parallel, "Most requests running at once")->check(CLI::Range(1, 1024));
+    cmd->add_option("--queue", o->queue, "Most requests waiting; more get 429")->check(CLI::Range(0, 1 << 20));
+    cmd->add_flag("--no-prefix-cache", o->no_prefix_cache, "Do not reuse the KV blocks of shared prompt prefixes");
+    cmd->add_option("--timeout", o->timeout_s, "Cancel a request after this many seconds (0: never)")
+        ->check(CLI::Range(0.0, 1e7));
+    cmd->add_option("--drain-timeout", o->drain_s, "On SIGTERM/SIGINT, seconds running requests get to finish")
+        ->check(CLI::Range(0.0, 1e6));
+    cmd->add_option("--max-body", o->max_body_mib, "Largest request body in MiB (larger: 413)")->check(CLI::Range(1, 4096));
+    cmd->add_option("--max-n", o->max_n, "Most choices (prompts x n) one request may ask for")->check(CLI::Range(1, 1024));
+    cmd->callback([o, &ctx] { ctx.exit_code = run_serve(*o); });
+}
+
+}  // namespace rf::cli

@@ -1,0 +1,96 @@
+#include "server/metrics.h"
+
+#include <fmt/format.h>
+
+namespace rf::server {
+
+Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)), counts_(bounds_.size() + 1, 0) {}
+
+void Histogram::observe(double value) {
+    size_t i = 0;
+    while (i < bounds_.size() && value > bounds_[i]) ++i;
+    ++counts_[i];
+    sum_ += value;
+    ++count_;
+}
+
+void Histogram::write(std::string& out, const std::string& name, const std::string& help) const {
+    out += fmt::format("# HELP {} {}\n# TYPE {} histogram\n", name, help, name);
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < bounds_.size(); ++i) {
+        cumulative += counts_[i];
+        out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, bounds_[i], cumulative);
+    }
+    out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {}\n{}_count {}\n", name, count_, name, sum_, name, count_);
+}
+
+Metrics::Metrics()
+    : ttft_({0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}),
+      itl_({0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5}),
+      duration_({0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}) {}
+
+void Metrics::count_response(int status) {
+    std::lock_guard lock(mutex_);
+    ++responses_[status];
+}
+
+void Metrics::count_tokens(int64_t prompt, int64_t generated) {
+    std::lock_guard lock(mutex_);
+    prompt_tokens_ += static_cast<uint64_t>(prompt);
+    generated_tokens_ += static_cast<uint64_t>(generated);
+}
+
+void Metrics::observe_time_to_first_token(double seconds) {
+    std::lock_guard lock(mutex_);
+    ttft_.observe(seconds);
+}
+
+void Metrics::observe_inter_token_latency(double seconds) {
+    std::lock_guard lock(mutex_);
+    itl_.observe(seconds);
+}
+
+void Metrics::observe_request_duration(double seconds) {
+    std::lock_guard lock(mutex_);
+    duration_.observe(seconds);
+}
+
+namespace {
+void gauge(std::string& out, const char* name, const char* help, double value) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n{} {}\n", name, help, name, name, value);
+}
+void counter(std::string& out, const char* name, const char* help, double value) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, value);
+}
+}  // namespace
+
+std::string Metrics::render(const engine::SchedulerStats& s) const {
+    std::string out;
+    std::lock_guard lock(mutex_);
+    out += "# HELP rocmforge_http_requests_total HTTP responses by status code.\n"
+           "# TYPE rocmforge_http_requests_total counter\n";
+    for (const auto& [status, n] : responses_)
+        out += fmt::format("rocmforge_http_requests_total{{code=\"{}\"}} {}\n", status, n);
+    counter(out, "rocmforge_prompt_tokens_total", "Prompt tokens of finished requests.", prompt_tokens_);
+    counter(out, "rocmforge_generation_tokens_total", "Tokens generated for finished requests.", generated_tokens_);
+    ttft_.write(out, "rocmforge_time_to_first_token_seconds", "Time from submission to the first generated token.");
+    itl_.write(out, "rocmforge_inter_token_latency_seconds", "Time between consecutive generated tokens of a request.");
+    duration_.write(out, "rocmforge_request_duration_seconds", "Time from submission to the last token.");
+    gauge(out, "rocmforge_queue_depth", "Requests waiting to be scheduled.", s.queued);
+    gauge(out, "rocmforge_running_sequences", "Requests being prefilled or decoded.", s.running);
+    gauge(out, "rocmforge_kv_blocks_total", "KV cache blocks in the pool.", s.kv_blocks_total);
+    gauge(out, "rocmforge_kv_blocks_used", "KV cache blocks held by requests.", s.kv_blocks_used);
+    gauge(out, "rocmforge_kv_blocks_free", "KV cache blocks holding nothing.",
+          s.kv_blocks_total - s.kv_blocks_used - s.kv_blocks_cached);
+    gauge(out, "rocmforge_kv_blocks_cached", "KV blocks held only by the prefix cache (evictable).", s.kv_blocks_cached);
+    counter(out, "rocmforge_prefix_cache_lookup_tokens_total", "Prompt tokens looked up in the prefix cache.",
+            s.prefix_lookup_tokens);
+    counter(out, "rocmforge_prefix_cache_hit_tokens_total", "Prompt tokens whose KV was reused.", s.prefix_hit_tokens);
+    gauge(out, "rocmforge_prefix_cache_hit_rate", "Hit tokens / lookup tokens since start.",
+          s.prefix_lookup_tokens > 0 ? static_cast<double>(s.prefix_hit_tokens) / s.prefix_lookup_tokens : 0.0);
+    counter(out, "rocmforge_scheduler_steps_total", "Forward steps run by the scheduler.", s.steps);
+    counter(out, "rocmforge_computed_prompt_tokens_total", "Prompt tokens computed (not reused).", s.prompt_tokens);
+    return out;
+}
+
+}  // namespace rf::server

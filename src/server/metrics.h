@@ -1,0 +1,52 @@
+// Server metrics in the Prometheus text format (version 0.0.4). Counters and histograms are kept
+// here; gauges (queue, running sequences, KV blocks, prefix cache) are read from the scheduler's
+// stats when scraped.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "engine/scheduler.h"
+
+namespace rf::server {
+
+// A cumulative histogram with fixed upper bounds (seconds).
+class Histogram {
+public:
+    explicit Histogram(std::vector<double> bounds);
+    void observe(double value);
+    // The _bucket, _sum and _count lines of metric `name`.
+    void write(std::string& out, const std::string& name, const std::string& help) const;
+
+private:
+    std::vector<double> bounds_;
+    std::vector<uint64_t> counts_;  // per bound, not cumulative; the last is +Inf
+    double sum_ = 0.0;
+    uint64_t count_ = 0;
+};
+
+class Metrics {
+public:
+    Metrics();
+
+    void count_response(int status);
+    void count_tokens(int64_t prompt, int64_t generated);
+    void observe_time_to_first_token(double seconds);
+    void observe_inter_token_latency(double seconds);
+    void observe_request_duration(double seconds);
+
+    // Everything, gauges from `stats`.
+    std::string render(const engine::SchedulerStats& stats) const;
+
+private:
+    mutable std::mutex mutex_;
+    std::map<int, uint64_t> responses_;  // by HTTP status
+    uint64_t prompt_tokens_ = 0, generated_tokens_ = 0;
+    Histogram ttft_, itl_, duration_;
+};
+
+}  // namespace rf::server

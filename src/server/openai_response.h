@@ -1,0 +1,73 @@
+// Response bodies of the OpenAI routes: whole completions, server-sent-event chunks (each
+// "data: {json}\n\n", the stream ending with "data: [DONE]\n\n") and the logprobs shapes of
+// both endpoints (completions: parallel arrays; chat: a list of token objects).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/scheduler.h"
+#include "server/openai_request.h"
+
+namespace rf::server {
+
+struct StepLogprob {
+    int32_t token = 0;
+    float logprob = 0.0f;
+    std::vector<engine::TokenLogprob> top = {};
+};
+
+// One choice as it accumulates from scheduler events.
+struct Choice {
+    int64_t index = 0;
+    int64_t prompt_index = 0;  // choices of one prompt are consecutive
+    std::string text = {};
+    std::vector<StepLogprob> logprobs = {};
+    engine::StopReason reason = engine::StopReason::MaxTokens;
+    std::string error = {};  // set when the request ended by an error or timeout
+    engine::RequestUsage usage = {};
+};
+
+struct ResponseMeta {
+    std::string id;     // "cmpl-N" or "chatcmpl-N"
+    std::string model;
+    int64_t created = 0;  // Unix seconds
+    Endpoint endpoint = Endpoint::Completions;
+    LogprobsMode logprobs = LogprobsMode::None;
+    const tokenizer::Tokenizer* tokenizer = nullptr;  // token text for logprobs
+};
+
+// "stop", "length" or "cancelled" (the last is ours: OpenAI has no word for it).
+std::string_view finish_reason(engine::StopReason reason);
+
+nlohmann::json usage_json(const engine::RequestUsage& usage);
+// `text_offset` continues from `offset` (completions logprobs only).
+nlohmann::json logprobs_json(const ResponseMeta& meta, std::span<const StepLogprob> steps, size_t offset = 0);
+
+// Usage summed over choices, each prompt counted once.
+engine::RequestUsage total_usage(const std::vector<Choice>& choices);
+
+// The whole non-streamed response.
+std::string completion_body(const ResponseMeta& meta, const std::vector<Choice>& choices);
+
+// One streamed chunk of choice `index`: new text, its tokens' logprobs, and the finish reason
+// when it is the last. `first` (chat) adds the assistant role to the delta.
+std::string stream_chunk(const ResponseMeta& meta, int64_t index, std::string_view text,
+                         std::span<const StepLogprob> steps, std::optional<engine::StopReason> finish, bool first,
+                         size_t text_offset = 0);
+// The chunk with no choices that carries the usage (stream_options.include_usage).
+std::string usage_chunk(const ResponseMeta& meta, const engine::RequestUsage& usage);
+
+std::string sse_event(std::string_view json);
+inline constexpr std::string_view kSseDone = "data: [DONE]\n\n";
+
+// JSON text with invalid UTF-8 replaced (token pieces may split characters).
+std::string dump(const nlohmann::json& j);
+
+}  // namespace rf::server

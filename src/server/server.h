@@ -1,0 +1,55 @@
+// The OpenAI-compatible HTTP server: routes, authentication, limits and lifecycle. It serves one
+// model through a Scheduler and knows nothing about how the scheduler runs it.
+//
+//   Server server(*scheduler, model, options);
+//   RF_ASSIGN_OR_RETURN(int port, server.bind());
+//   server.set_ready(true);
+//   server.run();           // until stop() from another thread (e.g. on SIGTERM)
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/result.h"
+#include "engine/scheduler.h"
+#include "server/openai_request.h"
+
+namespace rf::server {
+
+struct ServerOptions {
+    std::string host = "127.0.0.1";
+    int port = 8080;                   // 0: any free port (bind() returns it)
+    std::string api_key = {};          // empty: no authentication
+    std::string model_id = "rocmforge";
+    size_t max_body_bytes = 8u << 20;  // larger bodies get 413
+    size_t http_threads = 96;          // connections served at once (a stream holds one)
+    size_t trace_capacity = 256;
+    std::chrono::milliseconds request_timeout{0};  // per request, 0: none
+};
+
+class Server {
+public:
+    Server(engine::Scheduler& scheduler, ModelContext model, ServerOptions options);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Binds the listening socket; returns the port.
+    Result<int> bind();
+    // Serves until stop(). Blocks.
+    void run();
+    // /ready answers 200 only while ready (and not stopping).
+    void set_ready(bool ready);
+    // From any thread: /ready turns 503, the scheduler refuses new requests and gets `drain` to
+    // finish running ones (the rest are cancelled), then the listener closes and run() returns.
+    void stop(std::chrono::milliseconds drain);
+
+    struct Impl;
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rf::server

@@ -1,0 +1,37 @@
+// Internal to src/server: the state the route handlers share.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+
+#include <httplib.h>
+
+#include "server/metrics.h"
+#include "server/server.h"
+#include "server/traces.h"
+
+namespace rf::server {
+
+struct Server::Impl {
+    engine::Scheduler* scheduler;
+    ModelContext model;
+    ServerOptions options;
+    httplib::Server http;
+    Metrics metrics;
+    TraceBuffer traces;
+    std::atomic<bool> ready{false};
+    std::atomic<bool> stopping{false};
+    std::mutex stop_mutex;
+
+    Impl(engine::Scheduler& s, ModelContext m, ServerOptions o)
+        : scheduler(&s), model(std::move(m)), options(std::move(o)), traces(options.trace_capacity) {}
+};
+
+void send_error(httplib::Response& res, const ApiError& error);
+void send_json(httplib::Response& res, const std::string& body, int status = 200);
+
+// The routes, registered on impl.http.
+void add_generation_routes(Server::Impl& impl);  // /v1/completions, /v1/chat/completions
+void add_info_routes(Server::Impl& impl);        // health, ready, models, metrics, traces, tokenize, requests
+
+}  // namespace rf::server

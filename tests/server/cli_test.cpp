@@ -1,0 +1,117 @@
+// `rocmforge serve` as a process, and the client commands against it: generate --host, status,
+// cancel; SIGTERM ends the server cleanly.
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/run_command.h"
+#include "model_fixture.h"
+
+namespace rf::test {
+namespace {
+
+// Starts `rocmforge serve ... --port 0` and reads the URL from its first line of output.
+class ServeProcess {
+public:
+    explicit ServeProcess(const std::string& args) {
+        int fds[2];
+        if (pipe(fds) != 0) return;
+        pid_ = fork();
+        if (pid_ == 0) {
+            dup2(fds[1], STDOUT_FILENO);
+            close(fds[0]);
+            close(fds[1]);
+            const std::string cmd = std::string("exec ") + ROCMFORGE_BIN + " serve " + args;
+            execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+            _exit(127);
+        }
+        close(fds[1]);
+        out_ = fdopen(fds[0], "r");
+        char line[256];
+        if (out_ && fgets(line, sizeof line, out_)) {
+            const std::string s = line;
+            const size_t at = s.find("http://");
+            if (at != std::string::npos) url_ = s.substr(at, s.find_first_of(" \n", at) - at);
+        }
+    }
+    ~ServeProcess() {
+        if (pid_ > 0 && !exited_) {
+            kill(pid_, SIGKILL);
+            waitpid(pid_, nullptr, 0);
+        }
+        if (out_) fclose(out_);
+    }
+    const std::string& url() const { return url_; }
+    // SIGTERM, then the exit code (-1 unless it exited normally).
+    int terminate() {
+        kill(pid_, SIGTERM);
+        int status = 0;
+        waitpid(pid_, &status, 0);
+        exited_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+
+private:
+    pid_t pid_ = -1;
+    FILE* out_ = nullptr;
+    std::string url_;
+    bool exited_ = false;
+};
+
+TEST(ServeCli, ClientCommandsAgainstARunningServer) {
+    RF_REQUIRE_SHARED();
+    const std::string model = shared_path(kServerModel).string();
+    ServeProcess server("-m " + model + " --port 0 -c 256 --parallel 2 -t 2 --alias tiny 2>/dev/null");
+    ASSERT_FALSE(server.url().empty()) << "serve printed no URL";
+
+    const CommandResult gen =
+        run_command(rocmforge("generate --host " + server.url() + " -p Hello -n 6 --temp 0 --seed 1 2>&1"));
+    EXPECT_EQ(gen.exit_code, 0) << gen.output;
+    EXPECT_EQ(gen.output.rfind("Hello", 0), 0u) << gen.output;
+    EXPECT_NE(gen.output.find("6 generated, finished by length"), std::string::npos) << gen.output;
+    // The same text as the server gives to a plain request.
+    const CommandResult again =
+        run_command(rocmforge("generate --host " + server.url() + " -p Hello -n 6 --temp 0 --seed 1 2>/dev/null"));
+    EXPECT_EQ(gen.output.substr(0, again.output.size()), again.output);
+
+    const CommandResult status = run_command(rocmforge("status --host " + server.url() + " 2>&1"));
+    EXPECT_EQ(status.exit_code, 0) << status.output;
+    EXPECT_NE(status.output.find("ready"), std::string::npos) << status.output;
+    EXPECT_NE(status.output.find("model:  tiny (context 256)"), std::string::npos) << status.output;
+
+    const CommandResult one = run_command(rocmforge("status --host " + server.url() + " 1 2>&1"));
+    EXPECT_EQ(one.exit_code, 0) << one.output;
+    const auto j = nlohmann::json::parse(one.output, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << one.output;
+    EXPECT_EQ(j["state"], "finished");
+    EXPECT_EQ(j["completion_tokens"], 6);
+
+    const CommandResult cancel = run_command(rocmforge("cancel --host " + server.url() + " 1 2>&1"));
+    EXPECT_EQ(cancel.exit_code, 1) << cancel.output;  // already finished
+    EXPECT_NE(cancel.output.find("already finished"), std::string::npos) << cancel.output;
+    const CommandResult unknown = run_command(rocmforge("cancel --host " + server.url() + " 777 2>&1"));
+    EXPECT_EQ(unknown.exit_code, 1);
+
+    const CommandResult bad = run_command(rocmforge("generate --host " + server.url() + " -p x --top-p 1 --temp 50 2>&1"));
+    EXPECT_EQ(bad.exit_code, 1) << bad.output;
+    EXPECT_NE(bad.output.find("temperature"), std::string::npos) << bad.output;
+
+    EXPECT_EQ(server.terminate(), 0);
+    const CommandResult gone = run_command(rocmforge("status --host " + server.url() + " 2>&1"));
+    EXPECT_EQ(gone.exit_code, 1);
+    EXPECT_NE(gone.output.find("cannot reach the server"), std::string::npos) << gone.output;
+}
+
+TEST(ServeCli, GenerateNeedsAModelOrAHost) {
+    const CommandResult r = run_command(rocmforge("generate -p x 2>&1"));
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find("--host"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace rf::test

@@ -1,0 +1,258 @@
+// The real server end to end: a small reference model, the real scheduler, HTTP on a loopback
+// port. Outputs are compared with each other (stream vs whole, stop strings vs the unstopped
+// text), counts with the tokenizer, cancellation with the scheduler's view.
+#include <gtest/gtest.h>
+
+#include "backend/cpu/cpu_backend.h"
+#include "engine/loaded_model.h"
+#include "harness.h"
+#include "model_fixture.h"
+
+namespace rf::server {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using test::parse_json;
+
+// One model, scheduler and server for the whole program (loading is the slow part).
+struct Stack {
+    std::unique_ptr<cpu::CpuBackend> backend;
+    engine::LoadedModel model;
+    std::unique_ptr<engine::Scheduler> scheduler;
+    std::unique_ptr<test::ServerHarness> harness;
+};
+
+Stack* stack() {
+    static std::unique_ptr<Stack> s = []() -> std::unique_ptr<Stack> {
+        auto st = std::make_unique<Stack>();
+        st->backend = std::make_unique<cpu::CpuBackend>(cpu::CpuBackendOptions{.threads = 2});
+        auto loaded = engine::LoadedModel::load(test::shared_path(test::kServerModel).string(), *st->backend,
+                                                {.n_ctx = 256, .n_batch = 64, .max_sequences = 4});
+        if (!loaded) {
+            ADD_FAILURE() << loaded.error().message;
+            return nullptr;
+        }
+        st->model = std::move(*loaded);
+        auto sched = engine::Scheduler::create(*st->model.engine, *st->model.tokenizer,
+                                               {.max_queue = 16, .max_running = 4, .step_token_budget = 64});
+        if (!sched) {
+            ADD_FAILURE() << sched.error().message;
+            return nullptr;
+        }
+        st->scheduler = std::move(*sched);
+        ModelContext ctx{.tokenizer = st->model.tokenizer.get(), .chat_template = tmpl::kDefaultChatTemplate,
+                         .n_ctx = st->model.engine->n_ctx(), .max_n = 8};
+        st->harness = std::make_unique<test::ServerHarness>(*st->scheduler, ctx, ServerOptions{.model_id = "tiny"});
+        return st;
+    }();
+    return s.get();
+}
+
+class E2eTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        RF_REQUIRE_SHARED();
+        ASSERT_NE(stack(), nullptr);
+    }
+    httplib::Client client() { return stack()->harness->client(); }
+    json post(const std::string& path, const json& body, int expect_status = 200) {
+        auto res = client().Post(path, body.dump(), "application/json");
+        EXPECT_TRUE(res);
+        if (!res) return {};
+        EXPECT_EQ(res->status, expect_status) << res->body;
+        return parse_json(res->body);
+    }
+    std::string stream_body(const std::string& path, const json& body) {
+        auto res = client().Post(path, body.dump(), "application/json");
+        EXPECT_TRUE(res);
+        if (!res) return {};
+        EXPECT_EQ(res->status, 200) << res->body;
+        return res->body;
+    }
+    std::string metric(const std::string& name) {
+        auto res = client().Get("/metrics");
+        if (!res) return {};
+        const size_t at = res->body.find("\n" + name + " ");
+        if (at == std::string::npos) return {};
+        const size_t start = at + name.size() + 2;
+        return res->body.substr(start, res->body.find('\n', start) - start);
+    }
+};
+
+TEST_F(E2eTest, CompletionCountsAndGreedyStreamAgree) {
+    const json body{{"prompt", "The quick brown fox"}, {"max_tokens", 12}, {"temperature", 0}, {"ignore_eos", true}};
+    const json whole = post("/v1/completions", body);
+    const auto prompt = stack()->model.tokenizer->encode("The quick brown fox", {.add_special = true, .parse_special = true});
+    EXPECT_EQ(whole["usage"]["prompt_tokens"], prompt.size());
+    EXPECT_EQ(whole["usage"]["completion_tokens"], 12);
+    EXPECT_EQ(whole["choices"][0]["finish_reason"], "length");
+    EXPECT_EQ(whole["model"], "tiny");
+
+    json sbody = body;
+    sbody["stream"] = true;
+    sbody["stream_options"] = {{"include_usage", true}};
+    bool done = false;
+    const auto events = test::sse_payloads(stream_body("/v1/completions", sbody), &done);
+    EXPECT_TRUE(done);
+    std::string text;
+    for (const json& e : events)
+        if (!e["choices"].empty()) text += e["choices"][0]["text"].get<std::string>();
+    EXPECT_EQ(text, whole["choices"][0]["text"]);
+    ASSERT_FALSE(events.empty());
+    EXPECT_EQ(events.back()["usage"]["completion_tokens"], 12);
+}
+
+TEST_F(E2eTest, StopStringCutsTheText) {
+    const json body{{"prompt", "Once upon a time"}, {"max_tokens", 24}, {"temperature", 0}, {"ignore_eos", true}};
+    const std::string full = post("/v1/completions", body)["choices"][0]["text"];
+    ASSERT_GE(full.size(), 8u);
+    const std::string stop = full.substr(full.size() / 2, 3);
+    json stopped_body = body;
+    stopped_body["stop"] = stop;
+    const json stopped = post("/v1/completions", stopped_body);
+    EXPECT_EQ(stopped["choices"][0]["finish_reason"], "stop");
+    EXPECT_EQ(stopped["choices"][0]["text"], full.substr(0, full.find(stop)));
+}
+
+TEST_F(E2eTest, ChatStreamAndLogprobs) {
+    const json messages = json::array({{{"role", "user"}, {"content", "Hi there"}}});
+    bool done = false;
+    const auto events = test::sse_payloads(
+        stream_body("/v1/chat/completions", {{"messages", messages}, {"max_tokens", 5}, {"temperature", 0}, {"stream", true}}),
+        &done);
+    EXPECT_TRUE(done);
+    ASSERT_GE(events.size(), 2u);
+    EXPECT_EQ(events.front()["choices"][0]["delta"]["role"], "assistant");
+    EXPECT_EQ(events.back()["choices"][0]["finish_reason"], "length");
+    std::string text;
+    for (const json& e : events) text += e["choices"][0]["delta"].value("content", "");
+
+    const json whole = post("/v1/chat/completions", {{"messages", messages}, {"max_tokens", 5}, {"temperature", 0},
+                                                     {"logprobs", true}, {"top_logprobs", 3}});
+    EXPECT_EQ(whole["object"], "chat.completion");
+    EXPECT_EQ(whole["choices"][0]["message"]["content"], text);
+    const json& content = whole["choices"][0]["logprobs"]["content"];
+    ASSERT_EQ(content.size(), 5u);
+    for (const json& step : content) {
+        EXPECT_LE(step["logprob"].get<double>(), 0.0);
+        ASSERT_EQ(step["top_logprobs"].size(), 3u);
+        // Greedy: the chosen token is the most likely one.
+        EXPECT_EQ(step["token"], step["top_logprobs"][0]["token"]);
+        EXPECT_NEAR(step["logprob"].get<double>(), step["top_logprobs"][0]["logprob"].get<double>(), 1e-5);
+    }
+}
+
+TEST_F(E2eTest, SeveralChoicesAndPrompts) {
+    const json r = post("/v1/completions", {{"prompt", json::array({"Hello", "Goodbye my friend"})}, {"n", 2},
+                                            {"max_tokens", 4}, {"temperature", 0}, {"logprobs", 1}, {"ignore_eos", true}});
+    ASSERT_EQ(r["choices"].size(), 4u);
+    EXPECT_EQ(r["choices"][0]["text"], r["choices"][1]["text"]);  // greedy
+    EXPECT_EQ(r["choices"][2]["text"], r["choices"][3]["text"]);
+    EXPECT_EQ(r["choices"][0]["logprobs"]["tokens"].size(), 4u);
+    const auto& tok = *stack()->model.tokenizer;
+    const size_t p1 = tok.encode("Hello", {.add_special = true, .parse_special = true}).size();
+    const size_t p2 = tok.encode("Goodbye my friend", {.add_special = true, .parse_special = true}).size();
+    EXPECT_EQ(r["usage"]["prompt_tokens"], p1 + p2);
+    EXPECT_EQ(r["usage"]["completion_tokens"], 16);
+    // Sampled with a seed: reproducible.
+    const json sampled{{"prompt", "Hello"}, {"max_tokens", 8}, {"temperature", 1.0}, {"seed", 7}, {"ignore_eos", true}};
+    EXPECT_EQ(post("/v1/completions", sampled)["choices"][0]["text"], post("/v1/completions", sampled)["choices"][0]["text"]);
+}
+
+TEST_F(E2eTest, RejectsWhatDoesNotFit) {
+    std::vector<int32_t> long_prompt(300, 100);
+    const json e = post("/v1/completions", {{"prompt", long_prompt}}, 400);
+    EXPECT_EQ(e["error"]["code"], "context_length_exceeded");
+    EXPECT_EQ(post("/v1/chat/completions", {{"messages", json::array()}}, 400)["error"]["param"], "messages");
+    EXPECT_EQ(post("/v1/completions", {{"prompt", "x"}, {"top_p", 7}}, 400)["error"]["param"], "top_p");
+}
+
+TEST_F(E2eTest, TokenizeRoundTrip) {
+    const json t = post("/v1/tokenize", {{"prompt", "Hello world"}});
+    EXPECT_EQ(t["tokens"], stack()->model.tokenizer->encode("Hello world", {.add_special = true, .parse_special = true}));
+    EXPECT_EQ(t["max_model_len"], 256);
+    json ids = t["tokens"];
+    const json d = post("/v1/detokenize", {{"tokens", ids}});
+    EXPECT_EQ(d["prompt"], "Hello world");
+    EXPECT_EQ(post("/v1/detokenize", {{"tokens", {"a"}}}, 400)["error"]["param"], "tokens");
+    const json chat = post("/v1/tokenize", {{"messages", json::array({{{"role", "user"}, {"content", "x"}}})}});
+    EXPECT_GT(chat["count"].get<int>(), 3);
+}
+
+TEST_F(E2eTest, CancelAndDisconnectFreeTheRequest) {
+    // DELETE while streaming.
+    std::string body, id;
+    std::thread reader([&] {
+        httplib::Request req;
+        req.method = "POST";
+        req.path = "/v1/completions";
+        req.body = json{{"prompt", "Tell me"}, {"max_tokens", 200}, {"ignore_eos", true}, {"stream", true}}.dump();
+        req.set_header("Content-Type", "application/json");
+        req.response_handler = [&](const httplib::Response& r) {
+            id = r.get_header_value("X-Request-Id");
+            return true;
+        };
+        req.content_receiver = [&](const char* d, size_t n, uint64_t, uint64_t) {
+            body.append(d, n);
+            return true;
+        };
+        client().send(req);
+    });
+    for (int i = 0; i < 500 && body.size() < 600; ++i) std::this_thread::sleep_for(10ms);
+    ASSERT_FALSE(id.empty());
+    auto del = client().Delete("/v1/requests/" + id);
+    ASSERT_TRUE(del);
+    EXPECT_EQ(del->status, 200) << del->body;
+    reader.join();
+    const auto events = test::sse_payloads(body);
+    ASSERT_FALSE(events.empty());
+    EXPECT_EQ(events.back()["choices"][0]["finish_reason"], "cancelled");
+
+    // A client that hangs up mid-stream.
+    std::string leaver_id;
+    size_t received = 0;
+    httplib::Request req;
+    req.method = "POST";
+    req.path = "/v1/completions";
+    req.body = json{{"prompt", "Tell me more"}, {"max_tokens", 200}, {"ignore_eos", true}, {"stream", true}}.dump();
+    req.set_header("Content-Type", "application/json");
+    req.response_handler = [&](const httplib::Response& r) {
+        leaver_id = r.get_header_value("X-Request-Id");
+        return true;
+    };
+    req.content_receiver = [&](const char*, size_t n, uint64_t, uint64_t) { return (received += n) < 1000; };
+    client().send(req);
+    json st;
+    for (int i = 0; i < 500; ++i) {
+        auto res = client().Get("/v1/requests/" + leaver_id);
+        ASSERT_TRUE(res);
+        st = parse_json(res->body);
+        if (st["state"] == "finished") break;
+        std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_EQ(st["finish_reason"], "cancelled") << st.dump();
+    EXPECT_LT(st["completion_tokens"].get<int>(), 200);
+    EXPECT_EQ(metric("rocmforge_running_sequences"), "0");
+    EXPECT_EQ(metric("rocmforge_kv_blocks_used"), "0");  // nothing leaked; cached prefixes may stay
+}
+
+TEST_F(E2eTest, MetricsAndTraces) {
+    post("/v1/completions", {{"prompt", "Metrics"}, {"max_tokens", 3}, {"temperature", 0}});
+    EXPECT_NE(metric("rocmforge_generation_tokens_total"), "0");
+    EXPECT_FALSE(metric("rocmforge_kv_blocks_total").empty());
+    EXPECT_FALSE(metric("rocmforge_prefix_cache_hit_rate").empty());
+    EXPECT_NE(metric("rocmforge_time_to_first_token_seconds_count"), "0");
+    auto t = client().Get("/traces?limit=1");
+    ASSERT_TRUE(t);
+    const json j = parse_json(t->body);
+    ASSERT_EQ(j["traces"].size(), 1u);
+    const json& trace = j["traces"][0];
+    EXPECT_EQ(trace["spans"][0]["name"], "queue");
+    EXPECT_GT(trace["spans"][1]["duration"].get<double>(), 0.0);  // prefill took time
+    EXPECT_NEAR(trace["time_to_first_token"].get<double>(),
+                trace["spans"][0]["duration"].get<double>() + trace["spans"][1]["duration"].get<double>(), 1e-3);
+}
+
+}  // namespace
+}  // namespace rf::server

@@ -1,0 +1,261 @@
+// The HTTP layer over a fake scheduler: authentication, limits, error mapping, streaming,
+// cancellation by DELETE and by a vanished client, readiness and draining on stop.
+#include <gtest/gtest.h>
+
+#include "fake_scheduler.h"
+#include "harness.h"
+#include "model_fixture.h"
+
+namespace rf::server {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using test::parse_json;
+
+class HttpTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        RF_REQUIRE_SHARED();
+        ASSERT_NE(test::shared_tokenizer(), nullptr);
+    }
+    void start(std::chrono::milliseconds interval, ServerOptions options = {}, int64_t max_active = 64) {
+        scheduler = std::make_unique<test::FakeScheduler>(interval, max_active);
+        harness = std::make_unique<test::ServerHarness>(*scheduler, test::model_context(), options);
+    }
+    void TearDown() override {
+        harness.reset();
+        scheduler.reset();
+    }
+    std::unique_ptr<test::FakeScheduler> scheduler;
+    std::unique_ptr<test::ServerHarness> harness;
+};
+
+void expect_openai_error(const httplib::Result& res, int status) {
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, status) << res->body;
+    const json j = parse_json(res->body);
+    ASSERT_TRUE(j.is_object() && j.contains("error")) << res->body;
+    EXPECT_TRUE(j["error"]["message"].is_string());
+    EXPECT_TRUE(j["error"]["type"].is_string());
+    EXPECT_TRUE(j["error"].contains("param") && j["error"].contains("code"));
+}
+
+TEST_F(HttpTest, ApiKeyGuardsEverythingButHealth) {
+    start(1ms, {.api_key = "sekret"});
+    auto anon = harness->client();
+    auto res = anon.Get("/health");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200);
+    expect_openai_error(anon.Get("/v1/models"), 401);
+    expect_openai_error(anon.Post("/v1/completions", R"({"prompt":"x"})", "application/json"), 401);
+    expect_openai_error(harness->client("wrong").Get("/metrics"), 401);
+    auto ok = harness->client("sekret").Post("/v1/completions", R"({"prompt":"x","max_tokens":2})", "application/json");
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->status, 200) << ok->body;
+}
+
+TEST_F(HttpTest, ErrorsAreOpenAIShaped) {
+    start(1ms, {.max_body_bytes = 1000});
+    auto c = harness->client();
+    expect_openai_error(c.Post("/v1/completions", "{nope", "application/json"), 400);
+    expect_openai_error(c.Post("/v1/completions", R"({"prompt":"x","temperature":"warm"})", "application/json"), 400);
+    expect_openai_error(c.Post("/v1/chat/completions", R"({"model":"m"})", "application/json"), 400);
+    expect_openai_error(c.Post("/v1/completions", std::string(2000, ' '), "application/json"), 413);
+    expect_openai_error(c.Get("/v1/nothing"), 404);
+    expect_openai_error(c.Get("/v1/requests/12345"), 404);
+    expect_openai_error(c.Delete("/v1/requests/abc"), 404);
+}
+
+TEST_F(HttpTest, FullQueueAnswers429) {
+    start(20ms, {}, 1);
+    auto c = harness->client();
+    std::thread busy([&] {
+        auto c2 = harness->client();
+        c2.Post("/v1/completions", R"({"prompt":"x","max_tokens":40})", "application/json");
+    });
+    // Wait until the first request holds the only slot.
+    for (int i = 0; i < 200 && scheduler->stats().running == 0; ++i) std::this_thread::sleep_for(5ms);
+    auto res = c.Post("/v1/completions", R"({"prompt":"x","max_tokens":1})", "application/json");
+    expect_openai_error(res, 429);
+    EXPECT_EQ(parse_json(res->body)["error"]["code"], "queue_full");
+    busy.join();
+}
+
+TEST_F(HttpTest, StreamCarriesChunksUsageAndDone) {
+    start(1ms);
+    auto res = harness->client().Post("/v1/completions",
+                                      R"({"prompt":"x","max_tokens":3,"stream":true,"n":2,"stream_options":{"include_usage":true}})",
+                                      "application/json");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->get_header_value("Content-Type"), "text/event-stream");
+    bool done = false;
+    const auto events = test::sse_payloads(res->body, &done);
+    EXPECT_TRUE(done);
+    std::string text[2];
+    int finished = 0;
+    for (const json& e : events) {
+        if (e["choices"].empty()) continue;
+        const json& ch = e["choices"][0];
+        text[ch["index"].get<int>()] += ch["text"].get<std::string>();
+        if (ch["finish_reason"].is_string()) {
+            EXPECT_EQ(ch["finish_reason"], "length");
+            ++finished;
+        }
+    }
+    EXPECT_EQ(text[0], "t0 t1 t2 ");
+    EXPECT_EQ(text[1], "t0 t1 t2 ");
+    EXPECT_EQ(finished, 2);
+    ASSERT_FALSE(events.empty());
+    EXPECT_EQ(events.back()["usage"]["completion_tokens"], 6);
+    EXPECT_TRUE(events.back()["choices"].empty());
+}
+
+TEST_F(HttpTest, DeleteCancelsARunningRequest) {
+    start(10ms);
+    std::string body;
+    std::string id;
+    std::thread reader([&] {
+        httplib::Request req;
+        req.method = "POST";
+        req.path = "/v1/completions";
+        req.body = R"({"prompt":"x","max_tokens":100000,"stream":true})";
+        req.set_header("Content-Type", "application/json");
+        req.response_handler = [&](const httplib::Response& r) {
+            id = r.get_header_value("X-Request-Id");
+            return true;
+        };
+        req.content_receiver = [&](const char* d, size_t n, uint64_t, uint64_t) {
+            body.append(d, n);
+            return true;
+        };
+        harness->client().send(req);
+    });
+    for (int i = 0; i < 400 && scheduler->stats().running == 0; ++i) std::this_thread::sleep_for(5ms);
+    std::this_thread::sleep_for(50ms);
+    auto del = harness->client().Delete("/v1/requests/1");
+    ASSERT_TRUE(del);
+    EXPECT_EQ(del->status, 200) << del->body;
+    reader.join();
+    EXPECT_EQ(id, "1");
+    bool done = false;
+    const auto events = test::sse_payloads(body, &done);
+    EXPECT_TRUE(done);
+    ASSERT_FALSE(events.empty());
+    EXPECT_EQ(events.back()["choices"][0]["finish_reason"], "cancelled");
+    auto st = harness->client().Get("/v1/requests/cmpl-1");
+    ASSERT_TRUE(st);
+    EXPECT_EQ(parse_json(st->body)["state"], "finished");
+    expect_openai_error(harness->client().Delete("/v1/requests/1"), 409);
+}
+
+TEST_F(HttpTest, ClientThatLeavesMidStreamCancels) {
+    start(5ms);
+    size_t received = 0;
+    httplib::Request req;
+    req.method = "POST";
+    req.path = "/v1/completions";
+    req.body = R"({"prompt":"x","max_tokens":100000,"stream":true})";
+    req.set_header("Content-Type", "application/json");
+    req.content_receiver = [&](const char*, size_t n, uint64_t, uint64_t) {
+        received += n;
+        return received < 2000;  // then hang up
+    };
+    harness->client().send(req);
+    for (int i = 0; i < 400 && scheduler->cancelled() == 0; ++i) std::this_thread::sleep_for(5ms);
+    EXPECT_EQ(scheduler->cancelled(), 1);
+    for (int i = 0; i < 400 && scheduler->stats().running > 0; ++i) std::this_thread::sleep_for(5ms);
+    auto st = harness->client().Get("/v1/requests/1");
+    ASSERT_TRUE(st);
+    EXPECT_EQ(parse_json(st->body)["finish_reason"], "cancelled");
+}
+
+TEST_F(HttpTest, ClientThatLeavesAPlainRequestCancels) {
+    start(5ms);
+    auto c = harness->client();
+    c.set_read_timeout(300ms);  // gives up long before 100000 tokens
+    auto res = c.Post("/v1/completions", R"({"prompt":"x","max_tokens":100000})", "application/json");
+    EXPECT_FALSE(res);
+    // The server notices at its next heartbeat writes (about a second apart).
+    for (int i = 0; i < 100 && scheduler->cancelled() == 0; ++i) std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(scheduler->cancelled(), 1);
+}
+
+TEST_F(HttpTest, StopDrainsAndRefusesNewWork) {
+    start(5ms);
+    std::atomic<int> status{0};
+    std::string body;
+    std::thread running([&] {
+        auto res = harness->client().Post("/v1/completions", R"({"prompt":"x","max_tokens":20})", "application/json");
+        if (res) {
+            status = res->status;
+            body = res->body;
+        }
+    });
+    for (int i = 0; i < 400 && scheduler->stats().running == 0; ++i) std::this_thread::sleep_for(5ms);
+    std::thread stopper([&] { harness->stop(5000ms); });
+    // While draining: not ready, and new work is refused.
+    for (int i = 0; i < 400; ++i) {
+        auto ready = harness->client().Get("/ready");
+        if (ready && ready->status == 503) break;
+        std::this_thread::sleep_for(1ms);
+    }
+    auto refused = harness->client().Post("/v1/completions", R"({"prompt":"x","max_tokens":1})", "application/json");
+    if (refused) expect_openai_error(refused, 503);  // (or the listener closed already: no answer)
+    stopper.join();
+    running.join();
+    EXPECT_EQ(status, 200);
+    const json j = parse_json(body);
+    ASSERT_TRUE(j.is_object()) << body;
+    EXPECT_EQ(j["choices"][0]["finish_reason"], "length");  // finished within the deadline, not cut
+    auto after = harness->client().Get("/health");
+    EXPECT_FALSE(after);  // the listener is closed
+}
+
+TEST_F(HttpTest, ReadyIs503UntilReady) {
+    start(1ms);
+    harness->server().set_ready(false);
+    expect_openai_error(harness->client().Get("/ready"), 503);
+    expect_openai_error(harness->client().Post("/v1/completions", R"({"prompt":"x"})", "application/json"), 503);
+    harness->server().set_ready(true);
+    auto res = harness->client().Get("/ready");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200);
+}
+
+TEST_F(HttpTest, MetricsAndTracesReflectRequests) {
+    start(1ms);
+    auto c = harness->client();
+    ASSERT_TRUE(c.Post("/v1/completions", R"({"prompt":"x","max_tokens":4})", "application/json"));
+    ASSERT_TRUE(c.Post("/v1/completions", R"({"prompt":5})", "application/json"));
+    // Responses are counted after they are written, so the count may trail the client a little.
+    auto m = c.Get("/metrics");
+    auto counted = [&] {
+        return m->body.find("{code=\"400\"} 1\n") != std::string::npos &&
+               m->body.find("{code=\"200\"} ") != std::string::npos;  // /metrics itself counts too
+    };
+    for (int i = 0; i < 100 && m && !counted(); ++i) {
+        std::this_thread::sleep_for(10ms);
+        m = c.Get("/metrics");
+    }
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->status, 200);
+    EXPECT_NE(m->get_header_value("Content-Type").find("text/plain"), std::string::npos);
+    EXPECT_NE(m->body.find("rocmforge_http_requests_total{code=\"200\"} "), std::string::npos) << m->body;
+    EXPECT_NE(m->body.find("rocmforge_http_requests_total{code=\"400\"} 1\n"), std::string::npos);
+    EXPECT_NE(m->body.find("rocmforge_generation_tokens_total 4\n"), std::string::npos);
+    EXPECT_NE(m->body.find("rocmforge_inter_token_latency_seconds_count 3\n"), std::string::npos);
+    EXPECT_NE(m->body.find("rocmforge_kv_blocks_free 7\n"), std::string::npos);
+    auto t = c.Get("/traces");
+    ASSERT_TRUE(t);
+    const json j = parse_json(t->body);
+    ASSERT_EQ(j["traces"].size(), 1u) << t->body;
+    EXPECT_EQ(j["traces"][0]["completion_tokens"], 4);
+    EXPECT_EQ(j["traces"][0]["endpoint"], "/v1/completions");
+    EXPECT_EQ(j["traces"][0]["spans"].size(), 3u);
+    EXPECT_EQ(j["traces"][0]["spans"][1]["name"], "prefill");
+}
+
+}  // namespace
+}  // namespace rf::server
