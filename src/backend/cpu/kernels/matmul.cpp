@@ -94,23 +94,28 @@ Status matmul_with_isa(Isa isa, const WeightMatrix& w, const float* x, int64_t n
         float* y;
     } job{w, kernel, act, n_tokens, y};
     // Many tokens: repacked tile products; few: 8 rows at a time in place; else one row at a time.
-    detail::TileGemmFn gemm =
-        isa == Isa::Avx512 && n_tokens >= gemm_min_tokens(w.type) ? detail::avx512_gemm(w.type) : nullptr;
+    detail::TileGemmFn gemm = nullptr;
+    int tile_rows = detail::kGemmRows;
+    if (isa == Isa::Avx512 && n_tokens >= gemm_min_tokens(w.type)) {
+        gemm = detail::avx512_gemm(w.type);
+        tile_rows = detail::avx512_gemm_rows(w.type);
+    }
     if (gemm == nullptr && n_tokens < gemm_min_tokens(w.type)) gemm = detail::gemv_for(isa, w.type);
     if (gemm != nullptr) {
         struct GemmJob {
             const WeightMatrix& w;
             detail::TileGemmFn gemm;
+            int tile_rows;
             detail::Activations act;
             int64_t n_tokens;
             float* y;
-        } gjob{w, gemm, act, n_tokens, y};
-        const int64_t n_gemm_tiles = (w.rows + detail::kGemmRows - 1) / detail::kGemmRows;
+        } gjob{w, gemm, tile_rows, act, n_tokens, y};
+        const int64_t n_gemm_tiles = (w.rows + tile_rows - 1) / tile_rows;
         pool.parallel_for(n_gemm_tiles, [&gjob](int64_t begin, int64_t end) {
             const WeightMatrix& w = gjob.w;
             for (int64_t tile = begin; tile < end; ++tile) {
-                const int64_t r0 = tile * detail::kGemmRows;
-                const int n_rows = static_cast<int>(std::min<int64_t>(detail::kGemmRows, w.rows - r0));
+                const int64_t r0 = tile * gjob.tile_rows;
+                const int n_rows = static_cast<int>(std::min<int64_t>(gjob.tile_rows, w.rows - r0));
                 gjob.gemm(w.cols, w.row(r0), w.row_bytes, n_rows, gjob.act.data, gjob.act.row_bytes, gjob.n_tokens,
                           gjob.y + r0, static_cast<size_t>(w.rows));
             }

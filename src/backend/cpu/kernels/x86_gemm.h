@@ -1,11 +1,13 @@
 // Many-token products for the 32-value block types with VNNI (included by avx512_kernels.cpp).
 //
 // A row kernel spends most of its time outside the integer dot (sign fix-ups, int -> float, the
-// per-block scale), once per block, row and token. Here kGemmRows = 8 rows are repacked so that
-// the 8 int32 lanes of one register belong to 8 different rows: bytes 4g..4g+3 of every row's
-// block sit side by side, one dpbusd with 4 broadcast activation bytes advances all 8 rows, and
-// the float work is done once per block for 8 rows. dpbusd multiplies unsigned by signed bytes,
-// so signed weights are stored + 128 and 128 * sum(x) is subtracted again.
+// per-block scale), once per block, row and token. Here kWideGemmRows = 16 rows are repacked so
+// that the 16 int32 lanes of one 512-bit register belong to 16 different rows: bytes 4g..4g+3 of
+// every row's block sit side by side, one dpbusd with 4 broadcast activation bytes advances all 16
+// rows, and the float work is done once per block for 16 rows. (A 512-bit dpbusd costs about what
+// a 256-bit one does here, so the wide tile doubles the products per instruction.) dpbusd
+// multiplies unsigned by signed bytes, so signed weights are stored + 128 and 128 * sum(x) is
+// subtracted again.
 #pragma once
 
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
@@ -19,9 +21,10 @@ namespace {
 // Plain new[] rather than std::vector: library templates instantiated in this AVX-512 file could
 // be picked by the linker for the portable code too.
 struct PackedTile {
-    uint8_t* values = nullptr;  // n_blocks * 256
-    float* scales = nullptr;    // n_blocks * 8
-    float* mins = nullptr;      // n_blocks * 8
+    static constexpr int64_t kBlockBytes = 8 * kWideGemmRows * 4;
+    uint8_t* values = nullptr;  // n_blocks * 8 groups * 16 rows * 4 bytes
+    float* scales = nullptr;    // n_blocks * 16
+    float* mins = nullptr;      // n_blocks * 16
     int64_t capacity = 0;       // blocks
 
     PackedTile() = default;
@@ -36,9 +39,9 @@ struct PackedTile {
     void reserve(int64_t n_blocks) {
         if (n_blocks <= capacity) return;
         release();
-        values = new uint8_t[static_cast<size_t>(n_blocks) * 256];
-        scales = new float[static_cast<size_t>(n_blocks) * 8];
-        mins = new float[static_cast<size_t>(n_blocks) * 8];
+        values = new uint8_t[static_cast<size_t>(n_blocks) * kBlockBytes];
+        scales = new float[static_cast<size_t>(n_blocks) * kWideGemmRows];
+        mins = new float[static_cast<size_t>(n_blocks) * kWideGemmRows];
         capacity = n_blocks;
     }
 };
@@ -68,23 +71,27 @@ void pack_tile(int64_t n_blocks, const uint8_t* w, size_t row_bytes, int n_rows,
     constexpr bool kMin = !Format::kSigned;
     tile.reserve(n_blocks);
     for (int64_t b = 0; b < n_blocks; ++b) {
-        __m256i v[8];
-        for (int r = 0; r < kGemmRows; ++r) {
-            float d = 0, m = 0;
-            v[r] = _mm256_setzero_si256();  // rows past the matrix stay zero
-            if (r < n_rows) {
-                const uint8_t* wb = w + static_cast<size_t>(r) * row_bytes + b * Format::kBytes;
-                v[r] = Format::values(wb);
-                if constexpr (Format::kSigned) v[r] = _mm256_xor_si256(v[r], _mm256_set1_epi8(static_cast<char>(0x80)));
-                d = Format::scale(wb);
-                if constexpr (kMin) m = Format::min(wb);
+        uint8_t* out = tile.values + b * PackedTile::kBlockBytes;
+        for (int half = 0; half < 2; ++half) {
+            __m256i v[8];
+            for (int i = 0; i < 8; ++i) {
+                const int r = 8 * half + i;
+                float d = 0, m = 0;
+                v[i] = _mm256_setzero_si256();  // rows past the matrix stay zero
+                if (r < n_rows) {
+                    const uint8_t* wb = w + static_cast<size_t>(r) * row_bytes + b * Format::kBytes;
+                    v[i] = Format::values(wb);
+                    if constexpr (Format::kSigned) v[i] = _mm256_xor_si256(v[i], _mm256_set1_epi8(static_cast<char>(0x80)));
+                    d = Format::scale(wb);
+                    if constexpr (kMin) m = Format::min(wb);
+                }
+                tile.scales[b * kWideGemmRows + r] = d;
+                tile.mins[b * kWideGemmRows + r] = m;
             }
-            tile.scales[b * 8 + r] = d;
-            tile.mins[b * 8 + r] = m;
+            // Group g (bytes 4g..4g+3) of these 8 rows side by side, in its half of the 64 bytes.
+            transpose8_i32(v);
+            for (int g = 0; g < 8; ++g) _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 64 * g + 32 * half), v[g]);
         }
-        // Group g (bytes 4g..4g+3) of the 8 rows side by side.
-        transpose8_i32(v);
-        for (int g = 0; g < 8; ++g) _mm256_storeu_si256(reinterpret_cast<__m256i*>(tile.values + b * 256 + 32 * g), v[g]);
     }
 }
 
@@ -94,39 +101,39 @@ void tile_tokens(int64_t n_blocks, const PackedTile& tile, const uint8_t* act, s
     constexpr bool kMin = !Format::kSigned;
     constexpr size_t kActBytes = kMin ? sizeof(ActBlockQ8_1) : sizeof(ActBlockQ8_0);
     constexpr size_t kActQs = kMin ? offsetof(ActBlockQ8_1, qs) : offsetof(ActBlockQ8_0, qs);
-    __m256 acc[NT];
-    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+    __m512 acc[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < n_blocks; ++b) {
-        const uint8_t* wv = tile.values + b * 256;
-        __m256i dot[NT];
-        for (int t = 0; t < NT; ++t) dot[t] = _mm256_setzero_si256();
+        const uint8_t* wv = tile.values + b * PackedTile::kBlockBytes;
+        __m512i dot[NT];
+        for (int t = 0; t < NT; ++t) dot[t] = _mm512_setzero_si512();
         for (int g = 0; g < 8; ++g) {
-            const __m256i wg = load256(wv + 32 * g);
+            const __m512i wg = _mm512_loadu_si512(wv + 64 * g);
             for (int t = 0; t < NT; ++t) {
                 int32_t x4;
                 std::memcpy(&x4, act + t * act_stride + b * kActBytes + kActQs + 4 * g, 4);
-                dot[t] = _mm256_dpbusd_epi32(dot[t], wg, _mm256_set1_epi32(x4));
+                dot[t] = _mm512_dpbusd_epi32(dot[t], wg, _mm512_set1_epi32(x4));
             }
         }
-        const __m256 scales = _mm256_loadu_ps(tile.scales + b * 8);
+        const __m512 scales = _mm512_loadu_ps(tile.scales + b * kWideGemmRows);
         for (int t = 0; t < NT; ++t) {
             const uint8_t* xb = act + t * act_stride + b * kActBytes;
             if constexpr (!kMin) {
                 int32_t sum;
                 std::memcpy(&sum, xb + offsetof(ActBlockQ8_0, sum), 4);
-                dot[t] = _mm256_sub_epi32(dot[t], _mm256_set1_epi32(128 * sum));
+                dot[t] = _mm512_sub_epi32(dot[t], _mm512_set1_epi32(128 * sum));
             }
-            const __m256 dx = _mm256_set1_ps(load_f32(xb));
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[t]), _mm256_mul_ps(scales, dx), acc[t]);
+            const __m512 dx = _mm512_set1_ps(load_f32(xb));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[t]), _mm512_mul_ps(scales, dx), acc[t]);
             if constexpr (kMin) {
-                const __m256 mins = _mm256_loadu_ps(tile.mins + b * 8);
-                acc[t] = _mm256_fmadd_ps(mins, _mm256_set1_ps(load_f32(xb + offsetof(ActBlockQ8_1, s))), acc[t]);
+                const __m512 mins = _mm512_loadu_ps(tile.mins + b * kWideGemmRows);
+                acc[t] = _mm512_fmadd_ps(mins, _mm512_set1_ps(load_f32(xb + offsetof(ActBlockQ8_1, s))), acc[t]);
             }
         }
     }
     for (int t = 0; t < NT; ++t) {
-        alignas(32) float result[8];
-        _mm256_store_ps(result, acc[t]);
+        alignas(64) float result[kWideGemmRows];
+        _mm512_store_ps(result, acc[t]);
         for (int r = 0; r < n_rows; ++r) out[t * out_stride + static_cast<size_t>(r)] = result[r];
     }
 }
