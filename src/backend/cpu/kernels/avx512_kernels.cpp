@@ -21,7 +21,9 @@ RowDotFn avx512_kernel(TensorType type) {
     return avx512::any_kernel(type);
 }
 TileGemmFn avx512_gemv(TensorType type) { return avx512::gemv_kernel(type); }
-int avx512_gemm_rows(TensorType type) { return avx512::gemm_kernel(type) ? kWideGemmRows : kGemmRows; }
+int avx512_gemm_rows(TensorType type) {
+    return avx512::gemm_kernel(type) || avx512::gemm_kquant_kernel(type) ? kWideGemmRows : kGemmRows;
+}
 TileGemmFn avx512_gemm(TensorType type) {
     if (auto fn = avx512::gemm_kernel(type)) return fn;
     if (auto fn = avx512::float512_gemm(type)) return fn;

@@ -57,7 +57,7 @@ TensorType activation_tensor_type(ActFormat format);
 // Many-token products (prompt processing): `n_rows` (<= the tile size) rows starting at w, row_bytes
 // apart, are repacked once and multiplied with all n_tok tokens; out[t * out_stride + r].
 inline constexpr int kGemmRows = 8;
-// The AVX-512 tile products of the 32-value block types take tiles of 16 rows.
+// The AVX-512 tile products of the quantized types take tiles of 16 rows.
 inline constexpr int kWideGemmRows = 16;
 using TileGemmFn = void (*)(int64_t cols, const uint8_t* w, size_t row_bytes, int n_rows, const uint8_t* act,
                             size_t act_stride, int64_t n_tok, float* out, size_t out_stride);

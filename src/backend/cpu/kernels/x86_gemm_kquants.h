@@ -1,8 +1,8 @@
 // Many-token products for the 256-value super-block types with VNNI (included by
-// avx512_kernels.cpp). The same repacking as x86_gemm.h: 8 rows side by side in every register.
-// Per sub-block the 8 rows' integer dots are multiplied by their integer scales, summed over the
+// avx512_kernels.cpp). The same repacking as x86_gemm.h: 16 rows side by side in every 512-bit
+// register. Per sub-block the 16 rows' integer dots are multiplied by their integer scales, summed over the
 // super-block, and scaled once; the offsets and mins are applied from the activations' per-16
-// sums with the 8 rows' correction weights interleaved in int16 pairs (one madd per pair).
+// sums with the 16 rows' correction weights interleaved in int16 pairs (one madd per pair).
 #pragma once
 
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
@@ -14,10 +14,11 @@ namespace rf::cpu::detail::RF_SIMD_NS {
 namespace {
 
 struct PackedSuperTile {
-    uint8_t* values = nullptr;  // per super-block: 8 chunks x 8 groups x 8 rows x 4 bytes
-    int32_t* scales = nullptr;  // per super-block: 16 sub-blocks x 8 rows
-    int16_t* corr = nullptr;    // per super-block: 8 pairs x 8 rows x 2
-    float* d = nullptr;         // per super-block: 8 rows
+    static constexpr int kRows = kWideGemmRows;
+    uint8_t* values = nullptr;  // per super-block: 8 chunks x 8 groups x 16 rows x 4 bytes
+    int32_t* scales = nullptr;  // per super-block: 16 sub-blocks x 16 rows
+    int16_t* corr = nullptr;    // per super-block: 8 pairs x 16 rows x 2
+    float* d = nullptr;         // per super-block: 16 rows
     float* corr_scale = nullptr;
     int64_t capacity = 0;
 
@@ -36,11 +37,11 @@ struct PackedSuperTile {
         if (n <= capacity) return;
         release();
         const auto blocks = static_cast<size_t>(n);
-        values = new uint8_t[blocks * 2048];
-        scales = new int32_t[blocks * 128];
-        corr = new int16_t[blocks * 128];
-        d = new float[blocks * 8];
-        corr_scale = new float[blocks * 8];
+        values = new uint8_t[blocks * 8 * 8 * kRows * 4];
+        scales = new int32_t[blocks * 16 * kRows];
+        corr = new int16_t[blocks * 16 * kRows];
+        d = new float[blocks * kRows];
+        corr_scale = new float[blocks * kRows];
         capacity = n;
     }
 };
@@ -53,7 +54,8 @@ constexpr bool kSub16 = Format::kBytes == sizeof(quant::BlockQ2_K) || Format::kB
 template <typename Format>
 void pack_super_tile(int64_t n_blocks, const uint8_t* w, size_t row_bytes, int n_rows, PackedSuperTile& tile) {
     tile.reserve(n_blocks);
-    for (int r = 0; r < kGemmRows; ++r) {
+    constexpr int R = PackedSuperTile::kRows;
+    for (int r = 0; r < R; ++r) {
         for (int64_t b = 0; b < n_blocks; ++b) {
             StateK st;
             st.d = st.corr_scale = 0;
@@ -75,82 +77,83 @@ void pack_super_tile(int64_t n_blocks, const uint8_t* w, size_t row_bytes, int n
                     st.corr_scale = st.d;
                 }
             }
-            uint8_t* out = tile.values + b * 2048;
+            uint8_t* out = tile.values + b * (8 * 8 * R * 4);
             for (int c = 0; c < 8; ++c)
-                for (int g = 0; g < 8; ++g) std::memcpy(out + 256 * c + 4 * (8 * g + r), &chunks[c][g], 4);
-            for (int j = 0; j < 16; ++j) tile.scales[b * 128 + 8 * j + r] = st.scale[j];
+                for (int g = 0; g < 8; ++g) std::memcpy(out + 32 * R * c + 4 * (R * g + r), &chunks[c][g], 4);
+            for (int j = 0; j < 16; ++j) tile.scales[b * 16 * R + R * j + r] = st.scale[j];
             for (int k = 0; k < 8; ++k) {
-                tile.corr[b * 128 + 16 * k + 2 * r] = st.corr16[2 * k];
-                tile.corr[b * 128 + 16 * k + 2 * r + 1] = st.corr16[2 * k + 1];
+                tile.corr[b * 16 * R + 2 * R * k + 2 * r] = st.corr16[2 * k];
+                tile.corr[b * 16 * R + 2 * R * k + 2 * r + 1] = st.corr16[2 * k + 1];
             }
-            tile.d[b * 8 + r] = st.d;
-            tile.corr_scale[b * 8 + r] = st.corr_scale;
+            tile.d[b * R + r] = st.d;
+            tile.corr_scale[b * R + r] = st.corr_scale;
         }
     }
 }
 
-inline __m256i load_scale8(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+inline __m512i load_scale16(const int32_t* p) { return _mm512_loadu_si512(p); }
 
 template <typename Format, int NT>
 void super_tile_tokens(int64_t n_blocks, const PackedSuperTile& tile, const uint8_t* act, size_t act_stride,
                        float* out, size_t out_stride, int n_rows) {
-    __m256 acc[NT];
-    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+    constexpr int R = PackedSuperTile::kRows;
+    __m512 acc[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < n_blocks; ++b) {
-        const uint8_t* wv = tile.values + b * 2048;
-        const int32_t* sc = tile.scales + b * 128;
-        __m256i isum[NT];
-        for (int t = 0; t < NT; ++t) isum[t] = _mm256_setzero_si256();
+        const uint8_t* wv = tile.values + b * (8 * 8 * R * 4);
+        const int32_t* sc = tile.scales + b * 16 * R;
+        __m512i isum[NT];
+        for (int t = 0; t < NT; ++t) isum[t] = _mm512_setzero_si512();
         for (int c = 0; c < 8; ++c) {
-            __m256i lo[NT], hi[NT];
-            for (int t = 0; t < NT; ++t) lo[t] = hi[t] = _mm256_setzero_si256();
+            __m512i lo[NT], hi[NT];
+            for (int t = 0; t < NT; ++t) lo[t] = hi[t] = _mm512_setzero_si512();
             for (int g = 0; g < 8; ++g) {
-                const __m256i wg = load256(wv + 256 * c + 32 * g);
+                const __m512i wg = _mm512_loadu_si512(wv + 32 * R * c + 4 * R * g);
                 for (int t = 0; t < NT; ++t) {
                     int32_t x4;
                     std::memcpy(&x4, act + t * act_stride + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, qs) + 32 * c + 4 * g, 4);
                     if (g < 4)
-                        lo[t] = _mm256_dpbusd_epi32(lo[t], wg, _mm256_set1_epi32(x4));
+                        lo[t] = _mm512_dpbusd_epi32(lo[t], wg, _mm512_set1_epi32(x4));
                     else
-                        hi[t] = _mm256_dpbusd_epi32(hi[t], wg, _mm256_set1_epi32(x4));
+                        hi[t] = _mm512_dpbusd_epi32(hi[t], wg, _mm512_set1_epi32(x4));
                 }
             }
             if constexpr (kSub16<Format>) {
-                const __m256i s_lo = load_scale8(sc + 8 * (2 * c)), s_hi = load_scale8(sc + 8 * (2 * c + 1));
+                const __m512i s_lo = load_scale16(sc + R * (2 * c)), s_hi = load_scale16(sc + R * (2 * c + 1));
                 for (int t = 0; t < NT; ++t)
-                    isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(_mm256_mullo_epi32(lo[t], s_lo),
-                                                                          _mm256_mullo_epi32(hi[t], s_hi)));
+                    isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(_mm512_mullo_epi32(lo[t], s_lo),
+                                                                          _mm512_mullo_epi32(hi[t], s_hi)));
             } else {
-                const __m256i s = load_scale8(sc + 8 * c);
+                const __m512i s = load_scale16(sc + R * c);
                 for (int t = 0; t < NT; ++t)
-                    isum[t] = _mm256_add_epi32(isum[t], _mm256_mullo_epi32(_mm256_add_epi32(lo[t], hi[t]), s));
+                    isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(_mm512_add_epi32(lo[t], hi[t]), s));
             }
         }
-        const __m256 d = _mm256_loadu_ps(tile.d + b * 8);
-        const __m256 cs = _mm256_loadu_ps(tile.corr_scale + b * 8);
+        const __m512 d = _mm512_loadu_ps(tile.d + b * R);
+        const __m512 cs = _mm512_loadu_ps(tile.corr_scale + b * R);
         for (int t = 0; t < NT; ++t) {
             const uint8_t* xb = act + t * act_stride + b * sizeof(BlockQ8_K);
-            const __m256 dx = _mm256_set1_ps(load_f32(xb));
-            __m256i corr = _mm256_setzero_si256();
+            const __m512 dx = _mm512_set1_ps(load_f32(xb));
+            __m512i corr = _mm512_setzero_si512();
             if constexpr (Format::kHasCorrection || Format::kSigned) {
                 for (int k = 0; k < 8; ++k) {
                     int32_t pair;
                     std::memcpy(&pair, xb + offsetof(BlockQ8_K, bsums) + 4 * k, 4);
-                    const __m256i weights = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile.corr + b * 128 + 16 * k));
-                    corr = _mm256_add_epi32(corr, _mm256_madd_epi16(weights, _mm256_set1_epi32(pair)));
+                    const __m512i weights = _mm512_loadu_si512(tile.corr + b * 16 * R + 2 * R * k);
+                    corr = _mm512_add_epi32(corr, _mm512_madd_epi16(weights, _mm512_set1_epi32(pair)));
                 }
             }
             // The same float operations as the row kernels (x86_kquants.h): the +128 storage
             // offset of signed values is undone in integers, a true correction in float.
-            if constexpr (Format::kSigned) isum[t] = _mm256_sub_epi32(isum[t], corr);
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(d, dx), acc[t]);
+            if constexpr (Format::kSigned) isum[t] = _mm512_sub_epi32(isum[t], corr);
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(d, dx), acc[t]);
             if constexpr (Format::kHasCorrection)
-                acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(corr), _mm256_mul_ps(cs, dx), acc[t]);
+                acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(corr), _mm512_mul_ps(cs, dx), acc[t]);
         }
     }
     for (int t = 0; t < NT; ++t) {
-        alignas(32) float result[8];
-        _mm256_store_ps(result, acc[t]);
+        alignas(64) float result[R];
+        _mm512_store_ps(result, acc[t]);
         for (int r = 0; r < n_rows; ++r) out[t * out_stride + static_cast<size_t>(r)] = result[r];
     }
 }
