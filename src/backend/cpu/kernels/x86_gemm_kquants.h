@@ -53,40 +53,48 @@ constexpr bool kSub16 = Format::kBytes == sizeof(quant::BlockQ2_K) || Format::kB
 
 template <typename Format>
 void pack_super_tile(int64_t n_blocks, const uint8_t* w, size_t row_bytes, int n_rows, PackedSuperTile& tile) {
-    tile.reserve(n_blocks);
     constexpr int R = PackedSuperTile::kRows;
-    for (int r = 0; r < R; ++r) {
-        for (int64_t b = 0; b < n_blocks; ++b) {
-            StateK st;
-            st.d = st.corr_scale = 0;
-            st.corr16v = _mm256_setzero_si256();
-            for (int j = 0; j < 16; ++j) st.scale[j] = st.corr16[j] = 0;
-            alignas(32) uint32_t chunks[8][8] = {};
-            if (r < n_rows) {  // rows past the matrix stay zero
-                const uint8_t* wb = w + static_cast<size_t>(r) * row_bytes + b * Format::kBytes;
-                Format::prepare(wb, st);
-                _mm256_storeu_si256(reinterpret_cast<__m256i*>(st.corr16), st.corr16v);
-                for (int c = 0; c < 8; ++c) {
-                    __m256i scale16;
-                    __m256i u = Format::chunk(wb, st, c, scale16);
-                    if constexpr (Format::kSigned) u = _mm256_xor_si256(st.signs, _mm256_set1_epi8(static_cast<char>(0x80)));
-                    _mm256_store_si256(reinterpret_cast<__m256i*>(chunks[c]), u);
+    tile.reserve(n_blocks);
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        uint8_t* out = tile.values + b * (8 * 8 * R * 4);
+        for (int half = 0; half < 2; ++half) {
+            __m256i chunks[8][8];  // [chunk][row of this half]: the row's 32 unsigned bytes
+            for (int i = 0; i < 8; ++i) {
+                const int r = 8 * half + i;
+                StateK st;
+                st.d = st.corr_scale = 0;
+                st.corr16v = _mm256_setzero_si256();
+                for (int j = 0; j < 16; ++j) st.scale[j] = st.corr16[j] = 0;
+                for (int c = 0; c < 8; ++c) chunks[c][i] = _mm256_setzero_si256();  // rows past the matrix stay zero
+                if (r < n_rows) {
+                    const uint8_t* wb = w + static_cast<size_t>(r) * row_bytes + b * Format::kBytes;
+                    Format::prepare(wb, st);
+                    _mm256_storeu_si256(reinterpret_cast<__m256i*>(st.corr16), st.corr16v);
+                    for (int c = 0; c < 8; ++c) {
+                        __m256i scale16;
+                        __m256i u = Format::chunk(wb, st, c, scale16);
+                        if constexpr (Format::kSigned) u = _mm256_xor_si256(st.signs, _mm256_set1_epi8(static_cast<char>(0x80)));
+                        chunks[c][i] = u;
+                    }
+                    if constexpr (Format::kSigned) {  // stored + 128: take 128 * sum(x) back off
+                        for (int j = 0; j < 16; ++j) st.corr16[j] = static_cast<int16_t>(128 * st.scale[j / 2]);
+                        st.corr_scale = st.d;
+                    }
                 }
-                if constexpr (Format::kSigned) {  // stored + 128: take 128 * sum(x) back off
-                    for (int j = 0; j < 16; ++j) st.corr16[j] = static_cast<int16_t>(128 * st.scale[j / 2]);
-                    st.corr_scale = st.d;
+                for (int j = 0; j < 16; ++j) tile.scales[b * 16 * R + R * j + r] = st.scale[j];
+                for (int k = 0; k < 8; ++k) {
+                    tile.corr[b * 16 * R + 2 * R * k + 2 * r] = st.corr16[2 * k];
+                    tile.corr[b * 16 * R + 2 * R * k + 2 * r + 1] = st.corr16[2 * k + 1];
                 }
+                tile.d[b * R + r] = st.d;
+                tile.corr_scale[b * R + r] = st.corr_scale;
             }
-            uint8_t* out = tile.values + b * (8 * 8 * R * 4);
-            for (int c = 0; c < 8; ++c)
-                for (int g = 0; g < 8; ++g) std::memcpy(out + 32 * R * c + 4 * (R * g + r), &chunks[c][g], 4);
-            for (int j = 0; j < 16; ++j) tile.scales[b * 16 * R + R * j + r] = st.scale[j];
-            for (int k = 0; k < 8; ++k) {
-                tile.corr[b * 16 * R + 2 * R * k + 2 * r] = st.corr16[2 * k];
-                tile.corr[b * 16 * R + 2 * R * k + 2 * r + 1] = st.corr16[2 * k + 1];
+            // Group g (bytes 4g..4g+3) of chunk c of these 8 rows side by side, in their half.
+            for (int c = 0; c < 8; ++c) {
+                transpose8_i32(chunks[c]);
+                for (int g = 0; g < 8; ++g)
+                    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 32 * R * c + 4 * R * g + 32 * half), chunks[c][g]);
             }
-            tile.d[b * R + r] = st.d;
-            tile.corr_scale[b * R + r] = st.corr_scale;
         }
     }
 }
