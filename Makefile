@@ -45,6 +45,8 @@ demo: build
 	$(BUILD)/tools/rocmforge-synth --arch llama --layers 2 --embd 256 --ff 512 --heads 8 --kv-heads 2 \
 		--vocab 512 --type Q4_K --seed 1 --out models/demo-synthetic.gguf
 	$(ROCMFORGE) inspect models/demo-synthetic.gguf
+	@echo "(the synthetic model has random weights: expect fluent gibberish)"
+	$(ROCMFORGE) generate -m models/demo-synthetic.gguf -p "Hello, world" -n 24 --temp 0
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

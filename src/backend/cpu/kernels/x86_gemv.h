@@ -16,8 +16,8 @@
 namespace rf::cpu::detail::RF_SIMD_NS {
 namespace {
 
-// The F16 pair at byte `offset` of 8 blocks `stride` bytes apart, widened to f32: lanes of `low`
-// get the first half, lanes of `high` the second (scale and min of Q4_1/Q5_1).
+// The two F16 values that start each of 8 blocks `stride` bytes apart, widened to f32: lanes of
+// `low` get the first (the scale), lanes of `high` the second (the min of Q4_1/Q5_1).
 inline void load8_f16_pairs(const uint8_t* p, size_t stride, __m256& low, __m256& high) {
     const __m256i index = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
                                              _mm256_set1_epi32(static_cast<int>(stride)));
