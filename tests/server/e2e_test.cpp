@@ -1,6 +1,8 @@
 // The real server end to end: a small reference model, the real scheduler, HTTP on a loopback
 // port. Outputs are compared with each other (stream vs whole, stop strings vs the unstopped
 // text), counts with the tokenizer, cancellation with the scheduler's view.
+#include <atomic>
+
 #include <gtest/gtest.h>
 
 #include "backend/cpu/cpu_backend.h"
@@ -181,25 +183,21 @@ TEST_F(E2eTest, TokenizeRoundTrip) {
 }
 
 TEST_F(E2eTest, CancelAndDisconnectFreeTheRequest) {
-    // DELETE while streaming.
+    // DELETE while streaming. The reader thread owns body and id until `bytes` says they are set.
     std::string body, id;
+    std::atomic<size_t> bytes{0};
     std::thread reader([&] {
-        httplib::Request req;
-        req.method = "POST";
-        req.path = "/v1/completions";
-        req.body = json{{"prompt", "Tell me"}, {"max_tokens", 200}, {"ignore_eos", true}, {"stream", true}}.dump();
-        req.set_header("Content-Type", "application/json");
-        req.response_handler = [&](const httplib::Response& r) {
-            id = r.get_header_value("X-Request-Id");
-            return true;
-        };
-        req.content_receiver = [&](const char* d, size_t n, uint64_t, uint64_t) {
-            body.append(d, n);
-            return true;
-        };
-        client().send(req);
+        test::stream_post(
+            client(), "/v1/completions",
+            json{{"prompt", "Tell me"}, {"max_tokens", 200}, {"ignore_eos", true}, {"stream", true}}.dump(),
+            [&](const std::string& header) { id = header; },
+            [&](const char* d, size_t n) {
+                body.append(d, n);
+                bytes += n;
+                return true;
+            });
     });
-    for (int i = 0; i < 500 && body.size() < 600; ++i) std::this_thread::sleep_for(10ms);
+    for (int i = 0; i < 500 && bytes < 600; ++i) std::this_thread::sleep_for(10ms);
     ASSERT_FALSE(id.empty());
     auto del = client().Delete("/v1/requests/" + id);
     ASSERT_TRUE(del);
@@ -212,17 +210,11 @@ TEST_F(E2eTest, CancelAndDisconnectFreeTheRequest) {
     // A client that hangs up mid-stream.
     std::string leaver_id;
     size_t received = 0;
-    httplib::Request req;
-    req.method = "POST";
-    req.path = "/v1/completions";
-    req.body = json{{"prompt", "Tell me more"}, {"max_tokens", 200}, {"ignore_eos", true}, {"stream", true}}.dump();
-    req.set_header("Content-Type", "application/json");
-    req.response_handler = [&](const httplib::Response& r) {
-        leaver_id = r.get_header_value("X-Request-Id");
-        return true;
-    };
-    req.content_receiver = [&](const char*, size_t n, uint64_t, uint64_t) { return (received += n) < 1000; };
-    client().send(req);
+    test::stream_post(
+        client(), "/v1/completions",
+        json{{"prompt", "Tell me more"}, {"max_tokens", 200}, {"ignore_eos", true}, {"stream", true}}.dump(),
+        [&](const std::string& header) { leaver_id = header; },
+        [&](const char*, size_t n) { return (received += n) < 1000; });
     json st;
     for (int i = 0; i < 500; ++i) {
         auto res = client().Get("/v1/requests/" + leaver_id);

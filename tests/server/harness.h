@@ -2,7 +2,9 @@
 // for it.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -48,6 +50,24 @@ private:
     int port_ = 0;
     std::thread thread_;
 };
+
+// A streaming POST: `on_id` gets the response's X-Request-Id header, `on_bytes` each piece of the
+// body as it arrives (return false to hang up). Returns when the response ends.
+inline void stream_post(httplib::Client client, const std::string& path, std::string body,
+                        const std::function<void(const std::string&)>& on_id,
+                        const std::function<bool(const char*, size_t)>& on_bytes) {
+    httplib::Request req;
+    req.method = "POST";
+    req.path = path;
+    req.body = std::move(body);
+    req.set_header("Content-Type", "application/json");
+    req.response_handler = [&](const httplib::Response& r) {
+        if (on_id) on_id(r.get_header_value("X-Request-Id"));
+        return true;
+    };
+    req.content_receiver = [&](const char* d, size_t n, uint64_t, uint64_t) { return on_bytes(d, n); };
+    client.send(req);
+}
 
 inline nlohmann::json parse_json(const std::string& body) { return nlohmann::json::parse(body, nullptr, false); }
 

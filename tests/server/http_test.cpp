@@ -117,20 +117,13 @@ TEST_F(HttpTest, DeleteCancelsARunningRequest) {
     std::string body;
     std::string id;
     std::thread reader([&] {
-        httplib::Request req;
-        req.method = "POST";
-        req.path = "/v1/completions";
-        req.body = R"({"prompt":"x","max_tokens":100000,"stream":true})";
-        req.set_header("Content-Type", "application/json");
-        req.response_handler = [&](const httplib::Response& r) {
-            id = r.get_header_value("X-Request-Id");
-            return true;
-        };
-        req.content_receiver = [&](const char* d, size_t n, uint64_t, uint64_t) {
-            body.append(d, n);
-            return true;
-        };
-        harness->client().send(req);
+        test::stream_post(
+            harness->client(), "/v1/completions", R"({"prompt":"x","max_tokens":100000,"stream":true})",
+            [&](const std::string& header) { id = header; },
+            [&](const char* d, size_t n) {
+                body.append(d, n);
+                return true;
+            });
     });
     for (int i = 0; i < 400 && scheduler->stats().running == 0; ++i) std::this_thread::sleep_for(5ms);
     std::this_thread::sleep_for(50ms);
@@ -153,16 +146,11 @@ TEST_F(HttpTest, DeleteCancelsARunningRequest) {
 TEST_F(HttpTest, ClientThatLeavesMidStreamCancels) {
     start(5ms);
     size_t received = 0;
-    httplib::Request req;
-    req.method = "POST";
-    req.path = "/v1/completions";
-    req.body = R"({"prompt":"x","max_tokens":100000,"stream":true})";
-    req.set_header("Content-Type", "application/json");
-    req.content_receiver = [&](const char*, size_t n, uint64_t, uint64_t) {
-        received += n;
-        return received < 2000;  // then hang up
-    };
-    harness->client().send(req);
+    test::stream_post(harness->client(), "/v1/completions", R"({"prompt":"x","max_tokens":100000,"stream":true})", {},
+                      [&](const char*, size_t n) {
+                          received += n;
+                          return received < 2000;  // then hang up
+                      });
     for (int i = 0; i < 400 && scheduler->cancelled() == 0; ++i) std::this_thread::sleep_for(5ms);
     EXPECT_EQ(scheduler->cancelled(), 1);
     for (int i = 0; i < 400 && scheduler->stats().running > 0; ++i) std::this_thread::sleep_for(5ms);

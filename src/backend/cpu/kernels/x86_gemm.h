@@ -66,6 +66,11 @@ inline void transpose8_i32(__m256i (&v)[8]) {
     }
 }
 
+// Lanes 0..n_rows-1 of a 16-row accumulator to out[0..n_rows).
+inline void store_rows16(__m512 acc, int n_rows, float* out) {
+    _mm512_mask_storeu_ps(out, static_cast<__mmask16>((1u << n_rows) - 1), acc);
+}
+
 template <typename Format>
 void pack_tile(int64_t n_blocks, const uint8_t* w, size_t row_bytes, int n_rows, PackedTile& tile) {
     constexpr bool kMin = !Format::kSigned;
@@ -131,11 +136,7 @@ void tile_tokens(int64_t n_blocks, const PackedTile& tile, const uint8_t* act, s
             }
         }
     }
-    for (int t = 0; t < NT; ++t) {
-        alignas(64) float result[kWideGemmRows];
-        _mm512_store_ps(result, acc[t]);
-        for (int r = 0; r < n_rows; ++r) out[t * out_stride + static_cast<size_t>(r)] = result[r];
-    }
+    for (int t = 0; t < NT; ++t) store_rows16(acc[t], n_rows, out + t * out_stride);
 }
 
 template <typename Format>

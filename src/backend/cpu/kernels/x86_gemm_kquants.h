@@ -159,11 +159,7 @@ void super_tile_tokens(int64_t n_blocks, const PackedSuperTile& tile, const uint
                 acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(corr), _mm512_mul_ps(cs, dx), acc[t]);
         }
     }
-    for (int t = 0; t < NT; ++t) {
-        alignas(64) float result[R];
-        _mm512_store_ps(result, acc[t]);
-        for (int r = 0; r < n_rows; ++r) out[t * out_stride + static_cast<size_t>(r)] = result[r];
-    }
+    for (int t = 0; t < NT; ++t) store_rows16(acc[t], n_rows, out + t * out_stride);
 }
 
 template <typename Format>
