@@ -6,7 +6,7 @@
 namespace rf::cpu::detail {
 
 RowDotFn avx2_kernel(TensorType type) { return avx2::any_kernel(type); }
-TileGemmFn avx2_gemv(TensorType type) { return avx2::gemv_kernel(type); }
+TileProduct avx2_gemv(TensorType type) { return {avx2::gemv_kernel(type), kGemmRows}; }
 ActQuantFn avx2_act_quantizer(ActFormat format) { return avx2::act_quantizer_of(format); }
 
 }  // namespace rf::cpu::detail

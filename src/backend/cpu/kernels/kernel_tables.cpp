@@ -61,13 +61,13 @@ RowDotFn kernel_for(Isa isa, TensorType type) {
     return fn;
 }
 
-TileGemmFn gemv_for(Isa isa, TensorType type) {
+TileProduct gemv_for(Isa isa, TensorType type) {
     switch (isa) {
         case Isa::Avx512: return avx512_gemv(type);
         case Isa::Avx2: return avx2_gemv(type);
         case Isa::Scalar: break;
     }
-    return nullptr;
+    return {};
 }
 
 }  // namespace rf::cpu::detail

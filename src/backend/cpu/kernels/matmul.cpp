@@ -22,11 +22,13 @@ using detail::kMaxTileTokens;
 constexpr int64_t kRowTile = 16;
 
 // From this many tokens on, repacking a tile of rows for the tile products pays for itself:
-// measured on TinyLlama-shaped products (docs/performance.md), 4 tokens for the 32-value blocks
-// and float weights, but 8 for the super-block types, whose row kernels already decode a block
-// once for 4 tokens.
-int64_t gemm_min_tokens(TensorType type) {
-    return detail::activation_format(type) == detail::ActFormat::Q8_K ? 8 : 4;
+// measured on TinyLlama-shaped products (docs/performance.md). The 32-value block types on
+// AVX-512 read 16 rows in place below it; the super-block types' row kernels already decode a
+// block once for 4 tokens.
+int64_t gemm_min_tokens(Isa isa, TensorType type) {
+    if (detail::activation_format(type) == detail::ActFormat::Q8_K) return 8;
+    if (isa == Isa::Avx512 && detail::avx512_gemv(type).rows == detail::kWideGemmRows) return 16;
+    return 4;
 }
 
 Status check_shapes(const WeightMatrix& w, const float* x, int64_t n_tokens, const float* y) {
@@ -93,31 +95,28 @@ Status matmul_with_isa(Isa isa, const WeightMatrix& w, const float* x, int64_t n
         int64_t n_tokens;
         float* y;
     } job{w, kernel, act, n_tokens, y};
-    // Many tokens: repacked tile products; few: 8 rows at a time in place; else one row at a time.
-    detail::TileGemmFn gemm = nullptr;
-    int tile_rows = detail::kGemmRows;
-    if (isa == Isa::Avx512 && n_tokens >= gemm_min_tokens(w.type)) {
-        gemm = detail::avx512_gemm(w.type);
-        tile_rows = detail::avx512_gemm_rows(w.type);
-    }
-    if (gemm == nullptr && n_tokens < gemm_min_tokens(w.type)) gemm = detail::gemv_for(isa, w.type);
-    if (gemm != nullptr) {
+    // Many tokens: repacked tile products; few: tiles of rows read in place; else one row at a time.
+    detail::TileProduct tiles;
+    if (n_tokens < gemm_min_tokens(isa, w.type))
+        tiles = detail::gemv_for(isa, w.type);
+    else if (isa == Isa::Avx512)
+        tiles = detail::avx512_gemm(w.type);
+    if (tiles.fn != nullptr) {
         struct GemmJob {
             const WeightMatrix& w;
-            detail::TileGemmFn gemm;
-            int tile_rows;
+            detail::TileProduct tiles;
             detail::Activations act;
             int64_t n_tokens;
             float* y;
-        } gjob{w, gemm, tile_rows, act, n_tokens, y};
-        const int64_t n_gemm_tiles = (w.rows + tile_rows - 1) / tile_rows;
+        } gjob{w, tiles, act, n_tokens, y};
+        const int64_t n_gemm_tiles = (w.rows + tiles.rows - 1) / tiles.rows;
         pool.parallel_for(n_gemm_tiles, [&gjob](int64_t begin, int64_t end) {
             const WeightMatrix& w = gjob.w;
             for (int64_t tile = begin; tile < end; ++tile) {
-                const int64_t r0 = tile * gjob.tile_rows;
-                const int n_rows = static_cast<int>(std::min<int64_t>(gjob.tile_rows, w.rows - r0));
-                gjob.gemm(w.cols, w.row(r0), w.row_bytes, n_rows, gjob.act.data, gjob.act.row_bytes, gjob.n_tokens,
-                          gjob.y + r0, static_cast<size_t>(w.rows));
+                const int64_t r0 = tile * gjob.tiles.rows;
+                const int n_rows = static_cast<int>(std::min<int64_t>(gjob.tiles.rows, w.rows - r0));
+                gjob.tiles.fn(w.cols, w.row(r0), w.row_bytes, n_rows, gjob.act.data, gjob.act.row_bytes,
+                              gjob.n_tokens, gjob.y + r0, static_cast<size_t>(w.rows));
             }
         });
         return ok_status();

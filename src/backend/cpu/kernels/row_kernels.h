@@ -54,22 +54,24 @@ ActQuantFn avx2_act_quantizer(ActFormat format);
 TensorType activation_tensor_type(ActFormat format);
 
 // nullptr where the variant has no kernel for the type (matmul then uses the generic path).
-// Many-token products (prompt processing): `n_rows` (<= the tile size) rows starting at w, row_bytes
-// apart, are repacked once and multiplied with all n_tok tokens; out[t * out_stride + r].
+// Products of a tile of `n_rows` (<= the tile's size) rows starting at w, row_bytes apart, with
+// n_tok tokens: out[t * out_stride + r]. Every path is bit-identical to the row kernels.
 inline constexpr int kGemmRows = 8;
-// The AVX-512 tile products of the quantized types take tiles of 16 rows.
+// The AVX-512 products of the quantized types take tiles of 16 rows.
 inline constexpr int kWideGemmRows = 16;
 using TileGemmFn = void (*)(int64_t cols, const uint8_t* w, size_t row_bytes, int n_rows, const uint8_t* act,
                             size_t act_stride, int64_t n_tok, float* out, size_t out_stride);
-// nullptr where there is none (only the AVX-512 VNNI variant has them, for some types).
-TileGemmFn avx512_gemm(TensorType type);
-// Rows per tile that avx512_gemm(type) takes (kGemmRows or kWideGemmRows).
-int avx512_gemm_rows(TensorType type);
-// Few-token products of up to kGemmRows rows read in place (no repacking), same signature;
-// bit-identical to the row kernels and tile products. nullptr where the variant has none.
-TileGemmFn avx2_gemv(TensorType type);
-TileGemmFn avx512_gemv(TensorType type);
-TileGemmFn gemv_for(Isa isa, TensorType type);
+struct TileProduct {
+    TileGemmFn fn = nullptr;  // nullptr where there is none
+    int rows = kGemmRows;     // rows per tile
+};
+// Many-token products: the tile is repacked once and multiplied with all tokens (only the
+// AVX-512 VNNI variant has them).
+TileProduct avx512_gemm(TensorType type);
+// Few-token products: rows read in place, no repacking.
+TileProduct avx2_gemv(TensorType type);
+TileProduct avx512_gemv(TensorType type);
+TileProduct gemv_for(Isa isa, TensorType type);
 
 RowDotFn scalar_kernel(TensorType type);
 RowDotFn avx2_kernel(TensorType type);

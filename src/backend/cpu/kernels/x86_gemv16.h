@@ -1,0 +1,244 @@
+// Few-token products for the 32-value block types with VNNI, 16 weight rows read in place
+// (included by avx512_kernels.cpp).
+//
+// The tile products of x86_gemm.h repack 16 rows so that every dpbusd advances all of them; that
+// repacking costs more than it saves when only a few tokens use the tile. Here nothing is
+// written: one 512-bit register holds a half-block (16 bytes, elements 0..15 or 16..31) of 4
+// rows, so decoding is a load and a mask, and one dpbusd with the token's half-block broadcast
+// to the four 128-bit lanes gives 4 partial sums per row. Four such registers (rows g, g+4, g+8,
+// g+12 in register g) reduce with six unpacks and three adds to one register whose lane r is row
+// r's exact block dot. The float work is then one vector op per token for all 16 rows, as in the
+// tile products and in the same order (per block: acc = fma(dot, d * dx, acc), then the min's
+// share), so every path stays bit-identical.
+#pragma once
+
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+
+#include <algorithm>
+
+#include "backend/cpu/kernels/x86_gemm.h"
+
+namespace rf::cpu::detail::RF_SIMD_NS {
+namespace {
+
+// The raw bytes of a block as this kernel reads them, per format: where the 16 bytes of packed
+// values start, whether they are nibbles (low: elements 0..15, high: 16..31) or whole bytes, an
+// optional 16-level table, where the fifth bits are, and what to subtract per unit of sum(x) so
+// that dotting unsigned bytes gives the signed dot.
+enum class Packing { Nibbles, Bytes };
+enum class BlockScale { F16, F16WithMin, E8M0 };
+
+template <typename Format>
+struct HalfBlocks;
+template <>
+struct HalfBlocks<Q4_0> {
+    static constexpr Packing kPacking = Packing::Nibbles;
+    static constexpr int kQs = 2, kQh = -1, kOffset = 8;
+    static constexpr const int8_t* kLevels = nullptr;
+    static constexpr BlockScale kScale = BlockScale::F16;
+};
+template <>
+struct HalfBlocks<Q4_1> {
+    static constexpr Packing kPacking = Packing::Nibbles;
+    static constexpr int kQs = 4, kQh = -1, kOffset = 0;
+    static constexpr const int8_t* kLevels = nullptr;
+    static constexpr BlockScale kScale = BlockScale::F16WithMin;
+};
+template <>
+struct HalfBlocks<Q5_0> {
+    static constexpr Packing kPacking = Packing::Nibbles;
+    static constexpr int kQs = 6, kQh = 2, kOffset = 16;
+    static constexpr const int8_t* kLevels = nullptr;
+    static constexpr BlockScale kScale = BlockScale::F16;
+};
+template <>
+struct HalfBlocks<Q5_1> {
+    static constexpr Packing kPacking = Packing::Nibbles;
+    static constexpr int kQs = 8, kQh = 4, kOffset = 0;
+    static constexpr const int8_t* kLevels = nullptr;
+    static constexpr BlockScale kScale = BlockScale::F16WithMin;
+};
+template <>
+struct HalfBlocks<Q8_0> {
+    static constexpr Packing kPacking = Packing::Bytes;  // stored + 128 (xor) to be unsigned
+    static constexpr int kQs = 2, kQh = -1, kOffset = 128;
+    static constexpr const int8_t* kLevels = nullptr;
+    static constexpr BlockScale kScale = BlockScale::F16;
+};
+template <>
+struct HalfBlocks<IQ4_NL> {
+    static constexpr Packing kPacking = Packing::Nibbles;
+    static constexpr int kQs = 2, kQh = -1, kOffset = 128;  // the levels + 128
+    static constexpr const int8_t* kLevels = kIq4nlLevels;
+    static constexpr BlockScale kScale = BlockScale::F16;
+};
+template <>
+struct HalfBlocks<MXFP4> {
+    static constexpr Packing kPacking = Packing::Nibbles;
+    static constexpr int kQs = 1, kQh = -1, kOffset = 128;
+    static constexpr const int8_t* kLevels = kMxfp4Levels;
+    static constexpr BlockScale kScale = BlockScale::E8M0;
+};
+
+// Bytes of the 4 rows p[0..3] from `offset` on, one row per 128-bit lane.
+inline __m512i load_4x16(const uint8_t* const (&p)[4], int offset) {
+    __m512i v = _mm512_castsi128_si512(load128(p[0] + offset));
+    v = _mm512_inserti32x4(v, load128(p[1] + offset), 1);
+    v = _mm512_inserti32x4(v, load128(p[2] + offset), 2);
+    return _mm512_inserti32x4(v, load128(p[3] + offset), 3);
+}
+
+// Lane r (of 16) = the sum of the 4 int32 lanes of row r, where register g holds rows g, g+4,
+// g+8, g+12 in its four 128-bit lanes. Exact, so the order of the additions does not matter.
+inline __m512i reduce_4x4(const __m512i (&v)[4]) {
+    const __m512i s01 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[0], v[1]), _mm512_unpackhi_epi32(v[0], v[1]));
+    const __m512i s23 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2], v[3]), _mm512_unpackhi_epi32(v[2], v[3]));
+    return _mm512_add_epi32(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
+}
+
+template <typename Format>
+struct Rows16 {
+    using H = HalfBlocks<Format>;
+    static constexpr bool kMin = H::kScale == BlockScale::F16WithMin;
+    static constexpr size_t kActBytes = kMin ? sizeof(ActBlockQ8_1) : sizeof(ActBlockQ8_0);
+    static constexpr size_t kActQs = kMin ? offsetof(ActBlockQ8_1, qs) : offsetof(ActBlockQ8_0, qs);
+
+    // The 16 rows' halves of one block: lo[g] / hi[g] hold elements 0..15 / 16..31 of rows g, g+4,
+    // g+8, g+12, as unsigned bytes.
+    static void decode(const uint8_t* const (&rows)[16], int64_t at, __m512i (&lo)[4], __m512i (&hi)[4]) {
+        for (int g = 0; g < 4; ++g) {
+            const uint8_t* const p[4] = {rows[g] + at, rows[g + 4] + at, rows[g + 8] + at, rows[g + 12] + at};
+            if constexpr (H::kPacking == Packing::Bytes) {
+                const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+                lo[g] = _mm512_xor_si512(load_4x16(p, H::kQs), flip);
+                hi[g] = _mm512_xor_si512(load_4x16(p, H::kQs + 16), flip);
+            } else {
+                const __m512i raw = load_4x16(p, H::kQs);
+                const __m512i mask = _mm512_set1_epi8(0x0f);
+                lo[g] = _mm512_and_si512(raw, mask);
+                hi[g] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), mask);
+            }
+            if constexpr (H::kLevels != nullptr) {
+                // The levels + 128 (a flipped sign bit) are unsigned bytes.
+                const __m512i table = _mm512_xor_si512(
+                    _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(H::kLevels))),
+                    _mm512_set1_epi8(static_cast<char>(0x80)));
+                lo[g] = _mm512_shuffle_epi8(table, lo[g]);
+                hi[g] = _mm512_shuffle_epi8(table, hi[g]);
+            }
+            if constexpr (H::kQh >= 0) {
+                // Bit j of a row's 32 fifth bits belongs to element j: bits 0..15 to its low half.
+                uint64_t low_bits = 0, high_bits = 0;
+                for (int lane = 0; lane < 4; ++lane) {
+                    uint32_t qh;
+                    std::memcpy(&qh, p[lane] + H::kQh, 4);
+                    low_bits |= static_cast<uint64_t>(qh & 0xffff) << (16 * lane);
+                    high_bits |= static_cast<uint64_t>(qh >> 16) << (16 * lane);
+                }
+                const __m512i sixteen = _mm512_set1_epi8(16);
+                lo[g] = _mm512_or_si512(lo[g], _mm512_maskz_mov_epi8(low_bits, sixteen));
+                hi[g] = _mm512_or_si512(hi[g], _mm512_maskz_mov_epi8(high_bits, sixteen));
+            }
+        }
+    }
+
+    // The 16 rows' block scales (and mins), from the 4 bytes at the start of each block.
+    static void scales(const uint8_t* wb, __m512i row_offsets, __m512& d, __m512& m) {
+        const __m512i head = _mm512_i32gather_epi32(row_offsets, wb, 1);
+        if constexpr (H::kScale == BlockScale::E8M0) {
+            // The same float as MXFP4::scale: 2^(e - 128), subnormal for e < 2.
+            const __m512i e = _mm512_and_si512(head, _mm512_set1_epi32(0xff));
+            const __mmask16 tiny = _mm512_cmplt_epi32_mask(e, _mm512_set1_epi32(2));
+            const __m512i normal = _mm512_slli_epi32(_mm512_sub_epi32(e, _mm512_set1_epi32(1)), 23);
+            const __m512i sub = _mm512_sllv_epi32(_mm512_set1_epi32(0x00200000), e);
+            d = _mm512_castsi512_ps(_mm512_mask_blend_epi32(tiny, normal, sub));
+            m = _mm512_setzero_ps();
+        } else {
+            d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(head));
+            m = kMin ? _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(head, 16))) : _mm512_setzero_ps();
+        }
+    }
+
+    template <int NT>
+    static void tokens(int64_t n_blocks, const uint8_t* const (&rows)[16], __m512i row_offsets, const uint8_t* act,
+                       size_t act_stride, float* out, size_t out_stride, int n_rows) {
+        __m512 acc[NT];
+        for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            const int64_t at = b * static_cast<int64_t>(Format::kBytes);
+            if ((b & 3) == 0)  // the 16 row streams outrun the hardware prefetcher (see x86_gemv.h)
+                for (int r = 0; r < 16; ++r)
+                    _mm_prefetch(reinterpret_cast<const char*>(rows[r] + at + kPrefetchBlocks * Format::kBytes),
+                                 _MM_HINT_T0);
+            __m512i lo[4], hi[4];
+            decode(rows, at, lo, hi);
+            __m512 d, m;
+            scales(rows[0] + at, row_offsets, d, m);
+            for (int t = 0; t < NT; ++t) {
+                const uint8_t* xb = act + t * act_stride + b * kActBytes;
+                const __m512i x_lo = _mm512_broadcast_i32x4(load128(xb + kActQs));
+                const __m512i x_hi = _mm512_broadcast_i32x4(load128(xb + kActQs + 16));
+                __m512i part[4];
+                for (int g = 0; g < 4; ++g)
+                    part[g] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo[g], x_lo), hi[g], x_hi);
+                __m512i dot = reduce_4x4(part);
+                if constexpr (H::kOffset != 0) {
+                    int32_t sum;
+                    std::memcpy(&sum, xb + offsetof(ActBlockQ8_0, sum), 4);
+                    dot = _mm512_sub_epi32(dot, _mm512_set1_epi32(H::kOffset * sum));
+                }
+                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(d, _mm512_set1_ps(load_f32(xb))), acc[t]);
+                if constexpr (kMin)
+                    acc[t] = _mm512_fmadd_ps(m, _mm512_set1_ps(load_f32(xb + offsetof(ActBlockQ8_1, s))), acc[t]);
+            }
+        }
+        for (int t = 0; t < NT; ++t) store_rows16(acc[t], n_rows, out + t * out_stride);
+    }
+
+    // TileGemmFn over up to 16 rows; rows past n_rows repeat the last one and are not stored.
+    static void run(int64_t cols, const uint8_t* w, size_t row_bytes, int n_rows, const uint8_t* act,
+                    size_t act_stride, int64_t n_tok, float* out, size_t out_stride) {
+        const int64_t n_blocks = cols / 32;
+        const uint8_t* rows[16];
+        alignas(64) int32_t offsets[16];
+        for (int r = 0; r < 16; ++r) {
+            offsets[r] = static_cast<int32_t>(static_cast<size_t>(std::min(r, n_rows - 1)) * row_bytes);
+            rows[r] = w + offsets[r];
+        }
+        const __m512i row_offsets = _mm512_load_si512(offsets);
+        int64_t t = 0;
+        for (; t + 8 <= n_tok; t += 8)
+            tokens<8>(n_blocks, rows, row_offsets, act + t * act_stride, act_stride, out + t * out_stride, out_stride,
+                      n_rows);
+        const uint8_t* act_t = act + t * act_stride;
+        float* out_t = out + t * out_stride;
+        switch (n_tok - t) {
+            case 1: tokens<1>(n_blocks, rows, row_offsets, act_t, act_stride, out_t, out_stride, n_rows); break;
+            case 2: tokens<2>(n_blocks, rows, row_offsets, act_t, act_stride, out_t, out_stride, n_rows); break;
+            case 3: tokens<3>(n_blocks, rows, row_offsets, act_t, act_stride, out_t, out_stride, n_rows); break;
+            case 4: tokens<4>(n_blocks, rows, row_offsets, act_t, act_stride, out_t, out_stride, n_rows); break;
+            case 5: tokens<5>(n_blocks, rows, row_offsets, act_t, act_stride, out_t, out_stride, n_rows); break;
+            case 6: tokens<6>(n_blocks, rows, row_offsets, act_t, act_stride, out_t, out_stride, n_rows); break;
+            case 7: tokens<7>(n_blocks, rows, row_offsets, act_t, act_stride, out_t, out_stride, n_rows); break;
+            default: break;
+        }
+    }
+};
+
+TileGemmFn gemv16_kernel(TensorType type) {
+    switch (type) {
+        case TensorType::Q4_0: return Rows16<Q4_0>::run;
+        case TensorType::Q4_1: return Rows16<Q4_1>::run;
+        case TensorType::Q5_0: return Rows16<Q5_0>::run;
+        case TensorType::Q5_1: return Rows16<Q5_1>::run;
+        case TensorType::Q8_0: return Rows16<Q8_0>::run;
+        case TensorType::IQ4_NL: return Rows16<IQ4_NL>::run;
+        case TensorType::MXFP4: return Rows16<MXFP4>::run;
+        default: return nullptr;
+    }
+}
+
+}  // namespace
+}  // namespace rf::cpu::detail::RF_SIMD_NS
+
+#endif
