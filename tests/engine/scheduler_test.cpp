@@ -339,12 +339,25 @@ TEST(Scheduler, PreemptionWhenThePoolRunsShortChangesNoOutput) {
                   .kv_memory_bytes = per_block * 10});
         Served reference({.max_running = 1, .prefix_caching = false});
         Collector c, alone;
+        // The first request's first token holds the loop thread until all three are queued, so that
+        // they run together however the threads are scheduled.
+        std::promise<void> entered, release;
+        auto released = release.get_future().share();
+        std::atomic<bool> first{true};
         for (size_t i = 0; i < 3; ++i) {
             auto r = greedy(prompt_of(70 + static_cast<uint32_t>(i), 6), 20);
             if (i == 1) r.sampling = {.temperature = 1.0f, .seed = 3};
-            submitted(s.scheduler->submit(r, c.sink(i)));
+            const auto hold = [&](const RequestEvent&) {
+                if (first.exchange(false)) {
+                    entered.set_value();
+                    released.wait();
+                }
+            };
+            submitted(s.scheduler->submit(r, i == 0 ? c.sink(i, hold) : c.sink(i)));
+            if (i == 0) entered.get_future().wait();
             submitted(reference.scheduler->submit(r, alone.sink(i)));
         }
+        release.set_value();
         ASSERT_TRUE(c.wait(3));
         ASSERT_TRUE(alone.wait(3));
         for (size_t i = 0; i < 3; ++i) {
