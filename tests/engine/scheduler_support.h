@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 #include <random>
@@ -24,6 +25,27 @@ struct Output {
     std::string text;
     std::optional<RequestEvent> finished;
     int finished_count = 0;
+};
+
+// Holds the scheduler's loop thread inside a request's first event until release(): whatever is
+// submitted meanwhile is queued together when the loop goes on, however the threads are scheduled.
+class LoopGate {
+public:
+    std::function<void(const RequestEvent&)> hook() {
+        return [this](const RequestEvent&) {
+            if (first_.exchange(false)) {
+                entered_.set_value();
+                released_.wait();
+            }
+        };
+    }
+    void wait_until_held() { entered_.get_future().wait(); }
+    void release() { release_.set_value(); }
+
+private:
+    std::promise<void> entered_, release_;
+    std::shared_future<void> released_ = release_.get_future().share();
+    std::atomic<bool> first_{true};
 };
 
 // Collects events of many requests (by the caller's index) and waits for them to finish.

@@ -176,24 +176,16 @@ TEST(Scheduler, CancelMidPrefillAndMidDecodeFreesTheBlocks) {
 TEST(Scheduler, FullQueueIsOverloadedAndBadRequestsAreInvalid) {
     Served s({.max_queue = 2, .max_running = 1});
     Collector c;
-    std::promise<void> entered, release;
-    auto released = release.get_future().share();
-    std::atomic<bool> first{true};
-    // The first request's first token holds the loop thread until the test lets it go.
-    submitted(s.scheduler->submit(greedy(prompt_of(4, 4), 3), c.sink(0, [&](const RequestEvent&) {
-        if (first.exchange(false)) {
-            entered.set_value();
-            released.wait();
-        }
-    })));
-    entered.get_future().wait();
+    LoopGate gate;  // the first request's first token holds the loop thread until the test lets it go
+    submitted(s.scheduler->submit(greedy(prompt_of(4, 4), 3), c.sink(0, gate.hook())));
+    gate.wait_until_held();
     submitted(s.scheduler->submit(greedy(prompt_of(5, 4), 2), c.sink(1)));
     submitted(s.scheduler->submit(greedy(prompt_of(6, 4), 2), c.sink(2)));
     auto refused = s.scheduler->submit(greedy(prompt_of(7, 4), 2), c.sink(3));
     ASSERT_TRUE(std::holds_alternative<SubmitFailure>(refused));
     EXPECT_EQ(std::get<SubmitFailure>(refused).kind, SubmitError::Overloaded);
     EXPECT_EQ(s.scheduler->stats().queued, 2);
-    release.set_value();
+    gate.release();
     ASSERT_TRUE(c.wait(3));
 
     // max_queue 0: only what a free running slot takes at once is accepted.
@@ -339,25 +331,15 @@ TEST(Scheduler, PreemptionWhenThePoolRunsShortChangesNoOutput) {
                   .kv_memory_bytes = per_block * 10});
         Served reference({.max_running = 1, .prefix_caching = false});
         Collector c, alone;
-        // The first request's first token holds the loop thread until all three are queued, so that
-        // they run together however the threads are scheduled.
-        std::promise<void> entered, release;
-        auto released = release.get_future().share();
-        std::atomic<bool> first{true};
+        LoopGate gate;  // all three queued before any runs, so that they run together
         for (size_t i = 0; i < 3; ++i) {
             auto r = greedy(prompt_of(70 + static_cast<uint32_t>(i), 6), 20);
             if (i == 1) r.sampling = {.temperature = 1.0f, .seed = 3};
-            const auto hold = [&](const RequestEvent&) {
-                if (first.exchange(false)) {
-                    entered.set_value();
-                    released.wait();
-                }
-            };
-            submitted(s.scheduler->submit(r, i == 0 ? c.sink(i, hold) : c.sink(i)));
-            if (i == 0) entered.get_future().wait();
+            submitted(s.scheduler->submit(r, i == 0 ? c.sink(i, gate.hook()) : c.sink(i)));
+            if (i == 0) gate.wait_until_held();
             submitted(reference.scheduler->submit(r, alone.sink(i)));
         }
-        release.set_value();
+        gate.release();
         ASSERT_TRUE(c.wait(3));
         ASSERT_TRUE(alone.wait(3));
         for (size_t i = 0; i < 3; ++i) {
@@ -392,6 +374,12 @@ TEST(Scheduler, RandomBurstWithCancelsLeaksNoBlock) {
     const auto shared = prompt_of(99, 24);
     constexpr size_t kRequests = 48;
     std::vector<RequestOptions> requests;
+    // A first request holds the loop thread until the burst is queued, so that the burst runs
+    // together (and preempts) however the threads are scheduled.
+    Collector first;
+    LoopGate gate;
+    submitted(s.scheduler->submit(greedy(prompt_of(98, 4), 2), first.sink(0, gate.hook())));
+    gate.wait_until_held();
     for (size_t i = 0; i < kRequests; ++i) {
         std::vector<int32_t> prompt = rng() % 2 ? shared : prompt_of(static_cast<uint32_t>(rng()), 1 + rng() % 8);
         for (size_t k = rng() % 20; k > 0; --k) prompt.push_back(3 + static_cast<int32_t>(rng() % 200));
@@ -406,8 +394,9 @@ TEST(Scheduler, RandomBurstWithCancelsLeaksNoBlock) {
         *self = id;
         ids.push_back(id);
         if (rng() % 4 == 0) s.scheduler->cancel(ids[rng() % ids.size()]);
-        if (rng() % 8 == 0) std::this_thread::sleep_for(1ms);
     }
+    gate.release();
+    ASSERT_TRUE(first.wait(1));
     ASSERT_TRUE(c.wait(kRequests));
     for (size_t i = 0; i < kRequests; ++i) EXPECT_EQ(c.get(i).finished_count, 1) << i;
     s.expect_no_leak();
