@@ -4,6 +4,7 @@
 # and a 60 s load test with 64 streaming clients. The server gets 2 pinned cores; the client
 # (tools/serve_bench.py) runs on the others.
 #   scripts/serve-bench.sh [BIN_DIR] [MODEL] [CORES] [OUT_DIR]
+# LOAD=0 skips the load test.
 set -euo pipefail
 BIN=${1:-build/src/cli}
 MODEL=${2:-/tmp/rf-cpu-bench/Q4_0.gguf}
@@ -32,7 +33,9 @@ echo "# $(date -u +%F) $(lscpu | sed -n 's/^Model name: *//p'), server on cores 
 taskset -c "$OTHER" python3 tools/serve_bench.py --url "$URL" throughput --concurrency 1 4 8 16 --repetitions 3 \
     --json "$OUT/throughput.json" --plot "$OUT/throughput.png" --reference 47 70 76 100 \
     --title "TinyLlama-1.1B-shape Q4_0, 2 cores, through HTTP"
-taskset -c "$OTHER" python3 tools/serve_bench.py --url "$URL" load --clients 64 --duration 60 --pid "$SERVER"
+if [ "${LOAD:-1}" != 0 ]; then
+    taskset -c "$OTHER" python3 tools/serve_bench.py --url "$URL" load --clients 64 --duration 60 --pid "$SERVER"
+fi
 kill -TERM "$SERVER"
 wait "$SERVER" || true
 trap - EXIT

@@ -80,12 +80,13 @@ struct HalfBlocks<MXFP4> {
     static constexpr BlockScale kScale = BlockScale::E8M0;
 };
 
-// Bytes of the 4 rows p[0..3] from `offset` on, one row per 128-bit lane.
-inline __m512i load_4x16(const uint8_t* const (&p)[4], int offset) {
-    __m512i v = _mm512_castsi128_si512(load128(p[0] + offset));
-    v = _mm512_inserti32x4(v, load128(p[1] + offset), 1);
-    v = _mm512_inserti32x4(v, load128(p[2] + offset), 2);
-    return _mm512_inserti32x4(v, load128(p[3] + offset), 3);
+// 16 bytes of each of the 4 rows p, p + stride, p + 2 * stride, p + 3 * stride, one row per
+// 128-bit lane.
+inline __m512i load_4x16(const uint8_t* p, size_t stride) {
+    __m512i v = _mm512_castsi128_si512(load128(p));
+    v = _mm512_inserti32x4(v, load128(p + stride), 1);
+    v = _mm512_inserti32x4(v, load128(p + 2 * stride), 2);
+    return _mm512_inserti32x4(v, load128(p + 3 * stride), 3);
 }
 
 // Lane r (of 16) = the sum of the 4 int32 lanes of row r, where register g holds rows g, g+4,
@@ -103,17 +104,18 @@ struct Rows16 {
     static constexpr size_t kActBytes = kMin ? sizeof(ActBlockQ8_1) : sizeof(ActBlockQ8_0);
     static constexpr size_t kActQs = kMin ? offsetof(ActBlockQ8_1, qs) : offsetof(ActBlockQ8_0, qs);
 
-    // The 16 rows' halves of one block: lo[g] / hi[g] hold elements 0..15 / 16..31 of rows g, g+4,
-    // g+8, g+12, as unsigned bytes.
-    static void decode(const uint8_t* const (&rows)[16], int64_t at, __m512i (&lo)[4], __m512i (&hi)[4]) {
+    // The 16 rows' halves of one block (at wb in row 0, rows row_bytes apart): lo[g] / hi[g] hold
+    // elements 0..15 / 16..31 of rows g, g+4, g+8, g+12, as unsigned bytes.
+    static void decode(const uint8_t* wb, size_t row_bytes, __m512i (&lo)[4], __m512i (&hi)[4]) {
         for (int g = 0; g < 4; ++g) {
-            const uint8_t* const p[4] = {rows[g] + at, rows[g + 4] + at, rows[g + 8] + at, rows[g + 12] + at};
+            const uint8_t* p = wb + g * row_bytes;
+            const size_t stride = 4 * row_bytes;
             if constexpr (H::kPacking == Packing::Bytes) {
                 const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
-                lo[g] = _mm512_xor_si512(load_4x16(p, H::kQs), flip);
-                hi[g] = _mm512_xor_si512(load_4x16(p, H::kQs + 16), flip);
+                lo[g] = _mm512_xor_si512(load_4x16(p + H::kQs, stride), flip);
+                hi[g] = _mm512_xor_si512(load_4x16(p + H::kQs + 16, stride), flip);
             } else {
-                const __m512i raw = load_4x16(p, H::kQs);
+                const __m512i raw = load_4x16(p + H::kQs, stride);
                 const __m512i mask = _mm512_set1_epi8(0x0f);
                 lo[g] = _mm512_and_si512(raw, mask);
                 hi[g] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), mask);
@@ -131,7 +133,7 @@ struct Rows16 {
                 uint64_t low_bits = 0, high_bits = 0;
                 for (int lane = 0; lane < 4; ++lane) {
                     uint32_t qh;
-                    std::memcpy(&qh, p[lane] + H::kQh, 4);
+                    std::memcpy(&qh, p + lane * stride + H::kQh, 4);
                     low_bits |= static_cast<uint64_t>(qh & 0xffff) << (16 * lane);
                     high_bits |= static_cast<uint64_t>(qh >> 16) << (16 * lane);
                 }
@@ -160,20 +162,23 @@ struct Rows16 {
     }
 
     template <int NT>
-    static void tokens(int64_t n_blocks, const uint8_t* const (&rows)[16], __m512i row_offsets, const uint8_t* act,
-                       size_t act_stride, float* out, size_t out_stride, int n_rows) {
+    static void tokens(int64_t n_blocks, const uint8_t* w, size_t row_bytes, __m512i row_offsets, const uint8_t* act,
+                       size_t act_stride, float* out, size_t out_stride) {
         __m512 acc[NT];
         for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
         for (int64_t b = 0; b < n_blocks; ++b) {
-            const int64_t at = b * static_cast<int64_t>(Format::kBytes);
-            if ((b & 3) == 0)  // the 16 row streams outrun the hardware prefetcher (see x86_gemv.h)
+            const uint8_t* wb = w + b * static_cast<int64_t>(Format::kBytes);
+            // With one or two tokens the 16 row streams outrun the hardware prefetcher (see
+            // x86_gemv.h); from 4 tokens on the prefetches cost more than they save (dev VM: 4 tokens
+            // of Q4_0 83 -> 97 tok/s without them, Q8_0 at 8 tokens 96 -> 122).
+            if (NT <= 2 && (b & 3) == 0)
                 for (int r = 0; r < 16; ++r)
-                    _mm_prefetch(reinterpret_cast<const char*>(rows[r] + at + kPrefetchBlocks * Format::kBytes),
+                    _mm_prefetch(reinterpret_cast<const char*>(wb + r * row_bytes + kPrefetchBlocks * Format::kBytes),
                                  _MM_HINT_T0);
             __m512i lo[4], hi[4];
-            decode(rows, at, lo, hi);
+            decode(wb, row_bytes, lo, hi);
             __m512 d, m;
-            scales(rows[0] + at, row_offsets, d, m);
+            scales(wb, row_offsets, d, m);
             for (int t = 0; t < NT; ++t) {
                 const uint8_t* xb = act + t * act_stride + b * kActBytes;
                 const __m512i x_lo = _mm512_broadcast_i32x4(load128(xb + kActQs));
@@ -192,34 +197,39 @@ struct Rows16 {
                     acc[t] = _mm512_fmadd_ps(m, _mm512_set1_ps(load_f32(xb + offsetof(ActBlockQ8_1, s))), acc[t]);
             }
         }
-        for (int t = 0; t < NT; ++t) store_rows16(acc[t], n_rows, out + t * out_stride);
+        for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
     }
 
-    // TileGemmFn over up to 16 rows; rows past n_rows repeat the last one and are not stored.
+    // TileGemmFn over up to 16 rows. A partial tile (the last of a matrix whose rows are not a
+    // multiple of 16) goes through the row kernel, which sums in the same order.
     static void run(int64_t cols, const uint8_t* w, size_t row_bytes, int n_rows, const uint8_t* act,
                     size_t act_stride, int64_t n_tok, float* out, size_t out_stride) {
-        const int64_t n_blocks = cols / 32;
-        const uint8_t* rows[16];
-        alignas(64) int32_t offsets[16];
-        for (int r = 0; r < 16; ++r) {
-            offsets[r] = static_cast<int32_t>(static_cast<size_t>(std::min(r, n_rows - 1)) * row_bytes);
-            rows[r] = w + offsets[r];
+        if (n_rows < 16) {
+            for (int r = 0; r < n_rows; ++r)
+                for (int64_t t = 0; t < n_tok; t += kMaxTileTokens)
+                    dispatch_tokens<Blocks32<Format>>(cols, w + r * row_bytes, act + t * act_stride, act_stride,
+                                                      static_cast<int>(std::min<int64_t>(kMaxTileTokens, n_tok - t)),
+                                                      out + t * out_stride + r, out_stride);
+            return;
         }
+        const int64_t n_blocks = cols / 32;
+        alignas(64) int32_t offsets[16];
+        for (int r = 0; r < 16; ++r) offsets[r] = static_cast<int32_t>(static_cast<size_t>(r) * row_bytes);
         const __m512i row_offsets = _mm512_load_si512(offsets);
         int64_t t = 0;
         for (; t + 8 <= n_tok; t += 8)
-            tokens<8>(n_blocks, rows, row_offsets, act + t * act_stride, act_stride, out + t * out_stride, out_stride,
-                      n_rows);
+            tokens<8>(n_blocks, w, row_bytes, row_offsets, act + t * act_stride, act_stride, out + t * out_stride,
+                      out_stride);
         const uint8_t* act_t = act + t * act_stride;
         float* out_t = out + t * out_stride;
         switch (n_tok - t) {
-            case 1: tokens<1>(n_blocks, rows, row_offsets, act_t, act_stride, out_t, out_stride, n_rows); break;
-            case 2: tokens<2>(n_blocks, rows, row_offsets, act_t, act_stride, out_t, out_stride, n_rows); break;
-            case 3: tokens<3>(n_blocks, rows, row_offsets, act_t, act_stride, out_t, out_stride, n_rows); break;
-            case 4: tokens<4>(n_blocks, rows, row_offsets, act_t, act_stride, out_t, out_stride, n_rows); break;
-            case 5: tokens<5>(n_blocks, rows, row_offsets, act_t, act_stride, out_t, out_stride, n_rows); break;
-            case 6: tokens<6>(n_blocks, rows, row_offsets, act_t, act_stride, out_t, out_stride, n_rows); break;
-            case 7: tokens<7>(n_blocks, rows, row_offsets, act_t, act_stride, out_t, out_stride, n_rows); break;
+            case 1: tokens<1>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
+            case 2: tokens<2>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
+            case 3: tokens<3>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
+            case 4: tokens<4>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
+            case 5: tokens<5>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
+            case 6: tokens<6>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
+            case 7: tokens<7>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
             default: break;
         }
     }
