@@ -7,6 +7,7 @@ namespace rf::cpu::detail {
 
 RowDotFn avx2_kernel(TensorType type) { return avx2::any_kernel(type); }
 TileProduct avx2_gemv(TensorType type) { return {avx2::gemv_kernel(type), kGemmRows}; }
+void avx2_clean_vector_state() { _mm256_zeroupper(); }
 ActQuantFn avx2_act_quantizer(ActFormat format) { return avx2::act_quantizer_of(format); }
 
 }  // namespace rf::cpu::detail

@@ -21,6 +21,23 @@ RowDotFn avx512_kernel(TensorType type) {
     if (auto fn = avx512::float512_kernel(type)) return fn;
     return avx512::any_kernel(type);
 }
+// vzeroupper leaves zmm16..31 as they are: they are zeroed first (an EVEX write of the low 128
+// bits clears the rest).
+void avx512_clean_vector_state() {
+    asm volatile(
+        "vpxord %%xmm16, %%xmm16, %%xmm16\n\tvpxord %%xmm17, %%xmm17, %%xmm17\n\t"
+        "vpxord %%xmm18, %%xmm18, %%xmm18\n\tvpxord %%xmm19, %%xmm19, %%xmm19\n\t"
+        "vpxord %%xmm20, %%xmm20, %%xmm20\n\tvpxord %%xmm21, %%xmm21, %%xmm21\n\t"
+        "vpxord %%xmm22, %%xmm22, %%xmm22\n\tvpxord %%xmm23, %%xmm23, %%xmm23\n\t"
+        "vpxord %%xmm24, %%xmm24, %%xmm24\n\tvpxord %%xmm25, %%xmm25, %%xmm25\n\t"
+        "vpxord %%xmm26, %%xmm26, %%xmm26\n\tvpxord %%xmm27, %%xmm27, %%xmm27\n\t"
+        "vpxord %%xmm28, %%xmm28, %%xmm28\n\tvpxord %%xmm29, %%xmm29, %%xmm29\n\t"
+        "vpxord %%xmm30, %%xmm30, %%xmm30\n\tvpxord %%xmm31, %%xmm31, %%xmm31" ::
+            : "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26",
+              "xmm27", "xmm28", "xmm29", "xmm30", "xmm31");
+    _mm256_zeroupper();
+}
+
 TileProduct avx512_gemv(TensorType type) {
     if (auto fn = avx512::gemv16_kernel(type)) return {fn, kWideGemmRows};
     return {avx512::gemv_kernel(type), kGemmRows};

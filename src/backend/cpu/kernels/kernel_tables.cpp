@@ -70,4 +70,12 @@ TileProduct gemv_for(Isa isa, TensorType type) {
     return {};
 }
 
+void clean_vector_state(Isa isa) {
+    switch (isa) {
+        case Isa::Avx512: avx512_clean_vector_state(); break;
+        case Isa::Avx2: avx2_clean_vector_state(); break;
+        case Isa::Scalar: break;
+    }
+}
+
 }  // namespace rf::cpu::detail

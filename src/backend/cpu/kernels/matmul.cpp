@@ -94,7 +94,8 @@ Status matmul_with_isa(Isa isa, const WeightMatrix& w, const float* x, int64_t n
         detail::Activations act;
         int64_t n_tokens;
         float* y;
-    } job{w, kernel, act, n_tokens, y};
+        Isa isa;
+    } job{w, kernel, act, n_tokens, y, isa};
     // Many tokens: repacked tile products; few: tiles of rows read in place; else one row at a time.
     detail::TileProduct tiles;
     if (n_tokens < gemm_min_tokens(isa, w.type))
@@ -108,7 +109,8 @@ Status matmul_with_isa(Isa isa, const WeightMatrix& w, const float* x, int64_t n
             detail::Activations act;
             int64_t n_tokens;
             float* y;
-        } gjob{w, tiles, act, n_tokens, y};
+            Isa isa;
+        } gjob{w, tiles, act, n_tokens, y, isa};
         const int64_t n_gemm_tiles = (w.rows + tiles.rows - 1) / tiles.rows;
         pool.parallel_for(n_gemm_tiles, [&gjob](int64_t begin, int64_t end) {
             const WeightMatrix& w = gjob.w;
@@ -118,6 +120,7 @@ Status matmul_with_isa(Isa isa, const WeightMatrix& w, const float* x, int64_t n
                 gjob.tiles.fn(w.cols, w.row(r0), w.row_bytes, n_rows, gjob.act.data, gjob.act.row_bytes,
                               gjob.n_tokens, gjob.y + r0, static_cast<size_t>(w.rows));
             }
+            detail::clean_vector_state(gjob.isa);
         });
         return ok_status();
     }
@@ -136,6 +139,7 @@ Status matmul_with_isa(Isa isa, const WeightMatrix& w, const float* x, int64_t n
                                static_cast<size_t>(w.rows));
             }
         }
+        detail::clean_vector_state(job.isa);
     });
     return ok_status();
 }

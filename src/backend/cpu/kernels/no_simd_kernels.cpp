@@ -9,5 +9,7 @@ TileProduct avx512_gemm(TensorType) { return {}; }
 TileProduct avx2_gemv(TensorType) { return {}; }
 TileProduct avx512_gemv(TensorType) { return {}; }
 ActQuantFn avx2_act_quantizer(ActFormat) { return nullptr; }
+void avx2_clean_vector_state() {}
+void avx512_clean_vector_state() {}
 
 }  // namespace rf::cpu::detail

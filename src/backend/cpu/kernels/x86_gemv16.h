@@ -197,7 +197,7 @@ struct Rows16 {
                     acc[t] = _mm512_fmadd_ps(m, _mm512_set1_ps(load_f32(xb + offsetof(ActBlockQ8_1, s))), acc[t]);
             }
         }
-        for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+        for (int t = 0; t < NT; ++t) store_rows16(acc[t], 16, out + t * out_stride);
     }
 
     // TileGemmFn over up to 16 rows. A partial tile (the last of a matrix whose rows are not a
