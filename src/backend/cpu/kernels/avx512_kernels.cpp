@@ -14,6 +14,7 @@
 #include "backend/cpu/kernels/x86_gemm.h"
 #include "backend/cpu/kernels/x86_gemm_kquants.h"
 #include "backend/cpu/kernels/x86_gemv16.h"
+#include "backend/cpu/kernels/x86_gemv16_kquants.h"
 
 namespace rf::cpu::detail {
 
@@ -40,6 +41,7 @@ void avx512_clean_vector_state() {
 
 TileProduct avx512_gemv(TensorType type) {
     if (auto fn = avx512::gemv16_kernel(type)) return {fn, kWideGemmRows};
+    if (auto fn = avx512::gemv16_kquant_kernel(type)) return {fn, kWideGemmRows};
     return {avx512::gemv_kernel(type), kGemmRows};
 }
 TileProduct avx512_gemm(TensorType type) {

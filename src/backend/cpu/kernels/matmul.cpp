@@ -22,12 +22,14 @@ using detail::kMaxTileTokens;
 constexpr int64_t kRowTile = 16;
 
 // From this many tokens on, repacking a tile of rows for the tile products pays for itself:
-// measured on TinyLlama-shaped products (docs/performance.md). The 32-value block types on
-// AVX-512 read 16 rows in place below it; the super-block types' row kernels already decode a
-// block once for 4 tokens.
+// measured on TinyLlama-shaped products (docs/performance.md). Below it, types with an AVX-512
+// in-place kernel read 16 rows as stored: up to 15 tokens for the 32-value block types (at 12 in
+// place 109 vs tiles 85 tok/s, at 16 102 vs 109) and 31 for Q4_K (at 16 123 vs 94, at 32 147 vs
+// 145). The other super-block types' row kernels decode a block once for 4 tokens; tiles from 8.
 int64_t gemm_min_tokens(Isa isa, TensorType type) {
-    if (detail::activation_format(type) == detail::ActFormat::Q8_K) return 8;
-    if (isa == Isa::Avx512 && detail::avx512_gemv(type).rows == detail::kWideGemmRows) return 16;
+    const bool super_blocks = detail::activation_format(type) == detail::ActFormat::Q8_K;
+    if (isa == Isa::Avx512 && detail::avx512_gemv(type).rows == detail::kWideGemmRows) return super_blocks ? 32 : 16;
+    if (super_blocks) return 8;
     return 4;
 }
 

@@ -1,0 +1,138 @@
+// Few-token products of Q4_K with VNNI, 16 rows read in place (included by avx512_kernels.cpp).
+//
+// The layout of x86_gemv16.h: one 512-bit register holds 16 bytes of 4 rows (rows g, g+4, g+8,
+// g+12). A Q4_K super-block stores the 32-value sub-blocks 2p and 2p+1 as the low and high nibbles
+// of the same 32 bytes, so one load of 16 bytes per row gives half of both. Per sub-block and token
+// the 4 registers' dots reduce to one lane per row, which is multiplied by the 16 rows' 6-bit
+// scales; the mins are applied from the activations' per-16 sums. The integer sums are exact and
+// the float steps are those of the row kernels (x86_kquants.h): per super-block,
+// acc = fma(isum, d * dx, acc), then acc = -(corr * (dmin * dx)) + acc.
+#pragma once
+
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+
+#include "backend/cpu/kernels/x86_gemv16.h"
+#include "backend/cpu/kernels/x86_kquants.h"
+
+namespace rf::cpu::detail::RF_SIMD_NS {
+namespace {
+
+struct Q4KRows16 {
+    static constexpr size_t kBytes = sizeof(quant::BlockQ4_K);
+    static constexpr size_t kActQs = offsetof(BlockQ8_K, qs);
+    static constexpr size_t kActSums = offsetof(BlockQ8_K, bsums);
+
+    // Byte k (0..3) of each int32 lane.
+    static __m512i byte_of(__m512i v, int k) {
+        return _mm512_and_si512(_mm512_srlv_epi32(v, _mm512_set1_epi32(8 * k)), _mm512_set1_epi32(0xff));
+    }
+
+    template <int NT>
+    static void tokens(int64_t n_blocks, const uint8_t* w, size_t row_bytes, __m512i row_offsets, const uint8_t* act,
+                       size_t act_stride, float* out, size_t out_stride) {
+        const size_t stride = 4 * row_bytes;
+        const __m512i low4 = _mm512_set1_epi8(0x0f);
+        __m512 acc[NT];
+        for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            const uint8_t* wb = w + b * static_cast<int64_t>(kBytes);
+            // The 16 rows' d and dmin, and their 12 bytes of packed 6-bit scales and mins (see
+            // Q4_K::prepare): lane r of each vector belongs to row r.
+            const __m512i head = _mm512_i32gather_epi32(row_offsets, wb, 1);
+            const __m512i w0 = _mm512_i32gather_epi32(row_offsets, wb + 4, 1);
+            const __m512i w1 = _mm512_i32gather_epi32(row_offsets, wb + 8, 1);
+            const __m512i w2 = _mm512_i32gather_epi32(row_offsets, wb + 12, 1);
+            const __m512i six = _mm512_set1_epi32(0x3f3f3f3f), four = _mm512_set1_epi32(0x0f0f0f0f),
+                          top = _mm512_set1_epi32(0x30303030);
+            const __m512i scales[2] = {
+                _mm512_and_si512(w0, six),
+                _mm512_or_si512(_mm512_and_si512(w2, four), _mm512_and_si512(_mm512_srli_epi32(w0, 2), top))};
+            const __m512i mins[2] = {
+                _mm512_and_si512(w1, six),
+                _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(w2, 4), four),
+                                _mm512_and_si512(_mm512_srli_epi32(w1, 2), top))};
+
+            __m512i isum[NT];
+            for (int t = 0; t < NT; ++t) isum[t] = _mm512_setzero_si512();
+            for (int p = 0; p < 4; ++p) {
+                __m512i raw[4][2];
+                for (int g = 0; g < 4; ++g)
+                    for (int h = 0; h < 2; ++h) raw[g][h] = load_4x16(wb + g * row_bytes + 16 + 32 * p + 16 * h, stride);
+                for (int nib = 0; nib < 2; ++nib) {
+                    const int c = 2 * p + nib;
+                    __m512i v[4][2];
+                    for (int g = 0; g < 4; ++g)
+                        for (int h = 0; h < 2; ++h)
+                            v[g][h] = _mm512_and_si512(nib ? _mm512_srli_epi16(raw[g][h], 4) : raw[g][h], low4);
+                    const __m512i scale = byte_of(scales[c / 4], c % 4);
+                    for (int t = 0; t < NT; ++t) {
+                        const uint8_t* xq = act + t * act_stride + b * sizeof(BlockQ8_K) + kActQs + 32 * c;
+                        const __m512i x0 = _mm512_broadcast_i32x4(load128(xq));
+                        const __m512i x1 = _mm512_broadcast_i32x4(load128(xq + 16));
+                        __m512i part[4];
+                        for (int g = 0; g < 4; ++g)
+                            part[g] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), v[g][0], x0),
+                                                          v[g][1], x1);
+                        isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(reduce_4x4(part), scale));
+                    }
+                }
+            }
+            // Each min weighs the sum of its sub-block's two 16-value activation sums: one madd
+            // per pair, with the min in both int16 halves.
+            __m512i min_pairs[8];
+            for (int k = 0; k < 8; ++k) {
+                const __m512i m = byte_of(mins[k / 4], k % 4);
+                min_pairs[k] = _mm512_or_si512(m, _mm512_slli_epi32(m, 16));
+            }
+            const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(head));
+            const __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(head, 16)));
+            for (int t = 0; t < NT; ++t) {
+                const uint8_t* xb = act + t * act_stride + b * sizeof(BlockQ8_K);
+                __m512i corr = _mm512_setzero_si512();
+                for (int k = 0; k < 8; ++k) {
+                    int32_t pair;
+                    std::memcpy(&pair, xb + kActSums + 4 * k, 4);
+                    corr = _mm512_add_epi32(corr, _mm512_madd_epi16(min_pairs[k], _mm512_set1_epi32(pair)));
+                }
+                const __m512 dx = _mm512_set1_ps(load_f32(xb));
+                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(d, dx), acc[t]);
+                acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(corr), _mm512_mul_ps(dmin, dx), acc[t]);
+            }
+        }
+        for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+    }
+
+    // TileGemmFn over up to 16 rows; a partial tile goes through the row kernel.
+    static void run(int64_t cols, const uint8_t* w, size_t row_bytes, int n_rows, const uint8_t* act,
+                    size_t act_stride, int64_t n_tok, float* out, size_t out_stride) {
+        if (n_rows < 16) {
+            for (int r = 0; r < n_rows; ++r)
+                for (int64_t t = 0; t < n_tok; t += kMaxTileTokens)
+                    dispatch_tokens<SuperBlocks<Q4_K>>(cols, w + r * row_bytes, act + t * act_stride, act_stride,
+                                                       static_cast<int>(std::min<int64_t>(kMaxTileTokens, n_tok - t)),
+                                                       out + t * out_stride + r, out_stride);
+            return;
+        }
+        const int64_t n_blocks = cols / 256;
+        alignas(64) int32_t offsets[16];
+        for (int r = 0; r < 16; ++r) offsets[r] = static_cast<int32_t>(static_cast<size_t>(r) * row_bytes);
+        const __m512i row_offsets = _mm512_load_si512(offsets);
+        for (int64_t t = 0; t < n_tok; t += 4) {
+            const uint8_t* act_t = act + t * act_stride;
+            float* out_t = out + t * out_stride;
+            switch (std::min<int64_t>(4, n_tok - t)) {
+                case 1: tokens<1>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
+                case 2: tokens<2>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
+                case 3: tokens<3>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
+                default: tokens<4>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
+            }
+        }
+    }
+};
+
+TileGemmFn gemv16_kquant_kernel(TensorType type) { return type == TensorType::Q4_K ? Q4KRows16::run : nullptr; }
+
+}  // namespace
+}  // namespace rf::cpu::detail::RF_SIMD_NS
+
+#endif
