@@ -1,12 +1,14 @@
-// Few-token products of Q4_K with VNNI, 16 rows read in place (included by avx512_kernels.cpp).
+// Few-token products of Q4_K and Q6_K with VNNI, 16 rows read in place (included by
+// avx512_kernels.cpp).
 //
 // The layout of x86_gemv16.h: one 512-bit register holds 16 bytes of 4 rows (rows g, g+4, g+8,
 // g+12). A Q4_K super-block stores the 32-value sub-blocks 2p and 2p+1 as the low and high nibbles
-// of the same 32 bytes, so one load of 16 bytes per row gives half of both. Per sub-block and token
-// the 4 registers' dots reduce to one lane per row, which is multiplied by the 16 rows' 6-bit
-// scales; the mins are applied from the activations' per-16 sums. The integer sums are exact and
-// the float steps are those of the row kernels (x86_kquants.h): per super-block,
-// acc = fma(isum, d * dx, acc), then acc = -(corr * (dmin * dx)) + acc.
+// of the same 32 bytes, so one load of 16 bytes per row gives half of both; a Q6_K half-chunk of
+// 16 values is one 16-value sub-block. Per sub-block and token the 4 registers' dots reduce to one
+// lane per row, which is multiplied by the 16 rows' scales; mins and offsets are applied from the
+// activations' per-16 sums. The integer sums are exact and the float steps are those of the row
+// kernels (x86_kquants.h): per super-block, acc = fma(isum, d * dx, acc), then
+// acc = -(corr * (c * dx)) + acc with c = dmin (Q4_K) or d (Q6_K).
 #pragma once
 
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
@@ -102,35 +104,119 @@ struct Q4KRows16 {
         for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
     }
 
-    // TileGemmFn over up to 16 rows; a partial tile goes through the row kernel.
-    static void run(int64_t cols, const uint8_t* w, size_t row_bytes, int n_rows, const uint8_t* act,
-                    size_t act_stride, int64_t n_tok, float* out, size_t out_stride) {
-        if (n_rows < 16) {
-            for (int r = 0; r < n_rows; ++r)
-                for (int64_t t = 0; t < n_tok; t += kMaxTileTokens)
-                    dispatch_tokens<SuperBlocks<Q4_K>>(cols, w + r * row_bytes, act + t * act_stride, act_stride,
-                                                       static_cast<int>(std::min<int64_t>(kMaxTileTokens, n_tok - t)),
-                                                       out + t * out_stride + r, out_stride);
-            return;
-        }
-        const int64_t n_blocks = cols / 256;
-        alignas(64) int32_t offsets[16];
-        for (int r = 0; r < 16; ++r) offsets[r] = static_cast<int32_t>(static_cast<size_t>(r) * row_bytes);
-        const __m512i row_offsets = _mm512_load_si512(offsets);
-        for (int64_t t = 0; t < n_tok; t += 4) {
-            const uint8_t* act_t = act + t * act_stride;
-            float* out_t = out + t * out_stride;
-            switch (std::min<int64_t>(4, n_tok - t)) {
-                case 1: tokens<1>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
-                case 2: tokens<2>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
-                case 3: tokens<3>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
-                default: tokens<4>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
+};
+
+struct Q6KRows16 {
+    static constexpr size_t kBytes = sizeof(quant::BlockQ6_K);
+    static constexpr size_t kActQs = offsetof(BlockQ8_K, qs);
+    static constexpr size_t kActSums = offsetof(BlockQ8_K, bsums);
+
+    // Sub-block j's signed 8-bit scale of the 16 rows (lane r = row r), from the 4 gathered words.
+    static __m512i scale_of(const __m512i (&words)[4], int j) {
+        return _mm512_srai_epi32(_mm512_sllv_epi32(words[j / 4], _mm512_set1_epi32(24 - 8 * (j % 4))), 24);
+    }
+
+    template <int NT>
+    static void tokens(int64_t n_blocks, const uint8_t* w, size_t row_bytes, __m512i row_offsets, const uint8_t* act,
+                       size_t act_stride, float* out, size_t out_stride) {
+        const size_t stride = 4 * row_bytes;
+        const __m512i low4 = _mm512_set1_epi8(0x0f), low2 = _mm512_set1_epi8(3);
+        __m512 acc[NT];
+        for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            const uint8_t* wb = w + b * static_cast<int64_t>(kBytes);
+            // Scales at 192..207 and d at 208 (read from 206 so as not to run past the block).
+            __m512i words[4];
+            for (int i = 0; i < 4; ++i) words[i] = _mm512_i32gather_epi32(row_offsets, wb + 192 + 4 * i, 1);
+            const __m512 d = _mm512_cvtph_ps(
+                _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_i32gather_epi32(row_offsets, wb + 206, 1), 16)));
+
+            __m512i isum[NT];
+            for (int t = 0; t < NT; ++t) isum[t] = _mm512_setzero_si512();
+            for (int h = 0; h < 2; ++h) {
+                __m512i high[4][2];  // the 2-bit parts of chunks 4h..4h+3, per group and half
+                for (int g = 0; g < 4; ++g)
+                    for (int hh = 0; hh < 2; ++hh) high[g][hh] = load_4x16(wb + g * row_bytes + 128 + 32 * h + 16 * hh, stride);
+                for (int s = 0; s < 4; ++s) {
+                    const int c = 4 * h + s;
+                    __m512i u[4][2];  // 6-bit values of chunk c, unsigned
+                    for (int g = 0; g < 4; ++g)
+                        for (int hh = 0; hh < 2; ++hh) {
+                            const __m512i low = load_4x16(wb + g * row_bytes + 64 * h + 32 * (s & 1) + 16 * hh, stride);
+                            const __m512i lo = _mm512_and_si512(_mm512_srli_epi16(low, 4 * (s / 2)), low4);
+                            const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(high[g][hh], 2 * s), low2);
+                            u[g][hh] = _mm512_or_si512(lo, _mm512_slli_epi16(hi, 4));
+                        }
+                    const __m512i scale0 = scale_of(words, 2 * c), scale1 = scale_of(words, 2 * c + 1);
+                    for (int t = 0; t < NT; ++t) {
+                        const uint8_t* xq = act + t * act_stride + b * sizeof(BlockQ8_K) + kActQs + 32 * c;
+                        const __m512i x0 = _mm512_broadcast_i32x4(load128(xq));
+                        const __m512i x1 = _mm512_broadcast_i32x4(load128(xq + 16));
+                        __m512i part0[4], part1[4];
+                        for (int g = 0; g < 4; ++g) {
+                            part0[g] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[g][0], x0);
+                            part1[g] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[g][1], x1);
+                        }
+                        isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(_mm512_mullo_epi32(reduce_4x4(part0), scale0),
+                                                                              _mm512_mullo_epi32(reduce_4x4(part1), scale1)));
+                    }
+                }
+            }
+            // The stored values are u - 32: take 32 * scale_j * (sum of sub-block j's activations)
+            // back off, as the row kernel's correction does.
+            for (int t = 0; t < NT; ++t) {
+                const uint8_t* xb = act + t * act_stride + b * sizeof(BlockQ8_K);
+                __m512i corr = _mm512_setzero_si512();
+                for (int j = 0; j < 16; ++j) {
+                    int16_t bsum;
+                    std::memcpy(&bsum, xb + kActSums + 2 * j, 2);
+                    corr = _mm512_add_epi32(corr, _mm512_mullo_epi32(scale_of(words, j), _mm512_set1_epi32(32 * bsum)));
+                }
+                const __m512 ddx = _mm512_mul_ps(d, _mm512_set1_ps(load_f32(xb)));
+                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), ddx, acc[t]);
+                acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(corr), ddx, acc[t]);
             }
         }
+        for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
     }
 };
 
-TileGemmFn gemv16_kquant_kernel(TensorType type) { return type == TensorType::Q4_K ? Q4KRows16::run : nullptr; }
+// TileGemmFn over up to 16 rows of the super-block type K reads (Format: its row kernel's decoder,
+// which a partial tile goes through).
+template <typename Rows, typename Format>
+void super_rows16(int64_t cols, const uint8_t* w, size_t row_bytes, int n_rows, const uint8_t* act, size_t act_stride,
+                  int64_t n_tok, float* out, size_t out_stride) {
+    if (n_rows < 16) {
+        for (int r = 0; r < n_rows; ++r)
+            for (int64_t t = 0; t < n_tok; t += kMaxTileTokens)
+                dispatch_tokens<SuperBlocks<Format>>(cols, w + r * row_bytes, act + t * act_stride, act_stride,
+                                                     static_cast<int>(std::min<int64_t>(kMaxTileTokens, n_tok - t)),
+                                                     out + t * out_stride + r, out_stride);
+        return;
+    }
+    const int64_t n_blocks = cols / 256;
+    alignas(64) int32_t offsets[16];
+    for (int r = 0; r < 16; ++r) offsets[r] = static_cast<int32_t>(static_cast<size_t>(r) * row_bytes);
+    const __m512i row_offsets = _mm512_load_si512(offsets);
+    for (int64_t t = 0; t < n_tok; t += 4) {
+        const uint8_t* act_t = act + t * act_stride;
+        float* out_t = out + t * out_stride;
+        switch (std::min<int64_t>(4, n_tok - t)) {
+            case 1: Rows::template tokens<1>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
+            case 2: Rows::template tokens<2>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
+            case 3: Rows::template tokens<3>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
+            default: Rows::template tokens<4>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
+        }
+    }
+}
+
+TileGemmFn gemv16_kquant_kernel(TensorType type) {
+    switch (type) {
+        case TensorType::Q4_K: return super_rows16<Q4KRows16, Q4_K>;
+        case TensorType::Q6_K: return super_rows16<Q6KRows16, Q6_K>;
+        default: return nullptr;
+    }
+}
 
 }  // namespace
 }  // namespace rf::cpu::detail::RF_SIMD_NS
