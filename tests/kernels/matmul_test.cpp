@@ -68,7 +68,8 @@ struct Shape {
 };
 
 TEST(Matmul, EveryTypeEveryIsaMatchesTheReference) {
-    const std::vector<Shape> shapes = {{1, 256, 1}, {7, 512, 3}, {33, 256, 17}, {5, 1024, 4}, {16, 256, 5}};
+    // Token counts for every path: single-token, in-place few-token (up to 31) and tile products.
+    const std::vector<Shape> shapes = {{1, 256, 1}, {7, 512, 3}, {33, 256, 17}, {5, 1024, 4}, {16, 256, 5}, {20, 256, 33}};
     ThreadPool one(1), two(2);
     uint32_t seed = 1;
     for (TensorType type : kKernelTypes) {
