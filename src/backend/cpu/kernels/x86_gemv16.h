@@ -15,6 +15,7 @@
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
 
 #include <algorithm>
+#include <utility>
 
 #include "backend/cpu/kernels/x86_gemm.h"
 
@@ -28,57 +29,23 @@ namespace {
 enum class Packing { Nibbles, Bytes };
 enum class BlockScale { F16, F16WithMin, E8M0 };
 
+template <Packing P, int Qs, int Qh, int Offset, const int8_t* Levels, BlockScale Scale>
+struct Layout {
+    static constexpr Packing kPacking = P;
+    static constexpr int kQs = Qs, kQh = Qh, kOffset = Offset;
+    static constexpr const int8_t* kLevels = Levels;
+    static constexpr BlockScale kScale = Scale;
+};
 template <typename Format>
 struct HalfBlocks;
-template <>
-struct HalfBlocks<Q4_0> {
-    static constexpr Packing kPacking = Packing::Nibbles;
-    static constexpr int kQs = 2, kQh = -1, kOffset = 8;
-    static constexpr const int8_t* kLevels = nullptr;
-    static constexpr BlockScale kScale = BlockScale::F16;
-};
-template <>
-struct HalfBlocks<Q4_1> {
-    static constexpr Packing kPacking = Packing::Nibbles;
-    static constexpr int kQs = 4, kQh = -1, kOffset = 0;
-    static constexpr const int8_t* kLevels = nullptr;
-    static constexpr BlockScale kScale = BlockScale::F16WithMin;
-};
-template <>
-struct HalfBlocks<Q5_0> {
-    static constexpr Packing kPacking = Packing::Nibbles;
-    static constexpr int kQs = 6, kQh = 2, kOffset = 16;
-    static constexpr const int8_t* kLevels = nullptr;
-    static constexpr BlockScale kScale = BlockScale::F16;
-};
-template <>
-struct HalfBlocks<Q5_1> {
-    static constexpr Packing kPacking = Packing::Nibbles;
-    static constexpr int kQs = 8, kQh = 4, kOffset = 0;
-    static constexpr const int8_t* kLevels = nullptr;
-    static constexpr BlockScale kScale = BlockScale::F16WithMin;
-};
-template <>
-struct HalfBlocks<Q8_0> {
-    static constexpr Packing kPacking = Packing::Bytes;  // stored + 128 (xor) to be unsigned
-    static constexpr int kQs = 2, kQh = -1, kOffset = 128;
-    static constexpr const int8_t* kLevels = nullptr;
-    static constexpr BlockScale kScale = BlockScale::F16;
-};
-template <>
-struct HalfBlocks<IQ4_NL> {
-    static constexpr Packing kPacking = Packing::Nibbles;
-    static constexpr int kQs = 2, kQh = -1, kOffset = 128;  // the levels + 128
-    static constexpr const int8_t* kLevels = kIq4nlLevels;
-    static constexpr BlockScale kScale = BlockScale::F16;
-};
-template <>
-struct HalfBlocks<MXFP4> {
-    static constexpr Packing kPacking = Packing::Nibbles;
-    static constexpr int kQs = 1, kQh = -1, kOffset = 128;
-    static constexpr const int8_t* kLevels = kMxfp4Levels;
-    static constexpr BlockScale kScale = BlockScale::E8M0;
-};
+template <> struct HalfBlocks<Q4_0> : Layout<Packing::Nibbles, 2, -1, 8, nullptr, BlockScale::F16> {};
+template <> struct HalfBlocks<Q4_1> : Layout<Packing::Nibbles, 4, -1, 0, nullptr, BlockScale::F16WithMin> {};
+template <> struct HalfBlocks<Q5_0> : Layout<Packing::Nibbles, 6, 2, 16, nullptr, BlockScale::F16> {};
+template <> struct HalfBlocks<Q5_1> : Layout<Packing::Nibbles, 8, 4, 0, nullptr, BlockScale::F16WithMin> {};
+// Signed bytes and levels are made unsigned by adding 128 (a flipped sign bit).
+template <> struct HalfBlocks<Q8_0> : Layout<Packing::Bytes, 2, -1, 128, nullptr, BlockScale::F16> {};
+template <> struct HalfBlocks<IQ4_NL> : Layout<Packing::Nibbles, 2, -1, 128, kIq4nlLevels, BlockScale::F16> {};
+template <> struct HalfBlocks<MXFP4> : Layout<Packing::Nibbles, 1, -1, 128, kMxfp4Levels, BlockScale::E8M0> {};
 
 // 16 bytes of each of the 4 rows p, p + stride, p + 2 * stride, p + 3 * stride, one row per
 // 128-bit lane.
@@ -95,6 +62,45 @@ inline __m512i reduce_4x4(const __m512i (&v)[4]) {
     const __m512i s01 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[0], v[1]), _mm512_unpackhi_epi32(v[0], v[1]));
     const __m512i s23 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2], v[3]), _mm512_unpackhi_epi32(v[2], v[3]));
     return _mm512_add_epi32(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
+}
+
+// Byte offsets of 16 consecutive rows, for gathering a 4-byte word of each.
+inline __m512i row_offsets16(size_t row_bytes) {
+    alignas(64) int32_t offsets[16];
+    for (int r = 0; r < 16; ++r) offsets[r] = static_cast<int32_t>(static_cast<size_t>(r) * row_bytes);
+    return _mm512_load_si512(offsets);
+}
+
+// A partial tile (the last of a matrix whose rows are not a multiple of 16) goes through the row
+// kernel, which sums in the same order.
+template <typename RowKernel>
+void rows_one_by_one(int64_t cols, const uint8_t* w, size_t row_bytes, int n_rows, const uint8_t* act,
+                     size_t act_stride, int64_t n_tok, float* out, size_t out_stride) {
+    for (int r = 0; r < n_rows; ++r)
+        for (int64_t t = 0; t < n_tok; t += kMaxTileTokens)
+            dispatch_tokens<RowKernel>(cols, w + r * row_bytes, act + t * act_stride, act_stride,
+                                       static_cast<int>(std::min<int64_t>(kMaxTileTokens, n_tok - t)),
+                                       out + t * out_stride + r, out_stride);
+}
+
+// TileGemmFn over 16 rows for a kernel Rows with `template <int NT> static void tokens(n_blocks, w,
+// row_bytes, row_offsets, act, act_stride, out, out_stride)` for 1..MaxTokens tokens per pass.
+template <typename Rows, typename RowKernel, int BlockValues, int MaxTokens>
+void in_place_rows16(int64_t cols, const uint8_t* w, size_t row_bytes, int n_rows, const uint8_t* act,
+                     size_t act_stride, int64_t n_tok, float* out, size_t out_stride) {
+    if (n_rows < 16) return rows_one_by_one<RowKernel>(cols, w, row_bytes, n_rows, act, act_stride, n_tok, out, out_stride);
+    const int64_t n_blocks = cols / BlockValues;
+    const __m512i row_offsets = row_offsets16(row_bytes);
+    for (int64_t t = 0; t < n_tok; t += MaxTokens) {
+        const int n = static_cast<int>(std::min<int64_t>(MaxTokens, n_tok - t));
+        // Calls Rows::tokens<n> through a compile-time list of 1..MaxTokens.
+        [&]<int... I>(std::integer_sequence<int, I...>) {
+            ((n == I + 1 ? Rows::template tokens<I + 1>(n_blocks, w, row_bytes, row_offsets, act + t * act_stride,
+                                                        act_stride, out + t * out_stride, out_stride)
+                         : void()),
+             ...);
+        }(std::make_integer_sequence<int, MaxTokens>{});
+    }
 }
 
 template <typename Format>
@@ -197,42 +203,10 @@ struct Rows16 {
                     acc[t] = _mm512_fmadd_ps(m, _mm512_set1_ps(load_f32(xb + offsetof(ActBlockQ8_1, s))), acc[t]);
             }
         }
-        for (int t = 0; t < NT; ++t) store_rows16(acc[t], 16, out + t * out_stride);
+        for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
     }
 
-    // TileGemmFn over up to 16 rows. A partial tile (the last of a matrix whose rows are not a
-    // multiple of 16) goes through the row kernel, which sums in the same order.
-    static void run(int64_t cols, const uint8_t* w, size_t row_bytes, int n_rows, const uint8_t* act,
-                    size_t act_stride, int64_t n_tok, float* out, size_t out_stride) {
-        if (n_rows < 16) {
-            for (int r = 0; r < n_rows; ++r)
-                for (int64_t t = 0; t < n_tok; t += kMaxTileTokens)
-                    dispatch_tokens<Blocks32<Format>>(cols, w + r * row_bytes, act + t * act_stride, act_stride,
-                                                      static_cast<int>(std::min<int64_t>(kMaxTileTokens, n_tok - t)),
-                                                      out + t * out_stride + r, out_stride);
-            return;
-        }
-        const int64_t n_blocks = cols / 32;
-        alignas(64) int32_t offsets[16];
-        for (int r = 0; r < 16; ++r) offsets[r] = static_cast<int32_t>(static_cast<size_t>(r) * row_bytes);
-        const __m512i row_offsets = _mm512_load_si512(offsets);
-        int64_t t = 0;
-        for (; t + 8 <= n_tok; t += 8)
-            tokens<8>(n_blocks, w, row_bytes, row_offsets, act + t * act_stride, act_stride, out + t * out_stride,
-                      out_stride);
-        const uint8_t* act_t = act + t * act_stride;
-        float* out_t = out + t * out_stride;
-        switch (n_tok - t) {
-            case 1: tokens<1>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
-            case 2: tokens<2>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
-            case 3: tokens<3>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
-            case 4: tokens<4>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
-            case 5: tokens<5>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
-            case 6: tokens<6>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
-            case 7: tokens<7>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
-            default: break;
-        }
-    }
+    static constexpr TileGemmFn run = in_place_rows16<Rows16, Blocks32<Format>, 32, 8>;
 };
 
 TileGemmFn gemv16_kernel(TensorType type) {

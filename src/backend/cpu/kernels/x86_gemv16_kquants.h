@@ -181,39 +181,10 @@ struct Q6KRows16 {
     }
 };
 
-// TileGemmFn over up to 16 rows of the super-block type K reads (Format: its row kernel's decoder,
-// which a partial tile goes through).
-template <typename Rows, typename Format>
-void super_rows16(int64_t cols, const uint8_t* w, size_t row_bytes, int n_rows, const uint8_t* act, size_t act_stride,
-                  int64_t n_tok, float* out, size_t out_stride) {
-    if (n_rows < 16) {
-        for (int r = 0; r < n_rows; ++r)
-            for (int64_t t = 0; t < n_tok; t += kMaxTileTokens)
-                dispatch_tokens<SuperBlocks<Format>>(cols, w + r * row_bytes, act + t * act_stride, act_stride,
-                                                     static_cast<int>(std::min<int64_t>(kMaxTileTokens, n_tok - t)),
-                                                     out + t * out_stride + r, out_stride);
-        return;
-    }
-    const int64_t n_blocks = cols / 256;
-    alignas(64) int32_t offsets[16];
-    for (int r = 0; r < 16; ++r) offsets[r] = static_cast<int32_t>(static_cast<size_t>(r) * row_bytes);
-    const __m512i row_offsets = _mm512_load_si512(offsets);
-    for (int64_t t = 0; t < n_tok; t += 4) {
-        const uint8_t* act_t = act + t * act_stride;
-        float* out_t = out + t * out_stride;
-        switch (std::min<int64_t>(4, n_tok - t)) {
-            case 1: Rows::template tokens<1>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
-            case 2: Rows::template tokens<2>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
-            case 3: Rows::template tokens<3>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
-            default: Rows::template tokens<4>(n_blocks, w, row_bytes, row_offsets, act_t, act_stride, out_t, out_stride); break;
-        }
-    }
-}
-
 TileGemmFn gemv16_kquant_kernel(TensorType type) {
     switch (type) {
-        case TensorType::Q4_K: return super_rows16<Q4KRows16, Q4_K>;
-        case TensorType::Q6_K: return super_rows16<Q6KRows16, Q6_K>;
+        case TensorType::Q4_K: return in_place_rows16<Q4KRows16, SuperBlocks<Q4_K>, 256, 4>;
+        case TensorType::Q6_K: return in_place_rows16<Q6KRows16, SuperBlocks<Q6_K>, 256, 4>;
         default: return nullptr;
     }
 }
