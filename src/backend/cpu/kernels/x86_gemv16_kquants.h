@@ -1,4 +1,4 @@
-// Few-token products of Q4_K and Q6_K with VNNI, 16 rows read in place (included by
+// Few-token products of Q4_K, Q5_K and Q6_K with VNNI, 16 rows read in place (included by
 // avx512_kernels.cpp).
 //
 // The layout of x86_gemv16.h: one 512-bit register holds 16 bytes of 4 rows (rows g, g+4, g+8,
@@ -19,8 +19,12 @@
 namespace rf::cpu::detail::RF_SIMD_NS {
 namespace {
 
+// Q4_K, and Q5_K (FifthBit) whose 32 bytes of fifth bits (bit c for sub-block c) sit between
+// the scales and the nibbles.
+template <bool FifthBit>
 struct Q4KRows16 {
-    static constexpr size_t kBytes = sizeof(quant::BlockQ4_K);
+    static constexpr size_t kBytes = FifthBit ? sizeof(quant::BlockQ5_K) : sizeof(quant::BlockQ4_K);
+    static constexpr int kQs = FifthBit ? 48 : 16;
     static constexpr size_t kActQs = offsetof(BlockQ8_K, qs);
     static constexpr size_t kActSums = offsetof(BlockQ8_K, bsums);
 
@@ -59,13 +63,19 @@ struct Q4KRows16 {
             for (int p = 0; p < 4; ++p) {
                 __m512i raw[4][2];
                 for (int g = 0; g < 4; ++g)
-                    for (int h = 0; h < 2; ++h) raw[g][h] = load_4x16(wb + g * row_bytes + 16 + 32 * p + 16 * h, stride);
+                    for (int h = 0; h < 2; ++h) raw[g][h] = load_4x16(wb + g * row_bytes + kQs + 32 * p + 16 * h, stride);
                 for (int nib = 0; nib < 2; ++nib) {
                     const int c = 2 * p + nib;
                     __m512i v[4][2];
                     for (int g = 0; g < 4; ++g)
-                        for (int h = 0; h < 2; ++h)
+                        for (int h = 0; h < 2; ++h) {
                             v[g][h] = _mm512_and_si512(nib ? _mm512_srli_epi16(raw[g][h], 4) : raw[g][h], low4);
+                            if constexpr (FifthBit) {
+                                const __m512i bits = load_4x16(wb + g * row_bytes + 16 + 16 * h, stride);
+                                const __m512i fifth = _mm512_and_si512(_mm512_srli_epi16(bits, c), _mm512_set1_epi8(1));
+                                v[g][h] = _mm512_or_si512(v[g][h], _mm512_slli_epi16(fifth, 4));
+                            }
+                        }
                     const __m512i scale = byte_of(scales[c / 4], c % 4);
                     for (int t = 0; t < NT; ++t) {
                         const uint8_t* xq = act + t * act_stride + b * sizeof(BlockQ8_K) + kActQs + 32 * c;
@@ -183,7 +193,8 @@ struct Q6KRows16 {
 
 TileGemmFn gemv16_kquant_kernel(TensorType type) {
     switch (type) {
-        case TensorType::Q4_K: return in_place_rows16<Q4KRows16, SuperBlocks<Q4_K>, 256, 4>;
+        case TensorType::Q4_K: return in_place_rows16<Q4KRows16<false>, SuperBlocks<Q4_K>, 256, 4>;
+        case TensorType::Q5_K: return in_place_rows16<Q4KRows16<true>, SuperBlocks<Q5_K>, 256, 4>;
         case TensorType::Q6_K: return in_place_rows16<Q6KRows16, SuperBlocks<Q6_K>, 256, 4>;
         default: return nullptr;
     }
