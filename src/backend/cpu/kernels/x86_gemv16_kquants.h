@@ -1,4 +1,4 @@
-// Few-token products of Q4_K, Q5_K and Q6_K with VNNI, 16 rows read in place (included by
+// Few-token products of Q4_K, Q5_K, Q6_K and IQ4_XS with VNNI, 16 rows read in place (included by
 // avx512_kernels.cpp).
 //
 // The layout of x86_gemv16.h: one 512-bit register holds 16 bytes of 4 rows (rows g, g+4, g+8,
@@ -191,11 +191,76 @@ struct Q6KRows16 {
     }
 };
 
+// IQ4_XS: 32-value sub-blocks of non-linear 4-bit levels (low nibbles elements 0..15, high ones
+// 16..31) with 6-bit signed scales. The levels are dotted + 128 and 128 * scale * sum(x) taken
+// back off in integers, which gives the row kernel's exact sum.
+struct IQ4XSRows16 {
+    static constexpr size_t kBytes = sizeof(quant::BlockIQ4_XS);
+    static constexpr size_t kActQs = offsetof(BlockQ8_K, qs);
+    static constexpr size_t kActSums = offsetof(BlockQ8_K, bsums);
+
+    // Sub-block j's scale of the 16 rows: 4 low bits at bit 4j of scales_l, 2 high bits at bit 2j
+    // of scales_h, minus 32.
+    static __m512i scale_of(__m512i low_words, __m512i high_words, int j) {
+        const __m512i low = _mm512_and_si512(_mm512_srlv_epi32(low_words, _mm512_set1_epi32(4 * j)), _mm512_set1_epi32(0xf));
+        const __m512i high = _mm512_and_si512(_mm512_srlv_epi32(high_words, _mm512_set1_epi32(2 * j)), _mm512_set1_epi32(3));
+        return _mm512_sub_epi32(_mm512_or_si512(low, _mm512_slli_epi32(high, 4)), _mm512_set1_epi32(32));
+    }
+
+    template <int NT>
+    static void tokens(int64_t n_blocks, const uint8_t* w, size_t row_bytes, __m512i row_offsets, const uint8_t* act,
+                       size_t act_stride, float* out, size_t out_stride) {
+        const size_t stride = 4 * row_bytes;
+        const __m512i low4 = _mm512_set1_epi8(0x0f);
+        const __m512i table = _mm512_xor_si512(
+            _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlLevels))),
+            _mm512_set1_epi8(static_cast<char>(0x80)));
+        __m512 acc[NT];
+        for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            const uint8_t* wb = w + b * static_cast<int64_t>(kBytes);
+            const __m512i head = _mm512_i32gather_epi32(row_offsets, wb, 1);  // d, scales_h
+            const __m512i low_words = _mm512_i32gather_epi32(row_offsets, wb + 4, 1);
+            const __m512i high_words = _mm512_srli_epi32(head, 16);
+            __m512i isum[NT], corr[NT];
+            for (int t = 0; t < NT; ++t) isum[t] = corr[t] = _mm512_setzero_si512();
+            for (int j = 0; j < 8; ++j) {
+                __m512i lo[4], hi[4];
+                for (int g = 0; g < 4; ++g) {
+                    const __m512i raw = load_4x16(wb + g * row_bytes + 8 + 16 * j, stride);
+                    lo[g] = _mm512_shuffle_epi8(table, _mm512_and_si512(raw, low4));
+                    hi[g] = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4));
+                }
+                const __m512i scale = scale_of(low_words, high_words, j);
+                for (int t = 0; t < NT; ++t) {
+                    const uint8_t* xb = act + t * act_stride + b * sizeof(BlockQ8_K);
+                    const __m512i x0 = _mm512_broadcast_i32x4(load128(xb + kActQs + 32 * j));
+                    const __m512i x1 = _mm512_broadcast_i32x4(load128(xb + kActQs + 32 * j + 16));
+                    __m512i part[4];
+                    for (int g = 0; g < 4; ++g)
+                        part[g] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo[g], x0), hi[g], x1);
+                    isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(reduce_4x4(part), scale));
+                    int16_t sums[2];
+                    std::memcpy(sums, xb + kActSums + 4 * j, 4);
+                    corr[t] = _mm512_add_epi32(corr[t], _mm512_mullo_epi32(scale, _mm512_set1_epi32(128 * (sums[0] + sums[1]))));
+                }
+            }
+            const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(head));
+            for (int t = 0; t < NT; ++t) {
+                const __m512 dx = _mm512_set1_ps(load_f32(act + t * act_stride + b * sizeof(BlockQ8_K)));
+                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(isum[t], corr[t])), _mm512_mul_ps(d, dx), acc[t]);
+            }
+        }
+        for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+    }
+};
+
 TileGemmFn gemv16_kquant_kernel(TensorType type) {
     switch (type) {
         case TensorType::Q4_K: return in_place_rows16<Q4KRows16<false>, SuperBlocks<Q4_K>, 256, 4>;
         case TensorType::Q5_K: return in_place_rows16<Q4KRows16<true>, SuperBlocks<Q5_K>, 256, 4>;
         case TensorType::Q6_K: return in_place_rows16<Q6KRows16, SuperBlocks<Q6_K>, 256, 4>;
+        case TensorType::IQ4_XS: return in_place_rows16<IQ4XSRows16, SuperBlocks<IQ4_XS>, 256, 4>;
         default: return nullptr;
     }
 }
