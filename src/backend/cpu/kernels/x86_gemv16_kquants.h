@@ -1,4 +1,4 @@
-// Few-token products of Q4_K, Q5_K, Q6_K and IQ4_XS with VNNI, 16 rows read in place (included by
+// Few-token products of Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS with VNNI, 16 rows read in place (included by
 // avx512_kernels.cpp).
 //
 // The layout of x86_gemv16.h: one 512-bit register holds 16 bytes of 4 rows (rows g, g+4, g+8,
@@ -116,6 +116,25 @@ struct Q4KRows16 {
 
 };
 
+// int16 pairs (lane r: weight of 16-sum 2k in the low half, of 2k + 1 in the high half) from the
+// 16 rows' int32 weights of two 16-value sums, for one madd per pair of activation sums.
+inline __m512i int16_pair(__m512i even, __m512i odd) {
+    return _mm512_or_si512(_mm512_and_si512(even, _mm512_set1_epi32(0xffff)), _mm512_slli_epi32(odd, 16));
+}
+
+// -(corr * (d * dx)) of the super-block types whose values are stored with an offset: corr is the
+// sum over 16-value sub-blocks j of weight_j * (sub-block j's activation sum), as the row kernels
+// compute it, from the 8 int16 weight pairs.
+inline __m512i offset_correction(const __m512i (&pairs)[8], const uint8_t* bsums) {
+    __m512i corr = _mm512_setzero_si512();
+    for (int k = 0; k < 8; ++k) {
+        int32_t pair;
+        std::memcpy(&pair, bsums + 4 * k, 4);
+        corr = _mm512_add_epi32(corr, _mm512_madd_epi16(pairs[k], _mm512_set1_epi32(pair)));
+    }
+    return corr;
+}
+
 struct Q6KRows16 {
     static constexpr size_t kBytes = sizeof(quant::BlockQ6_K);
     static constexpr size_t kActQs = offsetof(BlockQ8_K, qs);
@@ -174,14 +193,88 @@ struct Q6KRows16 {
             }
             // The stored values are u - 32: take 32 * scale_j * (sum of sub-block j's activations)
             // back off, as the row kernel's correction does.
+            __m512i pairs[8];
+            for (int k = 0; k < 8; ++k)
+                pairs[k] = int16_pair(_mm512_slli_epi32(scale_of(words, 2 * k), 5), _mm512_slli_epi32(scale_of(words, 2 * k + 1), 5));
             for (int t = 0; t < NT; ++t) {
                 const uint8_t* xb = act + t * act_stride + b * sizeof(BlockQ8_K);
-                __m512i corr = _mm512_setzero_si512();
-                for (int j = 0; j < 16; ++j) {
-                    int16_t bsum;
-                    std::memcpy(&bsum, xb + kActSums + 2 * j, 2);
-                    corr = _mm512_add_epi32(corr, _mm512_mullo_epi32(scale_of(words, j), _mm512_set1_epi32(32 * bsum)));
+                const __m512i corr = offset_correction(pairs, xb + kActSums);
+                const __m512 ddx = _mm512_mul_ps(d, _mm512_set1_ps(load_f32(xb)));
+                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), ddx, acc[t]);
+                acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(corr), ddx, acc[t]);
+            }
+        }
+        for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+    }
+};
+
+// Q3_K: 16-value sub-blocks of 3-bit values (2 low bits in qs, the third in hmask), stored as
+// u - 4, with 6-bit signed scales packed in 12 bytes (see Q3_K::prepare).
+struct Q3KRows16 {
+    static constexpr size_t kBytes = sizeof(quant::BlockQ3_K);
+    static constexpr size_t kActQs = offsetof(BlockQ8_K, qs);
+    static constexpr size_t kActSums = offsetof(BlockQ8_K, bsums);
+
+    // Sub-block j's scale of the 16 rows from the gathered scale words: the low 4 bits are
+    // nibble j / 8 of byte j % 8, the high 2 bits sit at bit 2 * (j / 4) of byte 8 + j % 4.
+    static __m512i scale_of(const __m512i (&words)[3], int j) {
+        const __m512i low = _mm512_and_si512(
+            _mm512_srlv_epi32(words[(j % 8) / 4], _mm512_set1_epi32(8 * (j % 4) + 4 * (j / 8))), _mm512_set1_epi32(0xf));
+        const __m512i high = _mm512_and_si512(
+            _mm512_srlv_epi32(words[2], _mm512_set1_epi32(8 * (j % 4) + 2 * (j / 4))), _mm512_set1_epi32(3));
+        return _mm512_sub_epi32(_mm512_or_si512(low, _mm512_slli_epi32(high, 4)), _mm512_set1_epi32(32));
+    }
+
+    template <int NT>
+    static void tokens(int64_t n_blocks, const uint8_t* w, size_t row_bytes, __m512i row_offsets, const uint8_t* act,
+                       size_t act_stride, float* out, size_t out_stride) {
+        const size_t stride = 4 * row_bytes;
+        const __m512i low2 = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1);
+        __m512 acc[NT];
+        for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            const uint8_t* wb = w + b * static_cast<int64_t>(kBytes);
+            __m512i words[3];
+            for (int i = 0; i < 3; ++i) words[i] = _mm512_i32gather_epi32(row_offsets, wb + 96 + 4 * i, 1);
+            // d at 108, read from 106 so as not to run past the 110-byte block.
+            const __m512 d = _mm512_cvtph_ps(
+                _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_i32gather_epi32(row_offsets, wb + 106, 1), 16)));
+            __m512i isum[NT];
+            for (int t = 0; t < NT; ++t) isum[t] = _mm512_setzero_si512();
+            // Half hh of chunk c is sub-block 2c + hh. Per half, the hmask bytes serve all 8 chunks
+            // and each 16 bytes of qs 4 chunks, so they are loaded once.
+            for (int hh = 0; hh < 2; ++hh) {
+                __m512i mask[4];
+                for (int g = 0; g < 4; ++g) mask[g] = load_4x16(wb + g * row_bytes + 16 * hh, stride);
+                for (int q = 0; q < 2; ++q) {
+                    __m512i low[4];
+                    for (int g = 0; g < 4; ++g) low[g] = load_4x16(wb + g * row_bytes + 32 + 32 * q + 16 * hh, stride);
+                    for (int s = 0; s < 4; ++s) {
+                        const int c = 4 * q + s;
+                        __m512i u[4];
+                        for (int g = 0; g < 4; ++g) {
+                            const __m512i lo = _mm512_and_si512(_mm512_srli_epi16(low[g], 2 * s), low2);
+                            const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(mask[g], c), one);
+                            u[g] = _mm512_or_si512(lo, _mm512_slli_epi16(hi, 2));
+                        }
+                        const __m512i scale = scale_of(words, 2 * c + hh);
+                        for (int t = 0; t < NT; ++t) {
+                            const uint8_t* xq = act + t * act_stride + b * sizeof(BlockQ8_K) + kActQs + 32 * c + 16 * hh;
+                            const __m512i x = _mm512_broadcast_i32x4(load128(xq));
+                            __m512i part[4];
+                            for (int g = 0; g < 4; ++g) part[g] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[g], x);
+                            isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(reduce_4x4(part), scale));
+                        }
+                    }
                 }
+            }
+            // The stored values are u - 4: take 4 * scale_j * (sub-block j's activation sum) off.
+            __m512i pairs[8];
+            for (int k = 0; k < 8; ++k)
+                pairs[k] = int16_pair(_mm512_slli_epi32(scale_of(words, 2 * k), 2), _mm512_slli_epi32(scale_of(words, 2 * k + 1), 2));
+            for (int t = 0; t < NT; ++t) {
+                const uint8_t* xb = act + t * act_stride + b * sizeof(BlockQ8_K);
+                const __m512i corr = offset_correction(pairs, xb + kActSums);
                 const __m512 ddx = _mm512_mul_ps(d, _mm512_set1_ps(load_f32(xb)));
                 acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), ddx, acc[t]);
                 acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(corr), ddx, acc[t]);
@@ -257,6 +350,7 @@ struct IQ4XSRows16 {
 
 TileGemmFn gemv16_kquant_kernel(TensorType type) {
     switch (type) {
+        case TensorType::Q3_K: return in_place_rows16<Q3KRows16, SuperBlocks<Q3_K>, 256, 4>;
         case TensorType::Q4_K: return in_place_rows16<Q4KRows16<false>, SuperBlocks<Q4_K>, 256, 4>;
         case TensorType::Q5_K: return in_place_rows16<Q4KRows16<true>, SuperBlocks<Q5_K>, 256, 4>;
         case TensorType::Q6_K: return in_place_rows16<Q6KRows16, SuperBlocks<Q6_K>, 256, 4>;
