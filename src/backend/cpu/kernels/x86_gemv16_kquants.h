@@ -122,23 +122,34 @@ inline __m512i int16_pair(__m512i even, __m512i odd) {
     return _mm512_or_si512(_mm512_and_si512(even, _mm512_set1_epi32(0xffff)), _mm512_slli_epi32(odd, 16));
 }
 
-// -(corr * (d * dx)) of the super-block types whose values are stored with an offset: corr is the
-// sum over 16-value sub-blocks j of weight_j * (sub-block j's activation sum), as the row kernels
-// compute it, from the 8 int16 weight pairs.
-inline __m512i offset_correction(const __m512i (&pairs)[8], const uint8_t* bsums) {
-    __m512i corr = _mm512_setzero_si512();
-    for (int k = 0; k < 8; ++k) {
-        int32_t pair;
-        std::memcpy(&pair, bsums + 4 * k, 4);
-        corr = _mm512_add_epi32(corr, _mm512_madd_epi16(pairs[k], _mm512_set1_epi32(pair)));
+// The end of a super-block of the types whose values are stored with an offset (Q3_K: u - 4, Q6_K:
+// u - 32): corr = sum over the 16-value sub-blocks j of (offset * scale_j) * (sub-block j's
+// activation sum), from int16 weight pairs as the row kernels take it, then their two float steps:
+// acc = fma(isum, d * dx, acc), acc = -(corr * (d * dx)) + acc.
+template <int OffsetShift, int NT, typename ScaleOf>
+void finish_offset_block(ScaleOf scale_of, const __m512i (&isum)[NT], __m512 d, const uint8_t* act_b,
+                         size_t act_stride, __m512 (&acc)[NT]) {
+    __m512i pairs[8];
+    for (int k = 0; k < 8; ++k)
+        pairs[k] = int16_pair(_mm512_slli_epi32(scale_of(2 * k), OffsetShift),
+                              _mm512_slli_epi32(scale_of(2 * k + 1), OffsetShift));
+    for (int t = 0; t < NT; ++t) {
+        const uint8_t* xb = act_b + t * act_stride;
+        __m512i corr = _mm512_setzero_si512();
+        for (int k = 0; k < 8; ++k) {
+            int32_t pair;
+            std::memcpy(&pair, xb + offsetof(BlockQ8_K, bsums) + 4 * k, 4);
+            corr = _mm512_add_epi32(corr, _mm512_madd_epi16(pairs[k], _mm512_set1_epi32(pair)));
+        }
+        const __m512 ddx = _mm512_mul_ps(d, _mm512_set1_ps(load_f32(xb)));
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), ddx, acc[t]);
+        acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(corr), ddx, acc[t]);
     }
-    return corr;
 }
 
 struct Q6KRows16 {
     static constexpr size_t kBytes = sizeof(quant::BlockQ6_K);
     static constexpr size_t kActQs = offsetof(BlockQ8_K, qs);
-    static constexpr size_t kActSums = offsetof(BlockQ8_K, bsums);
 
     // Sub-block j's signed 8-bit scale of the 16 rows (lane r = row r), from the 4 gathered words.
     static __m512i scale_of(const __m512i (&words)[4], int j) {
@@ -191,18 +202,8 @@ struct Q6KRows16 {
                     }
                 }
             }
-            // The stored values are u - 32: take 32 * scale_j * (sum of sub-block j's activations)
-            // back off, as the row kernel's correction does.
-            __m512i pairs[8];
-            for (int k = 0; k < 8; ++k)
-                pairs[k] = int16_pair(_mm512_slli_epi32(scale_of(words, 2 * k), 5), _mm512_slli_epi32(scale_of(words, 2 * k + 1), 5));
-            for (int t = 0; t < NT; ++t) {
-                const uint8_t* xb = act + t * act_stride + b * sizeof(BlockQ8_K);
-                const __m512i corr = offset_correction(pairs, xb + kActSums);
-                const __m512 ddx = _mm512_mul_ps(d, _mm512_set1_ps(load_f32(xb)));
-                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), ddx, acc[t]);
-                acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(corr), ddx, acc[t]);
-            }
+            finish_offset_block<5>([&](int j) { return scale_of(words, j); }, isum, d, act + b * sizeof(BlockQ8_K),
+                                   act_stride, acc);
         }
         for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
     }
@@ -213,7 +214,6 @@ struct Q6KRows16 {
 struct Q3KRows16 {
     static constexpr size_t kBytes = sizeof(quant::BlockQ3_K);
     static constexpr size_t kActQs = offsetof(BlockQ8_K, qs);
-    static constexpr size_t kActSums = offsetof(BlockQ8_K, bsums);
 
     // Sub-block j's scale of the 16 rows from the gathered scale words: the low 4 bits are
     // nibble j / 8 of byte j % 8, the high 2 bits sit at bit 2 * (j / 4) of byte 8 + j % 4.
@@ -268,17 +268,8 @@ struct Q3KRows16 {
                     }
                 }
             }
-            // The stored values are u - 4: take 4 * scale_j * (sub-block j's activation sum) off.
-            __m512i pairs[8];
-            for (int k = 0; k < 8; ++k)
-                pairs[k] = int16_pair(_mm512_slli_epi32(scale_of(words, 2 * k), 2), _mm512_slli_epi32(scale_of(words, 2 * k + 1), 2));
-            for (int t = 0; t < NT; ++t) {
-                const uint8_t* xb = act + t * act_stride + b * sizeof(BlockQ8_K);
-                const __m512i corr = offset_correction(pairs, xb + kActSums);
-                const __m512 ddx = _mm512_mul_ps(d, _mm512_set1_ps(load_f32(xb)));
-                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), ddx, acc[t]);
-                acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(corr), ddx, acc[t]);
-            }
+            finish_offset_block<2>([&](int j) { return scale_of(words, j); }, isum, d, act + b * sizeof(BlockQ8_K),
+                                   act_stride, acc);
         }
         for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
     }
