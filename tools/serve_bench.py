@@ -89,6 +89,16 @@ def prompt_ids(rng, n):
     return [rng.randrange(1000, 20000) for _ in range(n)]
 
 
+def run_threads(threads):
+    """Starts the threads together and waits for all; returns the wall time in seconds."""
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0
+
+
 def throughput(args):
     rng = random.Random(1)
     rows = []
@@ -104,13 +114,7 @@ def throughput(args):
             def run(i):
                 barrier.wait()
                 results[i] = stream_completion(args.url, bodies[i])
-            threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-            t0 = time.perf_counter()
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            wall = time.perf_counter() - t0
+            wall = run_threads([threading.Thread(target=run, args=(i,)) for i in range(n)])
             bad = [r for r in results if r[0] != 200]
             if bad:
                 raise SystemExit(f"concurrency {n}: {len(bad)} failed requests, first: {bad[0]}")
@@ -175,13 +179,7 @@ def load(args):
             res = stream_completion(args.url, body, abandon_after=abandon)
             with lock:
                 results.append(res)
-    threads = [threading.Thread(target=client, args=(rng.randrange(1 << 30),)) for _ in range(args.clients)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
+    wall = run_threads([threading.Thread(target=client, args=(rng.randrange(1 << 30),)) for _ in range(args.clients)])
     time.sleep(2)  # let cancelled requests be retired
     done = [r for r in results if r[0] == 200]
     abandoned = [r for r in results if r[0] == 499]

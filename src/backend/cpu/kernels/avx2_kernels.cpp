@@ -2,6 +2,7 @@
 #define RF_SIMD_NS avx2
 #include "backend/cpu/kernels/x86_act_quant.h"
 #include "backend/cpu/kernels/x86_all_kernels.h"
+#include "backend/cpu/kernels/x86_gemv.h"
 
 namespace rf::cpu::detail {
 

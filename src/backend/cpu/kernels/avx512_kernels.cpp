@@ -42,7 +42,7 @@ void avx512_clean_vector_state() {
 TileProduct avx512_gemv(TensorType type) {
     if (auto fn = avx512::gemv16_kernel(type)) return {fn, kWideGemmRows};
     if (auto fn = avx512::gemv16_kquant_kernel(type)) return {fn, kWideGemmRows};
-    return {avx512::gemv_kernel(type), kGemmRows};
+    return {};
 }
 TileProduct avx512_gemm(TensorType type) {
     if (auto fn = avx512::gemm_kernel(type)) return {fn, kWideGemmRows};

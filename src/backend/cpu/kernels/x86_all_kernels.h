@@ -2,7 +2,6 @@
 #pragma once
 
 #include "backend/cpu/kernels/x86_float.h"
-#include "backend/cpu/kernels/x86_gemv.h"
 #include "backend/cpu/kernels/x86_kquants.h"
 #include "backend/cpu/kernels/x86_legacy.h"
 

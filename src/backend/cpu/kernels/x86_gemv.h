@@ -1,5 +1,5 @@
 // Few-token products for the 32-value block types, 8 weight rows at a time, straight from the
-// weights as stored (included by the AVX2 and AVX-512 variants; see x86_simd.h).
+// weights as stored (included by the AVX2 variant; AVX-512 has the 16-row x86_gemv16.h).
 //
 // A row kernel adds each block into one scalar accumulator: a chain of dependent FMAs that caps a
 // core at a few bytes per cycle. Here the 8 rows' integer block dots are reduced into the 8 lanes
@@ -29,11 +29,6 @@ inline void load8_f16_pairs(const uint8_t* p, size_t stride, __m256& low, __m256
     low = _mm256_cvtph_ps(_mm256_castsi256_si128(packed));
     high = _mm256_cvtph_ps(_mm256_extracti128_si256(packed, 1));
 }
-
-// Eight row streams at once are more than the hardware prefetcher runs ahead on: fetching 24
-// blocks ahead took single-token Q4_0 products from 14.7 to 16.7 GB/s with 2 threads (16 and 32
-// ahead did as well, 8 and 64 worse; docs/performance.md).
-constexpr int64_t kPrefetchBlocks = 24;
 
 template <typename Format>
 struct Rows8 {

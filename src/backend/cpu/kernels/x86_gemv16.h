@@ -175,7 +175,7 @@ struct Rows16 {
         for (int64_t b = 0; b < n_blocks; ++b) {
             const uint8_t* wb = w + b * static_cast<int64_t>(Format::kBytes);
             // With one or two tokens the 16 row streams outrun the hardware prefetcher (see
-            // x86_gemv.h); from 4 tokens on the prefetches cost more than they save (dev VM: 4 tokens
+            // x86_simd.h); from 4 tokens on the prefetches cost more than they save (dev VM: 4 tokens
             // of Q4_0 83 -> 97 tok/s without them, Q8_0 at 8 tokens 96 -> 122).
             if (NT <= 2 && (b & 3) == 0)
                 for (int r = 0; r < 16; ++r)

@@ -19,6 +19,40 @@
 namespace rf::cpu::detail::RF_SIMD_NS {
 namespace {
 
+// int16 pairs (lane r: weight of 16-sum 2k in the low half, of 2k + 1 in the high half) from the
+// 16 rows' int32 weights of two 16-value sums, for one madd per pair of activation sums.
+inline __m512i int16_pair(__m512i even, __m512i odd) {
+    return _mm512_or_si512(_mm512_and_si512(even, _mm512_set1_epi32(0xffff)), _mm512_slli_epi32(odd, 16));
+}
+
+// The end of a super-block with a correction (mins, or the offset of values stored as u - k):
+// corr = sum over the 16-value sub-blocks j of weight_j * (sub-block j's activation sum), from
+// the int16 weight pairs as the row kernels take it, then their two float steps:
+// acc = fma(isum, d * dx, acc), acc = -(corr * (c * dx)) + acc.
+template <int NT>
+void finish_corrected_block(const __m512i (&pairs)[8], const __m512i (&isum)[NT], __m512 d, __m512 c,
+                            const uint8_t* act_b, size_t act_stride, __m512 (&acc)[NT]) {
+    for (int t = 0; t < NT; ++t) {
+        const uint8_t* xb = act_b + t * act_stride;
+        __m512i corr = _mm512_setzero_si512();
+        for (int k = 0; k < 8; ++k) {
+            int32_t pair;
+            std::memcpy(&pair, xb + offsetof(BlockQ8_K, bsums) + 4 * k, 4);
+            corr = _mm512_add_epi32(corr, _mm512_madd_epi16(pairs[k], _mm512_set1_epi32(pair)));
+        }
+        const __m512 dx = _mm512_set1_ps(load_f32(xb));
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(d, dx), acc[t]);
+        acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(corr), _mm512_mul_ps(c, dx), acc[t]);
+    }
+}
+
+// Weight pairs for values stored as u - 2^Shift: 2^Shift * scale_j for each 16-value sub-block.
+template <int Shift, typename ScaleOf>
+void offset_pairs(ScaleOf scale_of, __m512i (&pairs)[8]) {
+    for (int k = 0; k < 8; ++k)
+        pairs[k] = int16_pair(_mm512_slli_epi32(scale_of(2 * k), Shift), _mm512_slli_epi32(scale_of(2 * k + 1), Shift));
+}
+
 // Q4_K, and Q5_K (FifthBit) whose 32 bytes of fifth bits (bit c for sub-block c) sit between
 // the scales and the nibbles.
 template <bool FifthBit>
@@ -26,7 +60,6 @@ struct Q4KRows16 {
     static constexpr size_t kBytes = FifthBit ? sizeof(quant::BlockQ5_K) : sizeof(quant::BlockQ4_K);
     static constexpr int kQs = FifthBit ? 48 : 16;
     static constexpr size_t kActQs = offsetof(BlockQ8_K, qs);
-    static constexpr size_t kActSums = offsetof(BlockQ8_K, bsums);
 
     // Byte k (0..3) of each int32 lane.
     static __m512i byte_of(__m512i v, int k) {
@@ -89,63 +122,20 @@ struct Q4KRows16 {
                     }
                 }
             }
-            // Each min weighs the sum of its sub-block's two 16-value activation sums: one madd
-            // per pair, with the min in both int16 halves.
+            // Each min weighs the sum of its sub-block's two 16-value activation sums: the min in
+            // both int16 halves of a pair.
             __m512i min_pairs[8];
             for (int k = 0; k < 8; ++k) {
                 const __m512i m = byte_of(mins[k / 4], k % 4);
-                min_pairs[k] = _mm512_or_si512(m, _mm512_slli_epi32(m, 16));
+                min_pairs[k] = int16_pair(m, m);
             }
             const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(head));
             const __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(head, 16)));
-            for (int t = 0; t < NT; ++t) {
-                const uint8_t* xb = act + t * act_stride + b * sizeof(BlockQ8_K);
-                __m512i corr = _mm512_setzero_si512();
-                for (int k = 0; k < 8; ++k) {
-                    int32_t pair;
-                    std::memcpy(&pair, xb + kActSums + 4 * k, 4);
-                    corr = _mm512_add_epi32(corr, _mm512_madd_epi16(min_pairs[k], _mm512_set1_epi32(pair)));
-                }
-                const __m512 dx = _mm512_set1_ps(load_f32(xb));
-                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(d, dx), acc[t]);
-                acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(corr), _mm512_mul_ps(dmin, dx), acc[t]);
-            }
+            finish_corrected_block(min_pairs, isum, d, dmin, act + b * sizeof(BlockQ8_K), act_stride, acc);
         }
         for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
     }
-
 };
-
-// int16 pairs (lane r: weight of 16-sum 2k in the low half, of 2k + 1 in the high half) from the
-// 16 rows' int32 weights of two 16-value sums, for one madd per pair of activation sums.
-inline __m512i int16_pair(__m512i even, __m512i odd) {
-    return _mm512_or_si512(_mm512_and_si512(even, _mm512_set1_epi32(0xffff)), _mm512_slli_epi32(odd, 16));
-}
-
-// The end of a super-block of the types whose values are stored with an offset (Q3_K: u - 4, Q6_K:
-// u - 32): corr = sum over the 16-value sub-blocks j of (offset * scale_j) * (sub-block j's
-// activation sum), from int16 weight pairs as the row kernels take it, then their two float steps:
-// acc = fma(isum, d * dx, acc), acc = -(corr * (d * dx)) + acc.
-template <int OffsetShift, int NT, typename ScaleOf>
-void finish_offset_block(ScaleOf scale_of, const __m512i (&isum)[NT], __m512 d, const uint8_t* act_b,
-                         size_t act_stride, __m512 (&acc)[NT]) {
-    __m512i pairs[8];
-    for (int k = 0; k < 8; ++k)
-        pairs[k] = int16_pair(_mm512_slli_epi32(scale_of(2 * k), OffsetShift),
-                              _mm512_slli_epi32(scale_of(2 * k + 1), OffsetShift));
-    for (int t = 0; t < NT; ++t) {
-        const uint8_t* xb = act_b + t * act_stride;
-        __m512i corr = _mm512_setzero_si512();
-        for (int k = 0; k < 8; ++k) {
-            int32_t pair;
-            std::memcpy(&pair, xb + offsetof(BlockQ8_K, bsums) + 4 * k, 4);
-            corr = _mm512_add_epi32(corr, _mm512_madd_epi16(pairs[k], _mm512_set1_epi32(pair)));
-        }
-        const __m512 ddx = _mm512_mul_ps(d, _mm512_set1_ps(load_f32(xb)));
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), ddx, acc[t]);
-        acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(corr), ddx, acc[t]);
-    }
-}
 
 struct Q6KRows16 {
     static constexpr size_t kBytes = sizeof(quant::BlockQ6_K);
@@ -202,8 +192,9 @@ struct Q6KRows16 {
                     }
                 }
             }
-            finish_offset_block<5>([&](int j) { return scale_of(words, j); }, isum, d, act + b * sizeof(BlockQ8_K),
-                                   act_stride, acc);
+            __m512i pairs[8];  // values stored as u - 2^5
+            offset_pairs<5>([&](int j) { return scale_of(words, j); }, pairs);
+            finish_corrected_block(pairs, isum, d, d, act + b * sizeof(BlockQ8_K), act_stride, acc);
         }
         for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
     }
@@ -268,8 +259,9 @@ struct Q3KRows16 {
                     }
                 }
             }
-            finish_offset_block<2>([&](int j) { return scale_of(words, j); }, isum, d, act + b * sizeof(BlockQ8_K),
-                                   act_stride, acc);
+            __m512i pairs[8];  // values stored as u - 2^2
+            offset_pairs<2>([&](int j) { return scale_of(words, j); }, pairs);
+            finish_corrected_block(pairs, isum, d, d, act + b * sizeof(BlockQ8_K), act_stride, acc);
         }
         for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
     }

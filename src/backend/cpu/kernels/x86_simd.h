@@ -113,6 +113,11 @@ inline __m256i hsum8_i32(const __m256i (&v)[8]) {
                             _mm256_permute2x128_si256(b0123, b4567, 0x31));
 }
 
+// Few-token products read 8 or 16 row streams at once, more than the hardware prefetcher runs
+// ahead on: fetching 24 blocks ahead took single-token Q4_0 products (8 rows) from 14.7 to 16.7
+// GB/s with 2 threads (16 and 32 ahead did as well, 8 and 64 worse; docs/performance.md).
+constexpr int64_t kPrefetchBlocks = 24;
+
 // acc + a * b with one rounding: the same operation the tile products do per lane, so that a
 // (row, token) value is bit-identical whichever path computes it.
 inline float fused_madd(float a, float b, float acc) {
