@@ -9,10 +9,10 @@
 
 namespace rf::bench {
 
-std::vector<float> random_activations(int64_t n) {
+AlignedFloats random_activations(int64_t n) {
     std::mt19937 rng(42);
     std::normal_distribution<float> normal(0.0f, 1.0f);
-    std::vector<float> v(static_cast<size_t>(n));
+    AlignedFloats v(static_cast<size_t>(n));
     for (auto& x : v) x = normal(rng);
     return v;
 }

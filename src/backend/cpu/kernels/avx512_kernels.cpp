@@ -47,7 +47,7 @@ TileProduct avx512_gemv(TensorType type) {
 TileProduct avx512_gemm(TensorType type) {
     if (auto fn = avx512::gemm_kernel(type)) return {fn, kWideGemmRows};
     if (auto fn = avx512::gemm_kquant_kernel(type)) return {fn, kWideGemmRows};
-    return {avx512::float512_gemm(type), kGemmRows};
+    return {avx512::float512_gemm(type), avx512::kFloatTileRows};
 }
 
 }  // namespace rf::cpu::detail

@@ -18,32 +18,21 @@ namespace rf::cpu::detail::RF_SIMD_NS {
 namespace {
 
 // One tile repacked: per block, 8 groups x 8 rows x 4 bytes, and the 8 rows' scales and mins.
-// Plain new[] rather than std::vector: library templates instantiated in this AVX-512 file could
-// be picked by the linker for the portable code too.
 struct PackedTile {
     static constexpr int64_t kBlockBytes = 8 * kWideGemmRows * 4;
     uint8_t* values = nullptr;  // n_blocks * 8 groups * 16 rows * 4 bytes
     float* scales = nullptr;    // n_blocks * 16
     float* mins = nullptr;      // n_blocks * 16
-    int64_t capacity = 0;       // blocks
-
-    PackedTile() = default;
-    PackedTile(const PackedTile&) = delete;
-    PackedTile& operator=(const PackedTile&) = delete;
-    ~PackedTile() { release(); }
-    void release() {
-        delete[] values;
-        delete[] scales;
-        delete[] mins;
-    }
     void reserve(int64_t n_blocks) {
-        if (n_blocks <= capacity) return;
-        release();
-        values = new uint8_t[static_cast<size_t>(n_blocks) * kBlockBytes];
-        scales = new float[static_cast<size_t>(n_blocks) * kWideGemmRows];
-        mins = new float[static_cast<size_t>(n_blocks) * kWideGemmRows];
-        capacity = n_blocks;
+        const auto n = static_cast<size_t>(n_blocks);
+        values = values_.reserve(n * kBlockBytes);
+        scales = scales_.reserve(n * kWideGemmRows);
+        mins = mins_.reserve(n * kWideGemmRows);
     }
+
+private:
+    AlignedScratch<uint8_t> values_;
+    AlignedScratch<float> scales_, mins_;
 };
 
 // v[r] holds 8 int32 of row r; afterwards v[g] holds int32 g of rows 0..7 (an 8 x 8 transpose).

@@ -20,30 +20,20 @@ struct PackedSuperTile {
     int16_t* corr = nullptr;    // per super-block: 8 pairs x 16 rows x 2
     float* d = nullptr;         // per super-block: 16 rows
     float* corr_scale = nullptr;
-    int64_t capacity = 0;
+    void reserve(int64_t n_blocks) {
+        const auto n = static_cast<size_t>(n_blocks);
+        values = values_.reserve(n * 8 * 8 * kRows * 4);
+        scales = scales_.reserve(n * 16 * kRows);
+        corr = corr_.reserve(n * 16 * kRows);
+        d = d_.reserve(n * kRows);
+        corr_scale = corr_scale_.reserve(n * kRows);
+    }
 
-    PackedSuperTile() = default;
-    PackedSuperTile(const PackedSuperTile&) = delete;
-    PackedSuperTile& operator=(const PackedSuperTile&) = delete;
-    ~PackedSuperTile() { release(); }
-    void release() {
-        delete[] values;
-        delete[] scales;
-        delete[] corr;
-        delete[] d;
-        delete[] corr_scale;
-    }
-    void reserve(int64_t n) {
-        if (n <= capacity) return;
-        release();
-        const auto blocks = static_cast<size_t>(n);
-        values = new uint8_t[blocks * 8 * 8 * kRows * 4];
-        scales = new int32_t[blocks * 16 * kRows];
-        corr = new int16_t[blocks * 16 * kRows];
-        d = new float[blocks * kRows];
-        corr_scale = new float[blocks * kRows];
-        capacity = n;
-    }
+private:
+    AlignedScratch<uint8_t> values_;
+    AlignedScratch<int32_t> scales_;
+    AlignedScratch<int16_t> corr_;
+    AlignedScratch<float> d_, corr_scale_;
 };
 
 // Sub-blocks of 16 values (two scales per 32-value chunk) or of 32.
