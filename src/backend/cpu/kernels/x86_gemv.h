@@ -62,13 +62,11 @@ struct Rows8 {
 
     static void one_token(int64_t n_blocks, const uint8_t* w, size_t row_bytes, const uint8_t* act, float* out) {
         __m256 acc = _mm256_setzero_ps();
+        NextTilePrefetch prefetch(w, 8, row_bytes);
         for (int64_t b = 0; b < n_blocks; ++b) {
             const uint8_t* wb = w + b * Format::kBytes;
             const uint8_t* a = act + b * K::kActBytes;
-            if ((b & 3) == 0)  // about one cache line per row every 4 blocks
-                for (int r = 0; r < 8; ++r)
-                    _mm_prefetch(reinterpret_cast<const char*>(wb + r * row_bytes + kPrefetchBlocks * Format::kBytes),
-                                 _MM_HINT_T0);
+            prefetch.upto(static_cast<size_t>(b + 1) * Format::kBytes);
             const __m256i x = load256(a + K::kActQs);
             __m256i lanes[8];
             for (int r = 0; r < 8; ++r) lanes[r] = raw_dot(wb + r * row_bytes, x);

@@ -172,15 +172,10 @@ struct Rows16 {
                        size_t act_stride, float* out, size_t out_stride) {
         __m512 acc[NT];
         for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+        NextTilePrefetch prefetch(w, 16, row_bytes);
         for (int64_t b = 0; b < n_blocks; ++b) {
             const uint8_t* wb = w + b * static_cast<int64_t>(Format::kBytes);
-            // With one or two tokens the 16 row streams outrun the hardware prefetcher (see
-            // x86_simd.h); from 4 tokens on the prefetches cost more than they save (dev VM: 4 tokens
-            // of Q4_0 83 -> 97 tok/s without them, Q8_0 at 8 tokens 96 -> 122).
-            if (NT <= 2 && (b & 3) == 0)
-                for (int r = 0; r < 16; ++r)
-                    _mm_prefetch(reinterpret_cast<const char*>(wb + r * row_bytes + kPrefetchBlocks * Format::kBytes),
-                                 _MM_HINT_T0);
+            prefetch.upto(static_cast<size_t>(b + 1) * Format::kBytes);
             __m512i lo[4], hi[4];
             decode(wb, row_bytes, lo, hi);
             __m512 d, m;

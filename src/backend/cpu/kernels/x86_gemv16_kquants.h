@@ -73,8 +73,10 @@ struct Q4KRows16 {
         const __m512i low4 = _mm512_set1_epi8(0x0f);
         __m512 acc[NT];
         for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+        NextTilePrefetch prefetch(w, 16, row_bytes);
         for (int64_t b = 0; b < n_blocks; ++b) {
             const uint8_t* wb = w + b * static_cast<int64_t>(kBytes);
+            if (NT <= 2) prefetch.upto(static_cast<size_t>(b + 1) * kBytes);
             // The 16 rows' d and dmin, and their 12 bytes of packed 6-bit scales and mins (see
             // Q4_K::prepare): lane r of each vector belongs to row r.
             const __m512i head = _mm512_i32gather_epi32(row_offsets, wb, 1);
@@ -153,8 +155,10 @@ struct Q6KRows16 {
         const __m512i low4 = _mm512_set1_epi8(0x0f), low2 = _mm512_set1_epi8(3);
         __m512 acc[NT];
         for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+        NextTilePrefetch prefetch(w, 16, row_bytes);
         for (int64_t b = 0; b < n_blocks; ++b) {
             const uint8_t* wb = w + b * static_cast<int64_t>(kBytes);
+            if (NT <= 2) prefetch.upto(static_cast<size_t>(b + 1) * kBytes);
             // Scales at 192..207 and d at 208 (read from 206 so as not to run past the block).
             __m512i words[4];
             for (int i = 0; i < 4; ++i) words[i] = _mm512_i32gather_epi32(row_offsets, wb + 192 + 4 * i, 1);
@@ -223,8 +227,10 @@ struct Q3KRows16 {
         const __m512i low2 = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1);
         __m512 acc[NT];
         for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+        NextTilePrefetch prefetch(w, 16, row_bytes);
         for (int64_t b = 0; b < n_blocks; ++b) {
             const uint8_t* wb = w + b * static_cast<int64_t>(kBytes);
+            if (NT <= 2) prefetch.upto(static_cast<size_t>(b + 1) * kBytes);
             __m512i words[3];
             for (int i = 0; i < 3; ++i) words[i] = _mm512_i32gather_epi32(row_offsets, wb + 96 + 4 * i, 1);
             // d at 108, read from 106 so as not to run past the 110-byte block.
@@ -293,8 +299,10 @@ struct IQ4XSRows16 {
             _mm512_set1_epi8(static_cast<char>(0x80)));
         __m512 acc[NT];
         for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+        NextTilePrefetch prefetch(w, 16, row_bytes);
         for (int64_t b = 0; b < n_blocks; ++b) {
             const uint8_t* wb = w + b * static_cast<int64_t>(kBytes);
+            if (NT <= 2) prefetch.upto(static_cast<size_t>(b + 1) * kBytes);
             const __m512i head = _mm512_i32gather_epi32(row_offsets, wb, 1);  // d, scales_h
             const __m512i low_words = _mm512_i32gather_epi32(row_offsets, wb + 4, 1);
             const __m512i high_words = _mm512_srli_epi32(head, 16);
