@@ -9,19 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "engine/decode_options.h"
 #include "engine/generate.h"
 #include "engine/sampler.h"
 #include "engine/stop_matcher.h"
 #include "tokenizer/stream_decoder.h"
 
 namespace rf::engine {
-
-struct DecodeOptions {
-    int64_t max_tokens = 128;
-    SamplerParams sampling;
-    std::vector<std::string> stop_strings = {};
-    bool stop_at_end_of_generation = true;
-};
 
 class DecodeState {
 public:

@@ -49,10 +49,7 @@ Result<GenerateResult> generate(Engine& engine, const tokenizer::Tokenizer& toke
 
     GenerateResult r;
     r.prompt_tokens.assign(prompt.begin(), prompt.end());
-    DecodeState state(tokenizer, {.max_tokens = o.max_tokens,
-                                  .sampling = o.sampling,
-                                  .stop_strings = o.stop_strings,
-                                  .stop_at_end_of_generation = o.stop_at_end_of_generation});
+    DecodeState state(tokenizer, o);
     state.accept_prompt(prompt);
 
     auto t0 = std::chrono::steady_clock::now();

@@ -11,18 +11,15 @@
 #include <utility>
 #include <vector>
 
+#include "engine/decode_options.h"
 #include "engine/engine.h"
 #include "engine/sampler.h"
 #include "tokenizer/tokenizer.h"
 
 namespace rf::engine {
 
-struct GenerateOptions {
-    int64_t max_tokens = 128;
-    SamplerParams sampling;
-    std::vector<std::string> stop_strings = {};
-    bool stop_at_end_of_generation = true;  // EOS / end-of-turn tokens of the vocabulary
-    int64_t top_logits = 0;                 // record the K best raw logits per position and step
+struct GenerateOptions : DecodeOptions {
+    int64_t top_logits = 0;  // record the K best raw logits per position and step
     int32_t seq = 0;
 };
 

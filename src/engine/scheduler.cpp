@@ -272,10 +272,7 @@ void SchedulerImpl::admit(Clock::time_point now) {
         r.computed = reused;
         if (!r.started) {
             r.cached = reused;
-            r.decode.emplace(tok_, DecodeOptions{.max_tokens = r.options.max_tokens,
-                                                 .sampling = r.options.sampling,
-                                                 .stop_strings = r.options.stop_strings,
-                                                 .stop_at_end_of_generation = r.options.stop_at_end_of_generation});
+            r.decode.emplace(tok_, static_cast<const DecodeOptions&>(r.options));
             r.decode->accept_prompt(prompt);
             r.scheduled = now;
             r.started = true;

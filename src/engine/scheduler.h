@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "engine/decode_options.h"
 #include "engine/engine.h"
 #include "engine/generate.h"
 #include "engine/sampler.h"
@@ -22,12 +23,8 @@
 
 namespace rf::engine {
 
-struct RequestOptions {
+struct RequestOptions : DecodeOptions {
     std::vector<int32_t> prompt;  // token ids, BOS included when the model wants one
-    int64_t max_tokens = 128;
-    SamplerParams sampling;
-    std::vector<std::string> stop_strings = {};
-    bool stop_at_end_of_generation = true;
     bool logprobs = false;     // report each generated token's log-probability (softmax of raw logits)
     int64_t top_logprobs = 0;  // and this many best alternatives per step
     std::chrono::milliseconds timeout{0};  // 0: none; counted from submission

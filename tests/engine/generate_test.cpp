@@ -21,7 +21,7 @@ TEST(Generate, GreedyFollowsTheArgmaxOfTheLogits) {
     Fixture f;
     Engine e = f.engine();
     const std::vector<int32_t> prompt = {1, 70, 80, 90};
-    GenerateOptions o{.max_tokens = 6, .sampling = {.temperature = 0.0f}, .stop_at_end_of_generation = false, .top_logits = 3};
+    GenerateOptions o{{.max_tokens = 6, .sampling = {.temperature = 0.0f}, .stop_at_end_of_generation = false}, 3};
     std::string streamed;
     auto r = generate(e, *f.tok, prompt, o, [&](std::string_view t) { streamed += t; });
     ASSERT_TRUE(r.ok()) << r.error().message;
@@ -55,7 +55,7 @@ TEST(Generate, StopsAtAStopStringAndTheContext) {
     Fixture f;
     Engine probe = f.engine();
     const std::vector<int32_t> prompt = {1, 100, 101};
-    GenerateOptions o{.max_tokens = 8, .sampling = {.temperature = 0.0f}, .stop_at_end_of_generation = false};
+    GenerateOptions o{{.max_tokens = 8, .sampling = {.temperature = 0.0f}, .stop_at_end_of_generation = false}};
     auto free_run = generate(probe, *f.tok, prompt, o);
     ASSERT_TRUE(free_run.ok());
     ASSERT_GE(free_run->text.size(), 2u);
@@ -85,7 +85,7 @@ TEST(Generate, CancelFlagStopsBeforeTheFirstToken) {
     Engine e = f.engine();
     std::atomic<bool> cancel{true};
     const std::vector<int32_t> prompt = {1, 5};
-    auto r = generate(e, *f.tok, prompt, {.max_tokens = 5, .sampling = {.temperature = 0.0f}}, {}, &cancel);
+    auto r = generate(e, *f.tok, prompt, {{.max_tokens = 5, .sampling = {.temperature = 0.0f}}}, {}, &cancel);
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->reason, StopReason::Cancelled);
     EXPECT_TRUE(r->tokens.empty());

@@ -100,12 +100,14 @@ inline std::vector<int32_t> prompt_of(uint32_t seed, size_t length) {
 }
 
 inline RequestOptions greedy(std::vector<int32_t> prompt, int64_t max_tokens) {
-    return {.prompt = std::move(prompt),
-            .max_tokens = max_tokens,
-            .sampling = {.temperature = 0.0f},
-            .stop_at_end_of_generation = false,
-            .logprobs = true,
-            .top_logprobs = 3};
+    RequestOptions o;
+    o.prompt = std::move(prompt);
+    o.max_tokens = max_tokens;
+    o.sampling = {.temperature = 0.0f};
+    o.stop_at_end_of_generation = false;
+    o.logprobs = true;
+    o.top_logprobs = 3;
+    return o;
 }
 
 inline uint64_t submitted(const std::variant<uint64_t, SubmitFailure>& r) {

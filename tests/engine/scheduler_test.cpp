@@ -73,9 +73,10 @@ TEST(Scheduler, ThirtyTwoConcurrentRequestsMatchEachRunAlone) {
         test::TinyModel m;
         for (size_t i : {1, 2, 9}) {
             auto e = m.engine({.n_ctx = 128, .n_batch = 64, .max_sequences = 1, .block_size = 4});
-            auto r = generate(*e, *m.tok, requests[i].prompt,
-                              {.max_tokens = requests[i].max_tokens, .sampling = requests[i].sampling,
-                               .stop_strings = requests[i].stop_strings, .stop_at_end_of_generation = false});
+            GenerateOptions alone_options;
+            static_cast<DecodeOptions&>(alone_options) = requests[i];
+            alone_options.stop_at_end_of_generation = false;
+            auto r = generate(*e, *m.tok, requests[i].prompt, alone_options);
             ASSERT_TRUE(r.ok()) << r.error().message;
             EXPECT_EQ(r->tokens, alone.get(i).tokens) << "request " << i;
             EXPECT_EQ(r->text, alone.get(i).text) << "request " << i;
