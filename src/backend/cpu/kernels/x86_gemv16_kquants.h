@@ -1,4 +1,4 @@
-// Few-token products of Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS with VNNI, 16 rows read in place (included by
+// Few-token products of Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS with VNNI, 16 rows read in place (included by
 // avx512_kernels.cpp).
 //
 // The layout of x86_gemv16.h: one 512-bit register holds 16 bytes of 4 rows (rows g, g+4, g+8,
@@ -204,6 +204,64 @@ struct Q6KRows16 {
     }
 };
 
+// Q2_K: 16-value sub-blocks of 2-bit values, each with a 4-bit scale (low nibble of byte j) and a
+// 4-bit min (high nibble): value = d * scale * q - dmin * min.
+struct Q2KRows16 {
+    static constexpr size_t kBytes = sizeof(quant::BlockQ2_K);
+    static constexpr size_t kActQs = offsetof(BlockQ8_K, qs);
+
+    // Nibble `high` (0 or 1) of byte j of the 16 rows' gathered scale words.
+    static __m512i nibble_of(const __m512i (&words)[4], int j, int high) {
+        return _mm512_and_si512(_mm512_srlv_epi32(words[j / 4], _mm512_set1_epi32(8 * (j % 4) + 4 * high)),
+                                _mm512_set1_epi32(0xf));
+    }
+
+    template <int NT>
+    static void tokens(int64_t n_blocks, const uint8_t* w, size_t row_bytes, __m512i row_offsets, const uint8_t* act,
+                       size_t act_stride, float* out, size_t out_stride) {
+        const size_t stride = 4 * row_bytes;
+        const __m512i low2 = _mm512_set1_epi8(3);
+        __m512 acc[NT];
+        for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+        NextTilePrefetch prefetch(w, 16, row_bytes);
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            const uint8_t* wb = w + b * static_cast<int64_t>(kBytes);
+            if (NT <= 2) prefetch.upto(static_cast<size_t>(b + 1) * kBytes);
+            __m512i words[4];
+            for (int i = 0; i < 4; ++i) words[i] = _mm512_i32gather_epi32(row_offsets, wb + 4 * i, 1);
+            const __m512i head = _mm512_i32gather_epi32(row_offsets, wb + 80, 1);  // d, dmin
+            __m512i isum[NT];
+            for (int t = 0; t < NT; ++t) isum[t] = _mm512_setzero_si512();
+            // Half hh of chunk c is sub-block 2c + hh; each 16 bytes of qs hold that half of 4 chunks.
+            for (int hh = 0; hh < 2; ++hh) {
+                for (int q = 0; q < 2; ++q) {
+                    __m512i bits[4];
+                    for (int g = 0; g < 4; ++g) bits[g] = load_4x16(wb + g * row_bytes + 16 + 32 * q + 16 * hh, stride);
+                    for (int s = 0; s < 4; ++s) {
+                        const int c = 4 * q + s;
+                        __m512i u[4];
+                        for (int g = 0; g < 4; ++g) u[g] = _mm512_and_si512(_mm512_srli_epi16(bits[g], 2 * s), low2);
+                        const __m512i scale = nibble_of(words, 2 * c + hh, 0);
+                        for (int t = 0; t < NT; ++t) {
+                            const uint8_t* xq = act + t * act_stride + b * sizeof(BlockQ8_K) + kActQs + 32 * c + 16 * hh;
+                            const __m512i x = _mm512_broadcast_i32x4(load128(xq));
+                            __m512i part[4];
+                            for (int g = 0; g < 4; ++g) part[g] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[g], x);
+                            isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(reduce_4x4(part), scale));
+                        }
+                    }
+                }
+            }
+            __m512i min_pairs[8];
+            for (int k = 0; k < 8; ++k) min_pairs[k] = int16_pair(nibble_of(words, 2 * k, 1), nibble_of(words, 2 * k + 1, 1));
+            const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(head));
+            const __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(head, 16)));
+            finish_corrected_block(min_pairs, isum, d, dmin, act + b * sizeof(BlockQ8_K), act_stride, acc);
+        }
+        for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+    }
+};
+
 // Q3_K: 16-value sub-blocks of 3-bit values (2 low bits in qs, the third in hmask), stored as
 // u - 4, with 6-bit signed scales packed in 12 bytes (see Q3_K::prepare).
 struct Q3KRows16 {
@@ -341,6 +399,7 @@ struct IQ4XSRows16 {
 
 TileGemmFn gemv16_kquant_kernel(TensorType type) {
     switch (type) {
+        case TensorType::Q2_K: return in_place_rows16<Q2KRows16, SuperBlocks<Q2_K>, 256, 4>;
         case TensorType::Q3_K: return in_place_rows16<Q3KRows16, SuperBlocks<Q3_K>, 256, 4>;
         case TensorType::Q4_K: return in_place_rows16<Q4KRows16<false>, SuperBlocks<Q4_K>, 256, 4>;
         case TensorType::Q5_K: return in_place_rows16<Q4KRows16<true>, SuperBlocks<Q5_K>, 256, 4>;
