@@ -103,6 +103,24 @@ void in_place_rows16(int64_t cols, const uint8_t* w, size_t row_bytes, int n_row
     }
 }
 
+// The block loop of every in-place kernel: the 16 rows' accumulators for NT tokens, `block(b, wb,
+// acc)` for each block (wb: block b of row 0), the next tile prefetched alongside when Prefetch,
+// and the 16 sums stored per token at the end. The blocks are forced inline so that the
+// accumulators stay in registers.
+template <int NT, size_t BlockBytes, bool Prefetch, typename Block>
+RF_ALWAYS_INLINE inline void each_block(int64_t n_blocks, const uint8_t* w, size_t row_bytes, float* out,
+                                        size_t out_stride, Block&& block) {
+    __m512 acc[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+    NextTilePrefetch prefetch(w, 16, row_bytes);
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        const uint8_t* wb = w + b * static_cast<int64_t>(BlockBytes);
+        if constexpr (Prefetch) prefetch.upto(static_cast<size_t>(b + 1) * BlockBytes);
+        block(b, wb, acc);
+    }
+    for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+}
+
 template <typename Format>
 struct Rows16 {
     using H = HalfBlocks<Format>;
@@ -170,12 +188,8 @@ struct Rows16 {
     template <int NT>
     static void tokens(int64_t n_blocks, const uint8_t* w, size_t row_bytes, __m512i row_offsets, const uint8_t* act,
                        size_t act_stride, float* out, size_t out_stride) {
-        __m512 acc[NT];
-        for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
-        NextTilePrefetch prefetch(w, 16, row_bytes);
-        for (int64_t b = 0; b < n_blocks; ++b) {
-            const uint8_t* wb = w + b * static_cast<int64_t>(Format::kBytes);
-            prefetch.upto(static_cast<size_t>(b + 1) * Format::kBytes);
+        each_block<NT, Format::kBytes, true>(n_blocks, w, row_bytes, out, out_stride,
+                                             [&](int64_t b, const uint8_t* wb, __m512 (&acc)[NT]) RF_ALWAYS_INLINE {
             __m512i lo[4], hi[4];
             decode(wb, row_bytes, lo, hi);
             __m512 d, m;
@@ -197,8 +211,7 @@ struct Rows16 {
                 if constexpr (kMin)
                     acc[t] = _mm512_fmadd_ps(m, _mm512_set1_ps(load_f32(xb + offsetof(ActBlockQ8_1, s))), acc[t]);
             }
-        }
-        for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+        });
     }
 
     static constexpr TileGemmFn run = in_place_rows16<Rows16, Blocks32<Format>, 32, 8>;

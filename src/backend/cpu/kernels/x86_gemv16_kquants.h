@@ -8,7 +8,8 @@
 // lane per row, which is multiplied by the 16 rows' scales; mins and offsets are applied from the
 // activations' per-16 sums. The integer sums are exact and the float steps are those of the row
 // kernels (x86_kquants.h): per super-block, acc = fma(isum, d * dx, acc), then
-// acc = -(corr * (c * dx)) + acc with c = dmin (Q4_K) or d (Q6_K).
+// acc = -(corr * (c * dx)) + acc with c = dmin (Q4_K) or d (Q6_K). The next tile is prefetched
+// for 1-2 tokens only: from 4 tokens on these kernels are bound by decoding, not by memory.
 #pragma once
 
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
@@ -71,12 +72,8 @@ struct Q4KRows16 {
                        size_t act_stride, float* out, size_t out_stride) {
         const size_t stride = 4 * row_bytes;
         const __m512i low4 = _mm512_set1_epi8(0x0f);
-        __m512 acc[NT];
-        for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
-        NextTilePrefetch prefetch(w, 16, row_bytes);
-        for (int64_t b = 0; b < n_blocks; ++b) {
-            const uint8_t* wb = w + b * static_cast<int64_t>(kBytes);
-            if (NT <= 2) prefetch.upto(static_cast<size_t>(b + 1) * kBytes);
+        each_block<NT, kBytes, (NT <= 2)>(n_blocks, w, row_bytes, out, out_stride,
+                                          [&](int64_t b, const uint8_t* wb, __m512 (&acc)[NT]) RF_ALWAYS_INLINE {
             // The 16 rows' d and dmin, and their 12 bytes of packed 6-bit scales and mins (see
             // Q4_K::prepare): lane r of each vector belongs to row r.
             const __m512i head = _mm512_i32gather_epi32(row_offsets, wb, 1);
@@ -134,8 +131,7 @@ struct Q4KRows16 {
             const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(head));
             const __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(head, 16)));
             finish_corrected_block(min_pairs, isum, d, dmin, act + b * sizeof(BlockQ8_K), act_stride, acc);
-        }
-        for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+        });
     }
 };
 
@@ -153,12 +149,8 @@ struct Q6KRows16 {
                        size_t act_stride, float* out, size_t out_stride) {
         const size_t stride = 4 * row_bytes;
         const __m512i low4 = _mm512_set1_epi8(0x0f), low2 = _mm512_set1_epi8(3);
-        __m512 acc[NT];
-        for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
-        NextTilePrefetch prefetch(w, 16, row_bytes);
-        for (int64_t b = 0; b < n_blocks; ++b) {
-            const uint8_t* wb = w + b * static_cast<int64_t>(kBytes);
-            if (NT <= 2) prefetch.upto(static_cast<size_t>(b + 1) * kBytes);
+        each_block<NT, kBytes, (NT <= 2)>(n_blocks, w, row_bytes, out, out_stride,
+                                          [&](int64_t b, const uint8_t* wb, __m512 (&acc)[NT]) RF_ALWAYS_INLINE {
             // Scales at 192..207 and d at 208 (read from 206 so as not to run past the block).
             __m512i words[4];
             for (int i = 0; i < 4; ++i) words[i] = _mm512_i32gather_epi32(row_offsets, wb + 192 + 4 * i, 1);
@@ -199,8 +191,7 @@ struct Q6KRows16 {
             __m512i pairs[8];  // values stored as u - 2^5
             offset_pairs<5>([&](int j) { return scale_of(words, j); }, pairs);
             finish_corrected_block(pairs, isum, d, d, act + b * sizeof(BlockQ8_K), act_stride, acc);
-        }
-        for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+        });
     }
 };
 
@@ -221,12 +212,8 @@ struct Q2KRows16 {
                        size_t act_stride, float* out, size_t out_stride) {
         const size_t stride = 4 * row_bytes;
         const __m512i low2 = _mm512_set1_epi8(3);
-        __m512 acc[NT];
-        for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
-        NextTilePrefetch prefetch(w, 16, row_bytes);
-        for (int64_t b = 0; b < n_blocks; ++b) {
-            const uint8_t* wb = w + b * static_cast<int64_t>(kBytes);
-            if (NT <= 2) prefetch.upto(static_cast<size_t>(b + 1) * kBytes);
+        each_block<NT, kBytes, (NT <= 2)>(n_blocks, w, row_bytes, out, out_stride,
+                                          [&](int64_t b, const uint8_t* wb, __m512 (&acc)[NT]) RF_ALWAYS_INLINE {
             __m512i words[4];
             for (int i = 0; i < 4; ++i) words[i] = _mm512_i32gather_epi32(row_offsets, wb + 4 * i, 1);
             const __m512i head = _mm512_i32gather_epi32(row_offsets, wb + 80, 1);  // d, dmin
@@ -257,8 +244,7 @@ struct Q2KRows16 {
             const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(head));
             const __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(head, 16)));
             finish_corrected_block(min_pairs, isum, d, dmin, act + b * sizeof(BlockQ8_K), act_stride, acc);
-        }
-        for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+        });
     }
 };
 
@@ -283,12 +269,8 @@ struct Q3KRows16 {
                        size_t act_stride, float* out, size_t out_stride) {
         const size_t stride = 4 * row_bytes;
         const __m512i low2 = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1);
-        __m512 acc[NT];
-        for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
-        NextTilePrefetch prefetch(w, 16, row_bytes);
-        for (int64_t b = 0; b < n_blocks; ++b) {
-            const uint8_t* wb = w + b * static_cast<int64_t>(kBytes);
-            if (NT <= 2) prefetch.upto(static_cast<size_t>(b + 1) * kBytes);
+        each_block<NT, kBytes, (NT <= 2)>(n_blocks, w, row_bytes, out, out_stride,
+                                          [&](int64_t b, const uint8_t* wb, __m512 (&acc)[NT]) RF_ALWAYS_INLINE {
             __m512i words[3];
             for (int i = 0; i < 3; ++i) words[i] = _mm512_i32gather_epi32(row_offsets, wb + 96 + 4 * i, 1);
             // d at 108, read from 106 so as not to run past the 110-byte block.
@@ -326,8 +308,7 @@ struct Q3KRows16 {
             __m512i pairs[8];  // values stored as u - 2^2
             offset_pairs<2>([&](int j) { return scale_of(words, j); }, pairs);
             finish_corrected_block(pairs, isum, d, d, act + b * sizeof(BlockQ8_K), act_stride, acc);
-        }
-        for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+        });
     }
 };
 
@@ -355,12 +336,8 @@ struct IQ4XSRows16 {
         const __m512i table = _mm512_xor_si512(
             _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlLevels))),
             _mm512_set1_epi8(static_cast<char>(0x80)));
-        __m512 acc[NT];
-        for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
-        NextTilePrefetch prefetch(w, 16, row_bytes);
-        for (int64_t b = 0; b < n_blocks; ++b) {
-            const uint8_t* wb = w + b * static_cast<int64_t>(kBytes);
-            if (NT <= 2) prefetch.upto(static_cast<size_t>(b + 1) * kBytes);
+        each_block<NT, kBytes, (NT <= 2)>(n_blocks, w, row_bytes, out, out_stride,
+                                          [&](int64_t b, const uint8_t* wb, __m512 (&acc)[NT]) RF_ALWAYS_INLINE {
             const __m512i head = _mm512_i32gather_epi32(row_offsets, wb, 1);  // d, scales_h
             const __m512i low_words = _mm512_i32gather_epi32(row_offsets, wb + 4, 1);
             const __m512i high_words = _mm512_srli_epi32(head, 16);
@@ -392,8 +369,7 @@ struct IQ4XSRows16 {
                 const __m512 dx = _mm512_set1_ps(load_f32(act + t * act_stride + b * sizeof(BlockQ8_K)));
                 acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(isum[t], corr[t])), _mm512_mul_ps(d, dx), acc[t]);
             }
-        }
-        for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+        });
     }
 };
 

@@ -16,6 +16,9 @@
 
 #include "backend/cpu/kernels/row_kernels.h"
 
+// For a lambda whose locals must stay in the caller's registers (a kernel's accumulators).
+#define RF_ALWAYS_INLINE __attribute__((always_inline))
+
 namespace rf::cpu::detail::RF_SIMD_NS {
 namespace {
 
