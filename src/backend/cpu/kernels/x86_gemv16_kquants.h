@@ -54,6 +54,14 @@ void offset_pairs(ScaleOf scale_of, __m512i (&pairs)[8]) {
         pairs[k] = int16_pair(_mm512_slli_epi32(scale_of(2 * k), Shift), _mm512_slli_epi32(scale_of(2 * k + 1), Shift));
 }
 
+// v shifted left by n bits (right by -n) in 16-bit lanes, to move a bit field of every byte into
+// place; the bits that cross into a neighbouring byte are masked off by the caller.
+inline __m512i shift_bits(__m512i v, int n) {
+    if (n > 0) return _mm512_slli_epi16(v, static_cast<unsigned>(n));
+    if (n < 0) return _mm512_srli_epi16(v, static_cast<unsigned>(-n));
+    return v;
+}
+
 // Q4_K, and Q5_K (FifthBit) whose 32 bytes of fifth bits (bit c for sub-block c) sit between
 // the scales and the nibbles.
 template <bool FifthBit>
@@ -71,7 +79,7 @@ struct Q4KRows16 {
     static void tokens(int64_t n_blocks, const uint8_t* w, size_t row_bytes, __m512i row_offsets, const uint8_t* act,
                        size_t act_stride, float* out, size_t out_stride) {
         const size_t stride = 4 * row_bytes;
-        const __m512i low4 = _mm512_set1_epi8(0x0f);
+        const __m512i low4 = _mm512_set1_epi8(0x0f), bit4 = _mm512_set1_epi8(0x10);
         each_block<NT, kBytes, (NT <= 2)>(n_blocks, w, row_bytes, out, out_stride,
                                           [&](int64_t b, const uint8_t* wb, __m512 (&acc)[NT]) RF_ALWAYS_INLINE {
             // The 16 rows' d and dmin, and their 12 bytes of packed 6-bit scales and mins (see
@@ -92,6 +100,10 @@ struct Q4KRows16 {
 
             __m512i isum[NT];
             for (int t = 0; t < NT; ++t) isum[t] = _mm512_setzero_si512();
+            __m512i fifth_bits[4][2];  // Q5_K: bit c of each byte is the fifth bit of chunk c
+            if constexpr (FifthBit)
+                for (int g = 0; g < 4; ++g)
+                    for (int h = 0; h < 2; ++h) fifth_bits[g][h] = load_4x16(wb + g * row_bytes + 16 + 16 * h, stride);
             for (int p = 0; p < 4; ++p) {
                 __m512i raw[4][2];
                 for (int g = 0; g < 4; ++g)
@@ -101,11 +113,12 @@ struct Q4KRows16 {
                     __m512i v[4][2];
                     for (int g = 0; g < 4; ++g)
                         for (int h = 0; h < 2; ++h) {
-                            v[g][h] = _mm512_and_si512(nib ? _mm512_srli_epi16(raw[g][h], 4) : raw[g][h], low4);
+                            const __m512i nibbles = nib ? _mm512_srli_epi16(raw[g][h], 4) : raw[g][h];
                             if constexpr (FifthBit) {
-                                const __m512i bits = load_4x16(wb + g * row_bytes + 16 + 16 * h, stride);
-                                const __m512i fifth = _mm512_and_si512(_mm512_srli_epi16(bits, c), _mm512_set1_epi8(1));
-                                v[g][h] = _mm512_or_si512(v[g][h], _mm512_slli_epi16(fifth, 4));
+                                const __m512i fifth = _mm512_and_si512(shift_bits(fifth_bits[g][h], 4 - c), bit4);
+                                v[g][h] = _mm512_ternarylogic_epi32(nibbles, low4, fifth, 0xea);  // (nibbles & low4) | fifth
+                            } else {
+                                v[g][h] = _mm512_and_si512(nibbles, low4);
                             }
                         }
                     const __m512i scale = byte_of(scales[c / 4], c % 4);
@@ -148,7 +161,7 @@ struct Q6KRows16 {
     static void tokens(int64_t n_blocks, const uint8_t* w, size_t row_bytes, __m512i row_offsets, const uint8_t* act,
                        size_t act_stride, float* out, size_t out_stride) {
         const size_t stride = 4 * row_bytes;
-        const __m512i low4 = _mm512_set1_epi8(0x0f), low2 = _mm512_set1_epi8(3);
+        const __m512i low4 = _mm512_set1_epi8(0x0f), bits45 = _mm512_set1_epi8(0x30);
         each_block<NT, kBytes, (NT <= 2)>(n_blocks, w, row_bytes, out, out_stride,
                                           [&](int64_t b, const uint8_t* wb, __m512 (&acc)[NT]) RF_ALWAYS_INLINE {
             // Scales at 192..207 and d at 208 (read from 206 so as not to run past the block).
@@ -163,28 +176,33 @@ struct Q6KRows16 {
                 __m512i high[4][2];  // the 2-bit parts of chunks 4h..4h+3, per group and half
                 for (int g = 0; g < 4; ++g)
                     for (int hh = 0; hh < 2; ++hh) high[g][hh] = load_4x16(wb + g * row_bytes + 128 + 32 * h + 16 * hh, stride);
-                for (int s = 0; s < 4; ++s) {
-                    const int c = 4 * h + s;
-                    __m512i u[4][2];  // 6-bit values of chunk c, unsigned
+                for (int pair = 0; pair < 2; ++pair) {
+                    __m512i low[4][2];  // the nibbles of chunks 4h + pair (low) and 4h + pair + 2 (high)
                     for (int g = 0; g < 4; ++g)
-                        for (int hh = 0; hh < 2; ++hh) {
-                            const __m512i low = load_4x16(wb + g * row_bytes + 64 * h + 32 * (s & 1) + 16 * hh, stride);
-                            const __m512i lo = _mm512_and_si512(_mm512_srli_epi16(low, 4 * (s / 2)), low4);
-                            const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(high[g][hh], 2 * s), low2);
-                            u[g][hh] = _mm512_or_si512(lo, _mm512_slli_epi16(hi, 4));
+                        for (int hh = 0; hh < 2; ++hh) low[g][hh] = load_4x16(wb + g * row_bytes + 64 * h + 32 * pair + 16 * hh, stride);
+                    for (int nib = 0; nib < 2; ++nib) {
+                        const int s = pair + 2 * nib, c = 4 * h + s;
+                        __m512i u[4][2];  // 6-bit values of chunk c, unsigned: nibble | 2 bits << 4
+                        for (int g = 0; g < 4; ++g)
+                            for (int hh = 0; hh < 2; ++hh) {
+                                const __m512i lo = nib ? _mm512_srli_epi16(low[g][hh], 4) : low[g][hh];
+                                const __m512i hi = _mm512_and_si512(shift_bits(high[g][hh], 4 - 2 * s), bits45);
+                                u[g][hh] = _mm512_ternarylogic_epi32(lo, low4, hi, 0xea);  // (lo & low4) | hi
+                            }
+                        const __m512i scale0 = scale_of(words, 2 * c), scale1 = scale_of(words, 2 * c + 1);
+                        for (int t = 0; t < NT; ++t) {
+                            const uint8_t* xq = act + t * act_stride + b * sizeof(BlockQ8_K) + kActQs + 32 * c;
+                            const __m512i x0 = _mm512_broadcast_i32x4(load128(xq));
+                            const __m512i x1 = _mm512_broadcast_i32x4(load128(xq + 16));
+                            __m512i part0[4], part1[4];
+                            for (int g = 0; g < 4; ++g) {
+                                part0[g] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[g][0], x0);
+                                part1[g] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[g][1], x1);
+                            }
+                            isum[t] = _mm512_add_epi32(
+                                isum[t], _mm512_add_epi32(_mm512_mullo_epi32(reduce_4x4(part0), scale0),
+                                                          _mm512_mullo_epi32(reduce_4x4(part1), scale1)));
                         }
-                    const __m512i scale0 = scale_of(words, 2 * c), scale1 = scale_of(words, 2 * c + 1);
-                    for (int t = 0; t < NT; ++t) {
-                        const uint8_t* xq = act + t * act_stride + b * sizeof(BlockQ8_K) + kActQs + 32 * c;
-                        const __m512i x0 = _mm512_broadcast_i32x4(load128(xq));
-                        const __m512i x1 = _mm512_broadcast_i32x4(load128(xq + 16));
-                        __m512i part0[4], part1[4];
-                        for (int g = 0; g < 4; ++g) {
-                            part0[g] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[g][0], x0);
-                            part1[g] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[g][1], x1);
-                        }
-                        isum[t] = _mm512_add_epi32(isum[t], _mm512_add_epi32(_mm512_mullo_epi32(reduce_4x4(part0), scale0),
-                                                                              _mm512_mullo_epi32(reduce_4x4(part1), scale1)));
                     }
                 }
             }
@@ -268,7 +286,7 @@ struct Q3KRows16 {
     static void tokens(int64_t n_blocks, const uint8_t* w, size_t row_bytes, __m512i row_offsets, const uint8_t* act,
                        size_t act_stride, float* out, size_t out_stride) {
         const size_t stride = 4 * row_bytes;
-        const __m512i low2 = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1);
+        const __m512i low2 = _mm512_set1_epi8(3), bit2 = _mm512_set1_epi8(4);
         each_block<NT, kBytes, (NT <= 2)>(n_blocks, w, row_bytes, out, out_stride,
                                           [&](int64_t b, const uint8_t* wb, __m512 (&acc)[NT]) RF_ALWAYS_INLINE {
             __m512i words[3];
@@ -290,9 +308,8 @@ struct Q3KRows16 {
                         const int c = 4 * q + s;
                         __m512i u[4];
                         for (int g = 0; g < 4; ++g) {
-                            const __m512i lo = _mm512_and_si512(_mm512_srli_epi16(low[g], 2 * s), low2);
-                            const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(mask[g], c), one);
-                            u[g] = _mm512_or_si512(lo, _mm512_slli_epi16(hi, 2));
+                            const __m512i hi = _mm512_and_si512(shift_bits(mask[g], 2 - c), bit2);
+                            u[g] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(low[g], 2 * s), low2, hi, 0xea);  // (lo & low2) | hi
                         }
                         const __m512i scale = scale_of(words, 2 * c + hh);
                         for (int t = 0; t < NT; ++t) {
