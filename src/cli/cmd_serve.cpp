@@ -11,6 +11,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "cli/commands.h"
+#include "cli/generation_options.h"
 #include "engine/loaded_model.h"
 #include "engine/scheduler.h"
 #include "server/server.h"
@@ -26,6 +27,7 @@ struct ServeOptions {
     int64_t n_ctx = 4096;
     int64_t n_batch = 256;
     std::string kv_type = "f32";
+    bool mmap = false;
     int64_t kv_memory_mib = 0;
     int64_t parallel = 8;
     int64_t queue = 64;
@@ -73,7 +75,8 @@ int run_serve(ServeOptions o) {
                                              .max_sequences = o.parallel,
                                              .block_size = 16,
                                              .kv_type = o.kv_type == "f16" ? KvType::F16 : KvType::F32,
-                                             .kv_memory_bytes = o.kv_memory_mib << 20});
+                                             .kv_memory_bytes = o.kv_memory_mib << 20},
+                                            file_load(o.mmap), load_progress());
     if (!loaded) {
         fmt::print(stderr, "error: {}\n", loaded.error().message);
         return kExitError;
@@ -140,6 +143,7 @@ void add_serve_command(CLI::App& app, CommandContext& ctx) {
     cmd->add_option("-b,--batch", o->n_batch, "Most tokens per forward step (prefill chunks + decodes)")
         ->check(CLI::Range(1, 65536));
     cmd->add_option("--kv-type", o->kv_type, "KV cache type")->check(CLI::IsMember({"f32", "f16"}));
+    add_mmap_flag(*cmd, o->mmap);
     cmd->add_option("--kv-memory", o->kv_memory_mib, "KV cache pool in MiB (0: ctx-size x parallel positions)")
         ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
     cmd->add_option("--parallel", o->parallel, "Most requests running at once")->check(CLI::Range(1, 1024));

@@ -5,6 +5,9 @@
 #include <random>
 #include <stdexcept>
 
+#include <fmt/core.h>
+#include <unistd.h>
+
 #include "backend/cpu/cpu_backend.h"
 
 namespace rf::cli {
@@ -29,6 +32,7 @@ void add_runtime_options(CLI::App& cmd, RuntimeOptions& o) {
         ->check(CLI::Range(0, 1 << 24));
     cmd.add_option("-b,--batch-size", o.n_batch, "Tokens per prompt-processing step")->check(CLI::Range(1, 65536));
     cmd.add_option("--kv-type", o.kv_type, "KV cache type")->check(CLI::IsMember({"f32", "f16"}));
+    add_mmap_flag(cmd, o.mmap);
 }
 
 void add_sampling_options(CLI::App& cmd, SamplingOptions& o) {
@@ -66,6 +70,22 @@ Result<engine::SamplerParams> sampling_params(const SamplingOptions& o) {
     return p;
 }
 
+void add_mmap_flag(CLI::App& cmd, bool& mmap) {
+    cmd.add_flag("--mmap", mmap,
+                 "Map the model file instead of reading it into memory on huge pages: shared with other "
+                 "processes and the page cache, slower to generate from");
+}
+
+FileLoad file_load(bool mmap) { return mmap ? FileLoad::Map : FileLoad::Copy; }
+
+MappedFile::Progress load_progress() {
+    if (!isatty(STDERR_FILENO)) return {};
+    return [](size_t done, size_t total) {
+        fmt::print(stderr, "\rloading model: {:3d}%", static_cast<int>(100 * done / total));
+        if (done == total) fmt::print(stderr, "\r{:20}\r", "");
+    };
+}
+
 Result<std::unique_ptr<LoadedSession>> load_session(const RuntimeOptions& o) {
     auto session = std::make_unique<LoadedSession>();
     session->backend = std::make_unique<cpu::CpuBackend>(cpu::CpuBackendOptions{.threads = o.threads});
@@ -75,7 +95,8 @@ Result<std::unique_ptr<LoadedSession>> load_session(const RuntimeOptions& o) {
                                                    .n_batch = o.n_batch,
                                                    .max_sequences = 1,
                                                    .block_size = 16,
-                                                   .kv_type = o.kv_type == "f16" ? KvType::F16 : KvType::F32}));
+                                                   .kv_type = o.kv_type == "f16" ? KvType::F16 : KvType::F32},
+                                                  file_load(o.mmap), load_progress()));
     return session;
 }
 

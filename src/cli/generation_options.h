@@ -23,6 +23,7 @@ struct RuntimeOptions {
     int64_t n_ctx = 4096;
     int64_t n_batch = 256;
     std::string kv_type = "f32";
+    bool mmap = false;
 };
 
 struct SamplingOptions {
@@ -34,6 +35,11 @@ struct SamplingOptions {
 };
 
 void add_runtime_options(CLI::App& cmd, RuntimeOptions& options);
+// --mmap, for every command that loads a model for generation.
+void add_mmap_flag(CLI::App& cmd, bool& mmap);
+FileLoad file_load(bool mmap);
+// Percentages of a model read into memory on stderr, when stderr is a terminal.
+MappedFile::Progress load_progress();
 void add_sampling_options(CLI::App& cmd, SamplingOptions& options);
 // The sampler parameters, with the seed drawn when none was given; an Error for bad values.
 Result<engine::SamplerParams> sampling_params(const SamplingOptions& options);

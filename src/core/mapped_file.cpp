@@ -1,15 +1,65 @@
 #include "core/mapped_file.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-namespace rf {
+#include <utility>
 
-Result<MappedFile> MappedFile::open(const std::string& path) {
+namespace rf {
+namespace {
+
+constexpr size_t kHugePage = size_t{2} << 20;
+
+// Bytes the kernel says it could give without swapping (MemAvailable), or 0 when unknown.
+size_t available_memory() {
+    std::ifstream meminfo("/proc/meminfo");
+    std::string key;
+    size_t kib = 0;
+    std::string unit;
+    while (meminfo >> key >> kib >> unit)
+        if (key == "MemAvailable:") return kib * 1024;
+    return 0;
+}
+
+// Reads all of fd into memory on huge pages; nullptr (errno set) when that fails.
+uint8_t* read_copy(int fd, size_t size, const MappedFile::Progress& progress) {
+    const size_t rounded = (size + kHugePage - 1) / kHugePage * kHugePage;
+    auto* memory = static_cast<uint8_t*>(std::aligned_alloc(kHugePage, rounded));
+    if (memory == nullptr) return nullptr;
+    madvise(memory, rounded, MADV_HUGEPAGE);  // advice only: without THP these are plain pages
+    posix_fadvise(fd, 0, static_cast<off_t>(size), POSIX_FADV_SEQUENTIAL);
+    constexpr size_t kChunk = size_t{64} << 20;
+    auto last_report = std::chrono::steady_clock::now();
+    for (size_t done = 0; done < size;) {
+        const ssize_t n = pread(fd, memory + done, std::min(kChunk, size - done), static_cast<off_t>(done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            const int err = n == 0 ? EIO : errno;  // 0: the file shrank while we read it
+            std::free(memory);
+            errno = err;
+            return nullptr;
+        }
+        done += static_cast<size_t>(n);
+        const auto now = std::chrono::steady_clock::now();
+        if (progress && (done == size || now - last_report > std::chrono::milliseconds(250))) {
+            progress(done, size);
+            last_report = now;
+        }
+    }
+    return memory;
+}
+
+}  // namespace
+
+Result<MappedFile> MappedFile::open(const std::string& path, FileLoad load, const Progress& progress) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return make_error("{}: cannot open: {}", path, std::strerror(errno));
     struct stat st {};
@@ -25,6 +75,21 @@ Result<MappedFile> MappedFile::open(const std::string& path) {
     MappedFile file;
     file.path_ = path;
     file.size_ = static_cast<size_t>(st.st_size);
+    // A copy only while it leaves a tenth of the free memory: else the mapping, which pages.
+    const size_t available = available_memory();
+    if (load == FileLoad::Copy && file.size_ > 0 && available > 0 && file.size_ < available / 10 * 9) {
+        if (uint8_t* copy = read_copy(fd, file.size_, progress)) {
+            ::close(fd);
+            file.data_ = copy;
+            file.copied_ = true;
+            return file;
+        }
+        if (errno != ENOMEM) {
+            int err = errno;
+            ::close(fd);
+            return make_error("{}: cannot read: {}", path, std::strerror(err));
+        }
+    }
     if (file.size_ > 0) {
         void* p = mmap(nullptr, file.size_, PROT_READ, MAP_PRIVATE, fd, 0);
         if (p == MAP_FAILED) {
@@ -45,6 +110,7 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
         release();
         data_ = std::exchange(other.data_, nullptr);
         size_ = std::exchange(other.size_, 0);
+        copied_ = std::exchange(other.copied_, false);
         path_ = std::move(other.path_);
     }
     return *this;
@@ -53,9 +119,15 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
 MappedFile::~MappedFile() { release(); }
 
 void MappedFile::release() {
-    if (data_ != nullptr) munmap(const_cast<uint8_t*>(data_), size_);
+    if (data_ != nullptr) {
+        if (copied_)
+            std::free(const_cast<uint8_t*>(data_));
+        else
+            munmap(const_cast<uint8_t*>(data_), size_);
+    }
     data_ = nullptr;
     size_ = 0;
+    copied_ = false;
 }
 
 }  // namespace rf

@@ -2,9 +2,10 @@
 
 namespace rf::engine {
 
-Result<LoadedModel> LoadedModel::load(const std::string& path, Backend& backend, EngineOptions options) {
+Result<LoadedModel> LoadedModel::load(const std::string& path, Backend& backend, EngineOptions options,
+                                      FileLoad file_load, const MappedFile::Progress& progress) {
     LoadedModel m;
-    RF_ASSIGN_OR_RETURN(gguf::File file, gguf::File::open(path));
+    RF_ASSIGN_OR_RETURN(gguf::File file, gguf::File::open(path, file_load, progress));
     m.file = std::make_unique<gguf::File>(std::move(file));
     RF_ASSIGN_OR_RETURN(m.model, model::load_model(*m.file, backend));
     RF_ASSIGN_OR_RETURN(tokenizer::Tokenizer tok, tokenizer::Tokenizer::from_gguf(*m.file));

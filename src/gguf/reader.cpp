@@ -126,8 +126,8 @@ Result<Value> read_value(Cursor& cur, ValueType type, std::string_view key, int 
 
 }  // namespace
 
-Result<File> File::open(const std::string& path) {
-    RF_ASSIGN_OR_RETURN(MappedFile mapping, MappedFile::open(path));
+Result<File> File::open(const std::string& path, FileLoad load, const MappedFile::Progress& progress) {
+    RF_ASSIGN_OR_RETURN(MappedFile mapping, MappedFile::open(path, load, progress));
     File file;
     file.mapping_ = std::move(mapping);
     file.bytes_ = file.mapping_.bytes();

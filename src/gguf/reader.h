@@ -40,8 +40,9 @@ struct MetadataEntry {
 
 class File {
 public:
-    // Maps and parses the file at `path`.
-    static Result<File> open(const std::string& path);
+    // Maps (or, with FileLoad::Copy, reads into memory) and parses the file at `path`.
+    static Result<File> open(const std::string& path, FileLoad load = FileLoad::Map,
+                             const MappedFile::Progress& progress = {});
     // Parses bytes owned by the caller (they must outlive the File); `name` labels errors.
     static Result<File> parse(std::span<const uint8_t> bytes, std::string name);
 

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <filesystem>
 
 #include <gtest/gtest.h>
@@ -111,9 +112,41 @@ TEST(GgufWriter, RejectsInconsistentTensors) {
 }
 
 TEST(GgufFileOpen, MissingFileIsAnError) {
-    auto file = File::open("/nonexistent/model.gguf");
-    ASSERT_FALSE(file.ok());
-    EXPECT_NE(file.error().message.find("/nonexistent/model.gguf"), std::string::npos);
+    for (FileLoad load : {FileLoad::Map, FileLoad::Copy}) {
+        auto file = File::open("/nonexistent/model.gguf", load);
+        ASSERT_FALSE(file.ok());
+        EXPECT_NE(file.error().message.find("/nonexistent/model.gguf"), std::string::npos);
+    }
+}
+
+// A file read into memory (huge pages) holds the same bytes as the mapping, tensors included, and
+// reports its progress up to the whole size.
+TEST(GgufFileOpen, CopyAndMappingAgree) {
+    Writer w;
+    std::vector<uint8_t> a(3 * 1024 * 1024);
+    for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<uint8_t>(i * 7 + i / 251);
+    ASSERT_TRUE(w.add_tensor("a", TensorType::F32, {a.size() / 4}, a).ok());
+    auto path = (std::filesystem::temp_directory_path() / "rf_copy_test.gguf").string();
+    ASSERT_TRUE(w.write_file(path).ok());
+    auto mapped = MappedFile::open(path, FileLoad::Map);
+    size_t last_done = 0, total = 0;
+    auto copied = MappedFile::open(path, FileLoad::Copy, [&](size_t done, size_t all) {
+        EXPECT_GE(done, last_done);
+        last_done = done;
+        total = all;
+    });
+    ASSERT_TRUE(mapped.ok() && copied.ok());
+    EXPECT_FALSE(mapped->copied());
+    EXPECT_TRUE(copied->copied());
+    EXPECT_EQ(last_done, copied->size());
+    EXPECT_EQ(total, copied->size());
+    EXPECT_TRUE(std::equal(mapped->bytes().begin(), mapped->bytes().end(), copied->bytes().begin(), copied->bytes().end()));
+    auto file = File::open(path, FileLoad::Copy);
+    ASSERT_TRUE(file.ok()) << file.error().message;
+    const TensorInfo* ta = file->find_tensor("a");
+    ASSERT_NE(ta, nullptr);
+    EXPECT_EQ(std::vector<uint8_t>(ta->data, ta->data + ta->n_bytes), a);
+    std::filesystem::remove(path);
 }
 
 }  // namespace

@@ -42,6 +42,7 @@ void avx512_clean_vector_state() {
 TileProduct avx512_gemv(TensorType type) {
     if (auto fn = avx512::gemv16_kernel(type)) return {fn, kWideGemmRows};
     if (auto fn = avx512::gemv16_kquant_kernel(type)) return {fn, kWideGemmRows};
+    if (auto fn = avx512::float512_gemv(type)) return {fn, avx512::kFloatTileRows};
     return {};
 }
 TileProduct avx512_gemm(TensorType type) {

@@ -23,14 +23,19 @@ constexpr int64_t kRowTile = 16;
 
 // From this many tokens on, repacking a tile of rows for the tile products pays for itself:
 // measured on TinyLlama-shaped products (docs/performance.md). Below it, types with an AVX-512
-// in-place kernel read 16 rows as stored: the 32-value block types up to 23 tokens (Q4_0 model
+// in-place kernel read their rows as stored: the 32-value block types up to 23 tokens (Q4_0 model
 // at 16 tokens: in place 156 vs tiles 126 tok/s on the dev VM, 140 vs 98 on the device host; at
 // 32 both 181, Q8_0 164 vs 177), Q2_K..Q6_K and IQ4_XS up to 31 (Q4_K_M at 16: 123 vs 94, at 32:
-// 147 vs 145; Q2_K model pp16 107 vs 98). Other types keep their row kernels up to 3 tokens (7
-// for super-blocks, which those decode once per 4 tokens).
+// 147 vs 145; Q2_K model pp16 107 vs 98), float weights up to 11 (F16 model at 8 tokens: 57 vs
+// 52, at 16: 71 vs 79). Other types keep their row kernels up to 3 tokens (7 for super-blocks,
+// which those decode once per 4 tokens).
 int64_t gemm_min_tokens(Isa isa, TensorType type) {
-    const bool super_blocks = detail::activation_format(type) == detail::ActFormat::Q8_K;
-    if (isa == Isa::Avx512 && detail::avx512_gemv(type).rows == detail::kWideGemmRows) return super_blocks ? 32 : 24;
+    const detail::ActFormat format = detail::activation_format(type);
+    const bool super_blocks = format == detail::ActFormat::Q8_K;
+    if (isa == Isa::Avx512 && detail::avx512_gemv(type).fn != nullptr) {
+        if (format == detail::ActFormat::F32) return 12;
+        return super_blocks ? 32 : 24;
+    }
     if (super_blocks) return 8;
     return 4;
 }

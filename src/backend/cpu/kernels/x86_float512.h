@@ -124,6 +124,31 @@ void float_chunk(int64_t c0, int64_t c1, const float* tile, const uint8_t* act, 
     for (; t < n_tok; ++t) float_pass<1, kFirst>(c0, c1, tile, act + t * act_stride, act_stride, partial + t * kFloatTileRows);
 }
 
+// out[t * out_stride + r] for the tile's n_rows rows and n_tok tokens from partial[t * 8 + r]
+// (16 lanes each): the same reduction and tail as the row kernel, two tokens' 8 rows at a time.
+template <typename Format>
+void store_tile_sums(const __m512* partial, const uint8_t* const* rows, int n_rows, int64_t cols, const uint8_t* act,
+                     size_t act_stride, int64_t n_tok, float* out, size_t out_stride) {
+    constexpr int R = kFloatTileRows;
+    const int64_t whole = cols / 16 * 16;
+    const __mmask8 row_mask = static_cast<__mmask8>((1u << n_rows) - 1);
+    for (int64_t t0 = 0; t0 < n_tok; t0 += 2) {
+        const int n = n_tok - t0 < 2 ? 1 : 2;
+        __m512 v[16];
+        for (int i = 0; i < 16; ++i) v[i] = i < 8 * n ? partial[t0 * R + i] : _mm512_setzero_ps();
+        const __m512 sums = sum16x16(v);
+        _mm256_mask_storeu_ps(out + t0 * out_stride, row_mask, _mm512_castps512_ps256(sums));
+        if (n == 2)
+            _mm256_mask_storeu_ps(out + (t0 + 1) * out_stride, row_mask,
+                                  _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sums), 1)));
+    }
+    for (int64_t k = whole; k < cols; ++k)
+        for (int64_t t = 0; t < n_tok; ++t)
+            for (int r = 0; r < n_rows; ++r)
+                out[t * out_stride + static_cast<size_t>(r)] += Format::load1(rows[r] + k * Format::kBytes) *
+                                                                reinterpret_cast<const float*>(act + t * act_stride)[k];
+}
+
 template <typename Format>
 void float_gemm(int64_t cols, const uint8_t* w, size_t row_bytes, int n_rows, const uint8_t* act, size_t act_stride,
                 int64_t n_tok, float* out, size_t out_stride) {
@@ -161,23 +186,58 @@ void float_gemm(int64_t cols, const uint8_t* w, size_t row_bytes, int n_rows, co
     for (int64_t c0 = kFloatChunk; c0 < whole; c0 += kFloatChunk)
         float_chunk<false>(c0, chunk_end(c0), tile, act, act_stride, n_tok, partial, prefetch_next);
 
-    // The same reduction and tail as the row kernel, for two tokens' 8 rows at a time.
-    const __mmask8 row_mask = static_cast<__mmask8>((1u << n_rows) - 1);
-    for (int64_t t0 = 0; t0 < n_tok; t0 += 2) {
-        const int n = n_tok - t0 < 2 ? 1 : 2;
-        __m512 v[16];
-        for (int i = 0; i < 16; ++i) v[i] = i < 8 * n ? partial[t0 * R + i] : _mm512_setzero_ps();
-        const __m512 sums = sum16x16(v);
-        _mm256_mask_storeu_ps(out + t0 * out_stride, row_mask, _mm512_castps512_ps256(sums));
-        if (n == 2)
-            _mm256_mask_storeu_ps(out + (t0 + 1) * out_stride, row_mask,
-                                  _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sums), 1)));
+    store_tile_sums<Format>(partial, rows, n_rows, cols, act, act_stride, n_tok, out, out_stride);
+}
+
+// Few tokens (the tiles start at 4): the 8 rows read as stored, an accumulator per row and token,
+// so that the rows' FMAs overlap instead of waiting on one dependency chain (the row kernel's
+// single-token speed from cache, 24 GB/s a core on the dev VM, is that chain's). Per row the
+// lanes sum in the same order as the row kernel and the tiles.
+template <typename Format, int NT>
+void float_rows_pass(int64_t cols, const uint8_t* const* rows, size_t row_bytes, const uint8_t* act, size_t act_stride,
+                     __m512* partial) {
+    constexpr int R = kFloatTileRows;
+    __m512 acc[R][NT];
+    for (int r = 0; r < R; ++r)
+        for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_ps();
+    NextTilePrefetch prefetch(rows[0], R, row_bytes);
+    for (int64_t c = 0; c + 16 <= cols; c += 16) {
+        prefetch.upto(static_cast<size_t>(c + 16) * Format::kBytes);
+        __m512 x[NT];
+        for (int t = 0; t < NT; ++t) x[t] = _mm512_loadu_ps(reinterpret_cast<const float*>(act + t * act_stride) + c);
+        for (int r = 0; r < R; ++r) {
+            const __m512 wr = Format::load16(rows[r] + c * Format::kBytes);
+            for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_fmadd_ps(wr, x[t], acc[r][t]);
+        }
     }
-    for (int64_t k = whole; k < cols; ++k)
-        for (int64_t t = 0; t < n_tok; ++t)
-            for (int r = 0; r < n_rows; ++r)
-                out[t * out_stride + static_cast<size_t>(r)] += Format::load1(rows[r] + k * Format::kBytes) *
-                                                                reinterpret_cast<const float*>(act + t * act_stride)[k];
+    for (int r = 0; r < R; ++r)
+        for (int t = 0; t < NT; ++t) partial[t * R + r] = acc[r][t];
+}
+
+template <typename Format>
+void float_gemv(int64_t cols, const uint8_t* w, size_t row_bytes, int n_rows, const uint8_t* act, size_t act_stride,
+                int64_t n_tok, float* out, size_t out_stride) {
+    constexpr int R = kFloatTileRows;
+    const uint8_t* rows[R];  // rows past the matrix repeat the last one (computed, never written out)
+    for (int r = 0; r < R; ++r) rows[r] = w + static_cast<size_t>(r < n_rows ? r : n_rows - 1) * row_bytes;
+    for (int64_t t0 = 0; t0 < n_tok; t0 += kPassTokens) {
+        const int n = static_cast<int>(n_tok - t0 < kPassTokens ? n_tok - t0 : kPassTokens);
+        const uint8_t* act_t = act + t0 * act_stride;
+        __m512 partial[kPassTokens * R];
+        if (n == 1) float_rows_pass<Format, 1>(cols, rows, row_bytes, act_t, act_stride, partial);
+        if (n == 2) float_rows_pass<Format, 2>(cols, rows, row_bytes, act_t, act_stride, partial);
+        if (n == 3) float_rows_pass<Format, 3>(cols, rows, row_bytes, act_t, act_stride, partial);
+        store_tile_sums<Format>(partial, rows, n_rows, cols, act_t, act_stride, n, out + t0 * out_stride, out_stride);
+    }
+}
+
+TileGemmFn float512_gemv(TensorType type) {
+    switch (type) {
+        case TensorType::F32: return float_gemv<F32x16>;
+        case TensorType::F16: return float_gemv<F16x16>;
+        case TensorType::BF16: return float_gemv<BF16x16>;
+        default: return nullptr;
+    }
 }
 
 TileGemmFn float512_gemm(TensorType type) {
