@@ -62,6 +62,19 @@ inline __m512i shift_bits(__m512i v, int n) {
     return v;
 }
 
+// isum[t] += scale * (the 16 rows' dots of one 16-value sub-block u with token t's 16
+// activation bytes at xq + t * act_stride), lane r = row r.
+template <int NT>
+inline void add_scaled_dots16(const __m512i (&u)[4], __m512i scale, const uint8_t* xq, size_t act_stride,
+                              __m512i (&isum)[NT]) {
+    for (int t = 0; t < NT; ++t) {
+        const __m512i x = _mm512_broadcast_i32x4(load128(xq + t * act_stride));
+        __m512i part[4];
+        for (int g = 0; g < 4; ++g) part[g] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[g], x);
+        isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(reduce_4x4(part), scale));
+    }
+}
+
 // Q4_K, and Q5_K (FifthBit) whose 32 bytes of fifth bits (bit c for sub-block c) sit between
 // the scales and the nibbles.
 template <bool FifthBit>
@@ -246,14 +259,8 @@ struct Q2KRows16 {
                         const int c = 4 * q + s;
                         __m512i u[4];
                         for (int g = 0; g < 4; ++g) u[g] = _mm512_and_si512(_mm512_srli_epi16(bits[g], 2 * s), low2);
-                        const __m512i scale = nibble_of(words, 2 * c + hh, 0);
-                        for (int t = 0; t < NT; ++t) {
-                            const uint8_t* xq = act + t * act_stride + b * sizeof(BlockQ8_K) + kActQs + 32 * c + 16 * hh;
-                            const __m512i x = _mm512_broadcast_i32x4(load128(xq));
-                            __m512i part[4];
-                            for (int g = 0; g < 4; ++g) part[g] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[g], x);
-                            isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(reduce_4x4(part), scale));
-                        }
+                        add_scaled_dots16(u, nibble_of(words, 2 * c + hh, 0),
+                                          act + b * sizeof(BlockQ8_K) + kActQs + 32 * c + 16 * hh, act_stride, isum);
                     }
                 }
             }
@@ -311,14 +318,8 @@ struct Q3KRows16 {
                             const __m512i hi = _mm512_and_si512(shift_bits(mask[g], 2 - c), bit2);
                             u[g] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(low[g], 2 * s), low2, hi, 0xea);  // (lo & low2) | hi
                         }
-                        const __m512i scale = scale_of(words, 2 * c + hh);
-                        for (int t = 0; t < NT; ++t) {
-                            const uint8_t* xq = act + t * act_stride + b * sizeof(BlockQ8_K) + kActQs + 32 * c + 16 * hh;
-                            const __m512i x = _mm512_broadcast_i32x4(load128(xq));
-                            __m512i part[4];
-                            for (int g = 0; g < 4; ++g) part[g] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[g], x);
-                            isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(reduce_4x4(part), scale));
-                        }
+                        add_scaled_dots16(u, scale_of(words, 2 * c + hh),
+                                          act + b * sizeof(BlockQ8_K) + kActQs + 32 * c + 16 * hh, act_stride, isum);
                     }
                 }
             }
