@@ -6,6 +6,8 @@
 # BIN_DIR holds rocmforge, rocmforge-synth and matmul_bench (default: build/...); models are
 # written to WORK_DIR (default /tmp/rf-cpu-bench) once and reused. CORES defaults to 2,3; the
 # model preparation runs on the other cores.
+# BASE=DIR (another build's rocmforge) interleaves that build with this one, ROUNDS times (default
+# 2), so that a before/after table comes from one host in one run.
 set -euo pipefail
 BIN=${1:-}
 WORK=${2:-/tmp/rf-cpu-bench}
@@ -29,9 +31,21 @@ done
 wait
 
 taskset -c "$CORES" "$MATMUL" --benchmark_filter='StreamRead|TinyLlama' 2>&1 | grep -E '^(StreamRead|TinyLlama)'
-for t in Q4_0 Q4_K_M Q8_0 F16; do
-    taskset -c "$CORES" "$RF" bench -m "$WORK/$t.gguf" -p 128 -n 32 -r 3 -t 2 | grep -E 'pp128|tg32'
-done
+bench_all() {  # $1: the rocmforge binary
+    for t in Q4_0 Q4_K_M Q8_0 F16; do
+        taskset -c "$CORES" "$1" bench -m "$WORK/$t.gguf" -p 128 -n 32 -r 3 -t 2 | grep -E 'pp128|tg32'
+    done
+}
+if [ -n "${BASE:-}" ]; then
+    for round in $(seq "${ROUNDS:-2}"); do
+        echo "## round $round: $BASE/rocmforge"
+        bench_all "$BASE/rocmforge"
+        echo "## round $round: $RF"
+        bench_all "$RF"
+    done
+else
+    bench_all "$RF"
+fi
 for t in Q4_0 F16; do
     if [ -x /usr/bin/time ]; then
         /usr/bin/time -f "$t: max resident set %M KiB" taskset -c "$CORES" "$RF" generate -m "$WORK/$t.gguf" \
