@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -21,11 +22,11 @@ constexpr size_t kHugePage = size_t{2} << 20;
 // Bytes the kernel says it could give without swapping (MemAvailable), or 0 when unknown.
 size_t available_memory() {
     std::ifstream meminfo("/proc/meminfo");
-    std::string key;
-    size_t kib = 0;
-    std::string unit;
-    while (meminfo >> key >> kib >> unit)
-        if (key == "MemAvailable:") return kib * 1024;
+    std::string line;
+    while (std::getline(meminfo, line)) {
+        unsigned long long kib = 0;
+        if (std::sscanf(line.c_str(), "MemAvailable: %llu kB", &kib) == 1) return static_cast<size_t>(kib) * 1024;
+    }
     return 0;
 }
 
