@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <random>
+#include <new>
 #include <span>
 
 #include "quant/quantize.h"
@@ -23,14 +24,16 @@ OwnedMatrix make_matrix(TensorType type, int64_t rows, int64_t cols) {
     const int64_t seed_rows = std::min(rows, kDistinctRows);
     const auto values = random_activations(seed_rows * cols);
     OwnedMatrix m;
-    m.bytes.resize(row_bytes * static_cast<size_t>(rows));
+    m.size = row_bytes * static_cast<size_t>(rows);
+    m.bytes = allocate_huge_pages(m.size);
+    if (!m.bytes) throw std::bad_alloc();
     for (int64_t r = 0; r < seed_rows; ++r) {
         const std::span<const float> src(values.data() + r * cols, static_cast<size_t>(cols));
-        (void)quant::quantize_row(type, src, std::span(m.bytes.data() + r * row_bytes, row_bytes));
+        (void)quant::quantize_row(type, src, std::span(m.bytes.get() + r * row_bytes, row_bytes));
     }
     for (int64_t r = seed_rows; r < rows; ++r)
-        std::memcpy(m.bytes.data() + r * row_bytes, m.bytes.data() + (r % seed_rows) * row_bytes, row_bytes);
-    m.view = WeightMatrix{type, m.bytes.data(), cols, rows, row_bytes};
+        std::memcpy(m.bytes.get() + r * row_bytes, m.bytes.get() + (r % seed_rows) * row_bytes, row_bytes);
+    m.view = WeightMatrix{type, m.bytes.get(), cols, rows, row_bytes};
     return m;
 }
 

@@ -8,15 +8,18 @@
 #include <vector>
 
 #include "backend/weight_matrix.h"
+#include "core/huge_pages.h"
 
 namespace rf::bench {
 
 struct OwnedMatrix {
-    std::vector<uint8_t> bytes;
+    HugePageBytes bytes;
+    size_t size = 0;
     WeightMatrix view;
 };
 
 // rows x cols of `type`: 16 distinct rows of random values, quantized, repeated down the matrix.
+// On huge pages, as the model's weights are when loaded (core/mapped_file.h).
 OwnedMatrix make_matrix(TensorType type, int64_t rows, int64_t cols);
 
 // Activations on 64-byte boundaries, as the backend allocates them (new[] gives 16 bytes, and a

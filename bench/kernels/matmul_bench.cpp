@@ -1,6 +1,6 @@
 // Matrix-product speed on the shapes of TinyLlama-1.1B (n_embd 2048, 22 layers, 4 KV heads of 64,
 // n_ff 5632, vocab 32000) with 2 threads, read against the memory roofline:
-//   StreamRead     -- bytes/s a plain parallel read of 1 GiB reaches (the bandwidth ceiling);
+//   StreamRead     -- bytes/s a parallel read of 1 GiB on huge pages reaches (the bandwidth ceiling);
 //   Matmul         -- one product per ISA variant (isa 1 = AVX2, 2 = AVX-512): GB/s of weights read and GFLOP/s, for n_tokens 1 (generation,
 //                     memory-bound; the weights rotate through copies larger than the L3) and 128
 //                     (prompt processing, compute-bound);
@@ -12,9 +12,14 @@
 #include <numeric>
 #include <vector>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include <benchmark/benchmark.h>
 
 #include "backend/cpu/kernels/matmul.h"
+#include "backend/cpu/kernels/weight_tiles.h"
 #include "bench_weights.h"
 #include "quant/quantize.h"
 
@@ -29,27 +34,44 @@ cpu::ThreadPool& pool() {
     return p;
 }
 
+// Sums 32-byte words into four independent accumulators: a loop that the memory, not the adds,
+// limits (a scalar 8-byte sum reached only 22 of the dev VM's 33 GB/s).
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) float sum_bytes(const uint8_t* p, size_t n) {
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (size_t i = 0; i + 128 <= n; i += 128)
+        for (int k = 0; k < 4; ++k)
+            acc[k] = _mm256_add_ps(acc[k], _mm256_load_ps(reinterpret_cast<const float*>(p + i + 32 * k)));
+    const __m256 total = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, total);
+    return std::accumulate(lanes, lanes + 8, 0.0f);
+}
+#else
+float sum_bytes(const uint8_t* p, size_t n) { return static_cast<float>(std::accumulate(p, p + n, uint64_t{0})); }
+#endif
+
 void StreamRead(benchmark::State& state) {
     const int threads = static_cast<int>(state.range(0));
     cpu::ThreadPool local(threads);
-    std::vector<uint64_t> data((size_t{1} << 30) / sizeof(uint64_t));
-    std::iota(data.begin(), data.end(), uint64_t{1});
-    for (auto _ : state) {
-        std::vector<uint64_t> partial(64, 0);
-        const int64_t n_chunks = 64;
-        const int64_t per_chunk = static_cast<int64_t>(data.size()) / n_chunks;
-        local.parallel_for(n_chunks, [&](int64_t begin, int64_t end) {
-            for (int64_t c = begin; c < end; ++c) {
-                uint64_t sum = 0;
-                const uint64_t* p = data.data() + c * per_chunk;
-                for (int64_t i = 0; i < per_chunk; ++i) sum += p[i];
-                partial[static_cast<size_t>(c)] = sum;
-            }
-        });
-        benchmark::DoNotOptimize(std::accumulate(partial.begin(), partial.end(), uint64_t{0}));
+    constexpr size_t kBytes = size_t{1} << 30;
+    const HugePageBytes data = allocate_huge_pages(kBytes);
+    if (!data) {
+        state.SkipWithError("no memory");
+        return;
     }
-    state.counters["GB/s"] = benchmark::Counter(static_cast<double>(data.size() * sizeof(uint64_t)) * 1e-9 *
-                                                    static_cast<double>(state.iterations()),
+    std::memset(data.get(), 1, kBytes);
+    constexpr int64_t kChunks = 64;
+    constexpr size_t kChunkBytes = kBytes / kChunks;
+    for (auto _ : state) {
+        std::vector<float> partial(kChunks, 0);
+        local.parallel_for(kChunks, [&](int64_t begin, int64_t end) {
+            for (int64_t c = begin; c < end; ++c)
+                partial[static_cast<size_t>(c)] = sum_bytes(data.get() + static_cast<size_t>(c) * kChunkBytes, kChunkBytes);
+        });
+        benchmark::DoNotOptimize(std::accumulate(partial.begin(), partial.end(), 0.0f));
+    }
+    state.counters["GB/s"] = benchmark::Counter(static_cast<double>(kBytes) * 1e-9 * static_cast<double>(state.iterations()),
                                                 benchmark::Counter::kIsRate);
 }
 BENCHMARK(StreamRead)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
@@ -75,20 +97,22 @@ void Matmul(benchmark::State& state) {
     // Generation reads each matrix once per token, from memory; so the benchmark rotates through
     // copies that together exceed the caches. Prompt processing reuses one copy.
     const int64_t copies = n_tokens == 1 ? static_cast<int64_t>(std::max<size_t>(1, kColdBytes / matrix_bytes + 1)) : 1;
-    const OwnedMatrix all = make_matrix(type, shape.rows * copies, shape.cols);
+    OwnedMatrix all = make_matrix(type, shape.rows * copies, shape.cols);
+    const bool tiled = state.range(4) != 0;
+    if (tiled) cpu::tile_in_place(all.view, all.bytes.get(), pool());
     const auto x = random_activations(n_tokens * shape.cols);
     std::vector<float> y(static_cast<size_t>(n_tokens * shape.rows));
     int64_t copy = 0;
     for (auto _ : state) {
         WeightMatrix w = all.view;
         w.rows = shape.rows;
-        w.data = all.view.data + static_cast<size_t>(copy) * matrix_bytes;
+        w.data = all.view.data + static_cast<size_t>(copy) * matrix_bytes;  // whole tiles: rows % 16 == 0
         copy = (copy + 1) % copies;
         if (!cpu::matmul_with_isa(isa, w, x.data(), n_tokens, y.data(), pool()).ok())
             state.SkipWithError("matmul failed");
     }
     const double iters = static_cast<double>(state.iterations());
-    state.SetLabel(std::string(tensor_type_name(type)) + " " + std::string(cpu::isa_name(isa)));
+    state.SetLabel(std::string(tensor_type_name(type)) + " " + std::string(cpu::isa_name(isa)) + (tiled ? " tiled" : ""));
     state.counters["GB/s"] = benchmark::Counter(static_cast<double>(matrix_bytes) * 1e-9 * iters, benchmark::Counter::kIsRate);
     state.counters["GFLOP/s"] = benchmark::Counter(
         2e-9 * static_cast<double>(shape.rows * shape.cols * n_tokens) * iters, benchmark::Counter::kIsRate);
@@ -98,8 +122,10 @@ void MatmulArgs(benchmark::internal::Benchmark* b) {
     for (int t = 0; t < 5; ++t)
         for (int s = 0; s < 5; ++s)
             for (int n : {1, 128})
-                for (cpu::Isa isa : {cpu::Isa::Avx2, cpu::Isa::Avx512}) b->Args({t, s, n, static_cast<int>(isa)});
-    b->ArgNames({"type", "shape", "tokens", "isa"})->Unit(benchmark::kMicrosecond)->UseRealTime();
+                for (cpu::Isa isa : {cpu::Isa::Avx2, cpu::Isa::Avx512})
+                    for (int tiled = 0; tiled < (cpu::can_tile(kTypes[t]) ? 2 : 1); ++tiled)
+                        b->Args({t, s, n, static_cast<int>(isa), tiled});
+    b->ArgNames({"type", "shape", "tokens", "isa", "tiled"})->Unit(benchmark::kMicrosecond)->UseRealTime();
 }
 BENCHMARK(Matmul)->Apply(MatmulArgs);
 
@@ -119,7 +145,7 @@ void MatmulHot(benchmark::State& state) {
     for (auto _ : state)
         if (!cpu::matmul_with_isa(isa, m.view, x.data(), 1, y.data(), single).ok()) state.SkipWithError("matmul failed");
     state.SetLabel(std::string(tensor_type_name(type)) + " " + std::string(cpu::isa_name(isa)));
-    state.counters["GB/s"] = benchmark::Counter(static_cast<double>(m.bytes.size()) * 1e-9 *
+    state.counters["GB/s"] = benchmark::Counter(static_cast<double>(m.size) * 1e-9 *
                                                     static_cast<double>(state.iterations()),
                                                 benchmark::Counter::kIsRate);
 }
@@ -151,6 +177,7 @@ bool more_bits(int layer) {
 void TinyLlama(benchmark::State& state) {
     const ModelMix& mix = kMixes[state.range(0)];
     const int64_t n_tokens = state.range(1);
+    const bool tiled = state.range(2) != 0;
     std::vector<OwnedMatrix> weights;
     // Order per layer: q, k, v, o, gate, up, down.
     const Shape layer_shapes[] = {{2048, 2048}, {256, 2048}, {256, 2048}, {2048, 2048},
@@ -160,11 +187,13 @@ void TinyLlama(benchmark::State& state) {
         for (int m = 0; m < 7; ++m) {
             const TensorType type = (m == 2 || m == 6) && more_bits(l) ? mix.more_bits : mix.main;
             weights.push_back(make_matrix(type, layer_shapes[m].rows, layer_shapes[m].cols));
-            model_bytes += weights.back().bytes.size();
+            model_bytes += weights.back().size;
+            if (tiled) cpu::tile_in_place(weights.back().view, weights.back().bytes.get(), pool());
         }
     }
     weights.push_back(make_matrix(mix.output, 32000, 2048));
-    model_bytes += weights.back().bytes.size();
+    model_bytes += weights.back().size;
+    if (tiled) cpu::tile_in_place(weights.back().view, weights.back().bytes.get(), pool());
 
     const auto x = random_activations(n_tokens * 5632);
     std::vector<float> y(static_cast<size_t>(n_tokens * 32000));
@@ -173,14 +202,14 @@ void TinyLlama(benchmark::State& state) {
             if (!cpu::matmul(w.view, x.data(), n_tokens, y.data(), pool()).ok()) state.SkipWithError("matmul failed");
     }
     const double iters = static_cast<double>(state.iterations());
-    state.SetLabel(mix.name);
+    state.SetLabel(std::string(mix.name) + (tiled ? " tiled" : ""));
     state.counters["tok/s"] = benchmark::Counter(static_cast<double>(n_tokens) * iters, benchmark::Counter::kIsRate);
     state.counters["GB/s"] = benchmark::Counter(static_cast<double>(model_bytes) * 1e-9 * iters, benchmark::Counter::kIsRate);
     state.counters["model_MB"] = static_cast<double>(model_bytes) * 1e-6;
 }
 BENCHMARK(TinyLlama)
-    ->ArgsProduct({{0, 1, 2, 3}, {1, 2, 4, 8, 16, 32, 128}})
-    ->ArgNames({"mix", "tokens"})
+    ->ArgsProduct({{0, 1, 2, 3}, {1, 2, 4, 8, 16, 32, 128}, {0, 1}})
+    ->ArgNames({"mix", "tokens", "tiled"})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MinTime(1.0);

@@ -125,9 +125,10 @@ public:
     virtual Result<DeviceBuffer> allocate(size_t bytes) = 0;
     virtual Status upload(const DeviceBuffer& dst, const void* src, size_t bytes) = 0;
     virtual Status download(void* dst, const float* src, size_t n_floats) = 0;
-    // Makes a weight stored on the host (the model file's mapping) usable by the backend. The CPU
-    // uses it in place; a GPU backend copies it.
-    virtual Result<WeightMatrix> import_weight(const WeightMatrix& host) = 0;
+    // Makes a weight stored on the host (the model file's bytes) usable by the backend. The CPU uses
+    // it in place, and when `writable` (the file was read into this process's own memory, and
+    // nothing else reads these bytes) may rearrange it there for its kernels; a GPU backend copies it.
+    virtual Result<WeightMatrix> import_weight(const WeightMatrix& host, bool writable) = 0;
     virtual Result<std::unique_ptr<KvStorage>> create_kv_storage(const KvCacheShape& shape) = 0;
 
     // y[t][r] = sum_c W[r][c] * x[t][c], for the rows of x.

@@ -27,7 +27,7 @@ struct ServeOptions {
     int64_t n_ctx = 4096;
     int64_t n_batch = 256;
     std::string kv_type = "f32";
-    bool mmap = false;
+    WeightLoading loading;
     int64_t kv_memory_mib = 0;
     int64_t parallel = 8;
     int64_t queue = 64;
@@ -68,7 +68,7 @@ int run_serve(ServeOptions o) {
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
 
-    cpu::CpuBackend backend(cpu::CpuBackendOptions{.threads = o.threads});
+    cpu::CpuBackend backend(cpu_backend_options(o.threads, o.loading));
     auto loaded = engine::LoadedModel::load(o.model_path, backend,
                                             {.n_ctx = o.n_ctx,
                                              .n_batch = o.n_batch,
@@ -76,7 +76,7 @@ int run_serve(ServeOptions o) {
                                              .block_size = 16,
                                              .kv_type = o.kv_type == "f16" ? KvType::F16 : KvType::F32,
                                              .kv_memory_bytes = o.kv_memory_mib << 20},
-                                            file_load(o.mmap), load_progress());
+                                            file_load(o.loading), load_progress());
     if (!loaded) {
         fmt::print(stderr, "error: {}\n", loaded.error().message);
         return kExitError;
@@ -143,7 +143,7 @@ void add_serve_command(CLI::App& app, CommandContext& ctx) {
     cmd->add_option("-b,--batch", o->n_batch, "Most tokens per forward step (prefill chunks + decodes)")
         ->check(CLI::Range(1, 65536));
     cmd->add_option("--kv-type", o->kv_type, "KV cache type")->check(CLI::IsMember({"f32", "f16"}));
-    add_mmap_flag(*cmd, o->mmap);
+    add_loading_flags(*cmd, o->loading);
     cmd->add_option("--kv-memory", o->kv_memory_mib, "KV cache pool in MiB (0: ctx-size x parallel positions)")
         ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
     cmd->add_option("--parallel", o->parallel, "Most requests running at once")->check(CLI::Range(1, 1024));

@@ -32,7 +32,7 @@ void add_runtime_options(CLI::App& cmd, RuntimeOptions& o) {
         ->check(CLI::Range(0, 1 << 24));
     cmd.add_option("-b,--batch-size", o.n_batch, "Tokens per prompt-processing step")->check(CLI::Range(1, 65536));
     cmd.add_option("--kv-type", o.kv_type, "KV cache type")->check(CLI::IsMember({"f32", "f16"}));
-    add_mmap_flag(cmd, o.mmap);
+    add_loading_flags(cmd, o.loading);
 }
 
 void add_sampling_options(CLI::App& cmd, SamplingOptions& o) {
@@ -70,13 +70,19 @@ Result<engine::SamplerParams> sampling_params(const SamplingOptions& o) {
     return p;
 }
 
-void add_mmap_flag(CLI::App& cmd, bool& mmap) {
-    cmd.add_flag("--mmap", mmap,
+void add_loading_flags(CLI::App& cmd, WeightLoading& loading) {
+    cmd.add_flag("--mmap", loading.mmap,
                  "Map the model file instead of reading it into memory on huge pages: shared with other "
-                 "processes and the page cache, slower to generate from");
+                 "processes and the page cache, slower to generate from (implies --no-repack)");
+    cmd.add_flag("--no-repack", loading.no_repack,
+                 "Keep the weights as stored in the file instead of interleaving them for the CPU kernels");
 }
 
-FileLoad file_load(bool mmap) { return mmap ? FileLoad::Map : FileLoad::Copy; }
+FileLoad file_load(const WeightLoading& loading) { return loading.mmap ? FileLoad::Map : FileLoad::Copy; }
+
+cpu::CpuBackendOptions cpu_backend_options(int threads, const WeightLoading& loading) {
+    return {.threads = threads, .repack = !loading.no_repack};
+}
 
 MappedFile::Progress load_progress() {
     if (!isatty(STDERR_FILENO)) return {};
@@ -88,7 +94,7 @@ MappedFile::Progress load_progress() {
 
 Result<std::unique_ptr<LoadedSession>> load_session(const RuntimeOptions& o) {
     auto session = std::make_unique<LoadedSession>();
-    session->backend = std::make_unique<cpu::CpuBackend>(cpu::CpuBackendOptions{.threads = o.threads});
+    session->backend = std::make_unique<cpu::CpuBackend>(cpu_backend_options(o.threads, o.loading));
     RF_ASSIGN_OR_RETURN(session->loaded,
                         engine::LoadedModel::load(o.model_path, *session->backend,
                                                   {.n_ctx = o.n_ctx,
@@ -96,7 +102,7 @@ Result<std::unique_ptr<LoadedSession>> load_session(const RuntimeOptions& o) {
                                                    .max_sequences = 1,
                                                    .block_size = 16,
                                                    .kv_type = o.kv_type == "f16" ? KvType::F16 : KvType::F32},
-                                                  file_load(o.mmap), load_progress()));
+                                                  file_load(o.loading), load_progress()));
     return session;
 }
 

@@ -12,10 +12,20 @@
 #include <CLI/CLI.hpp>
 
 #include "backend/backend.h"
+#include "backend/cpu/cpu_backend.h"
 #include "engine/loaded_model.h"
 #include "engine/sampler.h"
 
 namespace rf::cli {
+
+// How the weights get into memory (every command that loads a model for generation).
+struct WeightLoading {
+    bool mmap = false;       // map the file instead of reading it into memory on huge pages
+    bool no_repack = false;  // keep the weights as stored instead of interleaving them for the kernels
+};
+void add_loading_flags(CLI::App& cmd, WeightLoading& loading);
+FileLoad file_load(const WeightLoading& loading);
+cpu::CpuBackendOptions cpu_backend_options(int threads, const WeightLoading& loading);
 
 struct RuntimeOptions {
     std::string model_path;
@@ -23,7 +33,7 @@ struct RuntimeOptions {
     int64_t n_ctx = 4096;
     int64_t n_batch = 256;
     std::string kv_type = "f32";
-    bool mmap = false;
+    WeightLoading loading;
 };
 
 struct SamplingOptions {
@@ -35,9 +45,6 @@ struct SamplingOptions {
 };
 
 void add_runtime_options(CLI::App& cmd, RuntimeOptions& options);
-// --mmap, for every command that loads a model for generation.
-void add_mmap_flag(CLI::App& cmd, bool& mmap);
-FileLoad file_load(bool mmap);
 // Percentages of a model read into memory on stderr, when stderr is a terminal.
 MappedFile::Progress load_progress();
 void add_sampling_options(CLI::App& cmd, SamplingOptions& options);

@@ -14,10 +14,10 @@
 
 #include <utility>
 
+#include "core/huge_pages.h"
+
 namespace rf {
 namespace {
-
-constexpr size_t kHugePage = size_t{2} << 20;
 
 // Bytes the kernel says it could give without swapping (MemAvailable), or 0 when unknown.
 size_t available_memory() {
@@ -32,19 +32,17 @@ size_t available_memory() {
 
 // Reads all of fd into memory on huge pages; nullptr (errno set) when that fails.
 uint8_t* read_copy(int fd, size_t size, const MappedFile::Progress& progress) {
-    const size_t rounded = (size + kHugePage - 1) / kHugePage * kHugePage;
-    auto* memory = static_cast<uint8_t*>(std::aligned_alloc(kHugePage, rounded));
-    if (memory == nullptr) return nullptr;
-    madvise(memory, rounded, MADV_HUGEPAGE);  // advice only: without THP these are plain pages
+    HugePageBytes memory = allocate_huge_pages(size);
+    if (!memory) return nullptr;
     posix_fadvise(fd, 0, static_cast<off_t>(size), POSIX_FADV_SEQUENTIAL);
     constexpr size_t kChunk = size_t{64} << 20;
     auto last_report = std::chrono::steady_clock::now();
     for (size_t done = 0; done < size;) {
-        const ssize_t n = pread(fd, memory + done, std::min(kChunk, size - done), static_cast<off_t>(done));
+        const ssize_t n = pread(fd, memory.get() + done, std::min(kChunk, size - done), static_cast<off_t>(done));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
             const int err = n == 0 ? EIO : errno;  // 0: the file shrank while we read it
-            std::free(memory);
+            memory.reset();
             errno = err;
             return nullptr;
         }
@@ -55,7 +53,7 @@ uint8_t* read_copy(int fd, size_t size, const MappedFile::Progress& progress) {
             last_report = now;
         }
     }
-    return memory;
+    return memory.release();
 }
 
 }  // namespace

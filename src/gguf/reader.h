@@ -51,6 +51,9 @@ public:
     uint32_t alignment() const { return alignment_; }
     uint64_t data_offset() const { return data_offset_; }
     uint64_t file_size() const { return bytes_.size(); }
+    // True when the bytes are this process's own copy (FileLoad::Copy), which the backend that
+    // imports a tensor may rearrange for its kernels.
+    bool owns_bytes() const { return mapping_.copied(); }
 
     // Metadata in file order.
     const std::vector<MetadataEntry>& metadata() const { return metadata_; }

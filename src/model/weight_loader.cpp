@@ -30,7 +30,7 @@ Result<WeightMatrix> WeightLoader::matrix(TensorName name, int64_t layer, int64_
     RF_ASSIGN_OR_RETURN(const gguf::TensorInfo* t,
                         find(name, layer, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)}));
     const WeightMatrix host{t->type, t->data, cols, rows, static_cast<size_t>(t->n_bytes / rows)};
-    return backend_.import_weight(host);
+    return backend_.import_weight(host, file_.owns_bytes());
 }
 
 Result<std::vector<WeightMatrix>> WeightLoader::stacked(TensorName name, int64_t layer, int64_t cols, int64_t rows,
@@ -42,7 +42,7 @@ Result<std::vector<WeightMatrix>> WeightLoader::stacked(TensorName name, int64_t
     std::vector<WeightMatrix> out;
     for (int64_t e = 0; e < count; ++e) {
         const WeightMatrix host{t->type, t->data + static_cast<size_t>(e * rows) * row_bytes, cols, rows, row_bytes};
-        RF_ASSIGN_OR_RETURN(WeightMatrix m, backend_.import_weight(host));
+        RF_ASSIGN_OR_RETURN(WeightMatrix m, backend_.import_weight(host, file_.owns_bytes()));
         out.push_back(m);
     }
     return out;

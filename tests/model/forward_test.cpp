@@ -3,10 +3,13 @@
 // and an F16 KV cache stays close to F32.
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
 #include <gtest/gtest.h>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/kernels/weight_tiles.h"
 #include "engine/engine.h"
 #include "synthetic_model.h"
 
@@ -150,6 +153,43 @@ TEST_P(ForwardProperties, F16CacheStaysClose) {
     // a looser bound. The comparison is on the whole logit set.
     const bool float_weights = GetParam().shape.type == TensorType::F32;
     EXPECT_LE(rms_relative_diff(f16, f32), float_weights ? 2e-3 : 3e-2);
+}
+
+// A model read into memory has its Q4_0 weights interleaved for the kernels (on CPUs with those
+// kernels); its logits must be bit-identical to the mapped file's, also with a tied embedding
+// table that serves both row lookups and the output product.
+TEST(ForwardRepacking, InterleavedWeightsGiveTheSameLogits) {
+    for (bool tied : {false, true}) {
+        SCOPED_TRACE(tied ? "tied embeddings" : "separate output");
+        auto bytes = test::SyntheticModel({.arch = "llama", .type = TensorType::Q4_0, .tied = tied}).build();
+        ASSERT_TRUE(bytes.ok()) << bytes.error().message;
+        const auto path = (std::filesystem::temp_directory_path() / "rf_repack_test.gguf").string();
+        {
+            std::ofstream out(path, std::ios::binary);
+            out.write(reinterpret_cast<const char*>(bytes->data()), static_cast<std::streamsize>(bytes->size()));
+            ASSERT_TRUE(out.good());
+        }
+        std::vector<std::vector<float>> logits;
+        std::vector<std::vector<uint8_t>> ffn_up;
+        for (FileLoad load : {FileLoad::Map, FileLoad::Copy}) {
+            cpu::CpuBackend backend({.threads = 2});
+            auto file = gguf::File::open(path, load);
+            ASSERT_TRUE(file.ok()) << file.error().message;
+            auto model = model::load_model(*file, backend);
+            ASSERT_TRUE(model.ok()) << model.error().message;
+            const auto tokens = prompt_tokens(19, static_cast<int>((*model)->hparams().n_vocab));
+            logits.push_back(run_chunked(**model, backend, tokens, {5, 1, 13}));
+            const gguf::TensorInfo* t = file->find_tensor("blk.0.ffn_up.weight");
+            ASSERT_NE(t, nullptr);
+            ffn_up.emplace_back(t->data, t->data + t->n_bytes);
+        }
+        std::filesystem::remove(path);
+        EXPECT_EQ(ffn_up[0] != ffn_up[1], cpu::can_tile(TensorType::Q4_0)) << "the copy was not rearranged";
+        ASSERT_EQ(logits[0].size(), logits[1].size());
+        int differing = 0;
+        for (size_t i = 0; i < logits[0].size(); ++i) differing += logits[0][i] != logits[1][i];
+        EXPECT_EQ(differing, 0);
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Architectures, ForwardProperties, ::testing::ValuesIn(cases()),

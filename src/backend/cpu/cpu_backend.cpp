@@ -8,6 +8,7 @@
 #include <numbers>
 
 #include "backend/cpu/kernels/matmul.h"
+#include "backend/cpu/kernels/weight_tiles.h"
 #include "quant/dequantize.h"
 #include "quant/float_convert.h"
 
@@ -20,7 +21,8 @@ bool same_shape(const Act& a, const Act& b) { return a.rows == b.rows && a.cols 
 }  // namespace
 
 CpuBackend::CpuBackend(CpuBackendOptions options)
-    : pool_(options.threads > 0 ? options.threads : WorkerPool::default_threads()),
+    : repack_(options.repack),
+      pool_(options.threads > 0 ? options.threads : WorkerPool::default_threads()),
       reference_(pool_) {}
 
 Result<DeviceBuffer> CpuBackend::allocate(size_t bytes) {
@@ -41,10 +43,20 @@ Status CpuBackend::download(void* dst, const float* src, size_t n_floats) {
     return ok_status();
 }
 
-Result<WeightMatrix> CpuBackend::import_weight(const WeightMatrix& host) {
+Result<WeightMatrix> CpuBackend::import_weight(const WeightMatrix& host, bool writable) {
     if (!quant::can_dequantize(host.type))
         return make_error("cpu backend: weights of type {} are not supported", tensor_type_name(host.type));
-    return host;  // used in place from the mapping
+    WeightMatrix w = host;  // used in place
+    if (writable && repack_ && can_tile(w.type)) {
+        // The same bytes imported twice (a table with two uses) are interleaved once.
+        const auto [it, inserted] = layouts_.emplace(w.data, WeightLayout::Rows);
+        if (inserted) {
+            tile_in_place(w, const_cast<uint8_t*>(w.data), pool_.threads());
+            it->second = w.layout;
+        }
+        w.layout = it->second;
+    }
+    return w;
 }
 
 Status CpuBackend::matmul(const WeightMatrix& w, const Act& x, const Act& y) {
@@ -71,7 +83,9 @@ Status CpuBackend::embed(const WeightMatrix& table, const int32_t* ids, const Ac
             return make_error("embed: token id {} is outside the vocabulary of {}", ids[t], table.rows);
     std::atomic<bool> failed{false};
     for_rows(out, [&](float* row, int64_t t) {
-        if (!quant::dequantize_row(table.type, {table.row(ids[t]), table.row_bytes},
+        thread_local std::vector<uint8_t> scratch;
+        scratch.resize(table.row_bytes);
+        if (!quant::dequantize_row(table.type, {file_row(table, ids[t], scratch.data()), table.row_bytes},
                                    {row, static_cast<size_t>(table.cols)}).ok())
             failed = true;
     });

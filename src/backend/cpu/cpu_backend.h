@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "backend/backend.h"
@@ -14,7 +15,8 @@
 namespace rf::cpu {
 
 struct CpuBackendOptions {
-    int threads = 0;  // 0: one per core
+    int threads = 0;    // 0: one per core
+    bool repack = true;  // interleave writable weights of the types that have a tiled layout
 };
 
 class CpuBackend final : public Backend {
@@ -27,7 +29,7 @@ public:
     Result<DeviceBuffer> allocate(size_t bytes) override;
     Status upload(const DeviceBuffer& dst, const void* src, size_t bytes) override;
     Status download(void* dst, const float* src, size_t n_floats) override;
-    Result<WeightMatrix> import_weight(const WeightMatrix& host) override;
+    Result<WeightMatrix> import_weight(const WeightMatrix& host, bool writable) override;
     Result<std::unique_ptr<KvStorage>> create_kv_storage(const KvCacheShape& shape) override;
 
     Status matmul(const WeightMatrix& w, const Act& x, const Act& y) override;
@@ -61,6 +63,8 @@ private:
         });
     }
 
+    bool repack_;
+    std::unordered_map<const uint8_t*, WeightLayout> layouts_;  // of the weights rearranged so far
     WorkerPool pool_;              // one set of threads for the kernels and the backend's ops
     ReferenceMatmul reference_;    // products the kernels cannot take (strided rows)
     // Scratch kept between calls so that the token loop allocates nothing after warm-up.

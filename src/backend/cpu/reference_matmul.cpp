@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstring>
 
+#include "backend/cpu/kernels/weight_tiles.h"
 #include "quant/dequantize.h"
 #include "quant/quantize.h"
 
@@ -84,11 +85,13 @@ Status ReferenceMatmul::run(const WeightMatrix& w, const Act& x, const Act& y) {
     std::atomic<bool> failed{false};
     pool_.parallel_for(w.rows, [&](int64_t begin, int64_t end, int worker) {
         float* row = weight_rows_[worker].data();
+        thread_local std::vector<uint8_t> scratch;
+        scratch.resize(w.row_bytes);
         for (int64_t r = begin; r < end; ++r) {
             const float* weights = row;
             if (w.type == TensorType::F32) {
                 weights = reinterpret_cast<const float*>(w.row(r));
-            } else if (!quant::dequantize_row(w.type, {w.row(r), w.row_bytes}, {row, cols}).ok()) {
+            } else if (!quant::dequantize_row(w.type, {file_row(w, r, scratch.data()), w.row_bytes}, {row, cols}).ok()) {
                 failed = true;
                 return;
             }

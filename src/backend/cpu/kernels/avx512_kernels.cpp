@@ -15,6 +15,7 @@
 #include "backend/cpu/kernels/x86_gemm_kquants.h"
 #include "backend/cpu/kernels/x86_gemv16.h"
 #include "backend/cpu/kernels/x86_gemv16_kquants.h"
+#include "backend/cpu/kernels/x86_tiled.h"
 
 namespace rf::cpu::detail {
 
@@ -45,6 +46,7 @@ TileProduct avx512_gemv(TensorType type) {
     if (auto fn = avx512::float512_gemv(type)) return {fn, avx512::kFloatTileRows};
     return {};
 }
+TileProduct avx512_tiled(TensorType type) { return {avx512::tiled_kernel(type), kWideGemmRows}; }
 TileProduct avx512_gemm(TensorType type) {
     if (auto fn = avx512::gemm_kernel(type)) return {fn, kWideGemmRows};
     if (auto fn = avx512::gemm_kquant_kernel(type)) return {fn, kWideGemmRows};

@@ -8,6 +8,7 @@ RowDotFn avx512_kernel(TensorType) { return nullptr; }
 TileProduct avx512_gemm(TensorType) { return {}; }
 TileProduct avx2_gemv(TensorType) { return {}; }
 TileProduct avx512_gemv(TensorType) { return {}; }
+TileProduct avx512_tiled(TensorType) { return {}; }
 ActQuantFn avx2_act_quantizer(ActFormat) { return nullptr; }
 void avx2_clean_vector_state() {}
 void avx512_clean_vector_state() {}

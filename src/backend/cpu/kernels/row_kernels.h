@@ -72,6 +72,8 @@ TileProduct avx512_gemm(TensorType type);
 TileProduct avx2_gemv(TensorType type);
 TileProduct avx512_gemv(TensorType type);
 TileProduct gemv_for(Isa isa, TensorType type);
+// Products over tiles interleaved by weight_tiles.h (AVX-512 VNNI only).
+TileProduct avx512_tiled(TensorType type);
 
 // Every thread calls this after running a variant's kernels. While the upper halves of vector
 // registers are dirty, the rest of the program (SSE code, compiled for the x86-64 baseline) runs

@@ -48,12 +48,13 @@ template <> struct HalfBlocks<IQ4_NL> : Layout<Packing::Nibbles, 2, -1, 128, kIq
 template <> struct HalfBlocks<MXFP4> : Layout<Packing::Nibbles, 1, -1, 128, kMxfp4Levels, BlockScale::E8M0> {};
 
 // 16 bytes of each of the 4 rows p, p + stride, p + 2 * stride, p + 3 * stride, one row per
-// 128-bit lane.
+// 128-bit lane. Masked broadcasts rather than inserts: their merge runs on either vector port,
+// an insert only on the shuffle port (single-core Q4_0 products from the L2: 26 -> 27 GB/s).
 inline __m512i load_4x16(const uint8_t* p, size_t stride) {
     __m512i v = _mm512_castsi128_si512(load128(p));
-    v = _mm512_inserti32x4(v, load128(p + stride), 1);
-    v = _mm512_inserti32x4(v, load128(p + 2 * stride), 2);
-    return _mm512_inserti32x4(v, load128(p + 3 * stride), 3);
+    v = _mm512_mask_broadcast_i32x4(v, 0x00f0, load128(p + stride));
+    v = _mm512_mask_broadcast_i32x4(v, 0x0f00, load128(p + 2 * stride));
+    return _mm512_mask_broadcast_i32x4(v, 0xf000, load128(p + 3 * stride));
 }
 
 // Lane r (of 16) = the sum of the 4 int32 lanes of row r, where register g holds rows g, g+4,

@@ -1,0 +1,22 @@
+// Memory on 2 MiB pages: for buffers that are streamed through once per token (the weights),
+// where 4 KiB pages make the read stall on page walks.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace rf {
+
+struct FreeDeleter {
+    void operator()(void* p) const;
+};
+using HugePageBytes = std::unique_ptr<uint8_t[], FreeDeleter>;
+
+constexpr size_t kHugePage = size_t{2} << 20;
+
+// `size` bytes (rounded up to whole huge pages), 2 MiB-aligned and advised onto huge pages;
+// null when the memory is not there. Without transparent huge pages these are plain pages.
+HugePageBytes allocate_huge_pages(size_t size);
+
+}  // namespace rf
