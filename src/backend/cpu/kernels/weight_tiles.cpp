@@ -1,53 +1,59 @@
 #include "backend/cpu/kernels/weight_tiles.h"
 
+#include <array>
 #include <cstring>
 #include <vector>
 
 #include "backend/cpu/kernels/isa.h"
+#include "backend/cpu/kernels/row_kernels.h"
 
 namespace rf::cpu {
 namespace {
 
-// The types with an interleaved layout: each block is a 2-byte scale followed by `payload` bytes.
+// A block is cut into segments of 2- or 4-byte words; a tile stores each segment for all its
+// blocks in turn, word by word, the 16 rows' copies of a word side by side:
+//   tile = for each segment: [n_blocks][words][16 rows][unit bytes]
+struct Segment {
+    size_t offset, bytes, unit;
+};
 struct BlockShape {
     size_t block_bytes = 0;
-    size_t payload = 0;
+    std::array<Segment, 2> segments{};  // unused ones have 0 bytes
 };
 BlockShape block_shape(TensorType type) {
     switch (type) {
-        case TensorType::Q4_0: return {18, 16};
+        case TensorType::Q4_0: return {18, {{{0, 2, 2}, {2, 16, 4}}}};      // d; nibbles
+        case TensorType::Q8_0: return {34, {{{0, 2, 2}, {2, 32, 4}}}};      // d; bytes
+        case TensorType::Q4_K: return {144, {{{0, 144, 4}}}};               // d and dmin, scales, nibbles
+        case TensorType::Q6_K: return {210, {{{0, 208, 4}, {208, 2, 2}}}};  // low bits, high bits, scales; d
         default: return {};
     }
 }
 
-size_t scale_offset(int64_t b, int r) { return (static_cast<size_t>(b) * kTileRows + static_cast<size_t>(r)) * 2; }
-size_t value_offset(int64_t n_blocks, const BlockShape& s, int64_t b, size_t word, int r) {
-    const size_t words = s.payload / 4;
-    return static_cast<size_t>(n_blocks) * kTileRows * 2 +
-           ((static_cast<size_t>(b) * words + word) * kTileRows + static_cast<size_t>(r)) * 4;
+// Calls fn(offset in the tile, offset in the file's rows, bytes) for every word of rows
+// r_begin .. r_end of one tile, where the file's side holds only those rows, row_bytes apart.
+template <typename Fn>
+void for_each_word(const BlockShape& s, int64_t n_blocks, size_t row_bytes, int r_begin, int r_end, Fn&& fn) {
+    size_t region = 0;  // start of the segment's region in the tile
+    for (const Segment& seg : s.segments) {
+        if (seg.bytes == 0) continue;
+        const size_t words = seg.bytes / seg.unit;
+        for (int64_t b = 0; b < n_blocks; ++b)
+            for (size_t word = 0; word < words; ++word)
+                for (int r = r_begin; r < r_end; ++r)
+                    fn(region + ((static_cast<size_t>(b) * words + word) * kTileRows + static_cast<size_t>(r)) * seg.unit,
+                       static_cast<size_t>(r - r_begin) * row_bytes + static_cast<size_t>(b) * s.block_bytes + seg.offset +
+                           word * seg.unit,
+                       seg.unit);
+        region += static_cast<size_t>(n_blocks) * kTileRows * seg.bytes;
+    }
 }
 
-// One tile from the file's rows (`rows`, row_bytes apart) to the interleaved layout (`tile`).
-void interleave(const uint8_t* rows, size_t row_bytes, int64_t n_blocks, const BlockShape& s, uint8_t* tile) {
-    for (int r = 0; r < kTileRows; ++r)
-        for (int64_t b = 0; b < n_blocks; ++b) {
-            const uint8_t* block = rows + static_cast<size_t>(r) * row_bytes + static_cast<size_t>(b) * s.block_bytes;
-            std::memcpy(tile + scale_offset(b, r), block, 2);
-            for (size_t word = 0; word < s.payload / 4; ++word)
-                std::memcpy(tile + value_offset(n_blocks, s, b, word, r), block + 2 + 4 * word, 4);
-        }
-}
-
-// The inverse: rows r_begin .. r_end of a tile back to the file's layout, row r at out + (r - r_begin) * row_bytes.
-void deinterleave(const uint8_t* tile, size_t row_bytes, int64_t n_blocks, const BlockShape& s, int r_begin, int r_end,
-                  uint8_t* out) {
-    for (int r = r_begin; r < r_end; ++r)
-        for (int64_t b = 0; b < n_blocks; ++b) {
-            uint8_t* block = out + static_cast<size_t>(r - r_begin) * row_bytes + static_cast<size_t>(b) * s.block_bytes;
-            std::memcpy(block, tile + scale_offset(b, r), 2);
-            for (size_t word = 0; word < s.payload / 4; ++word)
-                std::memcpy(block + 2 + 4 * word, tile + value_offset(n_blocks, s, b, word, r), 4);
-        }
+// Rows r_begin .. r_end of the interleaved tile back to the file's layout at `rows`.
+void deinterleave(const BlockShape& s, int64_t n_blocks, size_t row_bytes, const uint8_t* tile, int r_begin, int r_end,
+                  uint8_t* rows) {
+    for_each_word(s, n_blocks, row_bytes, r_begin, r_end,
+                  [&](size_t in_tile, size_t in_rows, size_t n) { std::memcpy(rows + in_rows, tile + in_tile, n); });
 }
 
 int64_t blocks_per_row(const WeightMatrix& w, const BlockShape& s) {
@@ -58,7 +64,7 @@ int64_t blocks_per_row(const WeightMatrix& w, const BlockShape& s) {
 
 bool can_tile(TensorType type) {
     // The interleaved products exist in the AVX-512 VNNI variant only.
-    return block_shape(type).block_bytes != 0 && best_isa() == Isa::Avx512;
+    return block_shape(type).block_bytes != 0 && best_isa() == Isa::Avx512 && detail::avx512_tiled(type).fn != nullptr;
 }
 
 void tile_in_place(WeightMatrix& w, uint8_t* bytes, ThreadPool& pool) {
@@ -72,7 +78,9 @@ void tile_in_place(WeightMatrix& w, uint8_t* bytes, ThreadPool& pool) {
         for (int64_t t = begin; t < end; ++t) {
             uint8_t* tile = bytes + static_cast<size_t>(t) * tile_bytes;
             std::memcpy(copy.data(), tile, tile_bytes);
-            interleave(copy.data(), w.row_bytes, n_blocks, s, tile);
+            for_each_word(s, n_blocks, w.row_bytes, 0, kTileRows, [&](size_t in_tile, size_t in_rows, size_t n) {
+                std::memcpy(tile + in_tile, copy.data() + in_rows, n);
+            });
         }
     });
     w.layout = WeightLayout::Tiles16;
@@ -80,7 +88,7 @@ void tile_in_place(WeightMatrix& w, uint8_t* bytes, ThreadPool& pool) {
 
 void untile(const WeightMatrix& w, int64_t r0, uint8_t* out) {
     const BlockShape s = block_shape(w.type);
-    deinterleave(w.row(r0), w.row_bytes, blocks_per_row(w, s), s, 0, kTileRows, out);
+    deinterleave(s, blocks_per_row(w, s), w.row_bytes, w.row(r0), 0, kTileRows, out);
 }
 
 const uint8_t* file_row(const WeightMatrix& w, int64_t r, uint8_t* scratch) {
@@ -88,7 +96,7 @@ const uint8_t* file_row(const WeightMatrix& w, int64_t r, uint8_t* scratch) {
     const BlockShape s = block_shape(w.type);
     const int64_t r0 = r / kTileRows * kTileRows;
     const int in_tile = static_cast<int>(r - r0);
-    deinterleave(w.row(r0), w.row_bytes, blocks_per_row(w, s), s, in_tile, in_tile + 1, scratch);
+    deinterleave(s, blocks_per_row(w, s), w.row_bytes, w.row(r0), in_tile, in_tile + 1, scratch);
     return scratch;
 }
 

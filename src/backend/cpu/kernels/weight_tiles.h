@@ -3,11 +3,11 @@
 // pieces. Done once when a model is loaded into private memory; the bytes of a tile stay in the
 // place of its 16 rows, so nothing is allocated.
 //
-// Layout of one tile of the 32-value block types with one F16 scale per block (Q4_0), n_blocks
-// blocks per row:
-//   scales  [n_blocks][16 rows]                      the F16 scale of each row's block
-//   values  [n_blocks][payload / 4][16 rows][4 bytes] each row's packed values, 4 bytes at a time
-// so that one 64-byte load holds the same 4 bytes of the block of all 16 rows.
+// A block is cut into segments of 2- or 4-byte words (Q4_0: the F16 scale, then the 16 bytes of
+// nibbles; Q4_K: all of it, d and dmin, scales, nibbles), and a tile stores each segment for all
+// its blocks in turn, with the 16 rows' copies of a word side by side:
+//   tile = for each segment: [n_blocks][words][16 rows][unit bytes]
+// so one 64-byte load holds the same 4 bytes of a block of all 16 rows.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +19,8 @@ namespace rf::cpu {
 
 inline constexpr int kTileRows = 16;
 
-// True when `type` has an interleaved layout and a product that reads it on this CPU.
+// True when `type` has an interleaved layout (Q4_0, Q8_0, Q4_K, Q6_K) and a product that reads
+// it on this CPU.
 bool can_tile(TensorType type);
 
 // Interleaves every whole group of 16 rows of w in place (`bytes` is w.data, writable) and sets

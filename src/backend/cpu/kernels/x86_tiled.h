@@ -11,59 +11,178 @@
 
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
 
-#include "backend/cpu/kernels/x86_gemv16.h"
+#include <type_traits>
+
+#include "backend/cpu/kernels/x86_gemv16_kquants.h"
 
 namespace rf::cpu::detail::RF_SIMD_NS {
 namespace {
 
-struct TiledQ4_0 {
-    static constexpr size_t kScaleBytes = 16 * 2;
-    static constexpr size_t kValueBytes = 16 * 16;
+// Q4_0 and Q8_0. Per block: the 16 rows' F16 scales (32 bytes, in the first segment, n_blocks *
+// 32 bytes long), then the packed values word by word (the second segment): Q4_0 word k holds
+// elements 4k..4k+3 in its low nibbles and 16+4k..16+4k+3 in its high ones, Q8_0 word k elements
+// 4k..4k+3 as signed bytes (dotted + 128, with 128 * sum(x) taken back off).
+template <typename Format>
+struct Tiled32 {
+    static constexpr bool kNibbles = std::is_same_v<Format, Q4_0>;
+    static constexpr int kWords = kNibbles ? 4 : 8;
+    static constexpr int kOffset = kNibbles ? Q4_0::kOffset : 128;
 
     template <int NT>
     static void tokens(int64_t n_blocks, const uint8_t* tile, size_t row_bytes, __m512i /*row_offsets*/,
                        const uint8_t* act, size_t act_stride, float* out, size_t out_stride) {
         const uint8_t* scales = tile;
-        const uint8_t* values = tile + n_blocks * static_cast<int64_t>(kScaleBytes);
-        each_block<NT, Q4_0::kBytes, true>(n_blocks, tile, row_bytes, out, out_stride,
-                                           [&](int64_t b, const uint8_t*, __m512 (&acc)[NT]) RF_ALWAYS_INLINE {
-            // Word k of the 16 rows: low nibbles are elements 4k..4k+3, high nibbles 16+4k..16+4k+3.
-            const uint8_t* vb = values + b * static_cast<int64_t>(kValueBytes);
-            const __m512i mask = _mm512_set1_epi8(0x0f);
-            __m512i lo[4], hi[4];
-            for (int k = 0; k < 4; ++k) {
+        const uint8_t* values = tile + n_blocks * 32;
+        each_block<NT, Format::kBytes, true>(n_blocks, tile, row_bytes, out, out_stride,
+                                             [&](int64_t b, const uint8_t*, __m512 (&acc)[NT]) RF_ALWAYS_INLINE {
+            const uint8_t* vb = values + b * 64 * kWords;
+            // u[i]: the unsigned bytes dotted with activation word i (elements 4i..4i+3).
+            __m512i u[8];
+            for (int k = 0; k < kWords; ++k) {
                 const __m512i raw = _mm512_loadu_si512(vb + 64 * k);
-                lo[k] = _mm512_and_si512(raw, mask);
-                hi[k] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), mask);
+                if constexpr (kNibbles) {
+                    const __m512i mask = _mm512_set1_epi8(0x0f);
+                    u[k] = _mm512_and_si512(raw, mask);
+                    u[k + 4] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), mask);
+                } else {
+                    u[k] = _mm512_xor_si512(raw, _mm512_set1_epi8(static_cast<char>(0x80)));
+                }
             }
-            const __m512 d = _mm512_cvtph_ps(
-                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * static_cast<int64_t>(kScaleBytes))));
+            const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * 32)));
             for (int t = 0; t < NT; ++t) {
                 const uint8_t* xb = act + t * act_stride + b * static_cast<int64_t>(sizeof(ActBlockQ8_0));
                 const uint8_t* xq = xb + offsetof(ActBlockQ8_0, qs);
-                __m512i dot_lo = _mm512_setzero_si512(), dot_hi = _mm512_setzero_si512();
-                for (int k = 0; k < 4; ++k) {
-                    int32_t x_lo, x_hi;
-                    std::memcpy(&x_lo, xq + 4 * k, 4);
-                    std::memcpy(&x_hi, xq + 16 + 4 * k, 4);
-                    dot_lo = _mm512_dpbusd_epi32(dot_lo, lo[k], _mm512_set1_epi32(x_lo));
-                    dot_hi = _mm512_dpbusd_epi32(dot_hi, hi[k], _mm512_set1_epi32(x_hi));
+                __m512i dot[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};  // two chains
+                for (int i = 0; i < 8; ++i) {
+                    int32_t x4;
+                    std::memcpy(&x4, xq + 4 * i, 4);
+                    dot[i & 1] = _mm512_dpbusd_epi32(dot[i & 1], u[i], _mm512_set1_epi32(x4));
                 }
                 int32_t sum;
                 std::memcpy(&sum, xb + offsetof(ActBlockQ8_0, sum), 4);
-                const __m512i dot = _mm512_sub_epi32(_mm512_add_epi32(dot_lo, dot_hi), _mm512_set1_epi32(Q4_0::kOffset * sum));
-                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(d, _mm512_set1_ps(load_f32(xb))), acc[t]);
+                const __m512i total = _mm512_sub_epi32(_mm512_add_epi32(dot[0], dot[1]), _mm512_set1_epi32(kOffset * sum));
+                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_mul_ps(d, _mm512_set1_ps(load_f32(xb))), acc[t]);
             }
         });
     }
-
-    // Whole tiles only: matmul.cpp sends the rows past the last tile to the row kernels.
-    static constexpr TileGemmFn run = in_place_rows16<TiledQ4_0, Blocks32<Q4_0>, 32, 8>;
 };
 
+// isum[t] += scale * (the 16 rows' dot of Words words of unsigned bytes u with token t's
+// activation bytes at xq + t * act_stride), lane r = row r.
+template <int Words, int NT>
+RF_ALWAYS_INLINE inline void add_scaled_words(const __m512i* u, __m512i scale, const uint8_t* xq, size_t act_stride,
+                                              __m512i (&isum)[NT]) {
+    for (int t = 0; t < NT; ++t) {
+        __m512i dot[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};  // two chains
+        for (int k = 0; k < Words; ++k) {
+            int32_t x4;
+            std::memcpy(&x4, xq + t * act_stride + 4 * k, 4);
+            dot[k & 1] = _mm512_dpbusd_epi32(dot[k & 1], u[k], _mm512_set1_epi32(x4));
+        }
+        isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(_mm512_add_epi32(dot[0], dot[1]), scale));
+    }
+}
+
+// Q4_K: 36 words per super-block: d and dmin, the 12 bytes of packed 6-bit scales and mins, then
+// the nibbles (word 8p + k: elements 4k..4k+3 of sub-block 2p low, of sub-block 2p + 1 high).
+// The integer sums are exact and the float steps those of the other paths (x86_gemv16_kquants.h).
+struct TiledQ4K {
+    template <int NT>
+    static void tokens(int64_t n_blocks, const uint8_t* tile, size_t row_bytes, __m512i /*row_offsets*/,
+                       const uint8_t* act, size_t act_stride, float* out, size_t out_stride) {
+        const __m512i low4 = _mm512_set1_epi8(0x0f);
+        each_block<NT, sizeof(quant::BlockQ4_K), (NT <= 2)>(n_blocks, tile, row_bytes, out, out_stride,
+                                                           [&](int64_t b, const uint8_t*, __m512 (&acc)[NT]) RF_ALWAYS_INLINE {
+            const uint8_t* wb = tile + b * 36 * 64;
+            const auto word = [&](int i) { return _mm512_loadu_si512(wb + 64 * i); };
+            const __m512i head = word(0), w0 = word(1), w1 = word(2), w2 = word(3);
+            const __m512i six = _mm512_set1_epi32(0x3f3f3f3f), four = _mm512_set1_epi32(0x0f0f0f0f),
+                          top = _mm512_set1_epi32(0x30303030);
+            const __m512i scales[2] = {
+                _mm512_and_si512(w0, six),
+                _mm512_or_si512(_mm512_and_si512(w2, four), _mm512_and_si512(_mm512_srli_epi32(w0, 2), top))};
+            const __m512i mins[2] = {
+                _mm512_and_si512(w1, six),
+                _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(w2, 4), four),
+                                _mm512_and_si512(_mm512_srli_epi32(w1, 2), top))};
+            __m512i isum[NT];
+            for (int t = 0; t < NT; ++t) isum[t] = _mm512_setzero_si512();
+            const uint8_t* xq = act + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, qs);
+            for (int p = 0; p < 4; ++p) {
+                __m512i raw[8];
+                for (int k = 0; k < 8; ++k) raw[k] = word(4 + 8 * p + k);
+                for (int nib = 0; nib < 2; ++nib) {
+                    const int c = 2 * p + nib;
+                    __m512i u[8];
+                    for (int k = 0; k < 8; ++k) u[k] = _mm512_and_si512(nib ? _mm512_srli_epi16(raw[k], 4) : raw[k], low4);
+                    const __m512i scale = Q4KRows16<false>::byte_of(scales[c / 4], c % 4);
+                    add_scaled_words<8>(u, scale, xq + 32 * c, act_stride, isum);
+                }
+            }
+            __m512i min_pairs[8];
+            for (int k = 0; k < 8; ++k) {
+                const __m512i m = Q4KRows16<false>::byte_of(mins[k / 4], k % 4);
+                min_pairs[k] = int16_pair(m, m);
+            }
+            const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(head));
+            const __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(head, 16)));
+            finish_corrected_block(min_pairs, isum, d, dmin, act + b * sizeof(BlockQ8_K), act_stride, acc);
+        });
+    }
+};
+
+// Q6_K: 52 words per super-block (the low 4 bits: words 0..31, the high 2 bits: 32..47, the
+// signed scales: 48..51), then, in the second segment, the 16 rows' F16 d per super-block. Chunk
+// c = 4h + s of 32 values takes nibble s / 2 of low-bit words 16h + 8(s % 2) + k and bits 2s, 2s+1
+// of high-bit words 32 + 8h + k (k = 0..7; words 0..3 are sub-block 2c, 4..7 sub-block 2c + 1).
+struct TiledQ6K {
+    template <int NT>
+    static void tokens(int64_t n_blocks, const uint8_t* tile, size_t row_bytes, __m512i /*row_offsets*/,
+                       const uint8_t* act, size_t act_stride, float* out, size_t out_stride) {
+        const __m512i low4 = _mm512_set1_epi8(0x0f), bits45 = _mm512_set1_epi8(0x30);
+        const uint8_t* d_segment = tile + n_blocks * 52 * 64;
+        each_block<NT, sizeof(quant::BlockQ6_K), (NT <= 2)>(n_blocks, tile, row_bytes, out, out_stride,
+                                                           [&](int64_t b, const uint8_t*, __m512 (&acc)[NT]) RF_ALWAYS_INLINE {
+            const uint8_t* wb = tile + b * 52 * 64;
+            const auto word = [&](int i) { return _mm512_loadu_si512(wb + 64 * i); };
+            const __m512i words[4] = {word(48), word(49), word(50), word(51)};
+            const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(d_segment + b * 32)));
+            __m512i isum[NT];
+            for (int t = 0; t < NT; ++t) isum[t] = _mm512_setzero_si512();
+            const uint8_t* xq = act + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, qs);
+            for (int h = 0; h < 2; ++h) {
+                __m512i high[8];
+                for (int k = 0; k < 8; ++k) high[k] = word(32 + 8 * h + k);
+                for (int pair = 0; pair < 2; ++pair) {
+                    __m512i low[8];
+                    for (int k = 0; k < 8; ++k) low[k] = word(16 * h + 8 * pair + k);
+                    for (int nib = 0; nib < 2; ++nib) {
+                        const int s = pair + 2 * nib, c = 4 * h + s;
+                        __m512i u[8];  // 6-bit values, unsigned: nibble | 2 bits << 4
+                        for (int k = 0; k < 8; ++k) {
+                            const __m512i lo = nib ? _mm512_srli_epi16(low[k], 4) : low[k];
+                            const __m512i hi = _mm512_and_si512(shift_bits(high[k], 4 - 2 * s), bits45);
+                            u[k] = _mm512_ternarylogic_epi32(lo, low4, hi, 0xea);  // (lo & low4) | hi
+                        }
+                        add_scaled_words<4>(u, Q6KRows16::scale_of(words, 2 * c), xq + 32 * c, act_stride, isum);
+                        add_scaled_words<4>(u + 4, Q6KRows16::scale_of(words, 2 * c + 1), xq + 32 * c + 16, act_stride, isum);
+                    }
+                }
+            }
+            __m512i pairs[8];  // values stored as u - 2^5
+            offset_pairs<5>([&](int j) { return Q6KRows16::scale_of(words, j); }, pairs);
+            finish_corrected_block(pairs, isum, d, d, act + b * sizeof(BlockQ8_K), act_stride, acc);
+        });
+    }
+};
+
+// Whole tiles only: matmul.cpp sends the rows past the last tile to the other products.
 TileGemmFn tiled_kernel(TensorType type) {
     switch (type) {
-        case TensorType::Q4_0: return TiledQ4_0::run;
+        case TensorType::Q4_0: return in_place_rows16<Tiled32<Q4_0>, Blocks32<Q4_0>, 32, 8>;
+        case TensorType::Q8_0: return in_place_rows16<Tiled32<Q8_0>, Blocks32<Q8_0>, 32, 8>;
+        case TensorType::Q4_K: return in_place_rows16<TiledQ4K, SuperBlocks<Q4_K>, 256, 8>;
+        case TensorType::Q6_K: return in_place_rows16<TiledQ6K, SuperBlocks<Q6_K>, 256, 8>;
         default: return nullptr;
     }
 }
