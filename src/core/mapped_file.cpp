@@ -30,19 +30,21 @@ size_t available_memory() {
     return 0;
 }
 
-// Reads all of fd into memory on huge pages; nullptr (errno set) when that fails.
-uint8_t* read_copy(int fd, size_t size, const MappedFile::Progress& progress) {
-    HugePageBytes memory = allocate_huge_pages(size);
-    if (!memory) return nullptr;
+// Reads all of fd into memory on huge pages, `lead` bytes into the allocation; the allocation, or
+// nullptr (errno set) when that fails.
+uint8_t* read_copy(int fd, size_t size, size_t lead, const MappedFile::Progress& progress) {
+    HugePageBytes allocation = allocate_huge_pages(lead + size);
+    if (!allocation) return nullptr;
+    uint8_t* memory = allocation.get() + lead;
     posix_fadvise(fd, 0, static_cast<off_t>(size), POSIX_FADV_SEQUENTIAL);
     constexpr size_t kChunk = size_t{64} << 20;
     auto last_report = std::chrono::steady_clock::now();
     for (size_t done = 0; done < size;) {
-        const ssize_t n = pread(fd, memory.get() + done, std::min(kChunk, size - done), static_cast<off_t>(done));
+        const ssize_t n = pread(fd, memory + done, std::min(kChunk, size - done), static_cast<off_t>(done));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
             const int err = n == 0 ? EIO : errno;  // 0: the file shrank while we read it
-            memory.reset();
+            allocation.reset();
             errno = err;
             return nullptr;
         }
@@ -53,12 +55,13 @@ uint8_t* read_copy(int fd, size_t size, const MappedFile::Progress& progress) {
             last_report = now;
         }
     }
-    return memory.release();
+    return allocation.release();
 }
 
 }  // namespace
 
-Result<MappedFile> MappedFile::open(const std::string& path, FileLoad load, const Progress& progress) {
+Result<MappedFile> MappedFile::open(const std::string& path, FileLoad load, const Progress& progress,
+                                    size_t aligned_offset) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return make_error("{}: cannot open: {}", path, std::strerror(errno));
     struct stat st {};
@@ -77,9 +80,11 @@ Result<MappedFile> MappedFile::open(const std::string& path, FileLoad load, cons
     // A copy only while it leaves a tenth of the free memory: else the mapping, which pages.
     const size_t available = available_memory();
     if (load == FileLoad::Copy && file.size_ > 0 && available > 0 && file.size_ < available / 10 * 9) {
-        if (uint8_t* copy = read_copy(fd, file.size_, progress)) {
+        const size_t lead = (64 - aligned_offset % 64) % 64;
+        if (uint8_t* allocation = read_copy(fd, file.size_, lead, progress)) {
             ::close(fd);
-            file.data_ = copy;
+            file.data_ = allocation + lead;
+            file.lead_ = lead;
             file.copied_ = true;
             return file;
         }
@@ -109,6 +114,7 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
         release();
         data_ = std::exchange(other.data_, nullptr);
         size_ = std::exchange(other.size_, 0);
+        lead_ = std::exchange(other.lead_, 0);
         copied_ = std::exchange(other.copied_, false);
         path_ = std::move(other.path_);
     }
@@ -120,12 +126,13 @@ MappedFile::~MappedFile() { release(); }
 void MappedFile::release() {
     if (data_ != nullptr) {
         if (copied_)
-            std::free(const_cast<uint8_t*>(data_));
+            std::free(const_cast<uint8_t*>(data_ - lead_));
         else
             munmap(const_cast<uint8_t*>(data_), size_);
     }
     data_ = nullptr;
     size_ = 0;
+    lead_ = 0;
     copied_ = false;
 }
 

@@ -24,10 +24,11 @@ enum class FileLoad {
 
 class MappedFile {
 public:
-    // progress(done, total) is called while a copy is read, a few times a second at most.
+    // progress(done, total) is called while a copy is read, a few times a second at most. A copy
+    // puts the file's byte `aligned_offset` on a 64-byte boundary (a mapping starts on a page).
     using Progress = std::function<void(size_t done, size_t total)>;
     static Result<MappedFile> open(const std::string& path, FileLoad load = FileLoad::Map,
-                                   const Progress& progress = {});
+                                   const Progress& progress = {}, size_t aligned_offset = 0);
 
     MappedFile() = default;
     MappedFile(MappedFile&& other) noexcept;
@@ -47,6 +48,7 @@ private:
 
     const uint8_t* data_ = nullptr;
     size_t size_ = 0;
+    size_t lead_ = 0;  // of a copy: bytes of the allocation before data_
     bool copied_ = false;  // data_ is our own allocation, not a mapping
     std::string path_;
 };
