@@ -152,17 +152,24 @@ void super_tile_tokens(int64_t n_blocks, const PackedSuperTile& tile, const uint
     for (int t = 0; t < NT; ++t) store_rows16(acc[t], n_rows, out + t * out_stride);
 }
 
+// All tokens over one packed tile, 4 at a time.
+template <typename Format>
+void super_tile_token_groups(int64_t n_blocks, const PackedSuperTile& tile, const uint8_t* act, size_t act_stride,
+                             int64_t n_tok, float* out, size_t out_stride, int n_rows) {
+    int64_t t = 0;
+    for (; t + 4 <= n_tok; t += 4)
+        super_tile_tokens<Format, 4>(n_blocks, tile, act + t * act_stride, act_stride, out + t * out_stride, out_stride, n_rows);
+    for (; t < n_tok; ++t)
+        super_tile_tokens<Format, 1>(n_blocks, tile, act + t * act_stride, act_stride, out + t * out_stride, out_stride, n_rows);
+}
+
 template <typename Format>
 void gemm_superblocks(int64_t cols, const uint8_t* w, size_t row_bytes, int n_rows, const uint8_t* act,
                       size_t act_stride, int64_t n_tok, float* out, size_t out_stride) {
     thread_local PackedSuperTile tile;  // grows to the largest row length once, then reused
     const int64_t n_blocks = cols / 256;
     pack_super_tile<Format>(n_blocks, w, row_bytes, n_rows, tile);
-    int64_t t = 0;
-    for (; t + 4 <= n_tok; t += 4)
-        super_tile_tokens<Format, 4>(n_blocks, tile, act + t * act_stride, act_stride, out + t * out_stride, out_stride, n_rows);
-    for (; t < n_tok; ++t)
-        super_tile_tokens<Format, 1>(n_blocks, tile, act + t * act_stride, act_stride, out + t * out_stride, out_stride, n_rows);
+    super_tile_token_groups<Format>(n_blocks, tile, act, act_stride, n_tok, out, out_stride, n_rows);
 }
 
 TileGemmFn gemm_kquant_kernel(TensorType type) {

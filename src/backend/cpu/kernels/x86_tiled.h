@@ -13,6 +13,7 @@
 
 #include <type_traits>
 
+#include "backend/cpu/kernels/x86_gemm_kquants.h"
 #include "backend/cpu/kernels/x86_gemv16_kquants.h"
 
 namespace rf::cpu::detail::RF_SIMD_NS {
@@ -135,44 +136,85 @@ struct TiledQ4K {
 // signed scales: 48..51), then, in the second segment, the 16 rows' F16 d per super-block. Chunk
 // c = 4h + s of 32 values takes nibble s / 2 of low-bit words 16h + 8(s % 2) + k and bits 2s, 2s+1
 // of high-bit words 32 + 8h + k (k = 0..7; words 0..3 are sub-block 2c, 4..7 sub-block 2c + 1).
+// From 32 tokens on the tile is decoded once into the many-token products' form instead.
 struct TiledQ6K {
+    static constexpr int64_t kBlockBytes = 52 * 64;
+
+    // The 16 rows' 6-bit values of chunk c of super-block wb, unsigned (nibble | 2 bits << 4).
+    RF_ALWAYS_INLINE static void chunk(const uint8_t* wb, int c, __m512i (&u)[8]) {
+        const int h = c / 4, s = c % 4;
+        const __m512i low4 = _mm512_set1_epi8(0x0f), bits45 = _mm512_set1_epi8(0x30);
+        for (int k = 0; k < 8; ++k) {
+            const __m512i low = _mm512_loadu_si512(wb + 64 * (16 * h + 8 * (s % 2) + k));
+            const __m512i high = _mm512_loadu_si512(wb + 64 * (32 + 8 * h + k));
+            const __m512i lo = s / 2 ? _mm512_srli_epi16(low, 4) : low;
+            const __m512i hi = _mm512_and_si512(shift_bits(high, 4 - 2 * s), bits45);
+            u[k] = _mm512_ternarylogic_epi32(lo, low4, hi, 0xea);  // (lo & low4) | hi
+        }
+    }
+    RF_ALWAYS_INLINE static void scale_words(const uint8_t* wb, __m512i (&words)[4]) {
+        for (int i = 0; i < 4; ++i) words[i] = _mm512_loadu_si512(wb + 64 * (48 + i));
+    }
+    static __m512 block_d(const uint8_t* tile, int64_t n_blocks, int64_t b) {
+        return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + n_blocks * kBlockBytes + b * 32)));
+    }
+
     template <int NT>
     static void tokens(int64_t n_blocks, const uint8_t* tile, size_t row_bytes, __m512i /*row_offsets*/,
                        const uint8_t* act, size_t act_stride, float* out, size_t out_stride) {
-        const __m512i low4 = _mm512_set1_epi8(0x0f), bits45 = _mm512_set1_epi8(0x30);
-        const uint8_t* d_segment = tile + n_blocks * 52 * 64;
         each_block<NT, sizeof(quant::BlockQ6_K), (NT <= 2)>(n_blocks, tile, row_bytes, out, out_stride,
                                                            [&](int64_t b, const uint8_t*, __m512 (&acc)[NT]) RF_ALWAYS_INLINE {
-            const uint8_t* wb = tile + b * 52 * 64;
-            const auto word = [&](int i) { return _mm512_loadu_si512(wb + 64 * i); };
-            const __m512i words[4] = {word(48), word(49), word(50), word(51)};
-            const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(d_segment + b * 32)));
+            const uint8_t* wb = tile + b * kBlockBytes;
+            __m512i words[4];
+            scale_words(wb, words);
             __m512i isum[NT];
             for (int t = 0; t < NT; ++t) isum[t] = _mm512_setzero_si512();
             const uint8_t* xq = act + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, qs);
-            for (int h = 0; h < 2; ++h) {
-                __m512i high[8];
-                for (int k = 0; k < 8; ++k) high[k] = word(32 + 8 * h + k);
-                for (int pair = 0; pair < 2; ++pair) {
-                    __m512i low[8];
-                    for (int k = 0; k < 8; ++k) low[k] = word(16 * h + 8 * pair + k);
-                    for (int nib = 0; nib < 2; ++nib) {
-                        const int s = pair + 2 * nib, c = 4 * h + s;
-                        __m512i u[8];  // 6-bit values, unsigned: nibble | 2 bits << 4
-                        for (int k = 0; k < 8; ++k) {
-                            const __m512i lo = nib ? _mm512_srli_epi16(low[k], 4) : low[k];
-                            const __m512i hi = _mm512_and_si512(shift_bits(high[k], 4 - 2 * s), bits45);
-                            u[k] = _mm512_ternarylogic_epi32(lo, low4, hi, 0xea);  // (lo & low4) | hi
-                        }
-                        add_scaled_words<4>(u, Q6KRows16::scale_of(words, 2 * c), xq + 32 * c, act_stride, isum);
-                        add_scaled_words<4>(u + 4, Q6KRows16::scale_of(words, 2 * c + 1), xq + 32 * c + 16, act_stride, isum);
-                    }
-                }
+            for (int c = 0; c < 8; ++c) {
+                __m512i u[8];
+                chunk(wb, c, u);
+                add_scaled_words<4>(u, Q6KRows16::scale_of(words, 2 * c), xq + 32 * c, act_stride, isum);
+                add_scaled_words<4>(u + 4, Q6KRows16::scale_of(words, 2 * c + 1), xq + 32 * c + 16, act_stride, isum);
             }
             __m512i pairs[8];  // values stored as u - 2^5
             offset_pairs<5>([&](int j) { return Q6KRows16::scale_of(words, j); }, pairs);
+            const __m512 d = block_d(tile, n_blocks, b);
             finish_corrected_block(pairs, isum, d, d, act + b * sizeof(BlockQ8_K), act_stride, acc);
         });
+    }
+
+    // The tile in the form of x86_gemm_kquants.h (values, scales, correction weights, d).
+    static void pack(int64_t n_blocks, const uint8_t* tile, PackedSuperTile& packed) {
+        constexpr int R = PackedSuperTile::kRows;
+        packed.reserve(n_blocks);
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            const uint8_t* wb = tile + b * kBlockBytes;
+            for (int c = 0; c < 8; ++c) {
+                __m512i u[8];
+                chunk(wb, c, u);
+                for (int k = 0; k < 8; ++k) _mm512_storeu_si512(packed.values + b * (8 * 8 * R * 4) + 32 * R * c + 4 * R * k, u[k]);
+            }
+            __m512i words[4];
+            scale_words(wb, words);
+            for (int j = 0; j < 16; ++j) _mm512_storeu_si512(packed.scales + b * 16 * R + R * j, Q6KRows16::scale_of(words, j));
+            __m512i pairs[8];
+            offset_pairs<5>([&](int j) { return Q6KRows16::scale_of(words, j); }, pairs);
+            for (int k = 0; k < 8; ++k) _mm512_storeu_si512(packed.corr + b * 16 * R + 2 * R * k, pairs[k]);
+            const __m512 d = block_d(tile, n_blocks, b);
+            _mm512_storeu_ps(packed.d + b * R, d);
+            _mm512_storeu_ps(packed.corr_scale + b * R, d);
+        }
+    }
+
+    static void run(int64_t cols, const uint8_t* tile, size_t row_bytes, int n_rows, const uint8_t* act,
+                    size_t act_stride, int64_t n_tok, float* out, size_t out_stride) {
+        if (n_tok < 32)
+            return in_place_rows16<TiledQ6K, SuperBlocks<Q6_K>, 256, 8>(cols, tile, row_bytes, n_rows, act, act_stride,
+                                                                        n_tok, out, out_stride);
+        thread_local PackedSuperTile packed;
+        const int64_t n_blocks = cols / 256;
+        pack(n_blocks, tile, packed);
+        super_tile_token_groups<Q6_K>(n_blocks, packed, act, act_stride, n_tok, out, out_stride, n_rows);
     }
 };
 
@@ -182,7 +224,7 @@ TileGemmFn tiled_kernel(TensorType type) {
         case TensorType::Q4_0: return in_place_rows16<Tiled32<Q4_0>, Blocks32<Q4_0>, 32, 8>;
         case TensorType::Q8_0: return in_place_rows16<Tiled32<Q8_0>, Blocks32<Q8_0>, 32, 8>;
         case TensorType::Q4_K: return in_place_rows16<TiledQ4K, SuperBlocks<Q4_K>, 256, 8>;
-        case TensorType::Q6_K: return in_place_rows16<TiledQ6K, SuperBlocks<Q6_K>, 256, 8>;
+        case TensorType::Q6_K: return TiledQ6K::run;
         default: return nullptr;
     }
 }
