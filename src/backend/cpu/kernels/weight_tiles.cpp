@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "backend/cpu/kernels/isa.h"
@@ -30,30 +31,41 @@ BlockShape block_shape(TensorType type) {
     }
 }
 
-// Calls fn(offset in the tile, offset in the file's rows, bytes) for every word of rows
-// r_begin .. r_end of one tile, where the file's side holds only those rows, row_bytes apart.
-template <typename Fn>
-void for_each_word(const BlockShape& s, int64_t n_blocks, size_t row_bytes, int r_begin, int r_end, Fn&& fn) {
-    size_t region = 0;  // start of the segment's region in the tile
-    for (const Segment& seg : s.segments) {
-        if (seg.bytes == 0) continue;
-        const size_t words = seg.bytes / seg.unit;
-        for (int64_t b = 0; b < n_blocks; ++b)
-            for (size_t word = 0; word < words; ++word)
-                for (int r = r_begin; r < r_end; ++r)
-                    fn(region + ((static_cast<size_t>(b) * words + word) * kTileRows + static_cast<size_t>(r)) * seg.unit,
-                       static_cast<size_t>(r - r_begin) * row_bytes + static_cast<size_t>(b) * s.block_bytes + seg.offset +
-                           word * seg.unit,
-                       seg.unit);
-        region += static_cast<size_t>(n_blocks) * kTileRows * seg.bytes;
-    }
+// The words of rows r_begin .. r_end of one tile, between the interleaved tile and the file's
+// layout (`rows`: those rows only, row_bytes apart), in the direction ToTile. Written for the
+// compiler to see constant word sizes and simple strides: with a generic per-word copy, tiling a
+// 600 MB model took 1.2 s.
+template <bool ToTile, size_t Unit>
+void move_segment(const Segment& seg, int64_t n_blocks, size_t block_bytes, size_t row_bytes, int r_begin, int r_end,
+                  std::conditional_t<ToTile, const uint8_t*, uint8_t*> rows,
+                  std::conditional_t<ToTile, uint8_t*, const uint8_t*> region) {
+    const size_t words = seg.bytes / Unit;
+    for (int64_t b = 0; b < n_blocks; ++b)
+        for (size_t word = 0; word < words; ++word) {
+            const size_t in_row = static_cast<size_t>(b) * block_bytes + seg.offset + word * Unit;
+            const size_t in_tile = (static_cast<size_t>(b) * words + word) * kTileRows * Unit;
+            for (int r = r_begin; r < r_end; ++r) {
+                const size_t row_offset = static_cast<size_t>(r - r_begin) * row_bytes + in_row;
+                const size_t tile_offset = in_tile + static_cast<size_t>(r) * Unit;
+                if constexpr (ToTile)
+                    std::memcpy(region + tile_offset, rows + row_offset, Unit);
+                else
+                    std::memcpy(rows + row_offset, region + tile_offset, Unit);
+            }
+        }
 }
 
-// Rows r_begin .. r_end of the interleaved tile back to the file's layout at `rows`.
-void deinterleave(const BlockShape& s, int64_t n_blocks, size_t row_bytes, const uint8_t* tile, int r_begin, int r_end,
-                  uint8_t* rows) {
-    for_each_word(s, n_blocks, row_bytes, r_begin, r_end,
-                  [&](size_t in_tile, size_t in_rows, size_t n) { std::memcpy(rows + in_rows, tile + in_tile, n); });
+template <bool ToTile>
+void move_words(const BlockShape& s, int64_t n_blocks, size_t row_bytes, int r_begin, int r_end,
+                std::conditional_t<ToTile, const uint8_t*, uint8_t*> rows,
+                std::conditional_t<ToTile, uint8_t*, const uint8_t*> tile) {
+    for (const Segment& seg : s.segments) {
+        if (seg.unit == 4)
+            move_segment<ToTile, 4>(seg, n_blocks, s.block_bytes, row_bytes, r_begin, r_end, rows, tile);
+        else if (seg.unit == 2)
+            move_segment<ToTile, 2>(seg, n_blocks, s.block_bytes, row_bytes, r_begin, r_end, rows, tile);
+        tile += static_cast<size_t>(n_blocks) * kTileRows * seg.bytes;  // the next segment's region
+    }
 }
 
 int64_t blocks_per_row(const WeightMatrix& w, const BlockShape& s) {
@@ -78,9 +90,7 @@ void tile_in_place(WeightMatrix& w, uint8_t* bytes, ThreadPool& pool) {
         for (int64_t t = begin; t < end; ++t) {
             uint8_t* tile = bytes + static_cast<size_t>(t) * tile_bytes;
             std::memcpy(copy.data(), tile, tile_bytes);
-            for_each_word(s, n_blocks, w.row_bytes, 0, kTileRows, [&](size_t in_tile, size_t in_rows, size_t n) {
-                std::memcpy(tile + in_tile, copy.data() + in_rows, n);
-            });
+            move_words<true>(s, n_blocks, w.row_bytes, 0, kTileRows, copy.data(), tile);
         }
     });
     w.layout = WeightLayout::Tiles16;
@@ -88,7 +98,7 @@ void tile_in_place(WeightMatrix& w, uint8_t* bytes, ThreadPool& pool) {
 
 void untile(const WeightMatrix& w, int64_t r0, uint8_t* out) {
     const BlockShape s = block_shape(w.type);
-    deinterleave(s, blocks_per_row(w, s), w.row_bytes, w.row(r0), 0, kTileRows, out);
+    move_words<false>(s, blocks_per_row(w, s), w.row_bytes, 0, kTileRows, out, w.row(r0));
 }
 
 const uint8_t* file_row(const WeightMatrix& w, int64_t r, uint8_t* scratch) {
@@ -96,7 +106,7 @@ const uint8_t* file_row(const WeightMatrix& w, int64_t r, uint8_t* scratch) {
     const BlockShape s = block_shape(w.type);
     const int64_t r0 = r / kTileRows * kTileRows;
     const int in_tile = static_cast<int>(r - r0);
-    deinterleave(s, blocks_per_row(w, s), w.row_bytes, w.row(r0), in_tile, in_tile + 1, scratch);
+    move_words<false>(s, blocks_per_row(w, s), w.row_bytes, in_tile, in_tile + 1, scratch, w.row(r0));
     return scratch;
 }
 
