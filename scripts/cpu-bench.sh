@@ -7,7 +7,8 @@
 # written to WORK_DIR (default /tmp/rf-cpu-bench) once and reused. CORES defaults to 2,3; the
 # model preparation runs on the other cores.
 # BASE=DIR (another build's rocmforge) interleaves that build with this one, ROUNDS times (default
-# 2), so that a before/after table comes from one host in one run.
+# 2), so that a before/after table comes from one host in one run; BASE_FLAGS are added to the
+# base's runs (BASE=build/src/cli BASE_FLAGS=--no-repack: the weights as stored against tiled).
 set -euo pipefail
 BIN=${1:-}
 WORK=${2:-/tmp/rf-cpu-bench}
@@ -31,15 +32,16 @@ done
 wait
 
 taskset -c "$CORES" "$MATMUL" --benchmark_filter='StreamRead|TinyLlama' 2>&1 | grep -E '^(StreamRead|TinyLlama)'
-bench_all() {  # $1: the rocmforge binary
+bench_all() {  # $1: the rocmforge binary, then extra flags
     for t in Q4_0 Q4_K_M Q8_0 F16; do
-        taskset -c "$CORES" "$1" bench -m "$WORK/$t.gguf" -p 128 -n 32 -r 3 -t 2 | grep -E 'pp128|tg32'
+        taskset -c "$CORES" "$1" bench -m "$WORK/$t.gguf" -p 128 -n 32 -r 3 -t 2 "${@:2}" | grep -E 'pp128|tg32'
     done
 }
 if [ -n "${BASE:-}" ]; then
     for round in $(seq "${ROUNDS:-2}"); do
-        echo "## round $round: $BASE/rocmforge"
-        bench_all "$BASE/rocmforge"
+        echo "## round $round: $BASE/rocmforge ${BASE_FLAGS:-}"
+        # shellcheck disable=SC2086  # the flags are words
+        bench_all "$BASE/rocmforge" ${BASE_FLAGS:-}
         echo "## round $round: $RF"
         bench_all "$RF"
     done

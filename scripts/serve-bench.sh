@@ -4,7 +4,7 @@
 # and a 60 s load test with 64 streaming clients. The server gets 2 pinned cores; the client
 # (tools/serve_bench.py) runs on the others.
 #   scripts/serve-bench.sh [BIN_DIR] [MODEL] [CORES] [OUT_DIR]
-# LOAD=0 skips the load test.
+# LOAD=0 skips the load test; SERVER_FLAGS are added to the server's command line (e.g. --no-repack).
 set -euo pipefail
 BIN=${1:-build/src/cli}
 MODEL=${2:-/tmp/rf-cpu-bench/Q4_0.gguf}
@@ -16,7 +16,7 @@ OTHER=$(python3 -c "import os; c=set(int(x) for x in '$CORES'.split(',')); print
 URL=http://127.0.0.1:$PORT
 
 taskset -c "$CORES" "$BIN/rocmforge" serve -m "$MODEL" --port "$PORT" -t 2 --parallel 16 -c 2048 \
-    --queue 256 >"$OUT/server.log" 2>&1 &
+    --queue 256 ${SERVER_FLAGS:-} >"$OUT/server.log" 2>&1 &
 SERVER=$!
 trap 'kill -TERM $SERVER 2>/dev/null || true' EXIT
 python3 - "$URL" <<'PY'

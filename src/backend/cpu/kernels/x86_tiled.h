@@ -109,9 +109,11 @@ struct TiledQ4K {
             __m512i isum[NT];
             for (int t = 0; t < NT; ++t) isum[t] = _mm512_setzero_si512();
             const uint8_t* xq = act + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, qs);
+#pragma GCC unroll 4
             for (int p = 0; p < 4; ++p) {
                 __m512i raw[8];
                 for (int k = 0; k < 8; ++k) raw[k] = word(4 + 8 * p + k);
+#pragma GCC unroll 2
                 for (int nib = 0; nib < 2; ++nib) {
                     const int c = 2 * p + nib;
                     __m512i u[8];
@@ -170,6 +172,8 @@ struct TiledQ6K {
             __m512i isum[NT];
             for (int t = 0; t < NT; ++t) isum[t] = _mm512_setzero_si512();
             const uint8_t* xq = act + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, qs);
+            // Unrolled, so that each chunk's shifts are constants (not branches on a variable).
+#pragma GCC unroll 8
             for (int c = 0; c < 8; ++c) {
                 __m512i u[8];
                 chunk(wb, c, u);
@@ -189,6 +193,7 @@ struct TiledQ6K {
         packed.reserve(n_blocks);
         for (int64_t b = 0; b < n_blocks; ++b) {
             const uint8_t* wb = tile + b * kBlockBytes;
+#pragma GCC unroll 8
             for (int c = 0; c < 8; ++c) {
                 __m512i u[8];
                 chunk(wb, c, u);
