@@ -111,7 +111,7 @@ Status matmul_with_isa(Isa isa, const WeightMatrix& w, const float* x, int64_t n
         tiles = detail::avx512_gemm(w.type);
     // Interleaved tiles (weight_tiles.h) have their own products, at every token count: all the
     // products of a TinyLlama-shaped model on the dev VM, 1 / 16 / 128 tokens, stored -> tiled:
-    // Q4_0 42.2 / 181 / 268 -> 45.9 / 262 / 293 tok/s, Q4_K_M 35.2 / 130 / 235 -> 38.5 / 183 / 233,
+    // Q4_0 41.4 / 173 / 247 -> 45.3 / 270 / 307 tok/s, Q4_K_M 34.0 / 123 / 228 -> 40.6 / 175 / 244,
     // Q8_0 26.8 / 164 / 278 -> 27.4 / 223 / 297. A variant without them (AVX2) puts each tile back
     // into rows first.
     detail::TileProduct interleaved;

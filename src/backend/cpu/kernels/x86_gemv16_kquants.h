@@ -88,6 +88,18 @@ struct Q4KRows16 {
         return _mm512_and_si512(_mm512_srlv_epi32(v, _mm512_set1_epi32(8 * k)), _mm512_set1_epi32(0xff));
     }
 
+    // The 8 six-bit scales and mins of 16 rows from their 12 packed bytes (words w0, w1, w2, lane
+    // r = row r; see Q4_K::prepare): byte c % 4 of scales[c / 4] and mins[c / 4] is sub-block c's.
+    static void unpack_scales(__m512i w0, __m512i w1, __m512i w2, __m512i (&scales)[2], __m512i (&mins)[2]) {
+        const __m512i six = _mm512_set1_epi32(0x3f3f3f3f), four = _mm512_set1_epi32(0x0f0f0f0f),
+                      top = _mm512_set1_epi32(0x30303030);
+        scales[0] = _mm512_and_si512(w0, six);
+        scales[1] = _mm512_or_si512(_mm512_and_si512(w2, four), _mm512_and_si512(_mm512_srli_epi32(w0, 2), top));
+        mins[0] = _mm512_and_si512(w1, six);
+        mins[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(w2, 4), four),
+                                  _mm512_and_si512(_mm512_srli_epi32(w1, 2), top));
+    }
+
     template <int NT>
     static void tokens(int64_t n_blocks, const uint8_t* w, size_t row_bytes, __m512i row_offsets, const uint8_t* act,
                        size_t act_stride, float* out, size_t out_stride) {
@@ -101,15 +113,8 @@ struct Q4KRows16 {
             const __m512i w0 = _mm512_i32gather_epi32(row_offsets, wb + 4, 1);
             const __m512i w1 = _mm512_i32gather_epi32(row_offsets, wb + 8, 1);
             const __m512i w2 = _mm512_i32gather_epi32(row_offsets, wb + 12, 1);
-            const __m512i six = _mm512_set1_epi32(0x3f3f3f3f), four = _mm512_set1_epi32(0x0f0f0f0f),
-                          top = _mm512_set1_epi32(0x30303030);
-            const __m512i scales[2] = {
-                _mm512_and_si512(w0, six),
-                _mm512_or_si512(_mm512_and_si512(w2, four), _mm512_and_si512(_mm512_srli_epi32(w0, 2), top))};
-            const __m512i mins[2] = {
-                _mm512_and_si512(w1, six),
-                _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(w2, 4), four),
-                                _mm512_and_si512(_mm512_srli_epi32(w1, 2), top))};
+            __m512i scales[2], mins[2];
+            unpack_scales(w0, w1, w2, scales, mins);
 
             __m512i isum[NT];
             for (int t = 0; t < NT; ++t) isum[t] = _mm512_setzero_si512();

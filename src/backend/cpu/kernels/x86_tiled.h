@@ -96,16 +96,9 @@ struct TiledQ4K {
                                                            [&](int64_t b, const uint8_t*, __m512 (&acc)[NT]) RF_ALWAYS_INLINE {
             const uint8_t* wb = tile + b * 36 * 64;
             const auto word = [&](int i) { return _mm512_loadu_si512(wb + 64 * i); };
-            const __m512i head = word(0), w0 = word(1), w1 = word(2), w2 = word(3);
-            const __m512i six = _mm512_set1_epi32(0x3f3f3f3f), four = _mm512_set1_epi32(0x0f0f0f0f),
-                          top = _mm512_set1_epi32(0x30303030);
-            const __m512i scales[2] = {
-                _mm512_and_si512(w0, six),
-                _mm512_or_si512(_mm512_and_si512(w2, four), _mm512_and_si512(_mm512_srli_epi32(w0, 2), top))};
-            const __m512i mins[2] = {
-                _mm512_and_si512(w1, six),
-                _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(w2, 4), four),
-                                _mm512_and_si512(_mm512_srli_epi32(w1, 2), top))};
+            const __m512i head = word(0);
+            __m512i scales[2], mins[2];
+            Q4KRows16<false>::unpack_scales(word(1), word(2), word(3), scales, mins);
             __m512i isum[NT];
             for (int t = 0; t < NT; ++t) isum[t] = _mm512_setzero_si512();
             const uint8_t* xq = act + b * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, qs);
