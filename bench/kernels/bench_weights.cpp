@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <random>
 #include <new>
+#include <random>
 #include <span>
 
 #include "quant/quantize.h"

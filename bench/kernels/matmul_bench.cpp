@@ -35,7 +35,7 @@ cpu::ThreadPool& pool() {
 }
 
 // Sums 32-byte words into four independent accumulators: a loop that the memory, not the adds,
-// limits (a scalar 8-byte sum reached only 22 of the dev VM's 33 GB/s).
+// limits (a scalar 8-byte sum reached only 22 of the dev VM's 30 GB/s).
 #if defined(__x86_64__)
 __attribute__((target("avx2"))) float sum_bytes(const uint8_t* p, size_t n) {
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
