@@ -9,20 +9,27 @@
 namespace rf::cpu {
 namespace {
 
-// Every index in [0, n) is visited exactly once, for sizes around the chunking boundaries.
+// Every index in [0, n) is visited exactly once, for sizes around the chunking boundaries and
+// any number of chunks per thread.
 TEST(ThreadPool, CoversEveryIndexOnce) {
     for (int threads : {1, 2, 3, 5}) {
         ThreadPool pool(threads);
         EXPECT_EQ(pool.size(), threads);
-        for (int64_t n : {0, 1, 2, 3, 7, 8, 9, 100, 1001}) {
-            std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
-            pool.parallel_for(n, [&](int64_t begin, int64_t end) {
-                ASSERT_LE(0, begin);
-                ASSERT_LT(begin, end);
-                ASSERT_LE(end, n);
-                for (int64_t i = begin; i < end; ++i) hits[static_cast<size_t>(i)]++;
-            });
-            for (int64_t i = 0; i < n; ++i) EXPECT_EQ(hits[static_cast<size_t>(i)].load(), 1) << "n " << n << " i " << i;
+        for (int chunks : {0, 1, 4}) {
+            for (int64_t n : {0, 1, 2, 3, 7, 8, 9, 100, 1001}) {
+                std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+                pool.parallel_for(
+                    n,
+                    [&](int64_t begin, int64_t end) {
+                        ASSERT_LE(0, begin);
+                        ASSERT_LT(begin, end);
+                        ASSERT_LE(end, n);
+                        for (int64_t i = begin; i < end; ++i) hits[static_cast<size_t>(i)]++;
+                    },
+                    chunks);
+                for (int64_t i = 0; i < n; ++i)
+                    EXPECT_EQ(hits[static_cast<size_t>(i)].load(), 1) << "n " << n << " i " << i << " chunks " << chunks;
+            }
         }
     }
 }

@@ -55,7 +55,7 @@ void ThreadPool::run_chunks() {
     }
 }
 
-void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int chunks_per_thread) {
     if (n <= 0) return;
     if (workers_.empty() || n == 1) {
         fn(0, n);
@@ -64,8 +64,7 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     std::lock_guard call_lock(call_mutex_);
     job_ = &fn;
     job_n_ = n;
-    // A few chunks per thread so that a thread slowed by other load does not hold everyone up.
-    grain_ = std::max<int64_t>(1, n / (4 * static_cast<int64_t>(size())));
+    grain_ = std::max<int64_t>(1, n / (std::max(chunks_per_thread, 1) * static_cast<int64_t>(size())));
     next_.store(0, std::memory_order_relaxed);
     busy_workers_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
     {

@@ -25,8 +25,11 @@ public:
 
     // Calls fn on disjoint ranges [begin, end) that together cover [0, n), from the caller and
     // the workers, and returns when all are done. One call at a time per pool (calls from several
-    // threads are serialized); fn must not call parallel_for on the same pool.
-    void parallel_for(int64_t n, const std::function<void(int64_t begin, int64_t end)>& fn);
+    // threads are serialized); fn must not call parallel_for on the same pool. The range is cut
+    // into about chunks_per_thread ranges per thread, taken in turn by whichever thread is free:
+    // more balance the load when a thread is slowed, fewer give longer runs of consecutive work.
+    void parallel_for(int64_t n, const std::function<void(int64_t begin, int64_t end)>& fn,
+                      int chunks_per_thread = 4);
 
 private:
     void worker_loop();
