@@ -21,7 +21,7 @@ enum class WeightLayout {
 
 struct WeightMatrix {
     TensorType type = TensorType::F32;
-    const uint8_t* data = nullptr;  // backend memory; on the CPU, the model file's mapping
+    const uint8_t* data = nullptr;  // backend memory; on the CPU, the model file's bytes
     int64_t cols = 0;               // inputs: length of one row
     int64_t rows = 0;               // outputs
     size_t row_bytes = 0;

@@ -20,7 +20,8 @@ struct LoadedModel {
 
     // Opens `path` and prepares everything on `backend` (which must outlive the result).
     // options.n_ctx 0 means the model's training context. The CPU backend computes from the
-    // file's bytes in place, so FileLoad::Copy (huge pages) makes its products faster.
+    // file's bytes in place, so FileLoad::Copy (huge pages, and weights it may interleave for its
+    // kernels) makes its products faster.
     static Result<LoadedModel> load(const std::string& path, Backend& backend, EngineOptions options,
                                     FileLoad file_load = FileLoad::Map, const MappedFile::Progress& progress = {});
 };

@@ -1,5 +1,6 @@
-// The CPU backend: activations in host memory, weights used in place from the file mapping, work
-// split over a pool of threads sized to the cores. Matrix products go to the SIMD kernels, which
+// The CPU backend: activations in host memory, weights used in place from the file's bytes
+// (interleaved there for the kernels when the file was read into private memory, see
+// kernels/weight_tiles.h), work split over a pool of threads sized to the cores. Matrix products go to the SIMD kernels, which
 // round activations to 8 bits as the reference implementation does.
 #pragma once
 

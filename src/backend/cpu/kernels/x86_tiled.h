@@ -19,6 +19,27 @@
 namespace rf::cpu::detail::RF_SIMD_NS {
 namespace {
 
+// The 16 rows' dot (lane r = row r) of Words words of unsigned bytes u with the activation bytes
+// at xq (word k: bytes 4k..4k+3), in two dependency chains.
+template <int Words>
+RF_ALWAYS_INLINE inline __m512i dot_words(const __m512i* u, const uint8_t* xq) {
+    __m512i dot[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+    for (int k = 0; k < Words; ++k) {
+        int32_t x4;
+        std::memcpy(&x4, xq + 4 * k, 4);
+        dot[k & 1] = _mm512_dpbusd_epi32(dot[k & 1], u[k], _mm512_set1_epi32(x4));
+    }
+    return _mm512_add_epi32(dot[0], dot[1]);
+}
+
+// isum[t] += scale * dot_words(u, token t's activation bytes at xq + t * act_stride).
+template <int Words, int NT>
+RF_ALWAYS_INLINE inline void add_scaled_words(const __m512i* u, __m512i scale, const uint8_t* xq, size_t act_stride,
+                                              __m512i (&isum)[NT]) {
+    for (int t = 0; t < NT; ++t)
+        isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(dot_words<Words>(u, xq + t * act_stride), scale));
+}
+
 // Q4_0 and Q8_0. Per block: the 16 rows' F16 scales (32 bytes, in the first segment, n_blocks *
 // 32 bytes long), then the packed values word by word (the second segment): Q4_0 word k holds
 // elements 4k..4k+3 in its low nibbles and 16+4k..16+4k+3 in its high ones, Q8_0 word k elements
@@ -52,37 +73,15 @@ struct Tiled32 {
             const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * 32)));
             for (int t = 0; t < NT; ++t) {
                 const uint8_t* xb = act + t * act_stride + b * static_cast<int64_t>(sizeof(ActBlockQ8_0));
-                const uint8_t* xq = xb + offsetof(ActBlockQ8_0, qs);
-                __m512i dot[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};  // two chains
-                for (int i = 0; i < 8; ++i) {
-                    int32_t x4;
-                    std::memcpy(&x4, xq + 4 * i, 4);
-                    dot[i & 1] = _mm512_dpbusd_epi32(dot[i & 1], u[i], _mm512_set1_epi32(x4));
-                }
                 int32_t sum;
                 std::memcpy(&sum, xb + offsetof(ActBlockQ8_0, sum), 4);
-                const __m512i total = _mm512_sub_epi32(_mm512_add_epi32(dot[0], dot[1]), _mm512_set1_epi32(kOffset * sum));
+                const __m512i total = _mm512_sub_epi32(dot_words<8>(u, xb + offsetof(ActBlockQ8_0, qs)),
+                                                       _mm512_set1_epi32(kOffset * sum));
                 acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_mul_ps(d, _mm512_set1_ps(load_f32(xb))), acc[t]);
             }
         });
     }
 };
-
-// isum[t] += scale * (the 16 rows' dot of Words words of unsigned bytes u with token t's
-// activation bytes at xq + t * act_stride), lane r = row r.
-template <int Words, int NT>
-RF_ALWAYS_INLINE inline void add_scaled_words(const __m512i* u, __m512i scale, const uint8_t* xq, size_t act_stride,
-                                              __m512i (&isum)[NT]) {
-    for (int t = 0; t < NT; ++t) {
-        __m512i dot[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};  // two chains
-        for (int k = 0; k < Words; ++k) {
-            int32_t x4;
-            std::memcpy(&x4, xq + t * act_stride + 4 * k, 4);
-            dot[k & 1] = _mm512_dpbusd_epi32(dot[k & 1], u[k], _mm512_set1_epi32(x4));
-        }
-        isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(_mm512_add_epi32(dot[0], dot[1]), scale));
-    }
-}
 
 // Q4_K: 36 words per super-block: d and dmin, the 12 bytes of packed 6-bit scales and mins, then
 // the nibbles (word 8p + k: elements 4k..4k+3 of sub-block 2p low, of sub-block 2p + 1 high).
