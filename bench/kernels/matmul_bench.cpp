@@ -4,9 +4,11 @@
 //   Matmul         -- one product per ISA variant (isa 1 = AVX2, 2 = AVX-512): GB/s of weights read and GFLOP/s, for n_tokens 1 (generation,
 //                     memory-bound; the weights rotate through copies larger than the L3) and 128
 //                     (prompt processing, compute-bound);
+//   MatmulHot      -- one core, weights in L2: how fast the kernels decode when memory is not the limit;
 //   TinyLlama      -- every product of the whole model (22 layers + output) per step, for 1, 2,
 //                     4, 8, 16, 32 (batched decoding) and 128 tokens: the tok/s
-//                     counter is the model's speed if everything but the products were free.
+//                     counter is the model's speed if everything but the products were free;
+//   TinyLlamaRead  -- the same bytes as one token's products, only read: their ceiling.
 #include <algorithm>
 #include <cstring>
 #include <numeric>
@@ -34,7 +36,7 @@ cpu::ThreadPool& pool() {
     return p;
 }
 
-// Sums 32-byte words into four independent accumulators: a loop that the memory, not the adds,
+// Sums 32-byte (or 64-byte) words into four independent accumulators: a loop that the memory, not the adds,
 // limits (a scalar 8-byte sum reached only 22 of the dev VM's 30 GB/s).
 #if defined(__x86_64__)
 __attribute__((target("avx2"))) float sum_bytes(const uint8_t* p, size_t n) {
@@ -47,12 +49,29 @@ __attribute__((target("avx2"))) float sum_bytes(const uint8_t* p, size_t n) {
     _mm256_store_ps(lanes, total);
     return std::accumulate(lanes, lanes + 8, 0.0f);
 }
+__attribute__((target("avx512f"))) float sum_bytes_512(const uint8_t* p, size_t n) {
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (size_t i = 0; i + 256 <= n; i += 256)
+        for (int k = 0; k < 4; ++k)
+            acc[k] = _mm512_add_ps(acc[k], _mm512_load_ps(reinterpret_cast<const float*>(p + i + 64 * k)));
+    alignas(64) float lanes[16];
+    _mm512_store_ps(lanes, _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+    return std::accumulate(lanes, lanes + 16, 0.0f);
+}
+bool has_avx512() { return __builtin_cpu_supports("avx512f"); }
 #else
 float sum_bytes(const uint8_t* p, size_t n) { return static_cast<float>(std::accumulate(p, p + n, uint64_t{0})); }
+float sum_bytes_512(const uint8_t* p, size_t n) { return sum_bytes(p, n); }
+bool has_avx512() { return false; }
 #endif
 
 void StreamRead(benchmark::State& state) {
     const int threads = static_cast<int>(state.range(0));
+    const bool wide = state.range(1) != 0;  // 512-bit loads: 10-15% more on the dev VM
+    if (wide && !has_avx512()) {
+        state.SkipWithError("this CPU lacks AVX-512");
+        return;
+    }
     cpu::ThreadPool local(threads);
     constexpr size_t kBytes = size_t{1} << 30;
     const HugePageBytes data = allocate_huge_pages(kBytes);
@@ -67,14 +86,14 @@ void StreamRead(benchmark::State& state) {
         std::vector<float> partial(kChunks, 0);
         local.parallel_for(kChunks, [&](int64_t begin, int64_t end) {
             for (int64_t c = begin; c < end; ++c)
-                partial[static_cast<size_t>(c)] = sum_bytes(data.get() + static_cast<size_t>(c) * kChunkBytes, kChunkBytes);
+                partial[static_cast<size_t>(c)] = (wide ? sum_bytes_512 : sum_bytes)(data.get() + static_cast<size_t>(c) * kChunkBytes, kChunkBytes);
         });
         benchmark::DoNotOptimize(std::accumulate(partial.begin(), partial.end(), 0.0f));
     }
     state.counters["GB/s"] = benchmark::Counter(static_cast<double>(kBytes) * 1e-9 * static_cast<double>(state.iterations()),
                                                 benchmark::Counter::kIsRate);
 }
-BENCHMARK(StreamRead)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+BENCHMARK(StreamRead)->ArgsProduct({{1, 2}, {0, 1}})->ArgNames({"threads", "wide"})->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 
 struct Shape {
     int64_t rows, cols;
@@ -129,7 +148,7 @@ void MatmulArgs(benchmark::internal::Benchmark* b) {
 }
 BENCHMARK(Matmul)->Apply(MatmulArgs);
 
-// One thread, one 2048 x 2048 matrix that stays in the L3 cache, one token: how fast a core decodes and
+// One thread, one 512 x 2048 matrix that stays in the L2 cache (2 MB here), one token: how fast a core decodes and
 // dots weights when memory is not the limit (rates per CPU second, so a busy machine matters less).
 void MatmulHot(benchmark::State& state) {
     const TensorType type = kTypes[state.range(0)];
@@ -139,19 +158,27 @@ void MatmulHot(benchmark::State& state) {
         return;
     }
     static cpu::ThreadPool single(1);
-    const OwnedMatrix m = make_matrix(type, 2048, 2048);
+    OwnedMatrix m = make_matrix(type, 512, 2048);
+    const bool tiled = state.range(2) != 0;
+    if (tiled) {
+        if (!cpu::can_tile(type)) {
+            state.SkipWithError("no interleaved layout for this type");
+            return;
+        }
+        cpu::tile_in_place(m.view, m.bytes.get(), single);
+    }
     const auto x = random_activations(2048);
     std::vector<float> y(2048);
     for (auto _ : state)
         if (!cpu::matmul_with_isa(isa, m.view, x.data(), 1, y.data(), single).ok()) state.SkipWithError("matmul failed");
-    state.SetLabel(std::string(tensor_type_name(type)) + " " + std::string(cpu::isa_name(isa)));
+    state.SetLabel(std::string(tensor_type_name(type)) + " " + std::string(cpu::isa_name(isa)) + (tiled ? " tiled" : ""));
     state.counters["GB/s"] = benchmark::Counter(static_cast<double>(m.size) * 1e-9 *
                                                     static_cast<double>(state.iterations()),
                                                 benchmark::Counter::kIsRate);
 }
 BENCHMARK(MatmulHot)
-    ->ArgsProduct({{0, 1, 2, 3, 4}, {static_cast<int>(cpu::Isa::Avx2), static_cast<int>(cpu::Isa::Avx512)}})
-    ->ArgNames({"type", "isa"})
+    ->ArgsProduct({{0, 1, 2, 3, 4}, {static_cast<int>(cpu::Isa::Avx2), static_cast<int>(cpu::Isa::Avx512)}, {0, 1}})
+    ->ArgNames({"type", "isa", "tiled"})
     ->Unit(benchmark::kMicrosecond);
 
 // ---- the whole model's products ------------------------------------------------------------------
@@ -210,6 +237,75 @@ void TinyLlama(benchmark::State& state) {
 BENCHMARK(TinyLlama)
     ->ArgsProduct({{0, 1, 2, 3}, {1, 2, 4, 8, 16, 32, 128}, {0, 1}})
     ->ArgNames({"mix", "tokens", "tiled"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(1.0);
+
+// The bytes of TinyLlama's one-token step, only summed (512-bit loads, the fastest plain read
+// here): the read ceiling for the products, with the step's structure. `waits`: 0 = one parallel
+// range per thread per matrix, as the products split them (155 matrices, a wait after each);
+// 1 = each thread sums its half of every matrix with no wait between them; 2 = q/k/v and gate/up
+// as one range each (89 waits). Dev VM: 30.8 GB/s with 0, 0-3% more with 1 or 2.
+void TinyLlamaRead(benchmark::State& state) {
+    if (!has_avx512()) {
+        state.SkipWithError("this CPU lacks AVX-512");
+        return;
+    }
+    const ModelMix& mix = kMixes[state.range(0)];
+    const int64_t waits = state.range(1);
+    const Shape layer_shapes[] = {{2048, 2048}, {256, 2048}, {256, 2048}, {2048, 2048},
+                                  {5632, 2048}, {5632, 2048}, {2048, 5632}};
+    std::vector<size_t> sizes;  // page-aligned, one per product
+    const auto page_aligned = [](size_t bytes) { return (bytes + 4095) / 4096 * 4096; };
+    for (int l = 0; l < kLayers; ++l) {
+        size_t layer[7];
+        for (int m = 0; m < 7; ++m) {
+            const TensorType type = (m == 2 || m == 6) && more_bits(l) ? mix.more_bits : mix.main;
+            layer[m] = page_aligned(quant::quantized_size(type, static_cast<size_t>(layer_shapes[m].cols)).value() *
+                                    static_cast<size_t>(layer_shapes[m].rows));
+        }
+        if (waits == 2)
+            sizes.insert(sizes.end(), {layer[0] + layer[1] + layer[2], layer[3], layer[4] + layer[5], layer[6]});
+        else
+            sizes.insert(sizes.end(), layer, layer + 7);
+    }
+    sizes.push_back(page_aligned(quant::quantized_size(mix.output, 2048).value() * 32000));
+    const size_t model_bytes = std::accumulate(sizes.begin(), sizes.end(), size_t{0});
+    const HugePageBytes data = allocate_huge_pages(model_bytes);
+    if (!data) {
+        state.SkipWithError("no memory");
+        return;
+    }
+    std::memset(data.get(), 1, model_bytes);
+    // Thread t's share of the product at `offset`: its half of the 256-byte lines.
+    const auto sum_share = [&](size_t offset, size_t bytes, int64_t t) {
+        const int64_t lines = static_cast<int64_t>(bytes / 256);
+        const int64_t first = lines * t / kThreads, last = lines * (t + 1) / kThreads;
+        return sum_bytes_512(data.get() + offset + static_cast<size_t>(first) * 256, static_cast<size_t>(last - first) * 256);
+    };
+    float partial[kThreads] = {};
+    for (auto _ : state) {
+        if (waits == 1) {
+            pool().parallel_for(kThreads, [&](int64_t begin, int64_t end) {
+                for (int64_t t = begin; t < end; ++t)
+                    for (size_t i = 0, offset = 0; i < sizes.size(); offset += sizes[i++]) partial[t] += sum_share(offset, sizes[i], t);
+            }, 1);
+            continue;
+        }
+        for (size_t i = 0, offset = 0; i < sizes.size(); offset += sizes[i++])
+            pool().parallel_for(kThreads, [&](int64_t begin, int64_t end) {
+                for (int64_t t = begin; t < end; ++t) partial[t] += sum_share(offset, sizes[i], t);
+            }, 1);
+    }
+    benchmark::DoNotOptimize(partial);
+    state.SetLabel(mix.name);
+    state.counters["tok/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+    state.counters["GB/s"] = benchmark::Counter(static_cast<double>(model_bytes) * 1e-9 * static_cast<double>(state.iterations()),
+                                                benchmark::Counter::kIsRate);
+}
+BENCHMARK(TinyLlamaRead)
+    ->ArgsProduct({{0, 1, 2, 3}, {0, 1, 2}})
+    ->ArgNames({"mix", "waits"})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MinTime(1.0);
