@@ -35,12 +35,16 @@ RF_ALWAYS_INLINE inline __m512i dot_words(const __m512i* u, const uint8_t* xq) {
     return _mm512_add_epi32(dot[0], dot[1]);
 }
 
-// isum[t] += scale * dot_words(u, token t's activation bytes at xq + t * act_stride).
-template <int Words, int NT>
+// isum[t] += scale * (dot_words(u, token t's activation bytes at xq + t * act_stride) >> Shift)
+// (Shift 4: u holds high nibbles in place, 16 times their value; the division is exact).
+template <int Words, int NT, int Shift = 0>
 RF_ALWAYS_INLINE inline void add_scaled_words(const __m512i* u, __m512i scale, const uint8_t* xq, size_t act_stride,
                                               __m512i (&isum)[NT]) {
-    for (int t = 0; t < NT; ++t)
-        isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(dot_words<Words>(u, xq + t * act_stride), scale));
+    for (int t = 0; t < NT; ++t) {
+        __m512i dot = dot_words<Words>(u, xq + t * act_stride);
+        if constexpr (Shift != 0) dot = _mm512_srai_epi32(dot, Shift);
+        isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(dot, scale));
+    }
 }
 
 // Q4_0 and Q8_0. Per block: the 16 rows' F16 scales (32 bytes, in the first segment, n_blocks *
@@ -123,12 +127,17 @@ struct TiledQ4K {
             for (int p = 0; p < 4; ++p) {
                 __m512i raw[8];
                 for (int k = 0; k < 8; ++k) raw[k] = word(4 + 8 * p + k);
-#pragma GCC unroll 2
-                for (int nib = 0; nib < 2; ++nib) {
-                    const int c = 2 * p + nib;
-                    __m512i u[8];
-                    for (int k = 0; k < 8; ++k) u[k] = _mm512_and_si512(nib ? _mm512_srli_epi16(raw[k], 4) : raw[k], low4);
-                    const __m512i scale = Q4KRows16<false>::byte_of(scales[c / 4], c % 4);
+                __m512i u[8];
+                for (int k = 0; k < 8; ++k) u[k] = _mm512_and_si512(raw[k], low4);
+                add_scaled_words<8>(u, Q4KRows16<false>::byte_of(scales[p / 2], 2 * (p % 2)), xq + 64 * p, act_stride, isum);
+                // Odd sub-blocks: for few tokens the high nibbles stay in place (as in Tiled32).
+                const int c = 2 * p + 1;
+                const __m512i scale = Q4KRows16<false>::byte_of(scales[c / 4], c % 4);
+                if constexpr (NT < 4) {
+                    for (int k = 0; k < 8; ++k) u[k] = _mm512_andnot_si512(low4, raw[k]);
+                    add_scaled_words<8, NT, 4>(u, scale, xq + 32 * c, act_stride, isum);
+                } else {
+                    for (int k = 0; k < 8; ++k) u[k] = _mm512_and_si512(_mm512_srli_epi16(raw[k], 4), low4);
                     add_scaled_words<8>(u, scale, xq + 32 * c, act_stride, isum);
                 }
             }
