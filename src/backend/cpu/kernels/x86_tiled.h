@@ -164,13 +164,15 @@ struct TiledQ6K {
     // The 16 rows' 6-bit values of chunk c of super-block wb, unsigned (nibble | 2 bits << 4).
     RF_ALWAYS_INLINE static void chunk(const uint8_t* wb, int c, __m512i (&u)[8]) {
         const int h = c / 4, s = c % 4;
-        const __m512i low4 = _mm512_set1_epi8(0x0f), bits45 = _mm512_set1_epi8(0x30);
+        // Bits 2s, 2s + 1 of the high-bit bytes go to bits 4, 5. Masked first (0x33 or 0xcc, the
+        // same mask for chunks s and s + 2, so the unrolled loop computes it once per word), the
+        // 16-bit shift brings nothing else into bits 4..7; bits 0..3 are taken from `lo`.
+        const __m512i low4 = _mm512_set1_epi8(0x0f), pairs = _mm512_set1_epi8(static_cast<char>(s % 2 ? 0xcc : 0x33));
         for (int k = 0; k < 8; ++k) {
             const __m512i low = _mm512_loadu_si512(wb + 64 * (16 * h + 8 * (s % 2) + k));
-            const __m512i high = _mm512_loadu_si512(wb + 64 * (32 + 8 * h + k));
+            const __m512i high = _mm512_and_si512(_mm512_loadu_si512(wb + 64 * (32 + 8 * h + k)), pairs);
             const __m512i lo = s / 2 ? _mm512_srli_epi16(low, 4) : low;
-            const __m512i hi = _mm512_and_si512(shift_bits(high, 4 - 2 * s), bits45);
-            u[k] = _mm512_ternarylogic_epi32(lo, low4, hi, 0xea);  // (lo & low4) | hi
+            u[k] = _mm512_ternarylogic_epi32(lo, shift_bits(high, 4 - 2 * s), low4, 0xe4);  // (lo & low4) | (hi & ~low4)
         }
     }
     RF_ALWAYS_INLINE static void scale_words(const uint8_t* wb, __m512i (&words)[4]) {
