@@ -196,6 +196,9 @@ constexpr ModelMix kMixes[] = {
     {"F16", TensorType::F16, TensorType::F16, TensorType::F16},
 };
 constexpr int kLayers = 22;
+// Per layer: q, k, v, o, gate, up, down.
+constexpr Shape kLayerShapes[] = {{2048, 2048}, {256, 2048}, {256, 2048}, {2048, 2048},
+                                  {5632, 2048}, {5632, 2048}, {2048, 5632}};
 
 bool more_bits(int layer) {
     return layer < kLayers / 8 || layer >= 7 * kLayers / 8 || (layer - kLayers / 8) % 3 == 2;
@@ -206,14 +209,11 @@ void TinyLlama(benchmark::State& state) {
     const int64_t n_tokens = state.range(1);
     const bool tiled = state.range(2) != 0;
     std::vector<OwnedMatrix> weights;
-    // Order per layer: q, k, v, o, gate, up, down.
-    const Shape layer_shapes[] = {{2048, 2048}, {256, 2048}, {256, 2048}, {2048, 2048},
-                                  {5632, 2048}, {5632, 2048}, {2048, 5632}};
     size_t model_bytes = 0;
     for (int l = 0; l < kLayers; ++l) {
         for (int m = 0; m < 7; ++m) {
             const TensorType type = (m == 2 || m == 6) && more_bits(l) ? mix.more_bits : mix.main;
-            weights.push_back(make_matrix(type, layer_shapes[m].rows, layer_shapes[m].cols));
+            weights.push_back(make_matrix(type, kLayerShapes[m].rows, kLayerShapes[m].cols));
             model_bytes += weights.back().size;
             if (tiled) cpu::tile_in_place(weights.back().view, weights.back().bytes.get(), pool());
         }
@@ -253,16 +253,14 @@ void TinyLlamaRead(benchmark::State& state) {
     }
     const ModelMix& mix = kMixes[state.range(0)];
     const int64_t waits = state.range(1);
-    const Shape layer_shapes[] = {{2048, 2048}, {256, 2048}, {256, 2048}, {2048, 2048},
-                                  {5632, 2048}, {5632, 2048}, {2048, 5632}};
     std::vector<size_t> sizes;  // page-aligned, one per product
     const auto page_aligned = [](size_t bytes) { return (bytes + 4095) / 4096 * 4096; };
     for (int l = 0; l < kLayers; ++l) {
         size_t layer[7];
         for (int m = 0; m < 7; ++m) {
             const TensorType type = (m == 2 || m == 6) && more_bits(l) ? mix.more_bits : mix.main;
-            layer[m] = page_aligned(quant::quantized_size(type, static_cast<size_t>(layer_shapes[m].cols)).value() *
-                                    static_cast<size_t>(layer_shapes[m].rows));
+            layer[m] = page_aligned(quant::quantized_size(type, static_cast<size_t>(kLayerShapes[m].cols)).value() *
+                                    static_cast<size_t>(kLayerShapes[m].rows));
         }
         if (waits == 2)
             sizes.insert(sizes.end(), {layer[0] + layer[1] + layer[2], layer[3], layer[4] + layer[5], layer[6]});
