@@ -27,10 +27,10 @@ RF_ALWAYS_INLINE inline __m512i broadcast4(const uint8_t* xq) {
 }
 
 // The 16 rows' dot (lane r = row r) of Words words of unsigned bytes u with the activation bytes
-// at xq (word k: bytes 4k..4k+3), in two dependency chains.
+// at xq (word k: bytes 4k..4k+3), plus `init`, in two dependency chains.
 template <int Words>
-RF_ALWAYS_INLINE inline __m512i dot_words(const __m512i* u, const uint8_t* xq) {
-    __m512i dot[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+RF_ALWAYS_INLINE inline __m512i dot_words(const __m512i* u, const uint8_t* xq, __m512i init = _mm512_setzero_si512()) {
+    __m512i dot[2] = {init, _mm512_setzero_si512()};
     for (int k = 0; k < Words; ++k) dot[k & 1] = _mm512_dpbusd_epi32(dot[k & 1], u[k], broadcast4(xq + 4 * k));
     return _mm512_add_epi32(dot[0], dot[1]);
 }
@@ -86,19 +86,16 @@ struct Tiled32 {
                 const uint8_t* xq = xb + offsetof(ActBlockQ8_0, qs);
                 int32_t sum;
                 std::memcpy(&sum, xb + offsetof(ActBlockQ8_0, sum), 4);
-                // The offset is taken off where the first chain starts (integers: exact).
-                __m512i dot[2] = {_mm512_set1_epi32(-kOffset * sum), _mm512_setzero_si512()};
+                // The offset is taken off where the dot starts (integers: exact).
+                const __m512i offset = _mm512_set1_epi32(-kOffset * sum);
+                __m512i total;
                 if constexpr (kHighInPlace) {
                     __m512i high = _mm512_setzero_si512();
-                    for (int k = 0; k < 4; ++k) {
-                        dot[k & 1] = _mm512_dpbusd_epi32(dot[k & 1], u[k], broadcast4(xq + 4 * k));
-                        high = _mm512_dpbusd_epi32(high, u[k + 4], broadcast4(xq + 16 + 4 * k));
-                    }
-                    dot[1] = _mm512_add_epi32(dot[1], _mm512_srai_epi32(high, 4));
+                    for (int k = 0; k < 4; ++k) high = _mm512_dpbusd_epi32(high, u[k + 4], broadcast4(xq + 16 + 4 * k));
+                    total = _mm512_add_epi32(dot_words<4>(u, xq, offset), _mm512_srai_epi32(high, 4));
                 } else {
-                    for (int k = 0; k < 8; ++k) dot[k & 1] = _mm512_dpbusd_epi32(dot[k & 1], u[k], broadcast4(xq + 4 * k));
+                    total = dot_words<8>(u, xq, offset);
                 }
-                const __m512i total = _mm512_add_epi32(dot[0], dot[1]);
                 acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_mul_ps(d, _mm512_set1_ps(load_f32(xb))), acc[t]);
             }
         });
