@@ -1,5 +1,7 @@
-// rocmforge bench -m FILE [-p N] [-n N] [-r R] [-t T] [-o md|json]: prompt-processing and generation
-// speed in tokens/s, repeated R times (mean and standard deviation), as a markdown table or JSON.
+// rocmforge bench -m FILE [-p N] [-n N] [-d N] [-r R] [-t T] [-o md|json]: prompt-processing and
+// generation speed in tokens/s, repeated R times (mean and standard deviation), as a markdown table
+// or JSON; with -d, each test runs after N tokens already in the context (as llama-bench's depth).
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -21,13 +23,15 @@ struct BenchOptions {
     RuntimeOptions runtime;
     std::vector<int64_t> prompt_sizes{128};
     std::vector<int64_t> gen_sizes{32};
+    std::vector<int64_t> depths{0};
     int repetitions = 5;
     std::string output = "md";
 };
 
 struct BenchResult {
-    std::string test;      // "pp128", "tg32"
+    std::string test;      // "pp128", "tg32", "tg32 @ d2048"
     int64_t tokens = 0;
+    int64_t depth = 0;     // tokens in the context before the timed ones
     std::vector<double> tokens_per_second;
     double mean() const {
         double s = 0;
@@ -42,14 +46,20 @@ struct BenchResult {
     }
 };
 
-// Times one run from an empty context: `prompt` tokens in batches (pp) or `gen` tokens one at a
-// time (tg). Token ids are random: speed does not depend on them.
-Result<double> time_run(engine::Engine& engine, std::mt19937& rng, int64_t prompt, int64_t gen) {
+std::vector<int32_t> random_tokens(engine::Engine& engine, std::mt19937& rng, int64_t n) {
     std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(engine.n_vocab() - 1));
-    std::vector<int32_t> tokens(static_cast<size_t>(std::max(prompt, int64_t{1})));
+    std::vector<int32_t> tokens(static_cast<size_t>(std::max(n, int64_t{1})));
     for (int32_t& t : tokens) t = pick(rng);
+    return tokens;
+}
+
+// Times one run after the first `depth` tokens of the context (already there): `prompt` tokens
+// in batches (pp) or `gen` tokens one at a time (tg). Token ids are random: speed does not
+// depend on them.
+Result<double> time_run(engine::Engine& engine, std::mt19937& rng, int64_t depth, int64_t prompt, int64_t gen) {
+    const std::vector<int32_t> tokens = random_tokens(engine, rng, prompt);
     std::vector<float> logits;
-    engine.rewind(0, 0);
+    engine.rewind(0, depth);
     auto start = std::chrono::steady_clock::now();
     if (prompt > 0) {
         RF_TRY(engine.feed(0, tokens, false, logits));
@@ -64,6 +74,7 @@ int run_bench(const BenchOptions& opts) {
     int64_t longest = 1;
     for (int64_t p : opts.prompt_sizes) longest = std::max(longest, p);
     for (int64_t n : opts.gen_sizes) longest = std::max(longest, n);
+    longest += *std::max_element(opts.depths.begin(), opts.depths.end());
     RuntimeOptions runtime = opts.runtime;
     runtime.n_ctx = std::max<int64_t>(runtime.n_ctx, longest);
     auto session = load_session(runtime);
@@ -77,15 +88,29 @@ int run_bench(const BenchOptions& opts) {
     const int threads = runtime.threads > 0 ? runtime.threads : static_cast<int>(std::thread::hardware_concurrency());
 
     std::vector<BenchResult> results;
-    for (int64_t p : opts.prompt_sizes)
-        if (p > 0) results.push_back({fmt::format("pp{}", p), p, {}});
-    for (int64_t n : opts.gen_sizes)
-        if (n > 0) results.push_back({fmt::format("tg{}", n), n, {}});
+    for (int64_t d : opts.depths) {
+        const std::string at = d > 0 ? fmt::format(" @ d{}", d) : "";
+        for (int64_t p : opts.prompt_sizes)
+            if (p > 0) results.push_back({fmt::format("pp{}{}", p, at), p, d, {}});
+        for (int64_t n : opts.gen_sizes)
+            if (n > 0) results.push_back({fmt::format("tg{}{}", n, at), n, d, {}});
+    }
     std::mt19937 rng(1234);
+    int64_t filled = 0;  // context tokens that the runs rewind to
     for (BenchResult& r : results) {
         const bool pp = r.test.starts_with("pp");
+        if (r.depth != filled) {  // untimed: the context the test runs after
+            std::vector<float> logits;
+            engine.rewind(0, 0);
+            const auto status = engine.feed(0, random_tokens(engine, rng, r.depth), false, logits);
+            if (!status.ok()) {
+                fmt::print(stderr, "error: filling the context to depth {}: {}\n", r.depth, status.error().message);
+                return kExitError;
+            }
+            filled = r.depth;
+        }
         for (int rep = -1; rep < opts.repetitions; ++rep) {  // rep -1 warms caches and pages in the weights
-            auto tps = time_run(engine, rng, pp ? r.tokens : 0, pp ? 0 : r.tokens);
+            auto tps = time_run(engine, rng, r.depth, pp ? r.tokens : 0, pp ? 0 : r.tokens);
             if (!tps) {
                 fmt::print(stderr, "error: {}: {}\n", r.test, tps.error().message);
                 return kExitError;
@@ -101,7 +126,7 @@ int run_bench(const BenchOptions& opts) {
         for (const BenchResult& r : results) {
             out.push_back({{"model", model}, {"file", runtime.model_path}, {"size_bytes", file.file_size()},
                            {"parameters", summary.parameters}, {"backend", "cpu"}, {"threads", threads},
-                           {"test", r.test}, {"tokens", r.tokens}, {"samples_ts", r.tokens_per_second},
+                           {"test", r.test}, {"tokens", r.tokens}, {"depth", r.depth}, {"samples_ts", r.tokens_per_second},
                            {"avg_ts", r.mean()}, {"stddev_ts", r.stddev()}});
         }
         fmt::print("{}\n", out.dump(2));
@@ -125,6 +150,8 @@ void add_bench_command(CLI::App& app, CommandContext& ctx) {
     cmd->add_option("-p,--n-prompt", opts->prompt_sizes, "Prompt lengths to time (repeatable; 0 skips)")
         ->check(CLI::Range(0, 1 << 20));
     cmd->add_option("-n,--n-gen", opts->gen_sizes, "Generation lengths to time (repeatable; 0 skips)")
+        ->check(CLI::Range(0, 1 << 20));
+    cmd->add_option("-d,--depth", opts->depths, "Context depths to run each test at (repeatable; 0: empty context)")
         ->check(CLI::Range(0, 1 << 20));
     cmd->add_option("-r,--repetitions", opts->repetitions, "Timed runs per test")->check(CLI::Range(1, 1000));
     cmd->add_option("-o,--output", opts->output, "md or json")->check(CLI::IsMember({"md", "json"}));

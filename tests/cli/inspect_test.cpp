@@ -1,4 +1,4 @@
-// End-to-end: the rocmforge binary's inspect and models commands.
+// End-to-end: the rocmforge binary's inspect, models, bench and template commands.
 #include <filesystem>
 #include <fstream>
 
@@ -141,6 +141,29 @@ TEST(Synth, WritesEveryArchitectureInEveryQuantizableType) {
 
 namespace rf::test {
 namespace {
+
+// bench times each test at each depth (tokens already in the context), as llama-bench does.
+TEST(CliBench, TimesEveryTestAtEveryDepth) {
+    fs::path dir = scratch_dir("bench");
+    const fs::path model = dir / "m.gguf";
+    auto made = run_command(fmt::format("{} --arch llama --layers 2 --embd 128 --ff 256 --heads 4 --kv-heads 2 --vocab 300 "
+                                        "--type Q4_0 --out {} 2>&1", ROCMFORGE_SYNTH_BIN, model.string()));
+    ASSERT_EQ(made.exit_code, 0) << made.output;
+    auto r = run_command(rocmforge("bench -m " + model.string() + " -p 8 -n 4 -d 0 -d 40 -r 2 -t 2 -o json"));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto results = nlohmann::json::parse(r.output);
+    ASSERT_EQ(results.size(), 4u) << r.output;
+    const char* tests[] = {"pp8", "tg4", "pp8 @ d40", "tg4 @ d40"};
+    for (size_t i = 0; i < 4; ++i) {
+        EXPECT_EQ(results[i]["test"], tests[i]);
+        EXPECT_EQ(results[i]["depth"], i < 2 ? 0 : 40);
+        EXPECT_EQ(results[i]["samples_ts"].size(), 2u);
+        EXPECT_GT(results[i]["avg_ts"].get<double>(), 0.0);
+    }
+    auto bad = run_command(rocmforge("bench -m " + model.string() + " -d -5 2>&1"));
+    EXPECT_NE(bad.exit_code, 0) << bad.output;
+    fs::remove_all(dir);
+}
 
 // The template command prints the golden rendering byte for byte, and template errors exit 1.
 TEST(CliTemplate, RendersGoldenCasesExactly) {

@@ -1,10 +1,12 @@
-// KV cache storage and attention for the CPU backend. Per layer, keys and values are arrays of
-// n_blocks * block_size slots; a slot holds all KV heads of one token.
+// KV cache storage and attention for the CPU backend. Per layer and KV head, keys and values are
+// arrays of n_blocks * block_size slots of one head's row each: the rows of a block are
+// contiguous, so attention streams them.
 #include <algorithm>
 #include <cmath>
-#include <limits>
+#include <cstring>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/kernels/attention.h"
 #include "quant/float_convert.h"
 
 namespace rf::cpu {
@@ -13,56 +15,49 @@ namespace {
 
 class CpuKvStorage final : public KvStorage {
 public:
-    explicit CpuKvStorage(const KvCacheShape& shape) : shape_(shape) {
-        const size_t slots = static_cast<size_t>(shape.n_blocks * shape.block_size);
-        const size_t elem = shape.type == KvType::F16 ? 2 : 4;
-        k_stride_ = static_cast<size_t>(shape.n_kv_heads * shape.head_dim_k);
-        v_stride_ = static_cast<size_t>(shape.n_kv_heads * shape.head_dim_v);
+    explicit CpuKvStorage(const KvCacheShape& shape)
+        : shape_(shape), elem_(shape.type == KvType::F16 ? 2 : 4), slots_(static_cast<size_t>(shape.n_blocks * shape.block_size)) {
         keys_.resize(shape.n_layers);
         values_.resize(shape.n_layers);
-        for (auto& k : keys_) k.assign(slots * k_stride_ * elem, 0);
-        for (auto& v : values_) v.assign(slots * v_stride_ * elem, 0);
+        for (auto& k : keys_) k.assign(slots_ * static_cast<size_t>(shape.n_kv_heads * shape.head_dim_k) * elem_, 0);
+        for (auto& v : values_) v.assign(slots_ * static_cast<size_t>(shape.n_kv_heads * shape.head_dim_v) * elem_, 0);
     }
     const KvCacheShape& shape() const override { return shape_; }
 
-    // The keys (values) of all KV heads of `slot`, converted to f32 in `scratch` when stored as f16.
-    const float* keys(int64_t layer, int64_t slot, float* scratch) const {
-        return row(keys_[layer], slot * k_stride_, k_stride_, scratch);
+    // Where a KV head's key (value) of slot 0 starts in a layer; slot s is s * key_slot_bytes()
+    // (value_slot_bytes()) further.
+    const uint8_t* keys(int64_t layer, int64_t kv_head) const { return keys_[layer].data() + kv_head * slots_ * key_slot_bytes(); }
+    const uint8_t* values(int64_t layer, int64_t kv_head) const {
+        return values_[layer].data() + kv_head * slots_ * value_slot_bytes();
     }
-    const float* values(int64_t layer, int64_t slot, float* scratch) const {
-        return row(values_[layer], slot * v_stride_, v_stride_, scratch);
-    }
+    size_t key_slot_bytes() const { return static_cast<size_t>(shape_.head_dim_k) * elem_; }
+    size_t value_slot_bytes() const { return static_cast<size_t>(shape_.head_dim_v) * elem_; }
+
+    // k and v: one token's rows of all KV heads.
     void store(int64_t layer, int64_t slot, const float* k, const float* v) {
-        save(keys_[layer], slot * k_stride_, k, k_stride_);
-        save(values_[layer], slot * v_stride_, v, v_stride_);
+        for (int64_t h = 0; h < shape_.n_kv_heads; ++h) {
+            save(keys_[layer], (h * slots_ + slot) * key_slot_bytes(), k + h * shape_.head_dim_k, shape_.head_dim_k);
+            save(values_[layer], (h * slots_ + slot) * value_slot_bytes(), v + h * shape_.head_dim_v, shape_.head_dim_v);
+        }
     }
-    size_t row_floats() const { return std::max(k_stride_, v_stride_); }
 
 private:
-    const float* row(const std::vector<uint8_t>& data, size_t first, size_t n, float* scratch) const {
-        if (shape_.type == KvType::F32) return reinterpret_cast<const float*>(data.data()) + first;
-        const uint16_t* src = reinterpret_cast<const uint16_t*>(data.data()) + first;
-        for (size_t i = 0; i < n; ++i) scratch[i] = quant::fp16_to_f32(src[i]);
-        return scratch;
-    }
-    void save(std::vector<uint8_t>& data, size_t first, const float* x, size_t n) {
+    void save(std::vector<uint8_t>& data, size_t offset, const float* x, int64_t n) {
         if (shape_.type == KvType::F32) {
-            std::copy_n(x, n, reinterpret_cast<float*>(data.data()) + first);
+            std::memcpy(data.data() + offset, x, static_cast<size_t>(n) * sizeof(float));
             return;
         }
-        uint16_t* dst = reinterpret_cast<uint16_t*>(data.data()) + first;
-        for (size_t i = 0; i < n; ++i) dst[i] = quant::f32_to_fp16(x[i]);
+        for (int64_t i = 0; i < n; ++i) {
+            const uint16_t h = quant::f32_to_fp16(x[i]);
+            std::memcpy(data.data() + offset + 2 * i, &h, 2);
+        }
     }
 
     KvCacheShape shape_;
-    size_t k_stride_ = 0, v_stride_ = 0;
+    size_t elem_;   // bytes per element
+    size_t slots_;  // per layer and head
     std::vector<std::vector<uint8_t>> keys_, values_;
 };
-
-int64_t slot_of(const BatchLayout& batch, int64_t seq_row, int64_t position, int64_t block_size) {
-    const int32_t block = batch.block_tables[seq_row * batch.max_blocks_per_seq + position / block_size];
-    return static_cast<int64_t>(block) * block_size + position % block_size;
-}
 
 }  // namespace
 
@@ -70,12 +65,11 @@ Result<std::unique_ptr<KvStorage>> CpuBackend::create_kv_storage(const KvCacheSh
     if (shape.n_layers <= 0 || shape.n_kv_heads <= 0 || shape.head_dim_k <= 0 || shape.head_dim_v <= 0 ||
         shape.block_size <= 0 || shape.n_blocks <= 0)
         return make_error("kv cache: invalid shape");
-    const int64_t max_context = shape.n_blocks * shape.block_size;
-    const int64_t row_floats = shape.n_kv_heads * std::max(shape.head_dim_k, shape.head_dim_v);
+    // Per worker: the scores of one run of heads over the whole context.
+    const auto scratch = static_cast<size_t>(kMaxAttendHeads * shape.n_blocks * shape.block_size);
     attention_scratch_.resize(pool_.size());
     for (auto& s : attention_scratch_)
-        if (s.size() < static_cast<size_t>(max_context + shape.head_dim_v + row_floats))
-            s.resize(static_cast<size_t>(max_context + shape.head_dim_v + row_floats));
+        if (s.size() < scratch) s.resize(scratch);
     return std::unique_ptr<KvStorage>(std::make_unique<CpuKvStorage>(shape));
 }
 
@@ -108,37 +102,39 @@ Status CpuBackend::attention(KvStorage& cache, int64_t layer, const Act& q, cons
             batch.positions[t] / s.block_size >= batch.max_blocks_per_seq)
             return make_error("attention: position {} is beyond the cache", batch.positions[t]);
 
+    // Jobs are (token, KV head, run of that head's query heads); runs are shortened only where
+    // the batch would leave workers idle (one token has n_kv_heads jobs at full length).
     const int64_t group = c.n_heads / c.n_kv_heads;
-    pool_.parallel_for(batch.n_tokens * c.n_heads, [&](int64_t begin, int64_t end, int worker) {
-        // Per worker: scores over the visible keys, the output accumulator, one converted cache row.
-        float* scores = attention_scratch_[worker].data();
-        float* acc = scores + max_context;
-        float* converted = acc + c.head_dim_v;
+    int64_t run = std::min<int64_t>(group, kMaxAttendHeads);
+    const auto runs_of = [&](int64_t length) { return (group + length - 1) / length; };
+    while (run > 1 && batch.n_tokens * c.n_kv_heads * runs_of(run) < 2 * pool_.size()) run = (run + 1) / 2;
+    const int64_t runs = runs_of(run);
+    pool_.parallel_for(batch.n_tokens * c.n_kv_heads * runs, [&](int64_t begin, int64_t end, int worker) {
         for (int64_t job = begin; job < end; ++job) {
-            const int64_t t = job / c.n_heads, h = job % c.n_heads, kvh = h / group;
-            const float* qh = q.data + t * q.stride + h * c.head_dim_k;
+            const int64_t t = job / (c.n_kv_heads * runs), kv_head = job / runs % c.n_kv_heads;
+            const int64_t head = kv_head * group + job % runs * run;
             const int64_t pos = batch.positions[t];
-            const int64_t first = c.sliding_window > 0 ? std::max<int64_t>(0, pos - c.sliding_window + 1) : 0;
-            float max_score = -std::numeric_limits<float>::infinity();
-            for (int64_t p = first; p <= pos; ++p) {
-                const int64_t slot = slot_of(batch, batch.seq_slots[t], p, s.block_size);
-                const float* key = kv.keys(layer, slot, converted) + kvh * c.head_dim_k;
-                float score = dot_f32(qh, key, c.head_dim_k) * c.scale;
-                if (c.softcap > 0.0f) score = c.softcap * std::tanh(score / c.softcap);
-                scores[p - first] = score;
-                max_score = std::max(max_score, score);
-            }
-            double sum = 0.0;
-            for (int64_t p = first; p <= pos; ++p) sum += scores[p - first] = std::exp(scores[p - first] - max_score);
-            const float inv = static_cast<float>(1.0 / sum);
-            std::fill(acc, acc + c.head_dim_v, 0.0f);
-            for (int64_t p = first; p <= pos; ++p) {
-                const int64_t slot = slot_of(batch, batch.seq_slots[t], p, s.block_size);
-                const float* value = kv.values(layer, slot, converted) + kvh * c.head_dim_v;
-                const float w = scores[p - first] * inv;
-                for (int64_t i = 0; i < c.head_dim_v; ++i) acc[i] += w * value[i];
-            }
-            std::copy(acc, acc + c.head_dim_v, out.data + t * out.stride + h * c.head_dim_v);
+            AttendJob a;
+            a.q = q.data + t * q.stride + head * c.head_dim_k;
+            a.q_stride = c.head_dim_k;
+            a.n_heads = static_cast<int>(std::min(run, (kv_head + 1) * group - head));
+            a.keys = kv.keys(layer, kv_head);
+            a.values = kv.values(layer, kv_head);
+            a.k_stride = kv.key_slot_bytes();
+            a.v_stride = kv.value_slot_bytes();
+            a.f16 = s.type == KvType::F16;
+            a.block_table = batch.block_tables + batch.seq_slots[t] * batch.max_blocks_per_seq;
+            a.block_size = s.block_size;
+            a.first = c.sliding_window > 0 ? std::max<int64_t>(0, pos - c.sliding_window + 1) : 0;
+            a.last = pos;
+            a.head_dim_k = c.head_dim_k;
+            a.head_dim_v = c.head_dim_v;
+            a.scale = c.scale;
+            a.softcap = c.softcap;
+            a.out = out.data + t * out.stride + head * c.head_dim_v;
+            a.out_stride = c.head_dim_v;
+            a.scores = attention_scratch_[worker].data();
+            attend(isa_, a);
         }
     });
     return ok_status();

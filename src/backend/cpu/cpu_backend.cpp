@@ -22,6 +22,7 @@ bool same_shape(const Act& a, const Act& b) { return a.rows == b.rows && a.cols 
 
 CpuBackend::CpuBackend(CpuBackendOptions options)
     : repack_(options.repack),
+      isa_(best_isa()),
       pool_(options.threads > 0 ? options.threads : WorkerPool::default_threads()),
       reference_(pool_) {}
 

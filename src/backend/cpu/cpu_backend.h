@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/cpu/kernels/isa.h"
 #include "backend/cpu/kernels/thread_pool.h"
 #include "backend/cpu/reference_matmul.h"
 #include "backend/cpu/worker_pool.h"
@@ -65,6 +66,7 @@ private:
     }
 
     bool repack_;
+    Isa isa_;  // the kernels' variant for the backend's own vector ops (attention)
     std::unordered_map<const uint8_t*, WeightLayout> layouts_;  // of the weights rearranged so far
     WorkerPool pool_;              // one set of threads for the kernels and the backend's ops
     ReferenceMatmul reference_;    // products the kernels cannot take (strided rows)

@@ -10,6 +10,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 #include "backend/cpu/kernels/x86_all_kernels.h"
+#include "backend/cpu/kernels/x86_attention.h"
 #include "backend/cpu/kernels/x86_float512.h"
 #include "backend/cpu/kernels/x86_gemm.h"
 #include "backend/cpu/kernels/x86_gemm_kquants.h"
@@ -38,6 +39,11 @@ void avx512_clean_vector_state() {
             : "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26",
               "xmm27", "xmm28", "xmm29", "xmm30", "xmm31");
     _mm256_zeroupper();
+}
+
+void attend_avx512(const AttendJob& job) {
+    avx512::attend_vector(job);
+    avx512_clean_vector_state();
 }
 
 TileProduct avx512_gemv(TensorType type) {

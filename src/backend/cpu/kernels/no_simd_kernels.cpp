@@ -1,4 +1,5 @@
 // Builds for CPUs other than x86-64 have only the scalar kernels.
+#include "backend/cpu/kernels/attention.h"
 #include "backend/cpu/kernels/row_kernels.h"
 
 namespace rf::cpu::detail {
@@ -10,6 +11,8 @@ TileProduct avx2_gemv(TensorType) { return {}; }
 TileProduct avx512_gemv(TensorType) { return {}; }
 TileProduct avx512_tiled(TensorType) { return {}; }
 ActQuantFn avx2_act_quantizer(ActFormat) { return nullptr; }
+void attend_avx2(const AttendJob& job) { attend_scalar(job); }
+void attend_avx512(const AttendJob& job) { attend_scalar(job); }
 void avx2_clean_vector_state() {}
 void avx512_clean_vector_state() {}
 

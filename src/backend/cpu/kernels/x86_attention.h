@@ -1,0 +1,221 @@
+// Attention with SIMD (see attention.h), compiled into both x86 variants: 8-lane AVX2 vectors in
+// avx2_kernels.cpp, 16-lane AVX-512 vectors in avx512_kernels.cpp. The run's heads (up to 8) keep
+// their accumulators in registers: per key row, the row is loaded once for all heads' dots and
+// the dots are reduced together; per group of value columns, one pass over the positions loads
+// each value once for all heads. The exponentials come from glibc's vector math library (libmvec).
+#pragma once
+
+#include <cmath>
+#include <limits>
+
+#include "backend/cpu/kernels/attention.h"
+#include "backend/cpu/kernels/x86_simd.h"
+
+extern "C" __m256 _ZGVdN8v_expf(__m256);  // libmvec's expf on 8 lanes, AVX2 calling convention
+
+namespace rf::cpu::detail::RF_SIMD_NS {
+namespace {
+
+#if defined(__AVX512F__)
+// 16 lanes; the value pass takes 2 vectors of columns at a time (32 registers hold 8 heads' sums).
+struct AttnVec {
+    using V = __m512;
+    static constexpr int kLanes = 16, kValueVectors = 2;
+    static V zero() { return _mm512_setzero_ps(); }
+    static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+    static V broadcast(const float* x) { return _mm512_set1_ps(*x); }
+    static V load(const float* x) { return _mm512_loadu_ps(x); }
+    template <bool F16>
+    static V load_row(const uint8_t* row, int64_t i) {
+        if constexpr (F16)
+            return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * i)));
+        else
+            return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + i);
+    }
+    static void store(float* x, V v) { _mm512_storeu_ps(x, v); }
+    // The two 8-lane halves added (lane j: lanes j and j + 8).
+    static __m256 fold(V v) {
+        return _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    }
+};
+#else
+struct AttnVec {
+    using V = __m256;
+    static constexpr int kLanes = 8, kValueVectors = 1;
+    static V zero() { return _mm256_setzero_ps(); }
+    static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+    static V broadcast(const float* x) { return _mm256_broadcast_ss(x); }
+    static V load(const float* x) { return _mm256_loadu_ps(x); }
+    template <bool F16>
+    static V load_row(const uint8_t* row, int64_t i) {
+        if constexpr (F16)
+            return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i)));
+        else
+            return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i);
+    }
+    static void store(float* x, V v) { _mm256_storeu_ps(x, v); }
+    static __m256 fold(V v) { return v; }
+};
+#endif
+using A = AttnVec;
+using V = A::V;
+
+template <bool F16>
+inline float load_row1(const uint8_t* row, int64_t i) {
+    if constexpr (F16) {
+        uint16_t h;
+        std::memcpy(&h, row + 2 * i, 2);
+        return _cvtsh_ss(h);
+    } else {
+        float f;
+        std::memcpy(&f, row + 4 * i, 4);
+        return f;
+    }
+}
+
+// Lane l = the sum of the lanes of v[l] for l < H, the other lanes 0. A lane's sum is the same
+// whatever the other vectors are.
+template <int H>
+RF_ALWAYS_INLINE inline __m256 sum_lanes(const V (&v)[H]) {
+    __m256 x[8];
+    for (int l = 0; l < 8; ++l) x[l] = l < H ? A::fold(v[l]) : _mm256_setzero_ps();
+    const __m256 a01 = _mm256_hadd_ps(x[0], x[1]), a23 = _mm256_hadd_ps(x[2], x[3]);
+    const __m256 a45 = _mm256_hadd_ps(x[4], x[5]), a67 = _mm256_hadd_ps(x[6], x[7]);
+    const __m256 b0123 = _mm256_hadd_ps(a01, a23), b4567 = _mm256_hadd_ps(a45, a67);
+    return _mm256_add_ps(_mm256_permute2f128_ps(b0123, b4567, 0x20), _mm256_permute2f128_ps(b0123, b4567, 0x31));
+}
+
+// scores[l * n + i] = scale * q_l . key(first + i), for the H heads of the run.
+template <int H, bool F16>
+void dot_keys(const AttendJob& j, int64_t n) {
+    const int64_t dim = j.head_dim_k, body = dim / A::kLanes * A::kLanes;
+    for_each_slot_run(j, [&](int64_t i0, int64_t slot, int64_t count) {
+        const uint8_t* key = j.keys + static_cast<size_t>(slot) * j.k_stride;
+        for (int64_t i = i0; i < i0 + count; ++i, key += j.k_stride) {
+            V acc[H];
+            for (int l = 0; l < H; ++l) acc[l] = A::zero();
+            for (int64_t d = 0; d < body; d += A::kLanes) {
+                const V k = A::load_row<F16>(key, d);
+                for (int l = 0; l < H; ++l) acc[l] = A::fmadd(A::load(j.q + l * j.q_stride + d), k, acc[l]);
+            }
+            alignas(32) float dots[8];
+            _mm256_store_ps(dots, sum_lanes<H>(acc));
+            for (int l = 0; l < H; ++l) {
+                float dot = dots[l];
+                for (int64_t d = body; d < dim; ++d) dot += j.q[l * j.q_stride + d] * load_row1<F16>(key, d);
+                j.scores[l * n + i] = dot * j.scale;
+            }
+        }
+    });
+}
+
+// Lanes of s[i..i+8) that are below n.
+inline __m256i lanes_below(int64_t i, int64_t n) {
+    const int64_t left = std::min<int64_t>(n - i, 8);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(left)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// s[0..n) becomes the softmax of s (after soft-capping when cap > 0). 8 lanes in both variants.
+void softmax(float* s, int64_t n, float cap) {
+    if (cap > 0.0f)
+        for (int64_t i = 0; i < n; ++i) s[i] = cap * std::tanh(s[i] / cap);
+    const __m256 minus_inf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+    // s[i..i+8), lanes at or past n: -inf.
+    const auto load = [&](int64_t i, __m256i mask) {
+        return _mm256_blendv_ps(minus_inf, _mm256_maskload_ps(s + i, mask), _mm256_castsi256_ps(mask));
+    };
+    __m256 top = minus_inf;
+    for (int64_t i = 0; i < n; i += 8) top = _mm256_max_ps(top, load(i, lanes_below(i, n)));
+    top = _mm256_max_ps(top, _mm256_permute2f128_ps(top, top, 1));
+    top = _mm256_max_ps(top, _mm256_shuffle_ps(top, top, 0x4e));
+    top = _mm256_max_ps(top, _mm256_shuffle_ps(top, top, 0xb1));  // the maximum in every lane
+    __m256 sum = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i += 8) {
+        const __m256i mask = lanes_below(i, n);
+        const __m256 e = _ZGVdN8v_expf(_mm256_sub_ps(load(i, mask), top));  // exp(-inf) = 0
+        sum = _mm256_add_ps(sum, e);
+        _mm256_maskstore_ps(s + i, mask, e);
+    }
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, sum);
+    const __m256 inv = _mm256_set1_ps(1.0f / (((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+                                              ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))));
+    for (int64_t i = 0; i < n; i += 8) {
+        const __m256i mask = lanes_below(i, n);
+        _mm256_maskstore_ps(s + i, mask, _mm256_mul_ps(_mm256_maskload_ps(s + i, mask), inv));
+    }
+}
+
+// out_l[d..d + C * lanes) = sum_i scores[l * n + i] * value(first + i)[d..], for the H heads.
+template <int H, int C, bool F16>
+RF_ALWAYS_INLINE inline void add_value_columns(const AttendJob& j, int64_t n, int64_t d) {
+    V acc[H][C];
+    for (int l = 0; l < H; ++l)
+        for (int c = 0; c < C; ++c) acc[l][c] = A::zero();
+    for_each_slot_run(j, [&](int64_t i0, int64_t slot, int64_t count) {
+        const uint8_t* value = j.values + static_cast<size_t>(slot) * j.v_stride;
+        for (int64_t i = i0; i < i0 + count; ++i, value += j.v_stride) {
+            V v[C];
+            for (int c = 0; c < C; ++c) v[c] = A::load_row<F16>(value, d + c * A::kLanes);
+            for (int l = 0; l < H; ++l) {
+                const V w = A::broadcast(j.scores + l * n + i);
+                for (int c = 0; c < C; ++c) acc[l][c] = A::fmadd(w, v[c], acc[l][c]);
+            }
+        }
+    });
+    for (int l = 0; l < H; ++l)
+        for (int c = 0; c < C; ++c) A::store(j.out + l * j.out_stride + d + c * A::kLanes, acc[l][c]);
+}
+
+// out_l = sum_i scores[l * n + i] * value(first + i), for the H heads of the run.
+template <int H, bool F16>
+void add_values(const AttendJob& j, int64_t n) {
+    constexpr int64_t kWide = A::kValueVectors * A::kLanes;
+    const int64_t dim = j.head_dim_v, wide_end = dim / kWide * kWide, body = dim / A::kLanes * A::kLanes;
+    int64_t d = 0;
+    for (; d < wide_end; d += kWide) add_value_columns<H, A::kValueVectors, F16>(j, n, d);
+    for (; d < body; d += A::kLanes) add_value_columns<H, 1, F16>(j, n, d);
+    for (; d < dim; ++d)
+        for (int l = 0; l < H; ++l) {
+            float sum = 0.0f;
+            for_each_slot_run(j, [&](int64_t i0, int64_t slot, int64_t count) {
+                const uint8_t* value = j.values + static_cast<size_t>(slot) * j.v_stride;
+                for (int64_t i = i0; i < i0 + count; ++i, value += j.v_stride)
+                    sum += j.scores[l * n + i] * load_row1<F16>(value, d);
+            });
+            j.out[l * j.out_stride + d] = sum;
+        }
+}
+
+template <int H, bool F16>
+void attend_heads(const AttendJob& j) {
+    const int64_t n = j.last - j.first + 1;
+    dot_keys<H, F16>(j, n);
+    for (int l = 0; l < H; ++l) softmax(j.scores + l * n, n, j.softcap);
+    add_values<H, F16>(j, n);
+}
+
+template <bool F16>
+void attend_cache(const AttendJob& j) {
+    switch (j.n_heads) {
+        case 1: return attend_heads<1, F16>(j);
+        case 2: return attend_heads<2, F16>(j);
+        case 3: return attend_heads<3, F16>(j);
+        case 4: return attend_heads<4, F16>(j);
+        case 5: return attend_heads<5, F16>(j);
+        case 6: return attend_heads<6, F16>(j);
+        case 7: return attend_heads<7, F16>(j);
+        default: return attend_heads<8, F16>(j);
+    }
+}
+static_assert(kMaxAttendHeads == 8, "attend_cache covers 1..8 heads");
+
+void attend_vector(const AttendJob& j) {
+    if (j.f16)
+        attend_cache<true>(j);
+    else
+        attend_cache<false>(j);
+}
+
+}  // namespace
+}  // namespace rf::cpu::detail::RF_SIMD_NS
