@@ -111,8 +111,9 @@ Status CpuBackend::attention(KvStorage& cache, int64_t layer, const Act& q, cons
     const int64_t runs = runs_of(run);
     pool_.parallel_for(batch.n_tokens * c.n_kv_heads * runs, [&](int64_t begin, int64_t end, int worker) {
         for (int64_t job = begin; job < end; ++job) {
-            const int64_t t = job / (c.n_kv_heads * runs), kv_head = job / runs % c.n_kv_heads;
-            const int64_t head = kv_head * group + job % runs * run;
+            // Tokens vary fastest: a thread's consecutive jobs read the same keys and values.
+            const int64_t t = job % batch.n_tokens, kv_head = job / batch.n_tokens / runs;
+            const int64_t head = kv_head * group + job / batch.n_tokens % runs * run;
             const int64_t pos = batch.positions[t];
             AttendJob a;
             a.q = q.data + t * q.stride + head * c.head_dim_k;

@@ -89,21 +89,30 @@ RF_ALWAYS_INLINE inline __m256 sum_lanes(const V (&v)[H]) {
 template <int H, bool F16>
 void dot_keys(const AttendJob& j, int64_t n) {
     const int64_t dim = j.head_dim_k, body = dim / A::kLanes * A::kLanes;
+    const size_t stride = j.k_stride;
+    const float scale = j.scale;
+    const float* q[H];
+    float* scores[H];
+    for (int l = 0; l < H; ++l) {
+        q[l] = j.q + l * j.q_stride;
+        scores[l] = j.scores + l * n;
+    }
     for_each_slot_run(j, [&](int64_t i0, int64_t slot, int64_t count) {
-        const uint8_t* key = j.keys + static_cast<size_t>(slot) * j.k_stride;
-        for (int64_t i = i0; i < i0 + count; ++i, key += j.k_stride) {
+        const uint8_t* key = j.keys + static_cast<size_t>(slot) * stride;
+        for (int64_t i = i0; i < i0 + count; ++i, key += stride) {
             V acc[H];
             for (int l = 0; l < H; ++l) acc[l] = A::zero();
+#pragma GCC unroll 4
             for (int64_t d = 0; d < body; d += A::kLanes) {
                 const V k = A::load_row<F16>(key, d);
-                for (int l = 0; l < H; ++l) acc[l] = A::fmadd(A::load(j.q + l * j.q_stride + d), k, acc[l]);
+                for (int l = 0; l < H; ++l) acc[l] = A::fmadd(A::load(q[l] + d), k, acc[l]);
             }
             alignas(32) float dots[8];
             _mm256_store_ps(dots, sum_lanes<H>(acc));
             for (int l = 0; l < H; ++l) {
                 float dot = dots[l];
-                for (int64_t d = body; d < dim; ++d) dot += j.q[l * j.q_stride + d] * load_row1<F16>(key, d);
-                j.scores[l * n + i] = dot * j.scale;
+                for (int64_t d = body; d < dim; ++d) dot += q[l][d] * load_row1<F16>(key, d);
+                scores[l][i] = dot * scale;
             }
         }
     });
