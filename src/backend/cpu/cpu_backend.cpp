@@ -7,6 +7,7 @@
 #include <cstring>
 #include <numbers>
 
+#include "backend/cpu/kernels/elementwise.h"
 #include "backend/cpu/kernels/matmul.h"
 #include "backend/cpu/kernels/weight_tiles.h"
 #include "quant/dequantize.h"
@@ -217,13 +218,19 @@ float gelu_tanh_f16(float v, float k) {
 Status CpuBackend::gated_activation(GatedActivation act, const Act& gate, const Act& up, const Act& out) {
     if (!same_shape(gate, up) || !same_shape(gate, out)) return make_error("gated activation: shapes do not match");
     const float k = static_cast<float>(std::sqrt(2.0 / std::numbers::pi));
-    for_rows(gate, [&](float* g, int64_t r) {
-        const float* u = up.data + r * up.stride;
-        float* dst = out.data + r * out.stride;
-        for (int64_t i = 0; i < gate.cols; ++i) {
-            const float v = g[i];
-            const float a = act == GatedActivation::Silu ? v / (1.0f + std::exp(-v)) : gelu_tanh_f16(v, k);
-            dst[i] = a * u[i];
+    // Few rows (generation) are split into column ranges too, so that every thread has a share.
+    const int64_t range = gate.rows >= pool_.size() ? gate.cols : 1024, ranges = (gate.cols + range - 1) / range;
+    pool_.parallel_for(gate.rows * ranges, [&](int64_t begin, int64_t end, int) {
+        for (int64_t job = begin; job < end; ++job) {
+            const int64_t r = job / ranges, first = job % ranges * range, n = std::min(range, gate.cols - first);
+            const float* g = gate.data + r * gate.stride + first;
+            const float* u = up.data + r * up.stride + first;
+            float* dst = out.data + r * out.stride + first;
+            if (act == GatedActivation::Silu) {
+                silu_mul(isa_, g, u, dst, n);
+                continue;
+            }
+            for (int64_t i = 0; i < n; ++i) dst[i] = gelu_tanh_f16(g[i], k) * u[i];
         }
     });
     return ok_status();

@@ -66,7 +66,7 @@ private:
     }
 
     bool repack_;
-    Isa isa_;  // the kernels' variant for the backend's own vector ops (attention)
+    Isa isa_;  // the kernels' variant for the backend's own vector ops (attention, SiLU)
     std::unordered_map<const uint8_t*, WeightLayout> layouts_;  // of the weights rearranged so far
     WorkerPool pool_;              // one set of threads for the kernels and the backend's ops
     ReferenceMatmul reference_;    // products the kernels cannot take (strided rows)

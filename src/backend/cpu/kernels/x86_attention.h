@@ -2,7 +2,7 @@
 // avx2_kernels.cpp, 16-lane AVX-512 vectors in avx512_kernels.cpp. The run's heads (up to 8) keep
 // their accumulators in registers: per key row, the row is loaded once for all heads' dots and
 // the dots are reduced together; per group of value columns, one pass over the positions loads
-// each value once for all heads. The exponentials come from glibc's vector math library (libmvec).
+// each value once for all heads.
 #pragma once
 
 #include <cmath>
@@ -10,8 +10,6 @@
 
 #include "backend/cpu/kernels/attention.h"
 #include "backend/cpu/kernels/x86_simd.h"
-
-extern "C" __m256 _ZGVdN8v_expf(__m256);  // libmvec's expf on 8 lanes, AVX2 calling convention
 
 namespace rf::cpu::detail::RF_SIMD_NS {
 namespace {
@@ -118,12 +116,6 @@ void dot_keys(const AttendJob& j, int64_t n) {
     });
 }
 
-// Lanes of s[i..i+8) that are below n.
-inline __m256i lanes_below(int64_t i, int64_t n) {
-    const int64_t left = std::min<int64_t>(n - i, 8);
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(left)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 // s[0..n) becomes the softmax of s (after soft-capping when cap > 0). 8 lanes in both variants.
 void softmax(float* s, int64_t n, float cap) {
     if (cap > 0.0f)
@@ -141,7 +133,7 @@ void softmax(float* s, int64_t n, float cap) {
     __m256 sum = _mm256_setzero_ps();
     for (int64_t i = 0; i < n; i += 8) {
         const __m256i mask = lanes_below(i, n);
-        const __m256 e = _ZGVdN8v_expf(_mm256_sub_ps(load(i, mask), top));  // exp(-inf) = 0
+        const __m256 e = exp8(_mm256_sub_ps(load(i, mask), top));  // exp(-inf) = 0
         sum = _mm256_add_ps(sum, e);
         _mm256_maskstore_ps(s + i, mask, e);
     }

@@ -16,6 +16,8 @@
 
 #include "backend/cpu/kernels/row_kernels.h"
 
+extern "C" __m256 _ZGVdN8v_expf(__m256);  // glibc libmvec's expf on 8 lanes (AVX2 calling convention)
+
 // For a lambda whose locals must stay in the caller's registers (a kernel's accumulators).
 #define RF_ALWAYS_INLINE __attribute__((always_inline))
 
@@ -171,6 +173,15 @@ private:
     size_t rows_;
     size_t done_ = 0;
 };
+
+// expf of each lane (glibc's vector math library: within a few ulp, the same value in any lane).
+inline __m256 exp8(__m256 x) { return _ZGVdN8v_expf(x); }
+
+// The lanes of x[i..i+8) that are below n, as a mask for the masked loads and stores.
+inline __m256i lanes_below(int64_t i, int64_t n) {
+    const int64_t left = n - i < 8 ? n - i : 8;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(left)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
 
 // acc + a * b with one rounding: the same operation the tile products do per lane, so that a
 // (row, token) value is bit-identical whichever path computes it.
