@@ -141,6 +141,10 @@ TEST(Matmul, BadInputsAreErrorsNotCrashes) {
     EXPECT_FALSE(matmul(m.view, nullptr, 1, y.data(), pool).ok());
     x[3] = std::nanf("");
     EXPECT_FALSE(matmul(m.view, x.data(), 2, y.data(), pool).ok());
+    ThreadPool two(2);  // one token's row is split over the threads: still an error, for that token
+    const Status split = matmul(m.view, x.data(), 1, y.data(), two);
+    ASSERT_FALSE(split.ok());
+    EXPECT_NE(split.error().message.find("token 0"), std::string::npos) << split.error().message;
     EXPECT_TRUE(matmul(m.view, x.data(), 0, y.data(), pool).ok());
 }
 

@@ -1,5 +1,6 @@
 #include "backend/cpu/kernels/activations.h"
 
+#include <atomic>
 #include <cstring>
 #include <optional>
 #include <span>
@@ -46,8 +47,10 @@ Result<Activations> ActivationBuffer::prepare(ActFormat format, const float* x, 
     const size_t total = row_bytes * static_cast<size_t>(n_tokens);
     if (storage_.size() < total) storage_.resize(total);
 
-    // Tokens are independent; quantizing them in parallel keeps this small next to the product.
-    // The task captures one pointer, so building its std::function does not allocate.
+    // Tokens are independent, and so are the blocks of a token: quantizing them in parallel keeps
+    // this small next to the product. Fewer tokens than threads (generation) are split into
+    // ranges of whole blocks so that every thread has a share. The task captures one pointer, so
+    // building its std::function does not allocate.
     struct Job {
         ActQuantFn fast;  // the vector version where the CPU has one (same bytes)
         ActFormat format;
@@ -55,22 +58,37 @@ Result<Activations> ActivationBuffer::prepare(ActFormat format, const float* x, 
         int64_t cols;
         uint8_t* dst;
         size_t row_bytes;
+        int64_t block, parts;  // elements per block; ranges per token
+        std::atomic<bool> fast_failed;
         std::mutex error_mutex;
         std::optional<Error> first_error;
-    } job{isa_supported(Isa::Avx2) ? avx2_act_quantizer(format) : nullptr, format, x, cols, storage_.data(), row_bytes, {}, {}};
-    pool.parallel_for(n_tokens, [&job](int64_t begin, int64_t end) {
-        for (int64_t t = begin; t < end; ++t) {
-            const std::span<const float> src(job.x + t * job.cols, static_cast<size_t>(job.cols));
-            uint8_t* dst = job.dst + static_cast<size_t>(t) * job.row_bytes;
-            if (job.fast != nullptr && job.fast(src.data(), job.cols, dst)) continue;
-            auto status = quantize_activations_reference(job.format, src, dst);
-            if (!status.ok()) {
-                std::lock_guard lock(job.error_mutex);
-                if (!job.first_error)
-                    job.first_error = make_error("matmul: activations of token {}: {}", t, status.error().message);
-            }
+
+        // Token t with the reference rounding (which also explains a failure).
+        void reference(int64_t t) {
+            auto status = quantize_activations_reference(format, std::span(x + t * cols, static_cast<size_t>(cols)),
+                                                         dst + static_cast<size_t>(t) * row_bytes);
+            if (status.ok()) return;
+            std::lock_guard lock(error_mutex);
+            if (!first_error) first_error = make_error("matmul: activations of token {}: {}", t, status.error().message);
+        }
+    } job{isa_supported(Isa::Avx2) ? avx2_act_quantizer(format) : nullptr, format, x, cols, storage_.data(), row_bytes,
+          format == ActFormat::Q8_K ? 256 : 32, 1, {false}, {}, {}};
+    if (job.fast != nullptr && n_tokens < pool.size()) job.parts = std::clamp<int64_t>(cols / job.block, 1, pool.size());
+    pool.parallel_for(n_tokens * job.parts, [&job](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+            const int64_t t = i / job.parts, part = i % job.parts, blocks = job.cols / job.block;
+            const int64_t first = blocks * part / job.parts, last = blocks * (part + 1) / job.parts;
+            const size_t block_bytes = activation_row_bytes(job.format, job.block);
+            uint8_t* dst = job.dst + static_cast<size_t>(t) * job.row_bytes + static_cast<size_t>(first) * block_bytes;
+            if (job.fast != nullptr && job.fast(job.x + t * job.cols + first * job.block, (last - first) * job.block, dst)) continue;
+            if (job.parts > 1)
+                job.fast_failed = true;  // redone whole below
+            else
+                job.reference(t);
         }
     });
+    if (job.fast_failed)
+        for (int64_t t = 0; t < n_tokens; ++t) job.reference(t);
     if (job.first_error) return *job.first_error;
     return Activations{storage_.data(), row_bytes};
 }
