@@ -43,12 +43,12 @@ struct Fixture {
         for (int64_t b = 0; b < n_blocks; ++b) table.push_back(static_cast<int32_t>(b));
         std::shuffle(table.begin(), table.end(), rng);
         const size_t elem = c.f16 ? 2 : 4, row = static_cast<size_t>(c.head_dim) * elem;
-        keys.assign(static_cast<size_t>(n_blocks * c.block_size) * row, 0);
-        values.assign(keys.size(), 0);
+        values.assign(static_cast<size_t>(n_blocks * c.block_size) * row, 0);
+        keys.assign(values.size() + kKeyPadding, 0);
         for (int64_t p = 0; p < positions; ++p) {
-            const int64_t slot = table[p / c.block_size] * c.block_size + p % c.block_size;
-            for (int64_t d = 0; d < c.head_dim; ++d) {
-                k.push_back(store(keys, slot * row + d * elem, 3.0f * u(rng)));
+            const int64_t block = table[p / c.block_size], slot = block * c.block_size + p % c.block_size;
+            for (int64_t d = 0; d < c.head_dim; ++d) {  // keys transposed per block
+                k.push_back(store(keys, ((block * c.head_dim + d) * c.block_size + p % c.block_size) * elem, 3.0f * u(rng)));
                 v.push_back(store(values, slot * row + d * elem, u(rng)));
             }
         }
@@ -71,7 +71,7 @@ struct Fixture {
         j.n_heads = n_heads < 0 ? c.n_heads : n_heads;
         j.keys = keys.data();
         j.values = values.data();
-        j.k_stride = j.v_stride = static_cast<size_t>(c.head_dim) * (c.f16 ? 2 : 4);
+        j.v_stride = static_cast<size_t>(c.head_dim) * (c.f16 ? 2 : 4);
         j.f16 = c.f16;
         j.block_table = table.data();
         j.block_size = c.block_size;
@@ -119,6 +119,7 @@ std::vector<Case> cases() {
                 all.push_back({head_dim, n_heads, 16, 0, 0, f16, 0.0f});      // one position
                 all.push_back({head_dim, n_heads, 16, 0, 100, f16, 0.0f});    // several blocks, one partial
                 all.push_back({head_dim, n_heads, 5, 37, 140, f16, 0.0f});    // a window, blocks of 5
+                all.push_back({head_dim, n_heads, 32, 21, 99, f16, 0.0f});    // blocks wider than a vector
                 all.push_back({head_dim, n_heads, 16, 3, 40, f16, 1.5f});     // soft-capped
             }
     return all;

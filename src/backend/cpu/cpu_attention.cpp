@@ -1,6 +1,7 @@
-// KV cache storage and attention for the CPU backend. Per layer and KV head, keys and values are
-// arrays of n_blocks * block_size slots of one head's row each: the rows of a block are
-// contiguous, so attention streams them.
+// KV cache storage and attention for the CPU backend. Per layer and KV head, the cache has
+// n_blocks blocks of block_size slots; a block's values are rows of head_dim_v elements, one per
+// slot, and its keys are transposed: head_dim_k rows of block_size elements, row d holding element
+// d of every slot's key, so that attention takes positions in vector lanes (kernels/attention.h).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -19,29 +20,32 @@ public:
         : shape_(shape), elem_(shape.type == KvType::F16 ? 2 : 4), slots_(static_cast<size_t>(shape.n_blocks * shape.block_size)) {
         keys_.resize(shape.n_layers);
         values_.resize(shape.n_layers);
-        for (auto& k : keys_) k.assign(slots_ * static_cast<size_t>(shape.n_kv_heads * shape.head_dim_k) * elem_, 0);
+        for (auto& k : keys_) k.assign(slots_ * static_cast<size_t>(shape.n_kv_heads * shape.head_dim_k) * elem_ + kKeyPadding, 0);
         for (auto& v : values_) v.assign(slots_ * static_cast<size_t>(shape.n_kv_heads * shape.head_dim_v) * elem_, 0);
     }
     const KvCacheShape& shape() const override { return shape_; }
 
-    // Where a KV head's key (value) of slot 0 starts in a layer; slot s is s * key_slot_bytes()
-    // (value_slot_bytes()) further.
-    const uint8_t* keys(int64_t layer, int64_t kv_head) const { return keys_[layer].data() + kv_head * slots_ * key_slot_bytes(); }
+    // Where a KV head's keys (values) start in a layer: the layout of AttendJob, values
+    // value_slot_bytes() apart.
+    const uint8_t* keys(int64_t layer, int64_t kv_head) const { return keys_[layer].data() + head_offset(kv_head, shape_.head_dim_k); }
     const uint8_t* values(int64_t layer, int64_t kv_head) const {
-        return values_[layer].data() + kv_head * slots_ * value_slot_bytes();
+        return values_[layer].data() + head_offset(kv_head, shape_.head_dim_v);
     }
-    size_t key_slot_bytes() const { return static_cast<size_t>(shape_.head_dim_k) * elem_; }
     size_t value_slot_bytes() const { return static_cast<size_t>(shape_.head_dim_v) * elem_; }
 
     // k and v: one token's rows of all KV heads.
     void store(int64_t layer, int64_t slot, const float* k, const float* v) {
+        const int64_t bs = shape_.block_size, dim_k = shape_.head_dim_k, dim_v = shape_.head_dim_v;
         for (int64_t h = 0; h < shape_.n_kv_heads; ++h) {
-            save(keys_[layer], (h * slots_ + slot) * key_slot_bytes(), k + h * shape_.head_dim_k, shape_.head_dim_k);
-            save(values_[layer], (h * slots_ + slot) * value_slot_bytes(), v + h * shape_.head_dim_v, shape_.head_dim_v);
+            const size_t key_block = head_offset(h, dim_k) + static_cast<size_t>(slot / bs * dim_k * bs) * elem_;
+            for (int64_t d = 0; d < dim_k; ++d)
+                save(keys_[layer], key_block + static_cast<size_t>(d * bs + slot % bs) * elem_, k + h * dim_k + d, 1);
+            save(values_[layer], head_offset(h, dim_v) + static_cast<size_t>(slot) * value_slot_bytes(), v + h * dim_v, dim_v);
         }
     }
 
 private:
+    size_t head_offset(int64_t kv_head, int64_t dim) const { return static_cast<size_t>(kv_head * dim) * slots_ * elem_; }
     void save(std::vector<uint8_t>& data, size_t offset, const float* x, int64_t n) {
         if (shape_.type == KvType::F32) {
             std::memcpy(data.data() + offset, x, static_cast<size_t>(n) * sizeof(float));
@@ -121,7 +125,6 @@ Status CpuBackend::attention(KvStorage& cache, int64_t layer, const Act& q, cons
             a.n_heads = static_cast<int>(std::min(run, (kv_head + 1) * group - head));
             a.keys = kv.keys(layer, kv_head);
             a.values = kv.values(layer, kv_head);
-            a.k_stride = kv.key_slot_bytes();
             a.v_stride = kv.value_slot_bytes();
             a.f16 = s.type == KvType::F16;
             a.block_table = batch.block_tables + batch.seq_slots[t] * batch.max_blocks_per_seq;

@@ -3,8 +3,8 @@
 // softmax, and the weighted sum of the values. Keys and values are read from the paged cache
 // through the sequence's block table, as F32 or F16.
 //
-// Each key and value row is read once for the whole run of heads (grouped-query attention shares
-// it between them). A head's arithmetic does not depend on the other heads of its run nor on the
+// Each key and value is read once for the whole run of heads (grouped-query attention shares
+// them). A head's arithmetic does not depend on the other heads of its run nor on the
 // batch, so a token's result is the same alone or in any batch, whatever the runs.
 #pragma once
 
@@ -18,15 +18,21 @@ namespace rf::cpu {
 
 // Most query heads one call takes (their accumulators stay in registers).
 inline constexpr int kMaxAttendHeads = 8;
+// Bytes the key memory must extend past its last block (vector loads may read that far).
+inline constexpr size_t kKeyPadding = 64;
 
 struct AttendJob {
     const float* q = nullptr;  // n_heads rows of head_dim_k floats, q_stride floats apart
     int64_t q_stride = 0;
     int n_heads = 0;  // 1..kMaxAttendHeads
-    // The KV head's key (value) of cache slot s starts at keys + s * k_stride bytes.
+    // The KV head's keys, each block transposed: element d of the key in slot s (block b = s /
+    // block_size, o = s % block_size) is element (b * head_dim_k + d) * block_size + o, so the
+    // same element of a block's positions is contiguous (the positions go in vector lanes). The
+    // memory must extend a vector's width past the last block.
     const uint8_t* keys = nullptr;
+    // The KV head's value of slot s starts at values + s * v_stride bytes.
     const uint8_t* values = nullptr;
-    size_t k_stride = 0, v_stride = 0;
+    size_t v_stride = 0;
     bool f16 = false;  // cache elements are F16 (else F32)
     // Position p of the sequence is in slot block_table[p / block_size] * block_size + p % block_size.
     const int32_t* block_table = nullptr;

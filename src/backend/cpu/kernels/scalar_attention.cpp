@@ -30,10 +30,11 @@ void attend_scalar(const AttendJob& j) {
         const float* q = j.q + h * j.q_stride;
         float* scores = j.scores + h * n;
         for_each_slot_run(j, [&](int64_t i, int64_t slot, int64_t count) {
+            const int64_t block = slot / j.block_size, offset = slot % j.block_size;
             for (int64_t c = 0; c < count; ++c) {
-                const uint8_t* key = j.keys + static_cast<size_t>(slot + c) * j.k_stride;
                 float dot = 0.0f;
-                for (int64_t d = 0; d < j.head_dim_k; ++d) dot += q[d] * element(key, d, j.f16);
+                for (int64_t d = 0; d < j.head_dim_k; ++d)
+                    dot += q[d] * element(j.keys, (block * j.head_dim_k + d) * j.block_size + offset + c, j.f16);
                 float score = dot * j.scale;
                 if (j.softcap > 0.0f) score = j.softcap * std::tanh(score / j.softcap);
                 scores[i + c] = score;

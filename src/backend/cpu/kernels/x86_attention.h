@@ -1,8 +1,8 @@
 // Attention with SIMD (see attention.h), compiled into both x86 variants: 8-lane AVX2 vectors in
 // avx2_kernels.cpp, 16-lane AVX-512 vectors in avx512_kernels.cpp. The run's heads (up to 8) keep
-// their accumulators in registers: per key row, the row is loaded once for all heads' dots and
-// the dots are reduced together; per group of value columns, one pass over the positions loads
-// each value once for all heads.
+// their accumulators in registers: the dots take a block's positions in lanes, each key element
+// loaded once for all heads; per group of value columns, one pass over the positions loads each
+// value once for all heads.
 #pragma once
 
 #include <cmath>
@@ -30,10 +30,10 @@ struct AttnVec {
         else
             return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + i);
     }
+    static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
     static void store(float* x, V v) { _mm512_storeu_ps(x, v); }
-    // The two 8-lane halves added (lane j: lanes j and j + 8).
-    static __m256 fold(V v) {
-        return _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    static void store_lanes(float* x, V v, int lanes) {
+        _mm512_mask_storeu_ps(x, static_cast<__mmask16>((1u << lanes) - 1), v);
     }
 };
 #else
@@ -51,8 +51,9 @@ struct AttnVec {
         else
             return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i);
     }
+    static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
     static void store(float* x, V v) { _mm256_storeu_ps(x, v); }
-    static __m256 fold(V v) { return v; }
+    static void store_lanes(float* x, V v, int lanes) { _mm256_maskstore_ps(x, lanes_below(0, lanes), v); }
 };
 #endif
 using A = AttnVec;
@@ -71,24 +72,14 @@ inline float load_row1(const uint8_t* row, int64_t i) {
     }
 }
 
-// Lane l = the sum of the lanes of v[l] for l < H, the other lanes 0. A lane's sum is the same
-// whatever the other vectors are.
-template <int H>
-RF_ALWAYS_INLINE inline __m256 sum_lanes(const V (&v)[H]) {
-    __m256 x[8];
-    for (int l = 0; l < 8; ++l) x[l] = l < H ? A::fold(v[l]) : _mm256_setzero_ps();
-    const __m256 a01 = _mm256_hadd_ps(x[0], x[1]), a23 = _mm256_hadd_ps(x[2], x[3]);
-    const __m256 a45 = _mm256_hadd_ps(x[4], x[5]), a67 = _mm256_hadd_ps(x[6], x[7]);
-    const __m256 b0123 = _mm256_hadd_ps(a01, a23), b4567 = _mm256_hadd_ps(a45, a67);
-    return _mm256_add_ps(_mm256_permute2f128_ps(b0123, b4567, 0x20), _mm256_permute2f128_ps(b0123, b4567, 0x31));
-}
-
-// scores[l * n + i] = scale * q_l . key(first + i), for the H heads of the run.
+// scores[l * n + i] = scale * q_l . key(first + i), for the H heads of the run. The keys of a
+// block are transposed (attention.h): a vector holds one element of consecutive positions, so each
+// head's dots build up lane by lane, one multiply-add per element, with no reduction across lanes.
 template <int H, bool F16>
 void dot_keys(const AttendJob& j, int64_t n) {
-    const int64_t dim = j.head_dim_k, body = dim / A::kLanes * A::kLanes;
-    const size_t stride = j.k_stride;
-    const float scale = j.scale;
+    const int64_t dim = j.head_dim_k, block_size = j.block_size;
+    const size_t elem = F16 ? 2 : 4, row_bytes = static_cast<size_t>(block_size) * elem;
+    const V scale = A::broadcast(&j.scale);
     const float* q[H];
     float* scores[H];
     for (int l = 0; l < H; ++l) {
@@ -96,22 +87,18 @@ void dot_keys(const AttendJob& j, int64_t n) {
         scores[l] = j.scores + l * n;
     }
     for_each_slot_run(j, [&](int64_t i0, int64_t slot, int64_t count) {
-        const uint8_t* key = j.keys + static_cast<size_t>(slot) * stride;
-        for (int64_t i = i0; i < i0 + count; ++i, key += stride) {
+        const uint8_t* block = j.keys + static_cast<size_t>(slot / block_size * dim) * row_bytes;
+        for (int64_t c = 0; c < count; c += A::kLanes) {
+            // Lanes past the run read what follows it (the memory is padded) and are not stored.
+            const uint8_t* keys = block + static_cast<size_t>(slot % block_size + c) * elem;
             V acc[H];
             for (int l = 0; l < H; ++l) acc[l] = A::zero();
-#pragma GCC unroll 4
-            for (int64_t d = 0; d < body; d += A::kLanes) {
-                const V k = A::load_row<F16>(key, d);
-                for (int l = 0; l < H; ++l) acc[l] = A::fmadd(A::load(q[l] + d), k, acc[l]);
+            for (int64_t d = 0; d < dim; ++d, keys += row_bytes) {
+                const V k = A::load_row<F16>(keys, 0);
+                for (int l = 0; l < H; ++l) acc[l] = A::fmadd(A::broadcast(q[l] + d), k, acc[l]);
             }
-            alignas(32) float dots[8];
-            _mm256_store_ps(dots, sum_lanes<H>(acc));
-            for (int l = 0; l < H; ++l) {
-                float dot = dots[l];
-                for (int64_t d = body; d < dim; ++d) dot += q[l][d] * load_row1<F16>(key, d);
-                scores[l][i] = dot * scale;
-            }
+            const int lanes = static_cast<int>(std::min<int64_t>(A::kLanes, count - c));
+            for (int l = 0; l < H; ++l) A::store_lanes(scores[l] + i0 + c, A::mul(acc[l], scale), lanes);
         }
     });
 }
