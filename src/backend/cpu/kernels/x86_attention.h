@@ -22,7 +22,6 @@ struct AttnVec {
     static V zero() { return _mm512_setzero_ps(); }
     static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
     static V broadcast(const float* x) { return _mm512_set1_ps(*x); }
-    static V load(const float* x) { return _mm512_loadu_ps(x); }
     template <bool F16>
     static V load_row(const uint8_t* row, int64_t i) {
         if constexpr (F16)
@@ -43,7 +42,6 @@ struct AttnVec {
     static V zero() { return _mm256_setzero_ps(); }
     static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
     static V broadcast(const float* x) { return _mm256_broadcast_ss(x); }
-    static V load(const float* x) { return _mm256_loadu_ps(x); }
     template <bool F16>
     static V load_row(const uint8_t* row, int64_t i) {
         if constexpr (F16)
