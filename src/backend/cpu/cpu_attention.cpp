@@ -3,7 +3,6 @@
 // slot, and its keys are transposed: head_dim_k rows of block_size elements, row d holding element
 // d of every slot's key, so that attention takes positions in vector lanes (kernels/attention.h).
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 
 #include "backend/cpu/cpu_backend.h"
