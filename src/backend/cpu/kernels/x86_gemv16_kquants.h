@@ -21,9 +21,33 @@ namespace rf::cpu::detail::RF_SIMD_NS {
 namespace {
 
 // int16 pairs (lane r: weight of 16-sum 2k in the low half, of 2k + 1 in the high half) from the
-// 16 rows' int32 weights of two 16-value sums, for one madd per pair of activation sums.
+// 16 rows' int32 weights of two 16-value sums, for one multiply-add per pair of activation sums.
 inline __m512i int16_pair(__m512i even, __m512i odd) {
     return _mm512_or_si512(_mm512_and_si512(even, _mm512_set1_epi32(0xffff)), _mm512_slli_epi32(odd, 16));
+}
+
+// A byte shuffle that fills each int32 lane with bytes b0..b3 of the same lane (-1: zero). One
+// shuffle replaces the shift and mask (or shift, mask, shift and or) of picking a byte apart.
+inline __m512i lane_bytes(int b0, int b1, int b2, int b3) {
+    const auto at = [](int lane, int b) { return static_cast<char>(b < 0 ? -128 : 4 * lane + b); };
+    return _mm512_broadcast_i32x4(_mm_setr_epi8(at(0, b0), at(0, b1), at(0, b2), at(0, b3), at(1, b0), at(1, b1),
+                                                at(1, b2), at(1, b3), at(2, b0), at(2, b1), at(2, b2), at(2, b3),
+                                                at(3, b0), at(3, b1), at(3, b2), at(3, b3)));
+}
+
+// Byte k (0..3) of each int32 lane, unsigned.
+inline __m512i byte_of(__m512i v, int k) { return _mm512_shuffle_epi8(v, lane_bytes(k, -1, -1, -1)); }
+
+// Byte k of each int32 lane, unsigned, in both int16 halves (a min that weighs two 16-sums).
+inline __m512i byte_pair_of(__m512i v, int k) { return _mm512_shuffle_epi8(v, lane_bytes(k, -1, k, -1)); }
+
+// The int16 pairs of 2^Shift times the signed bytes k and k + 1 of each int32 lane (Shift <= 8):
+// each byte lands in the top of its int16 (256 times its value, sign included), then an
+// arithmetic shift divides exactly.
+template <int Shift>
+inline __m512i signed_byte_pair_of(__m512i v, int k) {
+    static_assert(Shift >= 0 && Shift <= 8);
+    return _mm512_srai_epi16(_mm512_shuffle_epi8(v, lane_bytes(-1, k, -1, k + 1)), 8 - Shift);
 }
 
 // The end of a super-block with a correction (mins, or the offset of values stored as u - k):
@@ -35,12 +59,13 @@ void finish_corrected_block(const __m512i (&pairs)[8], const __m512i (&isum)[NT]
                             const uint8_t* act_b, size_t act_stride, __m512 (&acc)[NT]) {
     for (int t = 0; t < NT; ++t) {
         const uint8_t* xb = act_b + t * act_stride;
-        __m512i corr = _mm512_setzero_si512();
+        __m512i corr2[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};  // two chains
         for (int k = 0; k < 8; ++k) {
             int32_t pair;
             std::memcpy(&pair, xb + offsetof(BlockQ8_K, bsums) + 4 * k, 4);
-            corr = _mm512_add_epi32(corr, _mm512_madd_epi16(pairs[k], _mm512_set1_epi32(pair)));
+            corr2[k & 1] = _mm512_dpwssd_epi32(corr2[k & 1], pairs[k], _mm512_set1_epi32(pair));
         }
+        const __m512i corr = _mm512_add_epi32(corr2[0], corr2[1]);
         const __m512 dx = _mm512_set1_ps(load_f32(xb));
         acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(d, dx), acc[t]);
         acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(corr), _mm512_mul_ps(c, dx), acc[t]);
@@ -82,11 +107,6 @@ struct Q4KRows16 {
     static constexpr size_t kBytes = FifthBit ? sizeof(quant::BlockQ5_K) : sizeof(quant::BlockQ4_K);
     static constexpr int kQs = FifthBit ? 48 : 16;
     static constexpr size_t kActQs = offsetof(BlockQ8_K, qs);
-
-    // Byte k (0..3) of each int32 lane.
-    static __m512i byte_of(__m512i v, int k) {
-        return _mm512_and_si512(_mm512_srlv_epi32(v, _mm512_set1_epi32(8 * k)), _mm512_set1_epi32(0xff));
-    }
 
     // The 8 six-bit scales and mins of 16 rows from their 12 packed bytes (words w0, w1, w2, lane
     // r = row r; see Q4_K::prepare): byte c % 4 of scales[c / 4] and mins[c / 4] is sub-block c's.
@@ -155,10 +175,7 @@ struct Q4KRows16 {
             // Each min weighs the sum of its sub-block's two 16-value activation sums: the min in
             // both int16 halves of a pair.
             __m512i min_pairs[8];
-            for (int k = 0; k < 8; ++k) {
-                const __m512i m = byte_of(mins[k / 4], k % 4);
-                min_pairs[k] = int16_pair(m, m);
-            }
+            for (int k = 0; k < 8; ++k) min_pairs[k] = byte_pair_of(mins[k / 4], k % 4);
             const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(head));
             const __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(head, 16)));
             finish_corrected_block(min_pairs, isum, d, dmin, act + b * sizeof(BlockQ8_K), act_stride, acc);
@@ -173,6 +190,11 @@ struct Q6KRows16 {
     // Sub-block j's signed 8-bit scale of the 16 rows (lane r = row r), from the 4 gathered words.
     static __m512i scale_of(const __m512i (&words)[4], int j) {
         return _mm512_srai_epi32(_mm512_sllv_epi32(words[j / 4], _mm512_set1_epi32(24 - 8 * (j % 4))), 24);
+    }
+    // The correction weights of values stored as u - 2^5: 2^5 * scale_j, sub-blocks 2k and 2k + 1
+    // in pair k (the scales of sub-blocks j = 4i..4i+3 are the bytes of words[i]).
+    static void offset_pairs(const __m512i (&words)[4], __m512i (&pairs)[8]) {
+        for (int k = 0; k < 8; ++k) pairs[k] = signed_byte_pair_of<5>(words[k / 2], 2 * (k % 2));
     }
 
     template <int NT>
@@ -225,7 +247,7 @@ struct Q6KRows16 {
                 }
             }
             __m512i pairs[8];  // values stored as u - 2^5
-            offset_pairs<5>([&](int j) { return scale_of(words, j); }, pairs);
+            offset_pairs(words, pairs);
             finish_corrected_block(pairs, isum, d, d, act + b * sizeof(BlockQ8_K), act_stride, acc);
         });
     }

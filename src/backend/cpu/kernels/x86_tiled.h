@@ -126,10 +126,10 @@ struct TiledQ4K {
                 for (int k = 0; k < 8; ++k) raw[k] = word(4 + 8 * p + k);
                 __m512i u[8];
                 for (int k = 0; k < 8; ++k) u[k] = _mm512_and_si512(raw[k], low4);
-                add_scaled_words<8>(u, Q4KRows16<false>::byte_of(scales[p / 2], 2 * (p % 2)), xq + 64 * p, act_stride, isum);
+                add_scaled_words<8>(u, byte_of(scales[p / 2], 2 * (p % 2)), xq + 64 * p, act_stride, isum);
                 // Odd sub-blocks: for few tokens the high nibbles stay in place (as in Tiled32).
                 const int c = 2 * p + 1;
-                const __m512i scale = Q4KRows16<false>::byte_of(scales[c / 4], c % 4);
+                const __m512i scale = byte_of(scales[c / 4], c % 4);
                 if constexpr (NT < 4) {
                     for (int k = 0; k < 8; ++k) u[k] = _mm512_andnot_si512(low4, raw[k]);
                     add_scaled_words<8, NT, 4>(u, scale, xq + 32 * c, act_stride, isum);
@@ -139,10 +139,7 @@ struct TiledQ4K {
                 }
             }
             __m512i min_pairs[8];
-            for (int k = 0; k < 8; ++k) {
-                const __m512i m = Q4KRows16<false>::byte_of(mins[k / 4], k % 4);
-                min_pairs[k] = int16_pair(m, m);
-            }
+            for (int k = 0; k < 8; ++k) min_pairs[k] = byte_pair_of(mins[k / 4], k % 4);
             const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(head));
             const __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(head, 16)));
             finish_corrected_block(min_pairs, isum, d, dmin, act + b * sizeof(BlockQ8_K), act_stride, acc);
@@ -199,7 +196,7 @@ struct TiledQ6K {
                 add_scaled_words<4>(u + 4, Q6KRows16::scale_of(words, 2 * c + 1), xq + 32 * c + 16, act_stride, isum);
             }
             __m512i pairs[8];  // values stored as u - 2^5
-            offset_pairs<5>([&](int j) { return Q6KRows16::scale_of(words, j); }, pairs);
+            Q6KRows16::offset_pairs(words, pairs);
             const __m512 d = block_d(tile, n_blocks, b);
             finish_corrected_block(pairs, isum, d, d, act + b * sizeof(BlockQ8_K), act_stride, acc);
         });
@@ -221,7 +218,7 @@ struct TiledQ6K {
             scale_words(wb, words);
             for (int j = 0; j < 16; ++j) _mm512_storeu_si512(packed.scales + b * 16 * R + R * j, Q6KRows16::scale_of(words, j));
             __m512i pairs[8];
-            offset_pairs<5>([&](int j) { return Q6KRows16::scale_of(words, j); }, pairs);
+            Q6KRows16::offset_pairs(words, pairs);
             for (int k = 0; k < 8; ++k) _mm512_storeu_si512(packed.corr + b * 16 * R + 2 * R * k, pairs[k]);
             const __m512 d = block_d(tile, n_blocks, b);
             _mm512_storeu_ps(packed.d + b * R, d);
