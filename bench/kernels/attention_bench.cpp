@@ -1,7 +1,9 @@
 // Attention speed on TinyLlama-1.1B's shape (32 query heads, 4 KV heads of 64), through the CPU
-// backend with 2 threads: one generated token at context length `context` (every earlier position
-// visible), per layer, with the KV cache in F32 or F16. Counters: the bytes of keys and values read
-// per second, and the ms the 22 layers' attention adds to a generated token.
+// backend with 2 threads, per layer, with the KV cache in F32 or F16: the last `tokens` positions
+// of a context of `context` as one batch (1: a generated token; more: a prompt chunk at depth,
+// each token seeing the positions up to its own). Counters: the bytes of keys and values one
+// token reads per second, the multiply-adds' GFLOP/s, and the ms the 22 layers' attention adds
+// per token.
 #include <cmath>
 #include <vector>
 
@@ -15,7 +17,7 @@ namespace {
 constexpr int64_t kHeads = 32, kKvHeads = 4, kHeadDim = 64, kLayers = 22, kBlock = 16;
 
 void Attention(benchmark::State& state) {
-    const int64_t context = state.range(0);
+    const int64_t context = state.range(0), tokens = state.range(2);
     const KvType type = state.range(1) != 0 ? KvType::F16 : KvType::F32;
     cpu::CpuBackend backend({.threads = 2});
     const int64_t n_blocks = context / kBlock;
@@ -41,25 +43,33 @@ void Attention(benchmark::State& state) {
         state.SkipWithError("store failed");
         return;
     }
-    std::vector<float> q(static_cast<size_t>(q_cols)), out(static_cast<size_t>(q_cols));
+    std::vector<float> q(static_cast<size_t>(tokens * q_cols)), out(q.size());
     for (size_t i = 0; i < q.size(); ++i) q[i] = std::cos(0.1f * static_cast<float>(i));
-    const BatchLayout last{1, &positions[context - 1], seqs.data(), &slots[context - 1], table.data(), n_blocks};
+    const int64_t first = context - tokens;
+    const BatchLayout batch{tokens, &positions[first], seqs.data(), &slots[first], table.data(), n_blocks};
     const AttentionConfig config{.n_heads = kHeads, .n_kv_heads = kKvHeads, .head_dim_k = kHeadDim,
                                  .head_dim_v = kHeadDim, .scale = 0.125f};
     for (auto _ : state) {
-        if (!backend.attention(**cache, 0, Act{q.data(), 1, q_cols, q_cols}, config, last, Act{out.data(), 1, q_cols, q_cols}).ok())
+        if (!backend.attention(**cache, 0, Act{q.data(), tokens, q_cols, q_cols}, config, batch,
+                               Act{out.data(), tokens, q_cols, q_cols}).ok())
             state.SkipWithError("attention failed");
         benchmark::DoNotOptimize(out.data());
     }
-    const double kv_bytes = 2.0 * static_cast<double>(context * kv_cols) * (type == KvType::F16 ? 2 : 4);
-    const double iters = static_cast<double>(state.iterations());
-    state.counters["GB/s"] = benchmark::Counter(kv_bytes * 1e-9 * iters, benchmark::Counter::kIsRate);
-    state.counters["ms/token"] = benchmark::Counter(iters / (1e3 * kLayers), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    // Token t sees first + t + 1 positions; each position costs 2 multiply-adds per element and head.
+    const double visible = static_cast<double>(tokens * first + tokens * (tokens + 1) / 2);
+    const double per_token = visible / static_cast<double>(tokens);
+    const double kv_bytes = 2.0 * per_token * static_cast<double>(kv_cols) * (type == KvType::F16 ? 2 : 4);
+    const double flops = 4.0 * visible * static_cast<double>(kHeads * kHeadDim);
+    const double iters = static_cast<double>(state.iterations()), per_iter = static_cast<double>(tokens);
+    state.counters["GB/s"] = benchmark::Counter(kv_bytes * 1e-9 * iters * per_iter, benchmark::Counter::kIsRate);
+    state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9 * iters, benchmark::Counter::kIsRate);
+    state.counters["ms/token"] = benchmark::Counter(iters * per_iter / (1e3 * kLayers),
+                                                    benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
     state.SetLabel(type == KvType::F16 ? "f16" : "f32");
 }
 BENCHMARK(Attention)
-    ->ArgsProduct({{512, 2048, 8192}, {0, 1}})
-    ->ArgNames({"context", "f16"})
+    ->ArgsProduct({{512, 2048, 8192}, {0, 1}, {1, 128}})
+    ->ArgNames({"context", "f16", "tokens"})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 

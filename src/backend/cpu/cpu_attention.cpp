@@ -7,28 +7,31 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/kernels/attention.h"
+#include "core/huge_pages.h"
 #include "quant/float_convert.h"
 
 namespace rf::cpu {
 
 namespace {
 
+// One allocation for all layers, on 64-byte boundaries (a vector of positions or of value columns
+// is one cache line, never split across two) and on huge pages (attention at depth streams it).
 class CpuKvStorage final : public KvStorage {
 public:
-    explicit CpuKvStorage(const KvCacheShape& shape)
-        : shape_(shape), elem_(shape.type == KvType::F16 ? 2 : 4), slots_(static_cast<size_t>(shape.n_blocks * shape.block_size)) {
-        keys_.resize(shape.n_layers);
-        values_.resize(shape.n_layers);
-        for (auto& k : keys_) k.assign(slots_ * static_cast<size_t>(shape.n_kv_heads * shape.head_dim_k) * elem_ + kKeyPadding, 0);
-        for (auto& v : values_) v.assign(slots_ * static_cast<size_t>(shape.n_kv_heads * shape.head_dim_v) * elem_, 0);
+    static Result<std::unique_ptr<CpuKvStorage>> create(const KvCacheShape& shape) {
+        auto kv = std::unique_ptr<CpuKvStorage>(new CpuKvStorage(shape));
+        kv->memory_ = allocate_huge_pages(kv->bytes_);
+        if (!kv->memory_) return make_error("kv cache: out of memory allocating {} bytes", kv->bytes_);
+        std::memset(kv->memory_.get(), 0, kv->bytes_);
+        return kv;
     }
     const KvCacheShape& shape() const override { return shape_; }
 
     // Where a KV head's keys (values) start in a layer: the layout of AttendJob, values
     // value_slot_bytes() apart.
-    const uint8_t* keys(int64_t layer, int64_t kv_head) const { return keys_[layer].data() + head_offset(kv_head, shape_.head_dim_k); }
+    const uint8_t* keys(int64_t layer, int64_t kv_head) const { return layer_keys(layer) + head_offset(kv_head, shape_.head_dim_k); }
     const uint8_t* values(int64_t layer, int64_t kv_head) const {
-        return values_[layer].data() + head_offset(kv_head, shape_.head_dim_v);
+        return layer_values(layer) + head_offset(kv_head, shape_.head_dim_v);
     }
     size_t value_slot_bytes() const { return static_cast<size_t>(shape_.head_dim_v) * elem_; }
 
@@ -38,28 +41,38 @@ public:
         for (int64_t h = 0; h < shape_.n_kv_heads; ++h) {
             const size_t key_block = head_offset(h, dim_k) + static_cast<size_t>(slot / bs * dim_k * bs) * elem_;
             for (int64_t d = 0; d < dim_k; ++d)
-                save(keys_[layer], key_block + static_cast<size_t>(d * bs + slot % bs) * elem_, k + h * dim_k + d, 1);
-            save(values_[layer], head_offset(h, dim_v) + static_cast<size_t>(slot) * value_slot_bytes(), v + h * dim_v, dim_v);
+                save(layer_keys(layer) + key_block + static_cast<size_t>(d * bs + slot % bs) * elem_, k + h * dim_k + d, 1);
+            save(layer_values(layer) + head_offset(h, dim_v) + static_cast<size_t>(slot) * value_slot_bytes(), v + h * dim_v, dim_v);
         }
     }
 
 private:
+    explicit CpuKvStorage(const KvCacheShape& shape)
+        : shape_(shape), elem_(shape.type == KvType::F16 ? 2 : 4), slots_(static_cast<size_t>(shape.n_blocks * shape.block_size)) {
+        const auto round64 = [](size_t n) { return (n + 63) / 64 * 64; };
+        key_bytes_ = round64(slots_ * static_cast<size_t>(shape.n_kv_heads * shape.head_dim_k) * elem_ + kKeyPadding);
+        value_bytes_ = round64(slots_ * static_cast<size_t>(shape.n_kv_heads * shape.head_dim_v) * elem_);
+        bytes_ = static_cast<size_t>(shape.n_layers) * (key_bytes_ + value_bytes_);
+    }
+    uint8_t* layer_keys(int64_t layer) const { return memory_.get() + static_cast<size_t>(layer) * (key_bytes_ + value_bytes_); }
+    uint8_t* layer_values(int64_t layer) const { return layer_keys(layer) + key_bytes_; }
     size_t head_offset(int64_t kv_head, int64_t dim) const { return static_cast<size_t>(kv_head * dim) * slots_ * elem_; }
-    void save(std::vector<uint8_t>& data, size_t offset, const float* x, int64_t n) {
+    void save(uint8_t* at, const float* x, int64_t n) {
         if (shape_.type == KvType::F32) {
-            std::memcpy(data.data() + offset, x, static_cast<size_t>(n) * sizeof(float));
+            std::memcpy(at, x, static_cast<size_t>(n) * sizeof(float));
             return;
         }
         for (int64_t i = 0; i < n; ++i) {
             const uint16_t h = quant::f32_to_fp16(x[i]);
-            std::memcpy(data.data() + offset + 2 * i, &h, 2);
+            std::memcpy(at + 2 * i, &h, 2);
         }
     }
 
     KvCacheShape shape_;
     size_t elem_;   // bytes per element
     size_t slots_;  // per layer and head
-    std::vector<std::vector<uint8_t>> keys_, values_;
+    size_t key_bytes_ = 0, value_bytes_ = 0, bytes_ = 0;  // per layer (64-byte multiples), in all
+    HugePageBytes memory_;
 };
 
 }  // namespace
@@ -73,7 +86,9 @@ Result<std::unique_ptr<KvStorage>> CpuBackend::create_kv_storage(const KvCacheSh
     attention_scratch_.resize(pool_.size());
     for (auto& s : attention_scratch_)
         if (s.size() < scratch) s.resize(scratch);
-    return std::unique_ptr<KvStorage>(std::make_unique<CpuKvStorage>(shape));
+    auto kv = CpuKvStorage::create(shape);
+    if (!kv.ok()) return kv.error();
+    return std::unique_ptr<KvStorage>(std::move(*kv));
 }
 
 Status CpuBackend::store_kv(KvStorage& cache, int64_t layer, const Act& k, const Act& v, const BatchLayout& batch) {

@@ -17,6 +17,9 @@
 #include "backend/cpu/kernels/row_kernels.h"
 
 extern "C" __m256 _ZGVdN8v_expf(__m256);  // glibc libmvec's expf on 8 lanes (AVX2 calling convention)
+#if defined(__AVX512F__)
+extern "C" __m512 _ZGVeN16v_expf(__m512);  // the same on 16 lanes (AVX-512)
+#endif
 
 // For a lambda whose locals must stay in the caller's registers (a kernel's accumulators).
 #define RF_ALWAYS_INLINE __attribute__((always_inline))
@@ -176,6 +179,9 @@ private:
 
 // expf of each lane (glibc's vector math library: within a few ulp, the same value in any lane).
 inline __m256 exp8(__m256 x) { return _ZGVdN8v_expf(x); }
+#if defined(__AVX512F__)
+inline __m512 exp16(__m512 x) { return _ZGVeN16v_expf(x); }
+#endif
 
 // The lanes of x[i..i+8) that are below n, as a mask for the masked loads and stores.
 inline __m256i lanes_below(int64_t i, int64_t n) {
