@@ -109,11 +109,13 @@ inline float load_row1(const uint8_t* row, int64_t i) {
 // padded) and are not stored.
 template <int H, int P, bool F16>
 RF_ALWAYS_INLINE inline void dot_vectors(const float* const (&q)[H], float* const (&scores)[H], const uint8_t* const (&keys)[P],
-                                         const int64_t (&at)[P], const int (&lanes)[P], int64_t dim, size_t row_bytes, V scale) {
+                                         const int64_t (&at)[P], const int (&lanes)[P], int64_t dim, size_t row_bytes, V scale,
+                                         const uint8_t* ahead) {
     V acc[P][H];
     for (int p = 0; p < P; ++p)
         for (int l = 0; l < H; ++l) acc[p][l] = A::zero();
     for (int64_t d = 0; d < dim; ++d) {
+        _mm_prefetch(reinterpret_cast<const char*>(ahead + d * row_bytes), _MM_HINT_T0);
         V k[P];
         for (int p = 0; p < P; ++p) k[p] = A::load_row<F16>(keys[p] + d * row_bytes, 0);
         for (int l = 0; l < H; ++l) {
@@ -142,18 +144,23 @@ void dot_keys(const AttendJob& j, int64_t n) {
         q[l] = j.q + l * j.q_stride;
         scores[l] = j.scores + l * n;
     }
+    const auto block_keys = [&](int64_t slot) { return j.keys + static_cast<size_t>(slot / block_size * dim) * row_bytes; };
     const uint8_t* keys[P];
     int64_t at[P];
     int lanes[P];
     int pending = 0;
     for_each_slot_run(j, [&](int64_t i0, int64_t slot, int64_t count) {
-        const uint8_t* block = j.keys + static_cast<size_t>(slot / block_size * dim) * row_bytes;
+        const uint8_t* block = block_keys(slot);
+        // The blocks are scattered, so the hardware prefetchers start cold on each: the keys of
+        // the block after the next are requested while these are dotted.
+        const int64_t ahead_block = std::min((j.first + i0) / block_size + 2, j.last / block_size);
+        const uint8_t* ahead = block_keys(static_cast<int64_t>(j.block_table[ahead_block]) * block_size);
         for (int64_t c = 0; c < count; c += A::kLanes) {
             keys[pending] = block + static_cast<size_t>(slot % block_size + c) * elem;
             at[pending] = i0 + c;
             lanes[pending] = static_cast<int>(std::min<int64_t>(A::kLanes, count - c));
             if (++pending == P) {
-                dot_vectors<H, P, F16>(q, scores, keys, at, lanes, dim, row_bytes, scale);
+                dot_vectors<H, P, F16>(q, scores, keys, at, lanes, dim, row_bytes, scale, ahead);
                 pending = 0;
             }
         }
@@ -163,7 +170,7 @@ void dot_keys(const AttendJob& j, int64_t n) {
             const uint8_t* const one_key[1] = {keys[0]};
             const int64_t one_at[1] = {at[0]};
             const int one_lanes[1] = {lanes[0]};
-            dot_vectors<H, 1, F16>(q, scores, one_key, one_at, one_lanes, dim, row_bytes, scale);
+            dot_vectors<H, 1, F16>(q, scores, one_key, one_at, one_lanes, dim, row_bytes, scale, keys[0]);
         }
 }
 
@@ -201,7 +208,12 @@ RF_ALWAYS_INLINE inline void add_value_columns(const AttendJob& j, int64_t n, co
         for (int c = 0; c < C; ++c) acc[l][c] = A::zero();
     for_each_slot_run(j, [&](int64_t i0, int64_t slot, int64_t count) {
         const uint8_t* value = j.values + static_cast<size_t>(slot) * j.v_stride;
-        for (int64_t i = i0; i < i0 + count; ++i, value += j.v_stride) {
+        // As for the keys: the same columns of the next block's values are requested meanwhile.
+        const int64_t ahead_block = std::min((j.first + i0) / j.block_size + 1, j.last / j.block_size);
+        const uint8_t* ahead = j.values + static_cast<size_t>(j.block_table[ahead_block] * j.block_size) * j.v_stride +
+                               static_cast<size_t>(d) * (F16 ? 2 : 4);
+        for (int64_t i = i0; i < i0 + count; ++i, value += j.v_stride, ahead += j.v_stride) {
+            _mm_prefetch(reinterpret_cast<const char*>(ahead), _MM_HINT_T0);
             V v[C];
             for (int c = 0; c < C; ++c) v[c] = A::load_row<F16>(value, d + c * A::kLanes);
             for (int l = 0; l < H; ++l) {
