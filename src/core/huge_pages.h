@@ -19,4 +19,8 @@ constexpr size_t kHugePage = size_t{2} << 20;
 // null when the memory is not there. Without transparent huge pages these are plain pages.
 HugePageBytes allocate_huge_pages(size_t size);
 
+// Bytes the kernel says it could give without swapping (MemAvailable), or 0 when unknown. Large
+// buffers are checked against it: past it, filling them would end in the out-of-memory killer.
+size_t available_memory();
+
 }  // namespace rf

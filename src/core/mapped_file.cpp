@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -18,17 +17,6 @@
 
 namespace rf {
 namespace {
-
-// Bytes the kernel says it could give without swapping (MemAvailable), or 0 when unknown.
-size_t available_memory() {
-    std::ifstream meminfo("/proc/meminfo");
-    std::string line;
-    while (std::getline(meminfo, line)) {
-        unsigned long long kib = 0;
-        if (std::sscanf(line.c_str(), "MemAvailable: %llu kB", &kib) == 1) return static_cast<size_t>(kib) * 1024;
-    }
-    return 0;
-}
 
 // Reads all of fd into memory on huge pages, `lead` bytes into the allocation; the allocation, or
 // nullptr (errno set) when that fails.

@@ -34,6 +34,19 @@ TEST(CpuOps, RopeRotatesTheRightPairs) {
     }
 }
 
+TEST(CpuOps, AKvCacheBeyondMemoryIsAnErrorNotACrash) {
+    cpu::CpuBackend be({.threads = 2});
+    // 2^20 blocks of 16 slots, 64 heads of 128, F32, 64 layers: 4 TiB of keys alone.
+    auto cache = be.create_kv_storage({.n_layers = 64, .n_kv_heads = 64, .head_dim_k = 128, .head_dim_v = 128,
+                                       .block_size = 16, .n_blocks = int64_t{1} << 20, .type = KvType::F32});
+    ASSERT_FALSE(cache.ok());
+    EXPECT_NE(cache.error().message.find("kv cache"), std::string::npos) << cache.error().message;
+    // The backend still works afterwards.
+    EXPECT_TRUE(be.create_kv_storage({.n_layers = 1, .n_kv_heads = 1, .head_dim_k = 4, .head_dim_v = 4,
+                                      .block_size = 2, .n_blocks = 4, .type = KvType::F16})
+                    .ok());
+}
+
 TEST(CpuOps, AttentionMasksAndCapsLikeTheFormula) {
     cpu::CpuBackend be({.threads = 2});
     const int64_t hd = 4, n = 6, window = 3;

@@ -20,6 +20,13 @@ class CpuKvStorage final : public KvStorage {
 public:
     static Result<std::unique_ptr<CpuKvStorage>> create(const KvCacheShape& shape) {
         auto kv = std::unique_ptr<CpuKvStorage>(new CpuKvStorage(shape));
+        // The cache is zeroed here, so all of it becomes resident at once; a tenth of the free
+        // memory is left for everything else (as for the weights' copy).
+        const size_t available = available_memory();
+        if (available != 0 && kv->bytes_ > available / 10 * 9)
+            return make_error("kv cache: {} MiB needed, more than nine tenths of the {} MiB of memory available "
+                              "(lower the context size or the parallel sequences, or use an F16 cache)",
+                              kv->bytes_ >> 20, available >> 20);
         kv->memory_ = allocate_huge_pages(kv->bytes_);
         if (!kv->memory_) return make_error("kv cache: out of memory allocating {} bytes", kv->bytes_);
         std::memset(kv->memory_.get(), 0, kv->bytes_);
@@ -81,13 +88,13 @@ Result<std::unique_ptr<KvStorage>> CpuBackend::create_kv_storage(const KvCacheSh
     if (shape.n_layers <= 0 || shape.n_kv_heads <= 0 || shape.head_dim_k <= 0 || shape.head_dim_v <= 0 ||
         shape.block_size <= 0 || shape.n_blocks <= 0)
         return make_error("kv cache: invalid shape");
+    auto kv = CpuKvStorage::create(shape);
+    if (!kv.ok()) return kv.error();
     // Per worker: the scores of one run of heads over the whole context.
     const auto scratch = static_cast<size_t>(kMaxAttendHeads * shape.n_blocks * shape.block_size);
     attention_scratch_.resize(pool_.size());
     for (auto& s : attention_scratch_)
         if (s.size() < scratch) s.resize(scratch);
-    auto kv = CpuKvStorage::create(shape);
-    if (!kv.ok()) return kv.error();
     return std::unique_ptr<KvStorage>(std::move(*kv));
 }
 
