@@ -1,5 +1,6 @@
-// Memory on 2 MiB pages: for buffers that are streamed through once per token (the weights),
-// where 4 KiB pages make the read stall on page walks.
+// Memory on 2 MiB pages: for buffers that are streamed through once per token (the weights, the
+// KV cache at depth), where 4 KiB pages make the read stall on page walks. Also how much memory
+// the kernel could still give, which such buffers are checked against before they are filled.
 #pragma once
 
 #include <cstddef>

@@ -165,6 +165,7 @@ void dot_keys(const AttendJob& j, int64_t n) {
             }
         }
     });
+    // A last vector left over: nothing lies ahead of it, so its prefetch asks for its own keys.
     if constexpr (P > 1)
         if (pending > 0) {
             const uint8_t* const one_key[1] = {keys[0]};
