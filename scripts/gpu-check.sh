@@ -1,17 +1,134 @@
 #!/usr/bin/env bash
-# Runs on the GPU machine (through the device tool) with binaries built here and carried over:
-# checks that the CUDA build's code runs on the card and records what the card is.
-# usage: scripts/gpu-check.sh BUILD_DIR   (results also written to $OUT when set)
+# Runs on the GPU machine (through the device tool) over a bundle made here by scripts/gpu-bundle.sh:
+# the card's ceilings, the op suite and the conformance of the bundled reference models on the
+# GPU (F32 and F16 KV cache), the engine and server tests with the CUDA backend, determinism,
+# 16 concurrent streams through the server, and benchmarks. Prints a short table last; logs go to
+# $OUT (or /tmp/rocmforge-gpu).
+#   scripts/gpu-check.sh [BUNDLE_DIR]          (default .gpu)
+#   RF_STEPS="ops conformance ..." picks the steps (bench_8b, the 8B-shaped benchmark, only when named).
 set -uo pipefail
-build=${1:-build}
+cd "$(dirname "$0")/.."
+bundle=${1:-.gpu}
 out=${OUT:-/tmp/rocmforge-gpu}
 mkdir -p "$out"
-{
-  echo "== $(date -u +%Y-%m-%dT%H:%M:%SZ) $(hostname)"
+unpacked=/tmp/rocmforge-gpu-programs
+mkdir -p "$unpacked" && xz -dc "$bundle/programs.tar.xz" | tar -C "$unpacked" -xf - || exit 1
+bin=$unpacked/bin
+export LD_LIBRARY_PATH=$unpacked/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+steps=${RF_STEPS:-"env ceilings ops conformance conformance_f16 engine server determinism streams bench"}
+export ROCMFORGE_SHARED_DIR=$PWD/$bundle/shared ROCMFORGE_TEST_DEVICE=cuda
+declare -a table=()
+
+models=$(ls "$bundle"/shared/models/*.gguf 2>/dev/null)
+first_model=$(echo "$models" | head -1)
+
+# step NAME COMMAND...: runs COMMAND with its output in $out/NAME.log and records pass/fail.
+step() {
+  local name=$1; shift
+  [[ " $steps " == *" $name "* ]] || return 0
+  local start=$SECONDS
+  echo "== $name: $*"
+  "$@" >"$out/$name.log" 2>&1
+  local rc=$?
+  tail -n 25 "$out/$name.log"
+  local summary
+  summary=$(grep -E "^\[  (PASSED|FAILED)  \]|passed|FAILED|tokens/s" "$out/$name.log" | tail -n 3 | tr '\n' ' ' | cut -c1-110)
+  table+=("$(printf '%-16s %-5s %4ds  %s' "$name" "$([ $rc -eq 0 ] && echo ok || echo FAIL)" $((SECONDS - start)) "$summary")")
+}
+
+environment() {
+  date -u +%Y-%m-%dT%H:%M:%SZ
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv,noheader
-  echo "== ldd (must list only system libraries)"
-  ldd "$build/src/cli/rocmforge"
-  echo "== rocmforge devices --self-test"
-  "$build/src/cli/rocmforge" devices --self-test
-  echo "exit: $?"
-} 2>&1 | tee "$out/gpu-check.log"
+  ldd "$bin/rocmforge"
+  ! ldd "$bin/rocmforge" | grep -q "not found"
+  "$bin/rocmforge" devices --self-test
+}
+
+# The card's copy bandwidth (bytes read + written) and dense bf16 product rate, measured now.
+ceilings() {
+  python3 - <<'PY'
+import torch
+def timed(fn, n):
+    s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    fn(); torch.cuda.synchronize(); s.record()
+    for _ in range(n): fn()
+    e.record(); torch.cuda.synchronize(); return s.elapsed_time(e) / n / 1e3
+a = torch.randn(1 << 30, device="cuda", dtype=torch.float32).view(-1)[: 1 << 29]
+b = torch.empty_like(a)
+t = timed(lambda: b.copy_(a), 20)
+print(f"copy bandwidth {2 * a.numel() * 4 / t / 1e9:.0f} GB/s (read + written)")
+x = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16); y = torch.randn_like(x)
+t = timed(lambda: x @ y, 20)
+print(f"bf16 8192^3 product {2 * 8192**3 / t / 1e12:.0f} TFLOP/s")
+PY
+}
+
+# With an F16 cache the reference is the CPU backend's own F16-cache run (the golden files were
+# made with an F32 cache), held to the same protocol.
+conformance_f16() { ROCMFORGE_TEST_KV=f16 ROCMFORGE_TEST_REFERENCE=cpu "$bin/test_model_conformance"; }
+
+has_model() { [ -f "$bundle/shared/models/$1.gguf" ]; }
+engine_tests() {
+  "$bin/test_engine" || return 1
+  if has_model llama-gqa-q8_0; then "$bin/test_scheduler_reference" || return 1; fi
+}
+
+# The same requests twice give the same text: greedy, and sampling with a seed.
+determinism() {
+  local m=$first_model p="The capital of France is" a b
+  for args in "--temp 0" "--temp 0.8 --top-p 0.9 --seed 42"; do
+    # shellcheck disable=SC2086
+    a=$("$bin/rocmforge" generate --device cuda -m "$m" -p "$p" -n 48 $args 2>/dev/null) || return 1
+    # shellcheck disable=SC2086
+    b=$("$bin/rocmforge" generate --device cuda -m "$m" -p "$p" -n 48 $args 2>/dev/null) || return 1
+    [ "$a" == "$b" ] || { echo "differs with $args:"; echo "$a"; echo "$b"; return 1; }
+    echo "same output twice with $args: ${a:0:80}"
+  done
+}
+
+# 16 streaming clients with random lengths and disconnects, then no KV block may stay held.
+streams() {
+  local port=18080 pid rc
+  "$bin/rocmforge" serve --device cuda -m "$first_model" --port $port --parallel 16 -c 512 &
+  pid=$!
+  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.2; done
+  python3 tools/serve_bench.py --url "http://127.0.0.1:$port" load --clients 16 --duration 20 --pid $pid
+  rc=$?
+  python3 tools/serve_bench.py --url "http://127.0.0.1:$port" throughput --concurrency 1 8 16 --repetitions 1 ||
+    rc=1
+  curl -s "http://127.0.0.1:$port/metrics" | grep -E "kv_blocks_used|backend_info"
+  curl -s "http://127.0.0.1:$port/metrics" | grep -q "^rocmforge_kv_blocks_used 0$" || { echo "KV blocks leaked"; rc=1; }
+  kill $pid; wait $pid
+  return $rc
+}
+
+bench() { "$bin/rocmforge" bench --device cuda -m "$first_model" -p 512 -n 128 -r 3; }
+
+# The Llama-3-8B shape of the GPU speed issue, written here by rocmforge-synth (Q4_K: Q4_K layers,
+# Q6_K output, Q8_0 embeddings, like a Q4_K_M download), at an empty context and at 4096 tokens.
+bench_8b() {
+  for type in ${RF_BENCH_8B_TYPES:-Q4_K F16}; do
+    local m=/tmp/llama8b-$type.gguf
+    "$bin/rocmforge-synth" --arch llama --layers 32 --embd 4096 --ff 14336 --heads 32 --kv-heads 8 --vocab 128256 \
+      --ctx 8192 --type "$type" --out "$m" || return 1
+    "$bin/rocmforge" bench --device cuda -m "$m" -p 512 -n 128 -d 0 -d 4096 -r 2 || return 1
+    rm -f "$m"
+  done
+}
+
+step env environment
+step ceilings ceilings
+step ops "$bin/test_backend_ops"
+step conformance "$bin/test_model_conformance"
+step conformance_f16 conformance_f16
+step engine engine_tests
+if has_model llama-gqa-q4_0; then step server "$bin/test_server_e2e"; fi
+step determinism determinism
+step streams streams
+step bench bench
+step bench_8b bench_8b
+
+grep -h "^\[conformance\]" "$out"/conformance*.log 2>/dev/null | cut -c1-150
+grep -h "copy bandwidth\|TFLOP" "$out/ceilings.log" 2>/dev/null
+echo "== summary: $(nvidia-smi --query-gpu=name --format=csv,noheader); models: $(for m in $models; do basename "$m" .gguf; done | tr '\n' ' ')"
+printf '%s\n' "${table[@]}"

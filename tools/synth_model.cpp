@@ -1,11 +1,14 @@
 // rocmforge-synth: writes a synthetic GGUF model (random weights, small SentencePiece-style vocab)
 // of any supported architecture and shape, for tests, fuzz seeds and benchmarks.
+#include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <optional>
-#include <cstdio>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -33,16 +36,35 @@ public:
     WeightMaker(uint64_t seed, TensorType type) : rng_(seed), type_(type) {}
 
     // A matrix of `cols` x `rows` (ggml order) with N(0, std) weights, quantized to the model type.
-    // `count` > 1 stacks that many matrices in a third dimension (MoE experts).
+    // `count` > 1 stacks that many matrices in a third dimension (MoE experts). Rows are drawn and
+    // quantized in chunks on all cores, each chunk from its own seed, so large shapes take seconds.
     rf::Status matrix(rf::gguf::Writer& w, const std::string& name, uint64_t cols, uint64_t rows, float std = 0.02f,
                       std::optional<TensorType> force = {}, uint64_t count = 1) {
         TensorType type = force.value_or(type_);
         if (cols % rf::tensor_type_info(type).block_size != 0) type = TensorType::F16;  // rows too short to quantize
-        std::normal_distribution<float> dist(0.0f, std);
-        std::vector<float> values(cols * rows * count);
-        for (float& v : values) v = dist(rng_);
-        std::vector<uint8_t> bytes(*rf::tensor_bytes(type, values.size()));
-        RF_TRY(rf::quant::quantize_row(type, values, bytes));
+        const uint64_t n_rows = rows * count, row_bytes = *rf::tensor_bytes(type, cols);
+        constexpr uint64_t kChunkRows = 64;
+        const uint64_t n_chunks = (n_rows + kChunkRows - 1) / kChunkRows, tensor_seed = rng_();
+        std::vector<uint8_t> bytes(n_rows * row_bytes);
+        std::atomic<uint64_t> next{0};
+        std::atomic<bool> failed{false};
+        auto work = [&] {
+            std::vector<float> values;
+            for (uint64_t c; (c = next++) < n_chunks;) {
+                const uint64_t first = c * kChunkRows, n = std::min(kChunkRows, n_rows - first);
+                std::mt19937_64 rng(tensor_seed ^ (c * 0x9e3779b97f4a7c15ull));
+                std::normal_distribution<float> dist(0.0f, std);
+                values.resize(n * cols);
+                for (float& v : values) v = dist(rng);
+                if (!rf::quant::quantize_row(type, values, {bytes.data() + first * row_bytes, n * row_bytes}).ok())
+                    failed = true;
+            }
+        };
+        std::vector<std::thread> threads(std::max(1u, std::thread::hardware_concurrency()) - 1);
+        for (auto& t : threads) t = std::thread(work);
+        work();
+        for (auto& t : threads) t.join();
+        if (failed) return rf::make_error("{}: could not be quantized to {}", name, rf::tensor_type_name(type));
         std::vector<uint64_t> shape = {cols, rows};
         if (count > 1) shape.push_back(count);
         return w.add_tensor(name, type, std::move(shape), std::move(bytes));

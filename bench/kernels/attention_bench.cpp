@@ -38,7 +38,8 @@ void Attention(benchmark::State& state) {
     const int64_t kv_cols = kKvHeads * kHeadDim, q_cols = kHeads * kHeadDim;
     std::vector<float> kv(static_cast<size_t>(context * kv_cols));
     for (size_t i = 0; i < kv.size(); ++i) kv[i] = std::sin(0.01f * static_cast<float>(i));
-    const BatchLayout all{context, positions.data(), seqs.data(), slots.data(), table.data(), n_blocks};
+    const BatchLayout all{.n_tokens = context, .n_seq_rows = 1, .positions = positions.data(), .seq_slots = seqs.data(),
+                          .kv_slots = slots.data(), .block_tables = table.data(), .max_blocks_per_seq = n_blocks};
     if (!backend.store_kv(**cache, 0, Act{kv.data(), context, kv_cols, kv_cols}, Act{kv.data(), context, kv_cols, kv_cols}, all).ok()) {
         state.SkipWithError("store failed");
         return;
@@ -46,7 +47,9 @@ void Attention(benchmark::State& state) {
     std::vector<float> q(static_cast<size_t>(tokens * q_cols)), out(q.size());
     for (size_t i = 0; i < q.size(); ++i) q[i] = std::cos(0.1f * static_cast<float>(i));
     const int64_t first = context - tokens;
-    const BatchLayout batch{tokens, &positions[first], seqs.data(), &slots[first], table.data(), n_blocks};
+    const BatchLayout batch{.n_tokens = tokens, .n_seq_rows = 1, .positions = &positions[first],
+                            .seq_slots = seqs.data(), .kv_slots = &slots[first], .block_tables = table.data(),
+                            .max_blocks_per_seq = n_blocks};
     const AttentionConfig config{.n_heads = kHeads, .n_kv_heads = kKvHeads, .head_dim_k = kHeadDim,
                                  .head_dim_v = kHeadDim, .scale = 0.125f};
     for (auto _ : state) {

@@ -33,7 +33,7 @@ OwnedMatrix make_matrix(TensorType type, int64_t rows, int64_t cols) {
     }
     for (int64_t r = seed_rows; r < rows; ++r)
         std::memcpy(m.bytes.get() + r * row_bytes, m.bytes.get() + (r % seed_rows) * row_bytes, row_bytes);
-    m.view = WeightMatrix{type, m.bytes.get(), cols, rows, row_bytes};
+    m.view = WeightMatrix{.type = type, .data = m.bytes.get(), .cols = cols, .rows = rows, .row_bytes = row_bytes};
     return m;
 }
 

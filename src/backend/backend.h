@@ -10,30 +10,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <span>
 #include <string>
 
 #include "backend/weight_matrix.h"
 #include "core/result.h"
 
 namespace rf {
-
-// A block of backend memory. Handles are cheap to copy; the memory lives as long as any copy.
-class DeviceBuffer {
-public:
-    DeviceBuffer() = default;
-    DeviceBuffer(std::shared_ptr<void> storage, size_t bytes) : storage_(std::move(storage)), bytes_(bytes) {}
-
-    float* f32() const { return static_cast<float*>(storage_.get()); }
-    int32_t* i32() const { return static_cast<int32_t*>(storage_.get()); }
-    uint8_t* bytes() const { return static_cast<uint8_t*>(storage_.get()); }
-    size_t size_bytes() const { return bytes_; }
-    bool empty() const { return storage_ == nullptr; }
-
-private:
-    std::shared_ptr<void> storage_;
-    size_t bytes_ = 0;
-};
 
 // `rows` rows of `cols` f32 values in backend memory, row r at data + r * stride.
 struct Act {
@@ -97,6 +79,7 @@ public:
 // The tokens of one forward step as the backend sees them (all arrays in backend memory).
 struct BatchLayout {
     int64_t n_tokens = 0;
+    int64_t n_seq_rows = 0;                 // rows of block_tables
     const int32_t* positions = nullptr;     // [n_tokens]
     const int32_t* seq_slots = nullptr;     // [n_tokens] row of block_tables for each token's sequence
     const int32_t* kv_slots = nullptr;      // [n_tokens] physical cache slot (block * block_size + offset)
@@ -116,10 +99,23 @@ struct AttentionConfig {
 
 enum class GatedActivation { Silu, GeluTanh };
 
+// Memory the backend computes in: device memory on a GPU, the host's available memory on the CPU.
+struct MemoryInfo {
+    uint64_t free_bytes = 0;
+    uint64_t total_bytes = 0;
+};
+
 class Backend {
 public:
     virtual ~Backend() = default;
-    virtual std::string name() const = 0;
+    virtual std::string name() const = 0;         // "cpu", "cuda"
+    virtual std::string device_name() const = 0;  // the processor or card, for reports
+    virtual Result<MemoryInfo> memory() const = 0;
+
+    // A forward step runs between these calls (a GPU backend may capture and replay it); every
+    // result of the step is in backend memory once end_step returns.
+    virtual Status begin_step() { return ok_status(); }
+    virtual Status end_step() { return ok_status(); }
 
     // Memory. Buffers are uninitialised; upload/download copy between host and backend memory.
     virtual Result<DeviceBuffer> allocate(size_t bytes) = 0;
@@ -129,14 +125,19 @@ public:
     // it in place, and when `writable` (the file was read into this process's own memory, and
     // nothing else reads these bytes) may rearrange it there for its kernels; a GPU backend copies it.
     virtual Result<WeightMatrix> import_weight(const WeightMatrix& host, bool writable) = 0;
+    // A stacked weight (count > 1) is imported whole.
     virtual Result<std::unique_ptr<KvStorage>> create_kv_storage(const KvCacheShape& shape) = 0;
+    // Bytes one block of `shape` takes in this backend's storage (keys and values of every
+    // layer, with the backend's padding); n_blocks is ignored.
+    virtual int64_t kv_block_bytes(const KvCacheShape& shape) const = 0;
 
     // y[t][r] = sum_c W[r][c] * x[t][c], for the rows of x.
     virtual Status matmul(const WeightMatrix& w, const Act& x, const Act& y) = 0;
     // Mixture of experts: for token t and slot j, y[t * k + j] = W[ids[t][j]] x[t or t * k + j]
-    // (x has one row per token, or one per (token, slot) when x.rows == y.rows).
-    virtual Status matmul_experts(std::span<const WeightMatrix> experts, const int32_t* ids, int64_t k,
-                                  const Act& x, const Act& y) = 0;
+    // (x has one row per token, or one per (token, slot) when x.rows == y.rows); `experts` is a
+    // stack of `count` matrices and ids (in backend memory) pick among them.
+    virtual Status matmul_experts(const WeightMatrix& experts, const int32_t* ids, int64_t k, const Act& x,
+                                  const Act& y) = 0;
     // Picks the k largest of each row of softmax(logits), writes their ids and probabilities
     // (renormalised to sum 1 when `normalize`).
     virtual Status route_top_k(const Act& logits, int64_t k, bool normalize, int32_t* ids, float* weights) = 0;

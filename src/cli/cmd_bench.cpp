@@ -1,6 +1,7 @@
 // rocmforge bench -m FILE [-p N] [-n N] [-d N] [-r R] [-t T] [-o md|json]: prompt-processing and
 // generation speed in tokens/s, repeated R times (mean and standard deviation), as a markdown table
 // or JSON; with -d, each test runs after N tokens already in the context (as llama-bench's depth).
+// The backend (--device) and the processor or card it ran on head the table and tag each JSON row.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -83,6 +84,7 @@ int run_bench(const BenchOptions& opts) {
         return kExitError;
     }
     engine::Engine& engine = *(*session)->loaded.engine;
+    const Backend& backend = *(*session)->backend;
     const gguf::File& file = *(*session)->loaded.file;
     ModelSummary summary = summarize(file);
     const int threads = runtime.threads > 0 ? runtime.threads : static_cast<int>(std::thread::hardware_concurrency());
@@ -125,17 +127,19 @@ int run_bench(const BenchOptions& opts) {
         nlohmann::json out = nlohmann::json::array();
         for (const BenchResult& r : results) {
             out.push_back({{"model", model}, {"file", runtime.model_path}, {"size_bytes", file.file_size()},
-                           {"parameters", summary.parameters}, {"backend", "cpu"}, {"threads", threads},
+                           {"parameters", summary.parameters}, {"backend", backend.name()},
+                           {"device", backend.device_name()}, {"threads", threads},
                            {"test", r.test}, {"tokens", r.tokens}, {"depth", r.depth}, {"samples_ts", r.tokens_per_second},
                            {"avg_ts", r.mean()}, {"stddev_ts", r.stddev()}});
         }
         fmt::print("{}\n", out.dump(2));
     } else {
+        fmt::print("backend {}: {}\n\n", backend.name(), backend.device_name());
         fmt::print("| model | size | params | backend | threads | test | t/s |\n");
         fmt::print("| --- | ---: | ---: | --- | ---: | ---: | ---: |\n");
         for (const BenchResult& r : results) {
-            fmt::print("| {} | {} | {} | cpu | {} | {} | {:.2f} ± {:.2f} |\n", model, format_bytes(file.file_size()),
-                       format_count(summary.parameters), threads, r.test, r.mean(), r.stddev());
+            fmt::print("| {} | {} | {} | {} | {} | {} | {:.2f} ± {:.2f} |\n", model, format_bytes(file.file_size()),
+                       format_count(summary.parameters), backend.name(), threads, r.test, r.mean(), r.stddev());
         }
     }
     return kExitOk;

@@ -1,16 +1,20 @@
-// rocmforge devices [--self-test]: the GPUs this build can use (present only in CUDA builds).
+// rocmforge devices [--self-test]: the GPUs this build can use. Present in every build; one
+// without GPU support says so and succeeds, so that scripts can ask any binary.
 #include <cstdio>
 #include <memory>
 
 #include <fmt/format.h>
 
-#include "backend/cuda/device_info.h"
 #include "cli/commands.h"
 #include "cli/model_summary.h"
+#if defined(ROCMFORGE_HAVE_CUDA)
+#include "backend/cuda/device_info.h"
+#endif
 
 namespace rf::cli {
 namespace {
 
+#if defined(ROCMFORGE_HAVE_CUDA)
 int run_devices(bool self_test) {
     auto info = gpu::query_devices();
     if (!info) {
@@ -33,6 +37,12 @@ int run_devices(bool self_test) {
     }
     return status;
 }
+#else
+int run_devices(bool) {
+    fmt::print("no GPU support in this build\n");
+    return kExitOk;
+}
+#endif
 
 }  // namespace
 

@@ -99,7 +99,9 @@ int run_generate(const GenerateCliOptions& o) {
                          {"stop_reason", engine::stop_reason_name(result->reason)},
                          {"seed", params->seed},
                          {"prompt_seconds", result->prompt_seconds},
-                         {"generate_seconds", result->generate_seconds}};
+                         {"generate_seconds", result->generate_seconds},
+                         {"backend", (*session)->backend->name()},
+                         {"device", (*session)->backend->device_name()}};
         if (o.top_logits > 0) {
             j["prompt_top_logits"] = tops_json(result->prompt_top);
             j["generated_top_logits"] = tops_json(result->step_top);

@@ -1,5 +1,5 @@
 // rocmforge serve -m FILE: the OpenAI-compatible HTTP server (docs/server.md). Loads the model
-// on the CPU backend, starts the scheduler and serves until SIGTERM or SIGINT, which drain
+// on the backend --device picks, starts the scheduler and serves until SIGTERM or SIGINT, which drain
 // running requests for --drain-timeout seconds before the process exits.
 #include <atomic>
 #include <csignal>
@@ -9,7 +9,6 @@
 
 #include <fmt/format.h>
 
-#include "backend/cpu/cpu_backend.h"
 #include "cli/commands.h"
 #include "cli/generation_options.h"
 #include "engine/loaded_model.h"
@@ -28,6 +27,7 @@ struct ServeOptions {
     int64_t n_batch = 256;
     std::string kv_type = "f32";
     WeightLoading loading;
+    DeviceOptions device;
     int64_t kv_memory_mib = 0;
     int64_t parallel = 8;
     int64_t queue = 64;
@@ -68,20 +68,28 @@ int run_serve(ServeOptions o) {
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
 
-    cpu::CpuBackend backend(cpu_backend_options(o.threads, o.loading));
-    auto loaded = engine::LoadedModel::load(o.model_path, backend,
+    auto backend = make_backend(o.device, o.threads, o.loading);
+    if (!backend) {
+        fmt::print(stderr, "error: {}\n", backend.error().message);
+        return kExitError;
+    }
+    fmt::print(stderr, "serve: {} backend on {}\n", (*backend)->name(), (*backend)->device_name());
+    auto loaded = engine::LoadedModel::load(o.model_path, **backend,
                                             {.n_ctx = o.n_ctx,
                                              .n_batch = o.n_batch,
                                              .max_sequences = o.parallel,
                                              .block_size = 16,
                                              .kv_type = o.kv_type == "f16" ? KvType::F16 : KvType::F32,
                                              .kv_memory_bytes = o.kv_memory_mib << 20},
-                                            file_load(o.loading), load_progress());
+                                            file_load(o.loading, **backend), load_progress());
     if (!loaded) {
         fmt::print(stderr, "error: {}\n", loaded.error().message);
         return kExitError;
     }
     engine::LoadedModel& m = *loaded;
+    if (!m.engine->kv_pool_holds_all_contexts())
+        fmt::print(stderr, "serve: the KV pool was sized to memory: {} blocks of {} tokens, fewer than {} full "
+                   "contexts\n", m.engine->cache().total_blocks(), m.engine->cache().block_size(), o.parallel);
     auto chat_template = m.file->get_string_or("tokenizer.chat_template", tmpl::kDefaultChatTemplate);
     if (!chat_template) {
         fmt::print(stderr, "error: {}\n", chat_template.error().message);
@@ -100,6 +108,8 @@ int run_serve(ServeOptions o) {
     o.http.max_body_bytes = static_cast<size_t>(o.max_body_mib) << 20;
     o.http.request_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout_s * 1000));
     o.http.http_threads = static_cast<size_t>(o.parallel + o.queue + 8);
+    o.http.backend = (*backend)->name();
+    o.http.device = (*backend)->device_name();
     server::Server srv(**scheduler,
                        {.tokenizer = m.tokenizer.get(),
                         .chat_template = *chat_template,
@@ -144,7 +154,10 @@ void add_serve_command(CLI::App& app, CommandContext& ctx) {
         ->check(CLI::Range(1, 65536));
     cmd->add_option("--kv-type", o->kv_type, "KV cache type")->check(CLI::IsMember({"f32", "f16"}));
     add_loading_flags(*cmd, o->loading);
-    cmd->add_option("--kv-memory", o->kv_memory_mib, "KV cache pool in MiB (0: ctx-size x parallel positions)")
+    add_device_flags(*cmd, o->device);
+    cmd->add_option("--kv-memory", o->kv_memory_mib,
+                    "KV cache pool in MiB (0: ctx-size x parallel positions, or what fits in nine tenths of the "
+                    "free memory)")
         ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
     cmd->add_option("--parallel", o->parallel, "Most requests running at once")->check(CLI::Range(1, 1024));
     cmd->add_option("--queue", o->queue, "Most requests waiting; more get 429")->check(CLI::Range(0, 1 << 20));

@@ -1,6 +1,7 @@
 // Options, loading and Ctrl-C handling shared by `generate` and `chat`.
 #include "cli/generation_options.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <stdexcept>
@@ -8,7 +9,7 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
-#include "backend/cpu/cpu_backend.h"
+#include "backend/backend_factory.h"
 
 namespace rf::cli {
 
@@ -33,6 +34,7 @@ void add_runtime_options(CLI::App& cmd, RuntimeOptions& o) {
     cmd.add_option("-b,--batch-size", o.n_batch, "Tokens per prompt-processing step")->check(CLI::Range(1, 65536));
     cmd.add_option("--kv-type", o.kv_type, "KV cache type")->check(CLI::IsMember({"f32", "f16"}));
     add_loading_flags(cmd, o.loading);
+    add_device_flags(cmd, o.device);
 }
 
 void add_sampling_options(CLI::App& cmd, SamplingOptions& o) {
@@ -78,10 +80,31 @@ void add_loading_flags(CLI::App& cmd, WeightLoading& loading) {
                  "Keep the weights as stored in the file instead of interleaving them for the CPU kernels");
 }
 
-FileLoad file_load(const WeightLoading& loading) { return loading.mmap ? FileLoad::Map : FileLoad::Copy; }
+FileLoad file_load(const WeightLoading& loading, const Backend& backend) {
+    return loading.mmap || backend.name() != "cpu" ? FileLoad::Map : FileLoad::Copy;
+}
 
-cpu::CpuBackendOptions cpu_backend_options(int threads, const WeightLoading& loading) {
-    return {.threads = threads, .repack = !loading.no_repack};
+void add_device_flags(CLI::App& cmd, DeviceOptions& device) {
+    cmd.add_option("--device", device.device, "Where to compute: cpu, cuda, or auto (a GPU when one is usable)")
+        ->check([](const std::string& v) {
+            auto kind = parse_device_kind(v);
+            return kind ? std::string() : kind.error().message;
+        });
+    cmd.add_option("--gpu", device.gpu, "Which GPU (an index of `rocmforge devices`)")->check(CLI::Range(0, 1023));
+}
+
+Result<std::unique_ptr<Backend>> make_backend(const DeviceOptions& device, int threads, const WeightLoading& loading) {
+    RF_ASSIGN_OR_RETURN(DeviceKind kind, parse_device_kind(device.device));
+    RF_ASSIGN_OR_RETURN(CreatedBackend created,
+                        rf::create_backend({.device = kind, .gpu_index = device.gpu, .threads = threads,
+                                            .repack = !loading.no_repack}));
+    // A build without GPU support has only the CPU to choose: nothing fell back.
+    if (!created.note.empty() && cuda_compiled()) {
+        std::string note = created.note;
+        std::replace(note.begin(), note.end(), '\n', ' ');
+        fmt::print(stderr, "note: {}\n", note);
+    }
+    return std::move(created.backend);
 }
 
 MappedFile::Progress load_progress() {
@@ -94,7 +117,7 @@ MappedFile::Progress load_progress() {
 
 Result<std::unique_ptr<LoadedSession>> load_session(const RuntimeOptions& o) {
     auto session = std::make_unique<LoadedSession>();
-    session->backend = std::make_unique<cpu::CpuBackend>(cpu_backend_options(o.threads, o.loading));
+    RF_ASSIGN_OR_RETURN(session->backend, make_backend(o.device, o.threads, o.loading));
     RF_ASSIGN_OR_RETURN(session->loaded,
                         engine::LoadedModel::load(o.model_path, *session->backend,
                                                   {.n_ctx = o.n_ctx,
@@ -102,7 +125,7 @@ Result<std::unique_ptr<LoadedSession>> load_session(const RuntimeOptions& o) {
                                                    .max_sequences = 1,
                                                    .block_size = 16,
                                                    .kv_type = o.kv_type == "f16" ? KvType::F16 : KvType::F32},
-                                                  file_load(o.loading), load_progress()));
+                                                  file_load(o.loading, *session->backend), load_progress()));
     return session;
 }
 

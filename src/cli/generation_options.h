@@ -12,7 +12,6 @@
 #include <CLI/CLI.hpp>
 
 #include "backend/backend.h"
-#include "backend/cpu/cpu_backend.h"
 #include "engine/loaded_model.h"
 #include "engine/sampler.h"
 
@@ -24,8 +23,19 @@ struct WeightLoading {
     bool no_repack = false;  // keep the weights as stored instead of interleaving them for the kernels
 };
 void add_loading_flags(CLI::App& cmd, WeightLoading& loading);
-FileLoad file_load(const WeightLoading& loading);
-cpu::CpuBackendOptions cpu_backend_options(int threads, const WeightLoading& loading);
+// How the model file is read for `backend`: as the flags say on the CPU, which computes from the
+// file's bytes; mapped for a GPU, which copies the weights to its memory and needs no second copy.
+FileLoad file_load(const WeightLoading& loading, const Backend& backend);
+
+// Where the model runs (every command that loads a model for generation).
+struct DeviceOptions {
+    std::string device = "auto";  // cpu, cuda, auto (a GPU when there is one, else the CPU)
+    int gpu = 0;                  // which GPU
+};
+void add_device_flags(CLI::App& cmd, DeviceOptions& device);
+// The backend the flags ask for (threads and repacking apply to the CPU). When auto falls back to
+// the CPU in a build with GPU support, says why in one line on stderr.
+Result<std::unique_ptr<Backend>> make_backend(const DeviceOptions& device, int threads, const WeightLoading& loading);
 
 struct RuntimeOptions {
     std::string model_path;
@@ -34,6 +44,7 @@ struct RuntimeOptions {
     int64_t n_batch = 256;
     std::string kv_type = "f32";
     WeightLoading loading;
+    DeviceOptions device;
 };
 
 struct SamplingOptions {
@@ -55,7 +66,7 @@ struct LoadedSession {
     std::unique_ptr<Backend> backend;
     engine::LoadedModel loaded;
 };
-// Loads the model on a CPU backend with the requested threads, context and KV type.
+// Loads the model on the requested backend with the requested threads, context and KV type.
 Result<std::unique_ptr<LoadedSession>> load_session(const RuntimeOptions& options);
 
 // While alive, Ctrl-C sets a flag (checked between tokens) instead of ending the process.

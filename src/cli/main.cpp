@@ -20,9 +20,7 @@ int main(int argc, char** argv) {
     rf::cli::add_serve_command(app, ctx);
     rf::cli::add_status_command(app, ctx);
     rf::cli::add_cancel_command(app, ctx);
-#ifdef ROCMFORGE_HAVE_CUDA
     rf::cli::add_devices_command(app, ctx);
-#endif
 
     try {
         app.parse(argc, argv);

@@ -17,14 +17,20 @@ HugePageBytes allocate_huge_pages(size_t size) {
     return memory;
 }
 
-size_t available_memory() {
+namespace {
+// A "Key: N kB" line of /proc/meminfo in bytes, or 0.
+size_t meminfo_bytes(const char* pattern) {
     std::ifstream meminfo("/proc/meminfo");
     std::string line;
     while (std::getline(meminfo, line)) {
         unsigned long long kib = 0;
-        if (std::sscanf(line.c_str(), "MemAvailable: %llu kB", &kib) == 1) return static_cast<size_t>(kib) * 1024;
+        if (std::sscanf(line.c_str(), pattern, &kib) == 1) return static_cast<size_t>(kib) * 1024;
     }
     return 0;
 }
+}  // namespace
+
+size_t available_memory() { return meminfo_bytes("MemAvailable: %llu kB"); }
+size_t total_memory() { return meminfo_bytes("MemTotal: %llu kB"); }
 
 }  // namespace rf

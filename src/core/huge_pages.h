@@ -23,5 +23,7 @@ HugePageBytes allocate_huge_pages(size_t size);
 // Bytes the kernel says it could give without swapping (MemAvailable), or 0 when unknown. Large
 // buffers are checked against it: past it, filling them would end in the out-of-memory killer.
 size_t available_memory();
+// The machine's memory (MemTotal), or 0 when unknown; for reports.
+size_t total_memory();
 
 }  // namespace rf

@@ -4,6 +4,27 @@
 
 namespace rf::engine {
 
+namespace {
+double mib(int64_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
+}  // namespace
+
+Result<int64_t> kv_blocks_for_memory(const MemoryInfo& memory, const EngineOptions& o, int64_t block_bytes,
+                                     int64_t state_bytes, std::string_view device) {
+    const int64_t blocks_per_seq = (o.n_ctx + o.block_size - 1) / o.block_size;
+    const int64_t all = blocks_per_seq * o.max_sequences;
+    if (memory.free_bytes == 0) return all;  // not measurable: the backend's allocation decides
+    const int64_t usable = static_cast<int64_t>(o.memory_fraction * static_cast<double>(memory.free_bytes));
+    const int64_t budget = usable - state_bytes;
+    if (all * block_bytes <= budget) return all;
+    const int64_t one = blocks_per_seq * block_bytes;
+    if (one <= budget) return budget / block_bytes;
+    return make_error("kv cache: one sequence's context of {} tokens needs {} bytes ({:.1f} MiB), but {} has {} bytes "
+                      "({:.1f} MiB) free: {:.0f}% of it, less {:.1f} MiB for the forward state, leaves {:.1f} MiB "
+                      "(lower the context size, use an F16 cache or free memory)",
+                      o.n_ctx, one, mib(one), device, memory.free_bytes, mib(static_cast<int64_t>(memory.free_bytes)),
+                      100 * o.memory_fraction, mib(state_bytes), mib(std::max<int64_t>(budget, 0)));
+}
+
 Engine::Engine(const model::Model& model, Backend& backend, EngineOptions options, model::ForwardState state,
                KvCache cache)
     : model_(&model), backend_(&backend), options_(options), state_(std::move(state)), cache_(std::move(cache)) {
@@ -15,16 +36,30 @@ Result<Engine> Engine::create(const model::Model& model, Backend& backend, Engin
     if (o.n_ctx == 0) o.n_ctx = hp.n_ctx_train;
     if (o.n_ctx < 0 || o.n_ctx > (int64_t{1} << 24)) return make_error("context size {} is not usable", o.n_ctx);
     if (o.n_batch <= 0 || o.n_batch > 65536) return make_error("batch size {} is not usable", o.n_batch);
-    if (o.max_sequences <= 0 || o.block_size <= 0 || o.kv_memory_bytes < 0)
-        return make_error("sequences ({}), block size ({}) and KV memory ({}) must be positive", o.max_sequences,
-                          o.block_size, o.kv_memory_bytes);
+    if (o.max_sequences <= 0 || o.max_sequences > 4096 || o.block_size <= 0 || o.kv_memory_bytes < 0)
+        return make_error("sequences ({}, at most 4096), block size ({}) and KV memory ({}) must be positive",
+                          o.max_sequences, o.block_size, o.kv_memory_bytes);
+    if (!(o.memory_fraction > 0.0 && o.memory_fraction <= 1.0))
+        return make_error("memory fraction {} is not in (0, 1]", o.memory_fraction);
     o.n_batch = std::min(o.n_batch, o.n_ctx * o.max_sequences);
+    const int64_t per_block = KvCache::block_bytes(backend, hp, o.block_size, o.kv_type);
+    if (per_block <= 0) return make_error("kv cache: blocks of {} bytes", per_block);
+    const int64_t blocks_per_seq = (o.n_ctx + o.block_size - 1) / o.block_size;
+    // Free memory before the forward state takes its part (the weights are loaded by now).
+    MemoryInfo memory;
+    if (o.kv_memory_bytes == 0) {
+        RF_ASSIGN_OR_RETURN(memory, backend.memory());
+    }
+    RF_ASSIGN_OR_RETURN(model::ForwardState state,
+                        model::ForwardState::create(backend, hp, o.n_batch, blocks_per_seq * o.max_sequences));
     int64_t n_blocks = 0;
     if (o.kv_memory_bytes > 0) {
-        const int64_t per_block = KvCache::block_bytes(hp, o.block_size, o.kv_type);
-        n_blocks = per_block > 0 ? o.kv_memory_bytes / per_block : 0;
+        n_blocks = o.kv_memory_bytes / per_block;
         if (n_blocks < 1)
             return make_error("a KV memory of {} bytes holds no block of {} bytes", o.kv_memory_bytes, per_block);
+    } else {
+        RF_ASSIGN_OR_RETURN(n_blocks, kv_blocks_for_memory(memory, o, per_block, static_cast<int64_t>(state.bytes()),
+                                                           backend.device_name()));
     }
     RF_ASSIGN_OR_RETURN(KvCache cache, KvCache::create(backend, hp,
                                                        {.n_ctx = o.n_ctx,
@@ -32,8 +67,6 @@ Result<Engine> Engine::create(const model::Model& model, Backend& backend, Engin
                                                         .block_size = o.block_size,
                                                         .type = o.kv_type,
                                                         .n_blocks = n_blocks}));
-    RF_ASSIGN_OR_RETURN(model::ForwardState state,
-                        model::ForwardState::create(backend, hp, o.n_batch, static_cast<int64_t>(cache.block_tables().size())));
     Engine e(model, backend, o, std::move(state), std::move(cache));
     for (auto* v : {&e.tokens_, &e.positions_, &e.seq_rows_, &e.slots_, &e.logit_rows_})
         v->reserve(static_cast<size_t>(o.n_batch));
@@ -64,7 +97,13 @@ Status Engine::step(std::span<const BatchToken> batch, std::vector<float>& logit
                              .block_tables = cache_.block_tables(),
                              .max_blocks_per_seq = cache_.max_blocks_per_seq(),
                              .logit_rows = logit_rows_}));
-    RF_TRY(model_->forward(state_));
+    // A GPU backend may record the step between these calls; end_step runs even after an error so
+    // that nothing stays half-recorded.
+    RF_TRY(backend_->begin_step());
+    const Status forward = model_->forward(state_);
+    const Status ended = backend_->end_step();
+    RF_TRY(forward);
+    RF_TRY(ended);
     const size_t n = logit_rows_.size() * static_cast<size_t>(n_vocab());
     logits.resize(n);
     return backend_->download(logits.data(), state_.logits().data, n);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "engine/kv_cache.h"
@@ -19,9 +20,21 @@ struct EngineOptions {
     int64_t block_size = 16;
     KvType kv_type = KvType::F32;
     // KV pool size in bytes (rounded down to whole blocks). 0: n_ctx * max_sequences positions,
-    // so every sequence can fill its context; smaller pools rely on sequences being shorter.
+    // so every sequence can fill its context, or as many as fit in memory_fraction (smaller pools
+    // rely on sequences being shorter).
     int64_t kv_memory_bytes = 0;
+    // With kv_memory_bytes 0: the share of the backend's free memory (measured once the weights
+    // are loaded) that the forward state and the KV pool may take together, as vLLM's
+    // gpu_memory_utilization. The rest is left for everything else on the device or host.
+    double memory_fraction = 0.9;
 };
+
+// The KV pool's blocks (of `block_bytes`) when options.kv_memory_bytes is 0: every sequence's full
+// context when that fits in memory_fraction of memory.free_bytes less `state_bytes` (the forward
+// state), else as many blocks as fit there; an Error naming the bytes needed and free when not
+// even one context fits. Unknown free memory (0) leaves the pool at every full context.
+Result<int64_t> kv_blocks_for_memory(const MemoryInfo& memory, const EngineOptions& options, int64_t block_bytes,
+                                     int64_t state_bytes, std::string_view device);
 
 struct BatchToken {
     int32_t token = 0;
@@ -41,6 +54,10 @@ public:
     KvCache& cache() { return cache_; }
 
     int64_t max_sequences() const { return options_.max_sequences; }
+    // Whether the KV pool holds every sequence's full context (false: sized down to memory).
+    bool kv_pool_holds_all_contexts() const {
+        return cache_.total_blocks() >= cache_.max_blocks_per_seq() * cache_.max_sequences();
+    }
 
     // One forward step over exactly these tokens (at most n_batch). Tokens may come from any
     // sequences, each at its own position; no token may write into a shared (prefix-cached) block.

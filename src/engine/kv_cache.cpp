@@ -13,9 +13,18 @@ uint64_t mix(uint64_t x) {  // splitmix64's finalizer
 }
 }  // namespace
 
-int64_t KvCache::block_bytes(const model::HParams& hp, int64_t block_size, KvType type) {
-    const int64_t elem = type == KvType::F16 ? 2 : 4;
-    return hp.n_layer * block_size * hp.n_head_kv * (hp.head_dim_k + hp.head_dim_v) * elem;
+KvCacheShape KvCache::shape(const model::HParams& hp, int64_t block_size, KvType type, int64_t n_blocks) {
+    return {.n_layers = hp.n_layer,
+            .n_kv_heads = hp.n_head_kv,
+            .head_dim_k = hp.head_dim_k,
+            .head_dim_v = hp.head_dim_v,
+            .block_size = block_size,
+            .n_blocks = n_blocks,
+            .type = type};
+}
+
+int64_t KvCache::block_bytes(const Backend& backend, const model::HParams& hp, int64_t block_size, KvType type) {
+    return backend.kv_block_bytes(shape(hp, block_size, type, 0));
 }
 
 Result<KvCache> KvCache::create(Backend& backend, const model::HParams& hp, const KvCacheOptions& o) {
@@ -29,14 +38,7 @@ Result<KvCache> KvCache::create(Backend& backend, const model::HParams& hp, cons
     c.max_blocks_per_seq_ = (o.n_ctx + o.block_size - 1) / o.block_size;
     const int64_t n_blocks = o.n_blocks > 0 ? o.n_blocks : c.max_blocks_per_seq_ * o.max_sequences;
     if (n_blocks > (int64_t{1} << 24)) return make_error("kv cache: {} blocks are too many", n_blocks);
-    const KvCacheShape shape{.n_layers = hp.n_layer,
-                             .n_kv_heads = hp.n_head_kv,
-                             .head_dim_k = hp.head_dim_k,
-                             .head_dim_v = hp.head_dim_v,
-                             .block_size = o.block_size,
-                             .n_blocks = n_blocks,
-                             .type = o.type};
-    RF_ASSIGN_OR_RETURN(c.storage_, backend.create_kv_storage(shape));
+    RF_ASSIGN_OR_RETURN(c.storage_, backend.create_kv_storage(shape(hp, o.block_size, o.type, n_blocks)));
     const auto blocks = static_cast<size_t>(n_blocks);
     c.tables_.assign(static_cast<size_t>(c.max_blocks_per_seq_ * o.max_sequences), -1);
     c.lengths_.assign(static_cast<size_t>(o.max_sequences), 0);

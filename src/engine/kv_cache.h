@@ -40,8 +40,11 @@ struct PrefixMatch {
 class KvCache {
 public:
     static Result<KvCache> create(Backend& backend, const model::HParams& hp, const KvCacheOptions& options);
-    // Bytes of backend memory one block takes (keys and values of every layer).
-    static int64_t block_bytes(const model::HParams& hp, int64_t block_size, KvType type);
+    // The storage shape of a pool of `n_blocks` blocks for the model.
+    static KvCacheShape shape(const model::HParams& hp, int64_t block_size, KvType type, int64_t n_blocks);
+    // Bytes of backend memory one block takes (keys and values of every layer, as the backend
+    // lays them out).
+    static int64_t block_bytes(const Backend& backend, const model::HParams& hp, int64_t block_size, KvType type);
 
     KvStorage& storage() const { return *storage_; }
     int64_t n_ctx() const { return options_.n_ctx; }

@@ -99,7 +99,7 @@ Status feed_forward(ForwardState& s, const FeedForwardWeights& w, const Act& in,
 Status mixture_of_experts(ForwardState& s, const MoeWeights& w, const Act& in, const Act& out) {
     Backend& be = s.backend();
     const int64_t k = w.n_used, n = in.rows;
-    const int64_t n_ff = w.down.empty() ? 0 : w.down[0].cols;
+    const int64_t n_ff = w.down.cols;
     RF_ASSIGN_OR_RETURN(Act router, s.scratch(0, w.router.rows));
     RF_TRY(be.matmul(w.router, in, router));
     RF_TRY(be.route_top_k(router, k, w.normalize_weights, s.expert_ids(), s.expert_weights()));

@@ -48,10 +48,11 @@ struct FeedForwardWeights {
 };
 
 struct MoeWeights {
-    WeightMatrix router;                         // (n_expert, n_embd)
-    std::vector<WeightMatrix> gate, up, down;    // one per expert
+    WeightMatrix router;                 // (n_expert, n_embd)
+    WeightMatrix gate, up;               // n_expert stacked (n_ff, n_embd) matrices each
+    WeightMatrix down;                   // n_expert stacked (n_embd, n_ff) matrices
     int64_t n_used = 0;
-    bool normalize_weights = true;               // renormalise the chosen experts' probabilities
+    bool normalize_weights = true;       // renormalise the chosen experts' probabilities
 };
 
 struct OutputHead {

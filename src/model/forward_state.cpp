@@ -1,6 +1,7 @@
 #include "model/forward_state.h"
 
 #include <algorithm>
+#include <initializer_list>
 
 namespace rf::model {
 
@@ -41,6 +42,16 @@ Result<ForwardState> ForwardState::create(Backend& backend, const HParams& hp, i
     return s;
 }
 
+size_t ForwardState::bytes() const {
+    size_t total = 0;
+    for (const DeviceBuffer* b : {&tokens_, &positions_, &seq_rows_, &kv_slots_, &block_tables_, &logit_rows_,
+                                  &residual_, &normed_, &block_out_, &expert_ids_, &expert_weights_, &logit_inputs_,
+                                  &logits_})
+        total += b->size_bytes();
+    for (const DeviceBuffer& b : scratch_) total += b.size_bytes();
+    return total;
+}
+
 Result<Act> ForwardState::scratch(int slot, int64_t cols, int64_t rows) const {
     if (rows < 0) rows = n_tokens_;
     if (slot < 0 || slot >= kScratch || cols * rows > scratch_floats_)
@@ -74,8 +85,13 @@ Status ForwardState::set_batch(const StepBatch& b) {
     RF_TRY(be.upload(logit_rows_, b.logit_rows.data(), b.logit_rows.size() * sizeof(int32_t)));
     n_tokens_ = n;
     n_logit_rows_ = static_cast<int64_t>(b.logit_rows.size());
-    layout_ = BatchLayout{n, positions_.i32(), seq_rows_.i32(), kv_slots_.i32(), block_tables_.i32(),
-                          b.max_blocks_per_seq};
+    layout_ = BatchLayout{.n_tokens = n,
+                          .n_seq_rows = n_seq_rows,
+                          .positions = positions_.i32(),
+                          .seq_slots = seq_rows_.i32(),
+                          .kv_slots = kv_slots_.i32(),
+                          .block_tables = block_tables_.i32(),
+                          .max_blocks_per_seq = b.max_blocks_per_seq};
     return ok_status();
 }
 

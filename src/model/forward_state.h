@@ -37,6 +37,8 @@ public:
     int64_t n_tokens() const { return n_tokens_; }
     int64_t n_logit_rows() const { return n_logit_rows_; }
     int64_t max_tokens() const { return max_tokens_; }
+    // Backend memory of all the buffers (the engine sizes the KV pool around it).
+    size_t bytes() const;
 
     const BatchLayout& layout() const { return layout_; }
     const int32_t* tokens() const { return tokens_.i32(); }

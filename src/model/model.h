@@ -1,5 +1,6 @@
-// A loaded model: hyper-parameters, weights (in place in the file mapping on the CPU) and its
-// forward pass, which turns the batch in a ForwardState into logits.
+// A loaded model: hyper-parameters, weights (in place in the file mapping on the CPU; on a GPU each
+// WeightMatrix the layers keep owns its device copy) and its forward pass, which turns the batch
+// in a ForwardState into logits.
 #pragma once
 
 #include <memory>

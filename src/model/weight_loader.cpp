@@ -29,23 +29,22 @@ Result<const gguf::TensorInfo*> WeightLoader::find(TensorName name, int64_t laye
 Result<WeightMatrix> WeightLoader::matrix(TensorName name, int64_t layer, int64_t cols, int64_t rows) {
     RF_ASSIGN_OR_RETURN(const gguf::TensorInfo* t,
                         find(name, layer, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)}));
-    const WeightMatrix host{t->type, t->data, cols, rows, static_cast<size_t>(t->n_bytes / rows)};
+    const WeightMatrix host{.type = t->type,
+                            .data = t->data,
+                            .cols = cols,
+                            .rows = rows,
+                            .row_bytes = static_cast<size_t>(t->n_bytes / rows)};
     return backend_.import_weight(host, file_.owns_bytes());
 }
 
-Result<std::vector<WeightMatrix>> WeightLoader::stacked(TensorName name, int64_t layer, int64_t cols, int64_t rows,
-                                                        int64_t count) {
+Result<WeightMatrix> WeightLoader::stacked(TensorName name, int64_t layer, int64_t cols, int64_t rows, int64_t count) {
     RF_ASSIGN_OR_RETURN(const gguf::TensorInfo* t,
                         find(name, layer,
                              {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows), static_cast<uint64_t>(count)}));
     const size_t row_bytes = t->n_bytes / static_cast<uint64_t>(rows * count);
-    std::vector<WeightMatrix> out;
-    for (int64_t e = 0; e < count; ++e) {
-        const WeightMatrix host{t->type, t->data + static_cast<size_t>(e * rows) * row_bytes, cols, rows, row_bytes};
-        RF_ASSIGN_OR_RETURN(WeightMatrix m, backend_.import_weight(host, file_.owns_bytes()));
-        out.push_back(m);
-    }
-    return out;
+    const WeightMatrix host{.type = t->type, .data = t->data, .cols = cols, .rows = rows, .row_bytes = row_bytes,
+                            .count = count};
+    return backend_.import_weight(host, file_.owns_bytes());
 }
 
 Result<ParamVector> WeightLoader::vector(TensorName name, int64_t layer, int64_t size) {

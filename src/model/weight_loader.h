@@ -1,6 +1,7 @@
 // Finds a model's tensors by name, checks their shapes against the hyper-parameters and hands
-// them to the backend: matrices stay in the file mapping (on the CPU), 1-D parameters (norm
-// weights, biases) are converted to f32 in backend memory.
+// them to the backend: matrices stay in the file mapping (on the CPU; a GPU backend copies them
+// and the matrix owns the copy), 1-D parameters (norm weights, biases) are converted to f32 in
+// backend memory.
 #pragma once
 
 #include <vector>
@@ -18,9 +19,9 @@ public:
     bool has(TensorName name, int64_t layer = -1) const;
     // A matrix of `rows` outputs by `cols` inputs (ggml shape {cols, rows}).
     Result<WeightMatrix> matrix(TensorName name, int64_t layer, int64_t cols, int64_t rows);
-    // `count` matrices stacked in one 3-D tensor of shape {cols, rows, count} (experts).
-    Result<std::vector<WeightMatrix>> stacked(TensorName name, int64_t layer, int64_t cols, int64_t rows,
-                                              int64_t count);
+    // `count` matrices stacked in one 3-D tensor of shape {cols, rows, count} (experts), imported
+    // whole so that a backend can keep them together.
+    Result<WeightMatrix> stacked(TensorName name, int64_t layer, int64_t cols, int64_t rows, int64_t count);
     Result<ParamVector> vector(TensorName name, int64_t layer, int64_t size);
     // An empty ParamVector when the tensor is absent.
     Result<ParamVector> optional_vector(TensorName name, int64_t layer, int64_t size);

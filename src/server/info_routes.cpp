@@ -94,6 +94,10 @@ void add_info_routes(Server::Impl& s) {
     s.http.Get("/v1/models", [&s](const httplib::Request&, httplib::Response& res) {
         json model{{"id", s.options.model_id}, {"object", "model"}, {"created", 0},
                    {"owned_by", "rocmforge"}, {"max_model_len", s.model.n_ctx}};
+        if (!s.options.backend.empty()) {
+            model["backend"] = s.options.backend;
+            model["device"] = s.options.device;
+        }
         send_json(res, dump({{"object", "list"}, {"data", json::array({model})}}));
     });
     s.http.Get("/metrics", [&s](const httplib::Request&, httplib::Response& res) {

@@ -55,7 +55,22 @@ void Metrics::observe_request_duration(double seconds) {
     duration_.observe(seconds);
 }
 
+void Metrics::set_backend(std::string backend, std::string device) {
+    std::lock_guard lock(mutex_);
+    backend_ = std::move(backend);
+    device_ = std::move(device);
+}
+
 namespace {
+// A label value as the text format wants it: backslash, quote and newline escaped.
+std::string label_value(const std::string& v) {
+    std::string out;
+    for (char c : v) {
+        if (c == '\\' || c == '"') out += '\\';
+        out += c == '\n' ? std::string("\\n") : std::string(1, c);
+    }
+    return out;
+}
 void gauge(std::string& out, const char* name, const char* help, double value) {
     out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n{} {}\n", name, help, name, name, value);
 }
@@ -90,6 +105,11 @@ std::string Metrics::render(const engine::SchedulerStats& s) const {
           s.prefix_lookup_tokens > 0 ? static_cast<double>(s.prefix_hit_tokens) / s.prefix_lookup_tokens : 0.0);
     counter(out, "rocmforge_scheduler_steps_total", "Forward steps run by the scheduler.", s.steps);
     counter(out, "rocmforge_computed_prompt_tokens_total", "Prompt tokens computed (not reused).", s.prompt_tokens);
+    if (!backend_.empty())
+        out += fmt::format("# HELP rocmforge_backend_info The backend and device the model runs on.\n"
+                           "# TYPE rocmforge_backend_info gauge\n"
+                           "rocmforge_backend_info{{backend=\"{}\",device=\"{}\"}} 1\n",
+                           label_value(backend_), label_value(device_));
     return out;
 }
 

@@ -39,6 +39,9 @@ public:
     void observe_inter_token_latency(double seconds);
     void observe_request_duration(double seconds);
 
+    // Labels of the rocmforge_backend_info metric (not written while `backend` is empty).
+    void set_backend(std::string backend, std::string device);
+
     // Everything, gauges from `stats`.
     std::string render(const engine::SchedulerStats& stats) const;
 
@@ -47,6 +50,7 @@ private:
     std::map<int, uint64_t> responses_;  // by HTTP status
     uint64_t prompt_tokens_ = 0, generated_tokens_ = 0;
     Histogram ttft_, itl_, duration_;
+    std::string backend_, device_;
 };
 
 }  // namespace rf::server

@@ -57,6 +57,7 @@ Server::Server(engine::Scheduler& scheduler, ModelContext model, ServerOptions o
         send_error(res, {.status = 500, .message = what, .type = "server_error"});
     });
     s.http.set_logger([&s](const httplib::Request&, const httplib::Response& res) { s.metrics.count_response(res.status); });
+    s.metrics.set_backend(s.options.backend, s.options.device);
     add_info_routes(s);
     add_generation_routes(s);
 }

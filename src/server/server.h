@@ -27,6 +27,10 @@ struct ServerOptions {
     size_t http_threads = 96;          // connections served at once (a stream holds one)
     size_t trace_capacity = 256;
     std::chrono::milliseconds request_timeout{0};  // per request, 0: none
+    // What the model runs on, for /metrics and /v1/models ("cpu", "AMD EPYC ... (16 threads)");
+    // empty: not shown.
+    std::string backend = {};
+    std::string device = {};
 };
 
 class Server {

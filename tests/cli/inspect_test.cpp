@@ -1,4 +1,4 @@
-// End-to-end: the rocmforge binary's inspect, models, bench and template commands.
+// End-to-end: the rocmforge binary's inspect, models, bench, devices and template commands.
 #include <filesystem>
 #include <fstream>
 
@@ -149,7 +149,8 @@ TEST(CliBench, TimesEveryTestAtEveryDepth) {
     auto made = run_command(fmt::format("{} --arch llama --layers 2 --embd 128 --ff 256 --heads 4 --kv-heads 2 --vocab 300 "
                                         "--type Q4_0 --out {} 2>&1", ROCMFORGE_SYNTH_BIN, model.string()));
     ASSERT_EQ(made.exit_code, 0) << made.output;
-    auto r = run_command(rocmforge("bench -m " + model.string() + " -p 8 -n 4 -d 0 -d 40 -r 2 -t 2 -o json"));
+    auto r = run_command(
+        rocmforge("bench -m " + model.string() + " -p 8 -n 4 -d 0 -d 40 -r 2 -t 2 --device cpu -o json"));
     ASSERT_EQ(r.exit_code, 0) << r.output;
     const auto results = nlohmann::json::parse(r.output);
     ASSERT_EQ(results.size(), 4u) << r.output;
@@ -160,9 +161,29 @@ TEST(CliBench, TimesEveryTestAtEveryDepth) {
         EXPECT_EQ(results[i]["samples_ts"].size(), 2u);
         EXPECT_GT(results[i]["avg_ts"].get<double>(), 0.0);
     }
+    EXPECT_EQ(results[0]["backend"], "cpu");
+    EXPECT_FALSE(results[0]["device"].get<std::string>().empty());
+    auto md = run_command(rocmforge("bench -m " + model.string() + " -p 8 -n 0 -r 1 -t 2 --device cpu"));
+    ASSERT_EQ(md.exit_code, 0) << md.output;
+    EXPECT_EQ(md.output.rfind("backend cpu: ", 0), 0u) << md.output;
+    EXPECT_NE(md.output.find("| pp8 |"), std::string::npos) << md.output;
     auto bad = run_command(rocmforge("bench -m " + model.string() + " -d -5 2>&1"));
     EXPECT_NE(bad.exit_code, 0) << bad.output;
     fs::remove_all(dir);
+}
+
+// `devices` exists in every build; one without CUDA says so and succeeds.
+TEST(CliDevices, AnswersInEveryBuild) {
+    auto r = run_command(rocmforge("devices 2>&1"));
+#if defined(ROCMFORGE_HAVE_CUDA)
+    EXPECT_EQ(r.output.find("no GPU support"), std::string::npos) << r.output;
+    if (r.exit_code != 0) {  // no GPU or driver here: the runtime's reason
+        EXPECT_NE(r.output.find("error"), std::string::npos) << r.output;
+    }
+#else
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(r.output, "no GPU support in this build\n");
+#endif
 }
 
 // The template command prints the golden rendering byte for byte, and template errors exit 1.

@@ -19,7 +19,7 @@ TEST(CliGenerate, JsonMatchesTheReferenceGreedyContinuation) {
     const auto cases = test::read_golden(test::shared_path("models/llama-gqa-q8_0.golden.json"));
     const auto& c = cases.at(0);
     auto r = test::run_command(test::rocmforge("generate -m " + model + " -p '" + c.prompt +
-                                               "' -n 6 --temp 0 --json --top-logits 3 -t 2 -c 256 2>&1"));
+                                               "' -n 6 --temp 0 --json --top-logits 3 --device cpu -t 2 -c 256 2>&1"));
     ASSERT_EQ(r.exit_code, 0) << r.output;
     const auto j = nlohmann::json::parse(r.output);
     EXPECT_EQ(j.at("prompt_tokens").get<std::vector<int32_t>>(), c.tokens);
@@ -38,12 +38,16 @@ TEST(CliGenerate, JsonMatchesTheReferenceGreedyContinuation) {
     }
     EXPECT_EQ(j.at("generated_top_logits").size(), 6u);
     EXPECT_EQ(j.at("stop_reason"), "max_tokens");
+    EXPECT_EQ(j.at("backend"), "cpu");
+    EXPECT_FALSE(j.at("device").get<std::string>().empty());
 }
 
 TEST(CliGenerate, StreamsTextAndReportsSpeed) {
     RF_REQUIRE_SHARED();
     const auto model = test::shared_path("models/qwen2-q8_0.gguf").string();
-    auto r = test::run_command(test::rocmforge("generate -m " + model + " -p 'def main():' -n 5 --seed 1 2>&1"));
+    // --device cpu: auto would add a note on stderr in a CUDA build without a usable GPU.
+    auto r = test::run_command(
+        test::rocmforge("generate -m " + model + " -p 'def main():' -n 5 --seed 1 --device cpu 2>&1"));
     ASSERT_EQ(r.exit_code, 0) << r.output;
     EXPECT_EQ(r.output.rfind("def main():", 0), 0u) << r.output;
     EXPECT_NE(r.output.find("tokens/s"), std::string::npos) << r.output;
@@ -58,6 +62,9 @@ TEST(CliGenerate, BadInputFailsClearly) {
     EXPECT_EQ(absurd.exit_code, 2) << absurd.output;
     auto threads = test::run_command(test::rocmforge("generate -m /nonexistent.gguf -p hi -t 100000 2>&1"));
     EXPECT_EQ(threads.exit_code, 2) << threads.output;
+    auto device = test::run_command(test::rocmforge("generate -m /nonexistent.gguf -p hi --device tpu 2>&1"));
+    EXPECT_EQ(device.exit_code, 2) << device.output;
+    EXPECT_NE(device.output.find("unknown device 'tpu'"), std::string::npos) << device.output;
 
     // An architecture the registry does not know.
     auto bytes = test::SyntheticModel({.arch = "mamba", .n_vocab = 300, .vocab = true}).build();

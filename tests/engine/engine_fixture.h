@@ -1,19 +1,20 @@
-// A small synthetic model with a byte-level vocabulary, loaded on the CPU, for engine tests that
-// need real forward passes but no reference data.
+// A small synthetic model with a byte-level vocabulary, loaded on the test backend (the CPU unless
+// ROCMFORGE_TEST_DEVICE says otherwise), for engine tests that need real forward passes but no
+// reference data.
 #pragma once
 
 #include <gtest/gtest.h>
 
-#include "backend/cpu/cpu_backend.h"
 #include "engine/engine.h"
 #include "model/registry.h"
 #include "tokenizer/tokenizer.h"
 #include "model/synthetic_model.h"
+#include "support/test_backend.h"
 
 namespace rf::engine::test {
 
 struct TinyModel {
-    cpu::CpuBackend backend{{.threads = 2}};
+    std::unique_ptr<Backend> backend = rf::test::make_test_backend({.threads = 2}, /*batch_invariant=*/true);
     std::vector<uint8_t> bytes;
     std::unique_ptr<gguf::File> file;
     std::unique_ptr<model::Model> model;
@@ -26,7 +27,7 @@ struct TinyModel {
         auto f = gguf::File::parse(bytes, "synthetic");
         EXPECT_TRUE(f.ok()) << f.error().message;
         file = std::make_unique<gguf::File>(std::move(*f));
-        auto m = model::load_model(*file, backend);
+        auto m = model::load_model(*file, *backend);
         EXPECT_TRUE(m.ok()) << m.error().message;
         model = std::move(*m);
         auto t = tokenizer::Tokenizer::from_gguf(*file);
@@ -35,7 +36,7 @@ struct TinyModel {
     }
 
     std::unique_ptr<Engine> engine(EngineOptions o) {
-        auto e = Engine::create(*model, backend, o);
+        auto e = Engine::create(*model, *backend, o);
         EXPECT_TRUE(e.ok()) << e.error().message;
         return std::make_unique<Engine>(std::move(*e));
     }

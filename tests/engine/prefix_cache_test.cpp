@@ -126,17 +126,35 @@ TEST(PrefixCache, UnheldCachedBlocksAreEvictedLeastRecentlyUsedFirst) {
 
 TEST(PrefixCache, EngineSizesThePoolFromAMemoryBudget) {
     test::TinyModel m;
-    const int64_t per_block = KvCache::block_bytes(m.model->hparams(), 16, KvType::F32);
+    const int64_t per_block = KvCache::block_bytes(*m.backend, m.model->hparams(), 16, KvType::F32);
     ASSERT_GT(per_block, 0);
     auto e = m.engine({.n_ctx = 256, .n_batch = 32, .max_sequences = 32, .block_size = 16, .kv_type = KvType::F32,
                        .kv_memory_bytes = per_block * 40 + 5});
     EXPECT_EQ(e->cache().total_blocks(), 40);
     auto whole = m.engine({.n_ctx = 256, .n_batch = 32, .max_sequences = 4, .block_size = 16, .kv_type = KvType::F32});
     EXPECT_EQ(whole->cache().total_blocks(), 64);
-    auto none = Engine::create(*m.model, m.backend,
+    auto none = Engine::create(*m.model, *m.backend,
                                {.n_ctx = 64, .n_batch = 8, .max_sequences = 1, .block_size = 16, .kv_memory_bytes = 10});
     ASSERT_FALSE(none.ok());
     EXPECT_NE(none.error().message.find("holds no block"), std::string::npos);
+}
+
+// Without a KV memory size the pool takes every full context when the free memory's share allows,
+// else what fits there, and names the bytes when one context does not fit.
+TEST(PrefixCache, PoolWithoutASizeFollowsTheFreeMemory) {
+    const EngineOptions o{.n_ctx = 64, .max_sequences = 4, .block_size = 16};  // 4 blocks a context
+    const int64_t block = 1000, state = 500;
+    EXPECT_EQ(kv_blocks_for_memory({.free_bytes = 100000}, o, block, state, "dev").value(), 16);
+    EXPECT_EQ(kv_blocks_for_memory({}, o, block, state, "dev").value(), 16) << "unknown free memory";
+    // 90% of 10000, less the state: 8500 bytes, two contexts.
+    EXPECT_EQ(kv_blocks_for_memory({.free_bytes = 10000}, o, block, state, "dev").value(), 8);
+    EngineOptions half = o;
+    half.memory_fraction = 0.5;
+    EXPECT_EQ(kv_blocks_for_memory({.free_bytes = 10000}, half, block, state, "dev").value(), 4);
+    auto none = kv_blocks_for_memory({.free_bytes = 4400}, o, block, state, "dev");
+    ASSERT_FALSE(none.ok());
+    EXPECT_NE(none.error().message.find("needs 4000 bytes"), std::string::npos) << none.error().message;
+    EXPECT_NE(none.error().message.find("dev has 4400 bytes"), std::string::npos) << none.error().message;
 }
 
 TEST(PrefixCache, EngineRefusesToWriteIntoASharedBlock) {

@@ -2,10 +2,10 @@
 // prefill and a shared system prompt) stream exactly what each streams alone.
 #include <gtest/gtest.h>
 
-#include "backend/cpu/cpu_backend.h"
 #include "engine/loaded_model.h"
 #include "scheduler_support.h"
 #include "support/shared_data.h"
+#include "support/test_backend.h"
 
 namespace rf::engine {
 namespace {
@@ -14,8 +14,8 @@ using namespace test;
 
 TEST(Scheduler, ReferenceModelGivesTheSameTextConcurrentlyAsAlone) {
     RF_REQUIRE_SHARED();
-    cpu::CpuBackend backend({.threads = 2});
-    auto loaded = LoadedModel::load(rf::test::shared_path("models/llama-gqa-q8_0.gguf").string(), backend,
+    const std::unique_ptr<Backend> backend = rf::test::make_test_backend({.threads = 2}, /*batch_invariant=*/true);
+    auto loaded = LoadedModel::load(rf::test::shared_path("models/llama-gqa-q8_0.gguf").string(), *backend,
                                     {.n_ctx = 256, .n_batch = 128, .max_sequences = 8, .block_size = 16});
     ASSERT_TRUE(loaded.ok()) << loaded.error().message;
     // Ten prompts, eight sequences: the last waits for a slot, and by then the first has put the

@@ -304,7 +304,7 @@ TEST(Scheduler, DestructionCancelsWhatIsLeft) {
 TEST(Scheduler, SmallPoolEvictsCachedPrefixesAndStillAnswersRight) {
     // Room for two requests' worst case at a time; every finished prompt leaves cached blocks.
     test::TinyModel probe;
-    const int64_t per_block = KvCache::block_bytes(probe.model->hparams(), 4, KvType::F32);
+    const int64_t per_block = KvCache::block_bytes(*probe.backend, probe.model->hparams(), 4, KvType::F32);
     Served s({.max_running = 4}, {.n_ctx = 64, .n_batch = 64, .max_sequences = 4, .block_size = 4,
                                  .kv_type = KvType::F32, .kv_memory_bytes = per_block * 12});
     Collector c, alone;
@@ -325,7 +325,7 @@ TEST(Scheduler, SmallPoolEvictsCachedPrefixesAndStillAnswersRight) {
 TEST(Scheduler, PreemptionWhenThePoolRunsShortChangesNoOutput) {
     // Ten blocks of four positions; three requests growing to seven blocks each cannot all stay.
     test::TinyModel probe;
-    const int64_t per_block = KvCache::block_bytes(probe.model->hparams(), 4, KvType::F32);
+    const int64_t per_block = KvCache::block_bytes(*probe.backend, probe.model->hparams(), 4, KvType::F32);
     for (bool prefix_caching : {false, true}) {
         Served s({.max_running = 3, .prefix_caching = prefix_caching},
                  {.n_ctx = 64, .n_batch = 64, .max_sequences = 3, .block_size = 4, .kv_type = KvType::F32,
@@ -365,7 +365,7 @@ TEST(Scheduler, PreemptionWhenThePoolRunsShortChangesNoOutput) {
 TEST(Scheduler, RandomBurstWithCancelsLeaksNoBlock) {
     // A pool too small for eight long requests at once: preemption, eviction and cancels mix.
     test::TinyModel probe;
-    const int64_t per_block = KvCache::block_bytes(probe.model->hparams(), 4, KvType::F32);
+    const int64_t per_block = KvCache::block_bytes(*probe.backend, probe.model->hparams(), 4, KvType::F32);
     Served s({.max_queue = 64, .max_running = 8, .step_token_budget = 24},
             {.n_ctx = 96, .n_batch = 64, .max_sequences = 8, .block_size = 4, .kv_type = KvType::F32,
              .kv_memory_bytes = per_block * 40});

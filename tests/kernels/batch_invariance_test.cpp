@@ -46,7 +46,7 @@ void expect_batch_invariant(TensorType type, int64_t cols, uint32_t seed, Thread
     constexpr int64_t kRows = 19, kMaxTokens = 33;
     const size_t row_bytes = quant::quantized_size(type, static_cast<size_t>(cols)).value();
     const auto bytes = quantized_rows(type, kRows, cols, row_bytes, seed);
-    const WeightMatrix w{type, bytes.data(), cols, kRows, row_bytes};
+    const WeightMatrix w{.type = type, .data = bytes.data(), .cols = cols, .rows = kRows, .row_bytes = row_bytes};
     const auto x = random_values(static_cast<size_t>(cols * kMaxTokens), seed + 1);
     for (Isa isa : supported_isas()) {
         std::vector<float> alone(static_cast<size_t>(kRows * kMaxTokens));

@@ -43,7 +43,7 @@ Matrix quantized_matrix(TensorType type, int64_t rows, int64_t cols, uint32_t se
         const std::span<const float> src(values.data() + r * cols, static_cast<size_t>(cols));
         EXPECT_TRUE(quant::quantize_row(type, src, std::span(m.bytes.data() + r * row_bytes, row_bytes)).ok());
     }
-    m.view = WeightMatrix{type, m.bytes.data(), cols, rows, row_bytes};
+    m.view = WeightMatrix{.type = type, .data = m.bytes.data(), .cols = cols, .rows = rows, .row_bytes = row_bytes};
     return m;
 }
 

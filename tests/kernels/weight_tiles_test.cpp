@@ -37,7 +37,7 @@ Matrix quantized(TensorType type, int64_t rows, int64_t cols, uint32_t seed) {
         EXPECT_TRUE(quant::quantize_row(type, std::span(values.data() + r * cols, static_cast<size_t>(cols)),
                                         std::span(m.bytes.data() + r * row_bytes, row_bytes))
                         .ok());
-    m.view = WeightMatrix{type, m.bytes.data(), cols, rows, row_bytes};
+    m.view = WeightMatrix{.type = type, .data = m.bytes.data(), .cols = cols, .rows = rows, .row_bytes = row_bytes};
     return m;
 }
 

@@ -45,7 +45,11 @@ TEST(ZooMatmul, EveryKernelTypeMatchesTheReferenceProducts) {
         const std::vector<float> y_ref = read_f32(*y_info);
         const int64_t cols = static_cast<int64_t>(q.shape[0]), rows = static_cast<int64_t>(q.rows());
         ASSERT_EQ(static_cast<int64_t>(x.size()), cols);
-        const WeightMatrix w{q.type, q.data, cols, rows, static_cast<size_t>(q.n_bytes / q.rows())};
+        const WeightMatrix w{.type = q.type,
+                             .data = q.data,
+                             .cols = cols,
+                             .rows = rows,
+                             .row_bytes = static_cast<size_t>(q.n_bytes / q.rows())};
         const auto rounded = test::round_activations(q.type, x);
         ++types_checked;
 

@@ -1,17 +1,25 @@
 // Every model in ../shared/models against its reference outputs, following the comparison
 // protocol of shared/README.md: prompt tokens, last-position logits, per-position top-1 and the
-// greedy continuation. Prints the measured agreement per model.
+// greedy continuation. Prints the measured agreement per model. Runs on the backend
+// ROCMFORGE_TEST_DEVICE names (default the CPU), with an F16 KV cache when ROCMFORGE_TEST_KV=f16
+// (the reference used an f32 cache, so that run measures the cache's rounding too).
+// With ROCMFORGE_TEST_REFERENCE=cpu the reference is the CPU backend's own run of the same prompts
+// with the same KV type (cpu_reference.h), held to the same protocol: how a GPU with an F16 cache
+// is checked, since the golden files were made with an F32 cache.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <string_view>
 
 #include <gtest/gtest.h>
 
-#include "backend/cpu/cpu_backend.h"
 #include "engine/engine.h"
+#include "cpu_reference.h"
 #include "golden.h"
 #include "support/shared_data.h"
+#include "support/test_backend.h"
 #include "tokenizer/tokenizer.h"
 
 namespace rf {
@@ -40,6 +48,11 @@ bool is_float_model(const gguf::File& file) {
     return true;
 }
 
+KvType test_kv_type() {
+    const char* env = std::getenv("ROCMFORGE_TEST_KV");
+    return env && std::string_view(env) == "f16" ? KvType::F16 : KvType::F32;
+}
+
 int32_t argmax(const float* row, int64_t n) { return static_cast<int32_t>(std::max_element(row, row + n) - row); }
 
 class Conformance : public ::testing::TestWithParam<std::string> {};
@@ -49,13 +62,22 @@ TEST_P(Conformance, MatchesReference) {
     const std::string name = GetParam();
     ASSERT_NE(name, "none") << "no models found in " << test::shared_path("models");
     // Read into memory as the CLI does, so that the weights are interleaved where the CPU can.
-    auto file = gguf::File::open(test::shared_path("models/" + name + ".gguf").string(), FileLoad::Copy);
+    const std::string path = test::shared_path("models/" + name + ".gguf").string();
+    auto file = gguf::File::open(path, FileLoad::Copy);
     ASSERT_TRUE(file.ok()) << file.error().message;
-    const auto cases = test::read_golden(test::shared_path("models/" + name + ".golden.json"));
+    auto cases = test::read_golden(test::shared_path("models/" + name + ".golden.json"));
     ASSERT_FALSE(cases.empty());
 
-    cpu::CpuBackend backend;
-    auto model = model::load_model(*file, backend);
+    const std::unique_ptr<Backend> backend = test::make_test_backend();
+    const KvType kv_type = test_kv_type();
+    const char* reference = std::getenv("ROCMFORGE_TEST_REFERENCE");
+    const bool against_cpu = reference && std::string_view(reference) == "cpu";
+    if (against_cpu) {
+        auto recorded = test::cpu_reference(path, cases, kv_type);
+        ASSERT_TRUE(recorded.ok()) << recorded.error().message;
+        cases = std::move(*recorded);
+    }
+    auto model = model::load_model(*file, *backend);
     ASSERT_TRUE(model.ok()) << model.error().message;
     auto tokenizer = tokenizer::Tokenizer::from_gguf(*file);
     ASSERT_TRUE(tokenizer.ok()) << tokenizer.error().message;
@@ -71,7 +93,7 @@ TEST_P(Conformance, MatchesReference) {
         EXPECT_EQ(tokenizer->encode(c.prompt, {.add_special = true, .parse_special = false}), c.tokens);
 
         // Odd batch size so prompts are split across steps.
-        auto engine = engine::Engine::create(**model, backend, {.n_ctx = 512, .n_batch = 37});
+        auto engine = engine::Engine::create(**model, *backend, {.n_ctx = 512, .n_batch = 37, .kv_type = kv_type});
         ASSERT_TRUE(engine.ok()) << engine.error().message;
         std::vector<float> logits;
         auto fed = engine->feed(0, c.tokens, true, logits);
@@ -134,10 +156,11 @@ TEST_P(Conformance, MatchesReference) {
             const int32_t next[] = {mine};
             ASSERT_TRUE(engine->feed(0, next, false, step_logits).ok());
         }
-        std::printf("[conformance] %-18s prompt %3zu tok: rms/std %.4f  max/std %.4f  top-1 %d/%zu (margin>M: %d/%d)  "
-                    "greedy equal for %zu/%zu steps (required %zu)\n",
-                    name.c_str(), c.tokens.size(), rms_rel, peak_rel, agree_all, c.tokens.size(), agree_above_m,
-                    above_m, matched, c.greedy.size(), required);
+        std::printf("[conformance] %s %s vs %s %-18s prompt %3zu tok: rms/std %.4f  max/std %.4f  top-1 %d/%zu "
+                    "(margin>M: %d/%d)  greedy equal for %zu/%zu steps (required %zu)\n",
+                    backend->name().c_str(), kv_type == KvType::F16 ? "f16" : "f32", against_cpu ? "cpu" : "golden", name.c_str(), c.tokens.size(),
+                    rms_rel, peak_rel, agree_all, c.tokens.size(), agree_above_m, above_m, matched, c.greedy.size(),
+                    required);
     }
 }
 

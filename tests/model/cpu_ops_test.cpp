@@ -1,11 +1,14 @@
 // CPU backend ops against direct formulas: RoPE pairing (normal and NEOX), sliding-window and
-// soft-capped attention over a block-table cache, and expert routing.
+// soft-capped attention over a block-table cache, expert routing and stacked expert products,
+// and the KV block size the engine plans with.
 #include <cmath>
 #include <numeric>
 
 #include <gtest/gtest.h>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/kernels/weight_tiles.h"
+#include "quant/quantize.h"
 
 namespace rf {
 namespace {
@@ -65,7 +68,13 @@ TEST(CpuOps, AttentionMasksAndCapsLikeTheFormula) {
     for (size_t i = 0; i < q.size(); ++i) q[i] = std::sin(0.3f * i);
     for (size_t i = 0; i < k.size(); ++i) k[i] = std::cos(0.7f * i);
     for (size_t i = 0; i < v.size(); ++i) v[i] = 0.1f * i;
-    const BatchLayout batch{n, positions.data(), seq.data(), slots.data(), table.data(), 4};
+    const BatchLayout batch{.n_tokens = n,
+                            .n_seq_rows = 1,
+                            .positions = positions.data(),
+                            .seq_slots = seq.data(),
+                            .kv_slots = slots.data(),
+                            .block_tables = table.data(),
+                            .max_blocks_per_seq = 4};
     ASSERT_TRUE(be.store_kv(**cache, 0, Act{k.data(), n, hd, hd}, Act{v.data(), n, hd, hd}, batch).ok());
     const AttentionConfig config{.n_heads = 2, .n_kv_heads = 1, .head_dim_k = hd, .head_dim_v = hd,
                                  .scale = scale, .softcap = cap, .sliding_window = window};
@@ -99,6 +108,66 @@ TEST(CpuOps, RoutingPicksTheTopExpertsAndNormalises) {
     EXPECT_NEAR(weights[0] + weights[1], 1.0f, 1e-6);
     EXPECT_NEAR(weights[0] / weights[1], std::exp(0.5f), 1e-4);
     EXPECT_FALSE(be.route_top_k(Act{logits.data(), 1, 4, 4}, 5, true, ids, weights).ok());
+}
+
+// A stack of experts imported whole is interleaved expert by expert, byte for byte as each expert
+// imported alone, and matmul_experts gives each (token, slot) its expert's product.
+TEST(CpuOps, StackedExpertsImportAndMultiplyAsSeparateMatrices) {
+    const int64_t cols = 256, rows = 48, n_expert = 3;  // three whole tiles of 16 rows per expert
+    const size_t row_bytes = quant::quantized_size(TensorType::Q8_0, cols).value();
+    std::vector<uint8_t> stacked(static_cast<size_t>(n_expert * rows) * row_bytes);
+    std::vector<float> values(cols);
+    for (int64_t r = 0; r < n_expert * rows; ++r) {
+        for (int64_t c = 0; c < cols; ++c) values[c] = std::sin(0.013f * static_cast<float>(r * cols + c));
+        const std::span<uint8_t> row(stacked.data() + r * row_bytes, row_bytes);
+        ASSERT_TRUE(quant::quantize_row(TensorType::Q8_0, values, row).ok());
+    }
+    std::vector<uint8_t> separate_bytes = stacked;
+    cpu::CpuBackend be({.threads = 2});
+    const WeightMatrix host{.type = TensorType::Q8_0, .data = stacked.data(), .cols = cols, .rows = rows,
+                            .row_bytes = row_bytes, .count = n_expert};
+    auto stack = be.import_weight(host, true);
+    ASSERT_TRUE(stack.ok()) << stack.error().message;
+    EXPECT_EQ(stack->count, n_expert);
+    std::vector<WeightMatrix> separate;
+    for (int64_t e = 0; e < n_expert; ++e) {
+        WeightMatrix one = host;
+        one.data = separate_bytes.data() + e * rows * row_bytes;
+        one.count = 1;
+        separate.push_back(be.import_weight(one, true).value());
+        EXPECT_EQ(stack->matrix(e).layout, separate.back().layout);
+    }
+    EXPECT_EQ(stacked, separate_bytes);
+    EXPECT_EQ(stack->layout == WeightLayout::Tiles16, cpu::can_tile(TensorType::Q8_0));
+
+    const int64_t n_tokens = 4, k = 2;
+    const int32_t ids[n_tokens * k] = {0, 2, 1, 0, 2, 1, 0, 1};
+    std::vector<float> x(n_tokens * cols), y(n_tokens * k * rows), expected(rows);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = std::cos(0.07f * static_cast<float>(i));
+    ASSERT_TRUE(be.matmul_experts(*stack, ids, k, Act{x.data(), n_tokens, cols, cols},
+                                  Act{y.data(), n_tokens * k, rows, rows}).ok());
+    for (int64_t i = 0; i < n_tokens * k; ++i) {
+        ASSERT_TRUE(be.matmul(separate[ids[i]], Act{x.data() + i / k * cols, 1, cols, cols},
+                              Act{expected.data(), 1, rows, rows}).ok());
+        for (int64_t r = 0; r < rows; ++r) ASSERT_EQ(y[i * rows + r], expected[r]) << "slot " << i << " row " << r;
+    }
+    const int32_t bad[n_tokens * k] = {0, 3, 1, 0, 2, 1, 0, 1};
+    EXPECT_FALSE(be.matmul_experts(*stack, bad, k, Act{x.data(), n_tokens, cols, cols},
+                                   Act{y.data(), n_tokens * k, rows, rows}).ok());
+}
+
+// The engine sizes pools with kv_block_bytes: a block's keys and values of every layer, each
+// part rounded up to 64 bytes as the storage lays them out.
+TEST(CpuOps, KvBlockBytesFollowTheStorageLayout) {
+    cpu::CpuBackend be({.threads = 1});
+    const KvCacheShape f32{.n_layers = 3, .n_kv_heads = 2, .head_dim_k = 64, .head_dim_v = 32, .block_size = 16};
+    EXPECT_EQ(be.kv_block_bytes(f32), 3 * 16 * 2 * (64 + 32) * 4);
+    KvCacheShape odd = f32;  // 3 slots x 1 head x 5 values x 2 bytes = 30 bytes, stored in 64
+    odd.n_kv_heads = 1;
+    odd.head_dim_k = odd.head_dim_v = 5;
+    odd.block_size = 3;
+    odd.type = KvType::F16;
+    EXPECT_EQ(be.kv_block_bytes(odd), 3 * (64 + 64));
 }
 
 }  // namespace

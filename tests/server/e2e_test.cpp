@@ -5,10 +5,10 @@
 
 #include <gtest/gtest.h>
 
-#include "backend/cpu/cpu_backend.h"
 #include "engine/loaded_model.h"
 #include "harness.h"
 #include "model_fixture.h"
+#include "support/test_backend.h"
 
 namespace rf::server {
 namespace {
@@ -19,7 +19,7 @@ using test::parse_json;
 
 // One model, scheduler and server for the whole program (loading is the slow part).
 struct Stack {
-    std::unique_ptr<cpu::CpuBackend> backend;
+    std::unique_ptr<Backend> backend;
     engine::LoadedModel model;
     std::unique_ptr<engine::Scheduler> scheduler;
     std::unique_ptr<test::ServerHarness> harness;
@@ -28,7 +28,7 @@ struct Stack {
 Stack* stack() {
     static std::unique_ptr<Stack> s = []() -> std::unique_ptr<Stack> {
         auto st = std::make_unique<Stack>();
-        st->backend = std::make_unique<cpu::CpuBackend>(cpu::CpuBackendOptions{.threads = 2});
+        st->backend = test::make_test_backend({.threads = 2}, /*batch_invariant=*/true);
         auto loaded = engine::LoadedModel::load(test::shared_path(test::kServerModel).string(), *st->backend,
                                                 {.n_ctx = 256, .n_batch = 64, .max_sequences = 4});
         if (!loaded) {
@@ -45,7 +45,9 @@ Stack* stack() {
         st->scheduler = std::move(*sched);
         ModelContext ctx{.tokenizer = st->model.tokenizer.get(), .chat_template = tmpl::kDefaultChatTemplate,
                          .n_ctx = st->model.engine->n_ctx(), .max_n = 8};
-        st->harness = std::make_unique<test::ServerHarness>(*st->scheduler, ctx, ServerOptions{.model_id = "tiny"});
+        st->harness = std::make_unique<test::ServerHarness>(
+            *st->scheduler, ctx,
+            ServerOptions{.model_id = "tiny", .backend = st->backend->name(), .device = st->backend->device_name()});
         return st;
     }();
     return s.get();
@@ -235,6 +237,17 @@ TEST_F(E2eTest, MetricsAndTraces) {
     EXPECT_FALSE(metric("rocmforge_kv_blocks_total").empty());
     EXPECT_FALSE(metric("rocmforge_prefix_cache_hit_rate").empty());
     EXPECT_NE(metric("rocmforge_time_to_first_token_seconds_count"), "0");
+    // What the model runs on, as labels of an info metric and in the model list.
+    const Backend& backend = *stack()->backend;
+    auto m = client().Get("/metrics");
+    ASSERT_TRUE(m);
+    EXPECT_NE(m->body.find("\nrocmforge_backend_info{backend=\"" + backend.name() + "\",device=\""), std::string::npos)
+        << m->body;
+    auto models = client().Get("/v1/models");
+    ASSERT_TRUE(models);
+    const json list = parse_json(models->body);
+    EXPECT_EQ(list["data"][0]["backend"], backend.name());
+    EXPECT_EQ(list["data"][0]["device"], backend.device_name());
     auto t = client().Get("/traces?limit=1");
     ASSERT_TRUE(t);
     const json j = parse_json(t->body);

@@ -243,6 +243,20 @@ TEST_F(HttpTest, MetricsAndTracesReflectRequests) {
     EXPECT_EQ(j["traces"][0]["endpoint"], "/v1/completions");
     EXPECT_EQ(j["traces"][0]["spans"].size(), 3u);
     EXPECT_EQ(j["traces"][0]["spans"][1]["name"], "prefill");
+    EXPECT_EQ(m->body.find("rocmforge_backend_info"), std::string::npos) << "no backend was named";
+}
+
+TEST_F(HttpTest, BackendInfoIsAnEscapedLabelSet) {
+    start(1ms, {.backend = "cpu", .device = "Some \"CPU\" \\ 2\n(2 threads)"});
+    auto m = harness->client().Get("/metrics");
+    ASSERT_TRUE(m);
+    EXPECT_NE(m->body.find("# TYPE rocmforge_backend_info gauge\n"
+                           "rocmforge_backend_info{backend=\"cpu\",device=\"Some \\\"CPU\\\" \\\\ 2\\n(2 threads)\"} 1\n"),
+              std::string::npos)
+        << m->body;
+    auto models = harness->client().Get("/v1/models");
+    ASSERT_TRUE(models);
+    EXPECT_EQ(parse_json(models->body)["data"][0]["backend"], "cpu");
 }
 
 }  // namespace

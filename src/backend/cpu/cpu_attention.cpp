@@ -14,6 +14,9 @@ namespace rf::cpu {
 
 namespace {
 
+size_t round64(size_t n) { return (n + 63) / 64 * 64; }
+size_t element_bytes(KvType type) { return type == KvType::F16 ? 2 : 4; }
+
 // One allocation for all layers, on 64-byte boundaries (a vector of positions or of value columns
 // is one cache line, never split across two) and on huge pages (attention at depth streams it).
 class CpuKvStorage final : public KvStorage {
@@ -55,8 +58,9 @@ public:
 
 private:
     explicit CpuKvStorage(const KvCacheShape& shape)
-        : shape_(shape), elem_(shape.type == KvType::F16 ? 2 : 4), slots_(static_cast<size_t>(shape.n_blocks * shape.block_size)) {
-        const auto round64 = [](size_t n) { return (n + 63) / 64 * 64; };
+        : shape_(shape), elem_(element_bytes(shape.type)), slots_(static_cast<size_t>(shape.n_blocks * shape.block_size)) {
+        // Per layer: keys, kKeyPadding, values, each part rounded up to 64 bytes (kv_block_bytes
+        // bounds each block's share of this).
         key_bytes_ = round64(slots_ * static_cast<size_t>(shape.n_kv_heads * shape.head_dim_k) * elem_ + kKeyPadding);
         value_bytes_ = round64(slots_ * static_cast<size_t>(shape.n_kv_heads * shape.head_dim_v) * elem_);
         bytes_ = static_cast<size_t>(shape.n_layers) * (key_bytes_ + value_bytes_);
@@ -83,6 +87,16 @@ private:
 };
 
 }  // namespace
+
+int64_t CpuBackend::kv_block_bytes(const KvCacheShape& s) const {
+    // A pool of n blocks takes n times this plus kKeyPadding per layer; exactly so when a block's
+    // keys and values of one layer are whole multiples of 64 bytes (block_size 16 and an even
+    // n_kv_heads * head_dim), and at most so otherwise.
+    const auto slots = static_cast<size_t>(s.block_size), elem = element_bytes(s.type);
+    const size_t keys = round64(slots * static_cast<size_t>(s.n_kv_heads * s.head_dim_k) * elem);
+    const size_t values = round64(slots * static_cast<size_t>(s.n_kv_heads * s.head_dim_v) * elem);
+    return s.n_layers * static_cast<int64_t>(keys + values);
+}
 
 Result<std::unique_ptr<KvStorage>> CpuBackend::create_kv_storage(const KvCacheShape& shape) {
     if (shape.n_layers <= 0 || shape.n_kv_heads <= 0 || shape.head_dim_k <= 0 || shape.head_dim_v <= 0 ||

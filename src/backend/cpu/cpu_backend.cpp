@@ -5,11 +5,16 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <numbers>
+#include <string>
+
+#include <fmt/format.h>
 
 #include "backend/cpu/kernels/elementwise.h"
 #include "backend/cpu/kernels/matmul.h"
 #include "backend/cpu/kernels/weight_tiles.h"
+#include "core/huge_pages.h"
 #include "quant/dequantize.h"
 #include "quant/float_convert.h"
 
@@ -19,13 +24,37 @@ namespace {
 constexpr size_t kAlignment = 64;
 
 bool same_shape(const Act& a, const Act& b) { return a.rows == b.rows && a.cols == b.cols; }
+
+// The first "model name" of /proc/cpuinfo with runs of spaces collapsed, or "cpu".
+std::string cpu_model_name() {
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(cpuinfo, line)) {
+        if (!line.starts_with("model name")) continue;
+        const size_t colon = line.find(':');
+        if (colon == std::string::npos) break;
+        std::string name;
+        for (char c : line.substr(colon + 1))
+            if (c != ' ' || (!name.empty() && name.back() != ' ')) name += c;
+        while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.pop_back();
+        if (!name.empty()) return name;
+    }
+    return "cpu";
+}
 }  // namespace
 
 CpuBackend::CpuBackend(CpuBackendOptions options)
     : repack_(options.repack),
       isa_(best_isa()),
       pool_(options.threads > 0 ? options.threads : WorkerPool::default_threads()),
-      reference_(pool_) {}
+      reference_(pool_) {
+    device_name_ = fmt::format("{} ({} threads)", cpu_model_name(), pool_.size());
+}
+
+Result<MemoryInfo> CpuBackend::memory() const {
+    // Host memory: what the kernel could still give (the KV pool is checked against the same).
+    return MemoryInfo{.free_bytes = available_memory(), .total_bytes = total_memory()};
+}
 
 Result<DeviceBuffer> CpuBackend::allocate(size_t bytes) {
     const size_t rounded = (std::max<size_t>(bytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
@@ -48,6 +77,16 @@ Status CpuBackend::download(void* dst, const float* src, size_t n_floats) {
 Result<WeightMatrix> CpuBackend::import_weight(const WeightMatrix& host, bool writable) {
     if (!quant::can_dequantize(host.type))
         return make_error("cpu backend: weights of type {} are not supported", tensor_type_name(host.type));
+    if (host.count < 1) return make_error("cpu backend: a stack of {} matrices", host.count);
+    if (host.count == 1) return import_matrix(host, writable);
+    // Experts are interleaved one by one, as separate matrices: the same tiles, so the same
+    // products, as when each expert was imported on its own. They all get the same layout.
+    WeightMatrix stack = host;
+    for (int64_t e = 0; e < host.count; ++e) stack.layout = import_matrix(host.matrix(e), writable).layout;
+    return stack;
+}
+
+WeightMatrix CpuBackend::import_matrix(const WeightMatrix& host, bool writable) {
     WeightMatrix w = host;  // used in place
     if (writable && repack_ && can_tile(w.type)) {
         // The same bytes imported twice (a table with two uses) are interleaved once.

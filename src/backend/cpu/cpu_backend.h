@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -26,6 +27,8 @@ public:
     explicit CpuBackend(CpuBackendOptions options = {});
 
     std::string name() const override { return "cpu"; }
+    std::string device_name() const override { return device_name_; }
+    Result<MemoryInfo> memory() const override;
     int threads() const { return pool_.size(); }
 
     Result<DeviceBuffer> allocate(size_t bytes) override;
@@ -33,9 +36,10 @@ public:
     Status download(void* dst, const float* src, size_t n_floats) override;
     Result<WeightMatrix> import_weight(const WeightMatrix& host, bool writable) override;
     Result<std::unique_ptr<KvStorage>> create_kv_storage(const KvCacheShape& shape) override;
+    int64_t kv_block_bytes(const KvCacheShape& shape) const override;
 
     Status matmul(const WeightMatrix& w, const Act& x, const Act& y) override;
-    Status matmul_experts(std::span<const WeightMatrix> experts, const int32_t* ids, int64_t k, const Act& x,
+    Status matmul_experts(const WeightMatrix& experts, const int32_t* ids, int64_t k, const Act& x,
                           const Act& y) override;
     Status route_top_k(const Act& logits, int64_t k, bool normalize, int32_t* ids, float* weights) override;
     Status combine_experts(const Act& x, const float* weights, int64_t k, const Act& out) override;
@@ -65,7 +69,11 @@ private:
         });
     }
 
+    // Imports one matrix (a stack's slice, or a plain weight).
+    WeightMatrix import_matrix(const WeightMatrix& host, bool writable);
+
     bool repack_;
+    std::string device_name_;  // the processor's model name and the pool's threads
     Isa isa_;  // the kernels' variant for the backend's own vector ops (attention, SiLU)
     std::unordered_map<const uint8_t*, WeightLayout> layouts_;  // of the weights rearranged so far
     WorkerPool pool_;              // one set of threads for the kernels and the backend's ops

@@ -35,19 +35,19 @@ Status CpuBackend::route_top_k(const Act& logits, int64_t k, bool normalize, int
     return ok_status();
 }
 
-Status CpuBackend::matmul_experts(std::span<const WeightMatrix> experts, const int32_t* ids, int64_t k,
-                                  const Act& x, const Act& y) {
-    if (experts.empty() || k <= 0 || y.rows % k != 0) return make_error("matmul_experts: bad arguments");
+Status CpuBackend::matmul_experts(const WeightMatrix& experts, const int32_t* ids, int64_t k, const Act& x,
+                                  const Act& y) {
+    if (experts.count <= 0 || k <= 0 || y.rows % k != 0) return make_error("matmul_experts: bad arguments");
     const int64_t n_tokens = y.rows / k;
     const bool per_slot_input = x.rows == y.rows;
     if (!per_slot_input && x.rows != n_tokens) return make_error("matmul_experts: x has {} rows for {} tokens", x.rows, n_tokens);
-    const int64_t in = experts[0].cols, out = experts[0].rows;
+    const int64_t in = experts.cols, out = experts.rows;
     if (x.cols != in || y.cols != out) return make_error("matmul_experts: shapes do not match");
     for (int64_t i = 0; i < y.rows; ++i)
-        if (ids[i] < 0 || ids[i] >= static_cast<int64_t>(experts.size()))
+        if (ids[i] < 0 || ids[i] >= experts.count)
             return make_error("matmul_experts: expert id {} out of range", ids[i]);
 
-    for (int32_t e = 0; e < static_cast<int32_t>(experts.size()); ++e) {
+    for (int32_t e = 0; e < experts.count; ++e) {
         expert_rows_.clear();
         for (int64_t i = 0; i < y.rows; ++i)
             if (ids[i] == e) expert_rows_.push_back(static_cast<int32_t>(i));
@@ -59,7 +59,7 @@ Status CpuBackend::matmul_experts(std::span<const WeightMatrix> experts, const i
             const int64_t src = per_slot_input ? expert_rows_[j] : expert_rows_[j] / k;
             std::copy_n(x.data + src * x.stride, in, expert_in_.data() + j * in);
         }
-        RF_TRY(matmul(experts[e], Act{expert_in_.data(), n, in, in}, Act{expert_out_.data(), n, out, out}));
+        RF_TRY(matmul(experts.matrix(e), Act{expert_in_.data(), n, in, in}, Act{expert_out_.data(), n, out, out}));
         for (int64_t j = 0; j < n; ++j)
             std::copy_n(expert_out_.data() + j * out, out, y.data + expert_rows_[j] * y.stride);
     }

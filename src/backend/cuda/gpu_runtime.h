@@ -3,7 +3,9 @@
 #pragma once
 
 #if defined(ROCMFORGE_USE_HIP)
+#include <hip/hip_fp16.h>
 #include <hip/hip_runtime.h>
+using gpuHalf = __half;
 using gpuError_t = hipError_t;
 using gpuDeviceProp = hipDeviceProp_t;
 using gpuStream_t = hipStream_t;
@@ -20,6 +22,16 @@ inline constexpr gpuError_t gpuSuccess = hipSuccess;
 #define gpuMemcpyAsync hipMemcpyAsync
 #define gpuMemcpyHostToDevice hipMemcpyHostToDevice
 #define gpuMemcpyDeviceToHost hipMemcpyDeviceToHost
+#define gpuMemcpyDeviceToDevice hipMemcpyDeviceToDevice
+#define gpuMemsetAsync hipMemsetAsync
+#define gpuStreamNonBlocking hipStreamNonBlocking
+#define gpuStreamCreateWithFlags hipStreamCreateWithFlags
+#define gpuFuncSetAttribute hipFuncSetAttribute
+#define gpuFuncAttributeMaxDynamicSharedMemorySize hipFuncAttributeMaxDynamicSharedMemorySize
+#define gpuErrorMemoryAllocation hipErrorOutOfMemory
+#define gpuErrorInvalidValue hipErrorInvalidValue
+// 32-lane shuffles: kernels work in groups of 32 lanes, which a wave64 holds twice.
+#define gpu_shfl_xor(value, lane_mask) __shfl_xor((value), (lane_mask), 32)
 #define gpuMemGetInfo hipMemGetInfo
 #define gpuDeviceSynchronize hipDeviceSynchronize
 #define gpuDriverGetVersion hipDriverGetVersion
@@ -34,7 +46,9 @@ inline constexpr gpuError_t gpuSuccess = hipSuccess;
 #define gpuEventDestroy hipEventDestroy
 inline constexpr int kGpuWarpSize = 64;  // CDNA wavefront; RDNA builds may use 32
 #else
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
+using gpuHalf = __half;
 using gpuError_t = cudaError_t;
 using gpuDeviceProp = cudaDeviceProp;
 using gpuStream_t = cudaStream_t;
@@ -51,6 +65,15 @@ inline constexpr gpuError_t gpuSuccess = cudaSuccess;
 #define gpuMemcpyAsync cudaMemcpyAsync
 #define gpuMemcpyHostToDevice cudaMemcpyHostToDevice
 #define gpuMemcpyDeviceToHost cudaMemcpyDeviceToHost
+#define gpuMemcpyDeviceToDevice cudaMemcpyDeviceToDevice
+#define gpuMemsetAsync cudaMemsetAsync
+#define gpuStreamNonBlocking cudaStreamNonBlocking
+#define gpuStreamCreateWithFlags cudaStreamCreateWithFlags
+#define gpuFuncSetAttribute cudaFuncSetAttribute
+#define gpuFuncAttributeMaxDynamicSharedMemorySize cudaFuncAttributeMaxDynamicSharedMemorySize
+#define gpuErrorMemoryAllocation cudaErrorMemoryAllocation
+#define gpuErrorInvalidValue cudaErrorInvalidValue
+#define gpu_shfl_xor(value, lane_mask) __shfl_xor_sync(0xffffffffu, (value), (lane_mask), 32)
 #define gpuMemGetInfo cudaMemGetInfo
 #define gpuDeviceSynchronize cudaDeviceSynchronize
 #define gpuDriverGetVersion cudaDriverGetVersion
@@ -64,4 +87,16 @@ inline constexpr gpuError_t gpuSuccess = cudaSuccess;
 #define gpuEventElapsedTime cudaEventElapsedTime
 #define gpuEventDestroy cudaEventDestroy
 inline constexpr int kGpuWarpSize = 32;
+#endif
+
+#if defined(__CUDACC__) || defined(__HIPCC__)
+// Sums and maxima over a group of 32 lanes; every lane gets the result.
+__device__ __forceinline__ float group_sum(float v) {
+    for (int offset = 16; offset > 0; offset >>= 1) v += gpu_shfl_xor(v, offset);
+    return v;
+}
+__device__ __forceinline__ float group_max(float v) {
+    for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, gpu_shfl_xor(v, offset));
+    return v;
+}
 #endif

@@ -1,16 +1,12 @@
 #include "backend/cuda/device_info.h"
 #include "backend/cuda/gpu_runtime.h"
+#include "backend/cuda/kernels.h"
 
 namespace rf::gpu {
 namespace {
 
 Error runtime_error(const char* what, gpuError_t err) {
     return make_error("GPU runtime: {} failed: {}", what, gpuGetErrorString(err));
-}
-
-__global__ void fill_iota(int* out, int n) {
-    int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) out[i] = i * 3 + 1;
 }
 
 }  // namespace
@@ -49,8 +45,7 @@ Status self_test(int device) {
     if (gpuError_t err = gpuSetDevice(device); err != gpuSuccess) return runtime_error("set device", err);
     int* buffer = nullptr;
     if (gpuError_t err = gpuMalloc(&buffer, n * sizeof(int)); err != gpuSuccess) return runtime_error("malloc", err);
-    fill_iota<<<(n + 255) / 256, 256>>>(buffer, n);
-    gpuError_t err = gpuGetLastError();
+    gpuError_t err = launch_self_test(buffer, n);
     int host[n] = {};
     if (err == gpuSuccess) err = gpuMemcpy(host, buffer, sizeof(host), gpuMemcpyDeviceToHost);
     gpuFree(buffer);

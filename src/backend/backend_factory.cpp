@@ -1,0 +1,59 @@
+#include "backend/backend_factory.h"
+
+#include "backend/cpu/cpu_backend.h"
+#if defined(ROCMFORGE_HAVE_CUDA)
+#include "backend/cuda/cuda_backend.h"
+#endif
+
+namespace rf {
+
+Result<DeviceKind> parse_device_kind(std::string_view text) {
+    if (text == "cpu") return DeviceKind::Cpu;
+    if (text == "cuda" || text == "gpu") return DeviceKind::Cuda;
+    if (text == "auto") return DeviceKind::Auto;
+    return make_error("unknown device '{}' (expected cpu, cuda or auto)", text);
+}
+
+std::string_view device_kind_name(DeviceKind kind) {
+    switch (kind) {
+        case DeviceKind::Cpu: return "cpu";
+        case DeviceKind::Cuda: return "cuda";
+        case DeviceKind::Auto: return "auto";
+    }
+    return "?";
+}
+
+bool cuda_compiled() {
+#if defined(ROCMFORGE_HAVE_CUDA)
+    return true;
+#else
+    return false;
+#endif
+}
+
+namespace {
+
+Result<std::unique_ptr<Backend>> create_gpu(const BackendOptions& o) {
+#if defined(ROCMFORGE_HAVE_CUDA)
+    return gpu::create_cuda_backend(o.gpu_index, o.batch_invariant);
+#else
+    (void)o;
+    return make_error("no GPU support in this build (it was compiled without CUDA)");
+#endif
+}
+
+std::unique_ptr<Backend> create_cpu(const BackendOptions& o) {
+    return std::make_unique<cpu::CpuBackend>(cpu::CpuBackendOptions{.threads = o.threads, .repack = o.repack});
+}
+
+}  // namespace
+
+Result<CreatedBackend> create_backend(const BackendOptions& o) {
+    if (o.device == DeviceKind::Cpu) return CreatedBackend{create_cpu(o), {}};
+    auto gpu = create_gpu(o);
+    if (gpu) return CreatedBackend{std::move(*gpu), {}};
+    if (o.device == DeviceKind::Cuda) return gpu.error();
+    return CreatedBackend{create_cpu(o), "no usable GPU (" + gpu.error().message + "): running on the CPU"};
+}
+
+}  // namespace rf

@@ -1,0 +1,200 @@
+// The CUDA backend's memory: device buffers, host transfers, weights and KV storage.
+#include <cstdio>
+#include <vector>
+
+#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/cuda_backend_impl.h"
+#include "quant/dequantize.h"
+#include "quant/quantize.h"
+
+namespace rf::gpu {
+
+Status gpu_check(gpuError_t err, std::string_view what) {
+    if (err == gpuSuccess) return ok_status();
+    return make_error("GPU: {} failed: {}", what, gpuGetErrorString(err));
+}
+
+Status launch_check(std::string_view op) { return gpu_check(gpuGetLastError(), fmt::format("{} kernel launch", op)); }
+
+Result<std::unique_ptr<Backend>> create_cuda_backend(int device, bool batch_invariant) {
+    RF_ASSIGN_OR_RETURN(std::unique_ptr<CudaBackend> backend, CudaBackend::create(device, batch_invariant));
+    return std::unique_ptr<Backend>(std::move(backend));
+}
+
+Result<std::unique_ptr<CudaBackend>> CudaBackend::create(int device, bool batch_invariant) {
+    int count = 0;
+    RF_TRY(gpu_check(gpuGetDeviceCount(&count), "counting devices"));
+    if (device < 0 || device >= count) return make_error("GPU {} does not exist ({} device(s) found)", device, count);
+    RF_TRY(gpu_check(gpuSetDevice(device), "selecting the device"));
+    gpuDeviceProp prop{};
+    RF_TRY(gpu_check(gpuGetDeviceProperties(&prop, device), "reading device properties"));
+    gpuStream_t stream = nullptr;
+    RF_TRY(gpu_check(gpuStreamCreateWithFlags(&stream, gpuStreamNonBlocking), "creating a stream"));
+    void* word = nullptr;
+    if (Status s = gpu_check(gpuMalloc(&word, sizeof(int)), "allocating the error word"); !s) {
+        gpuStreamDestroy(stream);
+        return s.error();
+    }
+    DeviceBuffer error_word(std::shared_ptr<void>(word, [](void* p) { gpuFree(p); }), sizeof(int));
+    gpublasHandle_t blas = nullptr;
+    if (gpublasStatus_t st = gpublasCreate(&blas); st != gpublasSuccess || gpublasSetStream(blas, stream) != gpublasSuccess) {
+        if (blas) gpublasDestroy(blas);
+        gpuStreamDestroy(stream);
+        return make_error("GPU: the BLAS library could not start (status {})", static_cast<int>(st));
+    }
+    auto backend = std::unique_ptr<CudaBackend>(new CudaBackend(device, prop.name, stream, blas, error_word));
+    backend->batch_invariant_ = batch_invariant;
+    RF_TRY(gpu_check(gpuMemsetAsync(word, 0, sizeof(int), stream), "clearing the error word"));
+    RF_TRY(backend->synchronize("start-up"));
+    return backend;
+}
+
+CudaBackend::CudaBackend(int device, std::string device_name, gpuStream_t stream, gpublasHandle_t blas,
+                         DeviceBuffer error_word)
+    : device_(device), device_name_(std::move(device_name)), stream_(stream), blas_(blas), error_word_(std::move(error_word)) {}
+
+CudaBackend::~CudaBackend() {
+    gpuStreamSynchronize(stream_);
+    gpublasDestroy(blas_);
+    gpuStreamDestroy(stream_);
+}
+
+Result<MemoryInfo> CudaBackend::memory() const {
+    size_t free_bytes = 0, total_bytes = 0;
+    RF_TRY(gpu_check(gpuMemGetInfo(&free_bytes, &total_bytes), "reading free device memory"));
+    return MemoryInfo{free_bytes, total_bytes};
+}
+
+Result<DeviceBuffer> CudaBackend::allocate(size_t bytes) {
+    RF_TRY(gpu_check(gpuSetDevice(device_), "selecting the device"));
+    void* memory = nullptr;
+    // Rounded up to whole 256-byte lines: kernels may read a vector past a row's end.
+    const size_t rounded = (std::max<size_t>(bytes, 1) + 255) / 256 * 256;
+    if (gpuError_t err = gpuMalloc(&memory, rounded); err != gpuSuccess) {
+        gpuGetLastError();  // clear the sticky-free allocation error so later launches are not blamed
+        size_t free_bytes = 0, total_bytes = 0;
+        gpuMemGetInfo(&free_bytes, &total_bytes);
+        return make_error("GPU out of memory: {} MiB needed, {} MiB of {} MiB free ({})", (bytes + (1 << 20) - 1) >> 20,
+                          free_bytes >> 20, total_bytes >> 20, gpuGetErrorString(err));
+    }
+    return DeviceBuffer(std::shared_ptr<void>(memory, [](void* p) { gpuFree(p); }), bytes);
+}
+
+Status CudaBackend::upload(const DeviceBuffer& dst, const void* src, size_t bytes) {
+    if (bytes > dst.size_bytes()) return make_error("upload of {} bytes into a {}-byte buffer", bytes, dst.size_bytes());
+    if (bytes == 0) return ok_status();
+    // From pageable memory the call returns once the bytes are staged, so `src` may change after.
+    return gpu_check(gpuMemcpyAsync(dst.bytes(), src, bytes, gpuMemcpyHostToDevice, stream_), "upload");
+}
+
+Status CudaBackend::download(void* dst, const float* src, size_t n_floats) {
+    if (n_floats)
+        RF_TRY(gpu_check(gpuMemcpyAsync(dst, src, n_floats * sizeof(float), gpuMemcpyDeviceToHost, stream_), "download"));
+    return synchronize("download");
+}
+
+Status CudaBackend::synchronize(std::string_view during) {
+    int fault = kFaultNone;
+    RF_TRY(gpu_check(gpuMemcpyAsync(&fault, error_word_.bytes(), sizeof(int), gpuMemcpyDeviceToHost, stream_),
+                     "reading the error word"));
+    RF_TRY(gpu_check(gpuStreamSynchronize(stream_), during));
+    if (fault == kFaultNone) return ok_status();
+    RF_TRY(gpu_check(gpuMemsetAsync(error_word_.bytes(), 0, sizeof(int), stream_), "clearing the error word"));
+    switch (fault) {
+        case kFaultTokenId: return make_error("embed: a token id is outside the vocabulary");
+        case kFaultExpertId: return make_error("matmul_experts: an expert id is out of range");
+        case kFaultCacheSlot: return make_error("KV cache: a slot or block is outside the cache");
+        case kFaultRow: return make_error("gather_rows: a row is outside the input");
+        default: return make_error("a GPU kernel reported fault {}", fault);
+    }
+}
+
+Result<void*> CudaBackend::scratch(int slot, size_t bytes) {
+    DeviceBuffer& buffer = scratch_[slot];
+    if (buffer.size_bytes() < bytes) {
+        // The old buffer may still be read by queued kernels: freeing waits for them (cudaFree
+        // synchronizes the device), so growing is safe, and rare after the first steps.
+        buffer = DeviceBuffer();
+        RF_ASSIGN_OR_RETURN(buffer, allocate(bytes + bytes / 4));
+    }
+    return static_cast<void*>(buffer.bytes());
+}
+
+namespace {
+
+// Formats without a kernel become Q8_0 at load (F16 where rows are not whole Q8_0 blocks).
+Result<WeightMatrix> convert_for_gpu(const WeightMatrix& host, std::vector<uint8_t>& bytes) {
+    const TensorType target = host.cols % 32 == 0 ? TensorType::Q8_0 : TensorType::F16;
+    RF_ASSIGN_OR_RETURN(size_t row_bytes, quant::quantized_size(target, static_cast<size_t>(host.cols)));
+    const int64_t rows = host.rows * host.count;
+    bytes.resize(row_bytes * static_cast<size_t>(rows));
+    std::vector<float> values(static_cast<size_t>(host.cols));
+    for (int64_t r = 0; r < rows; ++r) {
+        RF_TRY(quant::dequantize_row(host.type, {host.row(r), host.row_bytes}, std::span<float>(values)));
+        RF_TRY(quant::quantize_row(target, std::span<const float>(values), {bytes.data() + r * row_bytes, row_bytes}));
+    }
+    std::fprintf(stderr, "cuda: %s weights (%lld x %lld) have no GPU kernel: converted to %s, %lld bytes instead of %lld\n",
+                 std::string(tensor_type_name(host.type)).c_str(), static_cast<long long>(rows),
+                 static_cast<long long>(host.cols), std::string(tensor_type_name(target)).c_str(),
+                 static_cast<long long>(bytes.size()), static_cast<long long>(host.row_bytes * rows));
+    WeightMatrix w = host;
+    w.type = target;
+    w.row_bytes = row_bytes;
+    return w;
+}
+
+}  // namespace
+
+Result<WeightMatrix> CudaBackend::import_weight(const WeightMatrix& host, bool) {
+    if (host.rows <= 0 || host.cols <= 0 || host.count <= 0 || host.layout != WeightLayout::Rows)
+        return make_error("cuda: cannot import a {}x{} weight in a CPU layout", host.rows, host.cols);
+    std::lock_guard lock(import_mutex_);
+    if (auto it = imported_.find(host.data); it != imported_.end()) {
+        const WeightMatrix& m = it->second.matrix;
+        std::shared_ptr<void> alive = it->second.storage.lock();
+        if (alive && m.rows == host.rows && m.cols == host.cols && m.count == host.count && m.row_bytes != 0) {
+            WeightMatrix w = m;
+            w.storage = DeviceBuffer(std::move(alive), w.matrix_bytes() * static_cast<size_t>(w.count));
+            return w;
+        }
+        imported_.erase(it);
+    }
+    WeightMatrix w = host;
+    std::vector<uint8_t> converted;
+    if (!has_gpu_kernel(host.type)) {
+        if (!quant::can_dequantize(host.type))
+            return make_error("cuda: weights of type {} are not supported", tensor_type_name(host.type));
+        RF_ASSIGN_OR_RETURN(w, convert_for_gpu(host, converted));
+    }
+    const size_t bytes = w.matrix_bytes() * static_cast<size_t>(w.count);
+    auto buffer = allocate(bytes);
+    if (!buffer) return make_error("loading a {} weight of {} MiB: {}", tensor_type_name(host.type), bytes >> 20, buffer.error().message);
+    const void* src = converted.empty() ? static_cast<const void*>(host.data) : converted.data();
+    // On the compute stream, so that no kernel can read the weight before it arrived.
+    RF_TRY(gpu_check(gpuMemcpyAsync(buffer->bytes(), src, bytes, gpuMemcpyHostToDevice, stream_), "weight upload"));
+    w.data = buffer->bytes();
+    imported_.emplace(host.data, Imported{w, buffer->watch()});
+    w.storage = *buffer;
+    return w;
+}
+
+CudaKvStorage::CudaKvStorage(const KvCacheShape& shape, DeviceBuffer memory) : shape_(shape), memory_(std::move(memory)) {}
+
+int64_t CudaKvStorage::bytes_per_block(const KvCacheShape& s) {
+    const int64_t elem = s.type == KvType::F16 ? 2 : 4;
+    return s.n_layers * s.block_size * s.n_kv_heads * (s.head_dim_k + s.head_dim_v) * elem;
+}
+
+Result<std::unique_ptr<KvStorage>> CudaBackend::create_kv_storage(const KvCacheShape& shape) {
+    if (shape.n_layers <= 0 || shape.n_kv_heads <= 0 || shape.head_dim_k <= 0 || shape.head_dim_v <= 0 ||
+        shape.block_size <= 0 || shape.n_blocks <= 0 || shape.head_dim_k > kMaxHeadDim || shape.head_dim_v > kMaxHeadDim)
+        return make_error("kv cache: invalid shape (head sizes up to {} are supported)", kMaxHeadDim);
+    const int64_t bytes = CudaKvStorage::bytes_per_block(shape) * shape.n_blocks;
+    auto memory = allocate(static_cast<size_t>(bytes));
+    if (!memory) return make_error("kv cache of {} blocks: {}", shape.n_blocks, memory.error().message);
+    // Zeroed so that a read of a never-written slot (a bug) gives zeros, not NaN.
+    RF_TRY(gpu_check(gpuMemsetAsync(memory->bytes(), 0, static_cast<size_t>(bytes), stream_), "clearing the kv cache"));
+    return std::unique_ptr<KvStorage>(new CudaKvStorage(shape, *memory));
+}
+
+}  // namespace rf::gpu

@@ -1,0 +1,118 @@
+// The CUDA backend: activations, weights (in their file format) and the KV cache in device
+// memory, every operation a kernel launched on one stream. The host only enqueues work; it waits
+// for the device in download() alone, which also reports what kernels found wrong with their
+// inputs (an expert id or cache slot out of range) through a device-side error word.
+//
+// Host code only: cuda_backend.cpp (memory, weights, KV storage) and cuda_ops.cpp (shape checks
+// and launches); the kernels are in the .cu files behind kernels.h.
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "backend/backend.h"
+#include "backend/cuda/gpu_blas.h"
+#include "backend/cuda/gpu_runtime.h"
+#include "backend/cuda/kernels.h"
+
+namespace rf::gpu {
+
+// "GPU: <what> failed: <runtime message>", or ok.
+Status gpu_check(gpuError_t err, std::string_view what);
+// The launch error of the kernel just enqueued for `op`, if any.
+Status launch_check(std::string_view op);
+
+class CudaKvStorage final : public KvStorage {
+public:
+    CudaKvStorage(const KvCacheShape& shape, DeviceBuffer memory);
+    const KvCacheShape& shape() const override { return shape_; }
+    // Per layer: keys [slot][kv head][head_dim_k], then values [slot][kv head][head_dim_v].
+    uint8_t* keys(int64_t layer) const { return memory_.bytes() + layer * layer_bytes(); }
+    uint8_t* values(int64_t layer) const { return keys(layer) + key_bytes(); }
+    int64_t elem_bytes() const { return shape_.type == KvType::F16 ? 2 : 4; }
+    int64_t slots() const { return shape_.n_blocks * shape_.block_size; }
+    static int64_t bytes_per_block(const KvCacheShape& shape);
+
+private:
+    int64_t key_bytes() const { return slots() * shape_.n_kv_heads * shape_.head_dim_k * elem_bytes(); }
+    int64_t layer_bytes() const { return slots() * shape_.n_kv_heads * (shape_.head_dim_k + shape_.head_dim_v) * elem_bytes(); }
+
+    KvCacheShape shape_;
+    DeviceBuffer memory_;
+};
+
+class CudaBackend final : public Backend {
+public:
+    // batch_invariant: products take the direct kernels at every batch size (see cuda_ops.cpp).
+    static Result<std::unique_ptr<CudaBackend>> create(int device, bool batch_invariant);
+    ~CudaBackend() override;
+
+    std::string name() const override { return "cuda"; }
+    std::string device_name() const override { return device_name_; }
+    Result<MemoryInfo> memory() const override;
+
+    // The step may run on another thread than the one that loaded the model: select our device there.
+    Status begin_step() override { return gpu_check(gpuSetDevice(device_), "selecting the device"); }
+
+    Result<DeviceBuffer> allocate(size_t bytes) override;
+    Status upload(const DeviceBuffer& dst, const void* src, size_t bytes) override;
+    Status download(void* dst, const float* src, size_t n_floats) override;
+    Result<WeightMatrix> import_weight(const WeightMatrix& host, bool writable) override;
+    Result<std::unique_ptr<KvStorage>> create_kv_storage(const KvCacheShape& shape) override;
+    int64_t kv_block_bytes(const KvCacheShape& shape) const override { return CudaKvStorage::bytes_per_block(shape); }
+
+    Status matmul(const WeightMatrix& w, const Act& x, const Act& y) override;
+    Status matmul_experts(const WeightMatrix& experts, const int32_t* ids, int64_t k, const Act& x,
+                          const Act& y) override;
+    Status route_top_k(const Act& logits, int64_t k, bool normalize, int32_t* ids, float* weights) override;
+    Status combine_experts(const Act& x, const float* weights, int64_t k, const Act& out) override;
+
+    Status gather_rows(const Act& x, const int32_t* rows, const Act& out) override;
+    Status embed(const WeightMatrix& table, const int32_t* ids, const Act& out) override;
+    Status rms_norm(const Act& x, ParamVector weight, float eps, const Act& out) override;
+    Status rms_norm_heads(const Act& x, int64_t head_dim, ParamVector weight, float eps) override;
+    Status rope(const Act& x, int64_t head_dim, const int32_t* positions, const RopeConfig& config) override;
+    Status add(const Act& a, const Act& b, const Act& out) override;
+    Status add_bias(const Act& x, ParamVector bias) override;
+    Status scale(const Act& x, float s) override;
+    Status softcap(const Act& x, float cap) override;
+    Status gated_activation(GatedActivation act, const Act& gate, const Act& up, const Act& out) override;
+    Status softmax_rows(const Act& x) override;
+
+    Status store_kv(KvStorage& cache, int64_t layer, const Act& k, const Act& v, const BatchLayout& batch) override;
+    Status attention(KvStorage& cache, int64_t layer, const Act& q, const AttentionConfig& config,
+                     const BatchLayout& batch, const Act& out) override;
+
+private:
+    CudaBackend(int device, std::string device_name, gpuStream_t stream, gpublasHandle_t blas, DeviceBuffer error_word);
+    // Scratch slots of at least `bytes`, kept between calls: rounded activations (0) and, for the
+    // BLAS path, a chunk of decoded weight rows (1).
+    Result<void*> scratch(int slot, size_t bytes);
+    int* fault_word() const { return reinterpret_cast<int*>(error_word_.bytes()); }
+    // Waits for the stream and turns a fault a kernel recorded into an Error.
+    Status synchronize(std::string_view during);
+    // Matrix products: y rows from x rows through W (or, with ids, the expert each row picks).
+    Status product(const WeightMatrix& w, const int32_t* ids, int64_t k, const Act& x, const Act& y);
+    // y = W x for a prompt-sized x through the BLAS library: W decoded to f32 in chunks of rows.
+    Status blas_product(const WeightMatrix& w, const Act& x, const Act& y);
+
+    int device_;
+    std::string device_name_;
+    gpuStream_t stream_;
+    gpublasHandle_t blas_;
+    DeviceBuffer error_word_;  // one int, KernelFault
+    DeviceBuffer scratch_[2];
+    bool batch_invariant_ = false;
+    std::mutex import_mutex_;
+    // Weights imported so far, by host bytes, so that a table used twice (tied embeddings) is copied
+    // once. The entries do not keep device memory alive: once the model lets go, a new import copies.
+    struct Imported {
+        WeightMatrix matrix;  // without storage
+        std::weak_ptr<void> storage;
+    };
+    std::unordered_map<const uint8_t*, Imported> imported_;
+};
+
+}  // namespace rf::gpu

@@ -1,0 +1,108 @@
+// Element-wise and row-wise kernels: additions, scaling, soft-capping, gated activations, softmax
+// and row gathering. Each covers a (rows x cols) view with a grid of (column chunks, rows), so
+// strided views (the columns of a fused projection) cost nothing extra.
+#include <algorithm>
+
+#include "backend/cuda/kernels.h"
+
+namespace rf::gpu {
+namespace {
+
+constexpr int kThreads = 256;
+
+__device__ __forceinline__ float& at(const Mat& m, int64_t r, int64_t c) { return m.data[r * m.stride + c]; }
+
+// GELU (tanh form) on the input rounded to f16, result rounded to f16, saturating outside
+// [-10, 10]: the reference implementation reads it from a table built that way.
+__device__ float gelu_tanh_f16(float v) {
+    if (v <= -10.0f) return 0.0f;
+    if (v >= 10.0f) return v;
+    const float k = 0.7978845608028654f;  // sqrt(2 / pi)
+    const float x = __half2float(__float2half_rn(v));
+    return __half2float(__float2half_rn(0.5f * x * (1.0f + tanhf(k * x * (1.0f + 0.044715f * x * x)))));
+}
+
+template <MapOp Op>
+__device__ float apply(float a, const Mat& b, int64_t r, int64_t c, float s) {
+    if constexpr (Op == MapOp::Add) return a + at(b, r, c);
+    if constexpr (Op == MapOp::AddBias) return a + b.data[c];
+    if constexpr (Op == MapOp::Scale) return a * s;
+    if constexpr (Op == MapOp::Softcap) return s * tanhf(a / s);
+    if constexpr (Op == MapOp::Silu) return a / (1.0f + expf(-a)) * at(b, r, c);
+    if constexpr (Op == MapOp::GeluTanh) return gelu_tanh_f16(a) * at(b, r, c);
+    return a;
+}
+
+template <MapOp Op>
+__global__ void map_kernel(Mat a, Mat b, float s, Mat out) {
+    const int64_t c = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+    if (c >= out.cols) return;
+    for (int64_t r = blockIdx.y; r < out.rows; r += gridDim.y) at(out, r, c) = apply<Op>(at(a, r, c), b, r, c, s);
+}
+
+__global__ void softmax_kernel(Mat x) {
+    __shared__ float partial[kThreads / 32];
+    float* row = x.data + blockIdx.x * x.stride;
+    float max = -INFINITY;
+    for (int64_t i = threadIdx.x; i < x.cols; i += blockDim.x) max = fmaxf(max, row[i]);
+    max = group_max(max);
+    if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = max;
+    __syncthreads();
+    max = partial[0];
+    for (int w = 1; w < kThreads / 32; ++w) max = fmaxf(max, partial[w]);
+    __syncthreads();
+    float sum = 0.0f;
+    for (int64_t i = threadIdx.x; i < x.cols; i += blockDim.x) sum += (row[i] = expf(row[i] - max));
+    sum = group_sum(sum);
+    if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sum;
+    __syncthreads();
+    sum = 0.0f;
+    for (int w = 0; w < kThreads / 32; ++w) sum += partial[w];
+    const float inv = 1.0f / sum;
+    for (int64_t i = threadIdx.x; i < x.cols; i += blockDim.x) row[i] *= inv;
+}
+
+__global__ void gather_kernel(Mat x, const int32_t* rows, Mat out, int* fault) {
+    const int32_t src = rows[blockIdx.y];
+    const int64_t c = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+    if (src < 0 || src >= x.rows) {
+        if (c == 0) atomicCAS(fault, kFaultNone, kFaultRow);
+        return;
+    }
+    if (c < out.cols) at(out, blockIdx.y, c) = at(x, src, c);
+}
+
+dim3 grid_for(const Mat& m) {
+    return dim3(static_cast<unsigned>((m.cols + kThreads - 1) / kThreads),
+                static_cast<unsigned>(std::min<int64_t>(m.rows, kMaxGridRows)));
+}
+
+}  // namespace
+
+gpuError_t launch_map(gpuStream_t stream, MapOp op, Mat a, Mat b, float s, Mat out) {
+    if (out.rows == 0 || out.cols == 0) return gpuSuccess;
+    const dim3 grid = grid_for(out);
+    switch (op) {
+        case MapOp::Add: map_kernel<MapOp::Add><<<grid, kThreads, 0, stream>>>(a, b, s, out); break;
+        case MapOp::AddBias: map_kernel<MapOp::AddBias><<<grid, kThreads, 0, stream>>>(a, b, s, out); break;
+        case MapOp::Scale: map_kernel<MapOp::Scale><<<grid, kThreads, 0, stream>>>(a, b, s, out); break;
+        case MapOp::Softcap: map_kernel<MapOp::Softcap><<<grid, kThreads, 0, stream>>>(a, b, s, out); break;
+        case MapOp::Silu: map_kernel<MapOp::Silu><<<grid, kThreads, 0, stream>>>(a, b, s, out); break;
+        case MapOp::GeluTanh: map_kernel<MapOp::GeluTanh><<<grid, kThreads, 0, stream>>>(a, b, s, out); break;
+    }
+    return gpuGetLastError();
+}
+
+gpuError_t launch_softmax(gpuStream_t stream, Mat x) {
+    if (x.rows == 0 || x.cols == 0) return gpuSuccess;
+    softmax_kernel<<<static_cast<unsigned>(x.rows), kThreads, 0, stream>>>(x);
+    return gpuGetLastError();
+}
+
+gpuError_t launch_gather(gpuStream_t stream, Mat x, const int32_t* rows, Mat out, int* fault) {
+    if (out.rows == 0) return gpuSuccess;
+    gather_kernel<<<grid_for(out), kThreads, 0, stream>>>(x, rows, out, fault);
+    return gpuGetLastError();
+}
+
+}  // namespace rf::gpu

@@ -1,0 +1,68 @@
+// RMSNorm (whole rows, or each head of a row) and rotary position embedding.
+#include "backend/cuda/kernels.h"
+
+namespace rf::gpu {
+namespace {
+
+constexpr int kNormThreads = 128;
+
+// One block normalizes one group of n values: group blockIdx.x of row blockIdx.y. The sum of
+// squares is taken in double, the mean rounded to f32 and the scale from sqrtf, as the CPU does.
+__global__ void rms_norm_kernel(Mat x, int64_t n, const float* weight, float eps, Mat out) {
+    __shared__ double partial[kNormThreads / 32];
+    const float* in = x.data + blockIdx.y * x.stride + blockIdx.x * n;
+    float* dst = out.data + blockIdx.y * out.stride + blockIdx.x * n;
+    double sum = 0.0;
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) sum += static_cast<double>(in[i]) * in[i];
+    for (int offset = 16; offset > 0; offset >>= 1) sum += gpu_shfl_xor(sum, offset);
+    if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sum;
+    __syncthreads();
+    double total = 0.0;
+    for (int w = 0; w < kNormThreads / 32; ++w) total += partial[w];
+    const float mean = static_cast<float>(total / static_cast<double>(n));
+    const float scale = 1.0f / sqrtf(mean + eps);
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) dst[i] = in[i] * scale * (weight ? weight[i] : 1.0f);
+}
+
+// Thread (pair i, token row): one angle, applied to pair i of every head of the row. The angle
+// is pos * theta_scale^i by repeated f32 multiplication, as the CPU advances it.
+__global__ void rope_kernel(Mat x, const int32_t* positions, RopeParams p) {
+    const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x, t = blockIdx.y;
+    if (i >= p.half) return;
+    float theta_extrap = static_cast<float>(positions[t]);
+    for (int64_t j = 0; j < i; ++j) theta_extrap *= p.theta_scale;
+    const float extrapolated = p.freq_factors ? theta_extrap / p.freq_factors[i] : theta_extrap;
+    float theta = extrapolated * p.freq_scale;
+    if (p.ext_factor != 0.0f) {
+        const double y = (i - static_cast<double>(p.ramp_low)) / fmax(0.001, static_cast<double>(p.ramp_high - p.ramp_low));
+        const float mix = static_cast<float>((1.0 - fmin(fmax(y, 0.0), 1.0)) * p.ext_factor);
+        theta = theta * (1 - mix) + extrapolated * mix;
+    }
+    const float cos_t = cosf(theta) * p.mscale, sin_t = sinf(theta) * p.mscale;
+    const int64_t a = p.neox ? i : 2 * i, b = p.neox ? i + p.half : 2 * i + 1;
+    float* row = x.data + t * x.stride;
+    for (int64_t h = 0; h < p.n_heads; ++h) {
+        float* head = row + h * p.head_dim;
+        const float x0 = head[a], x1 = head[b];
+        head[a] = x0 * cos_t - x1 * sin_t;
+        head[b] = x0 * sin_t + x1 * cos_t;
+    }
+}
+
+}  // namespace
+
+gpuError_t launch_rms_norm(gpuStream_t stream, Mat x, int64_t groups, int64_t n, const float* weight, float eps, Mat out) {
+    if (x.rows == 0) return gpuSuccess;
+    rms_norm_kernel<<<dim3(static_cast<unsigned>(groups), static_cast<unsigned>(x.rows)), kNormThreads, 0, stream>>>(
+        x, n, weight, eps, out);
+    return gpuGetLastError();
+}
+
+gpuError_t launch_rope(gpuStream_t stream, Mat x, const int32_t* positions, const RopeParams& p) {
+    if (x.rows == 0) return gpuSuccess;
+    rope_kernel<<<dim3(static_cast<unsigned>((p.half + 63) / 64), static_cast<unsigned>(x.rows)), 64, 0, stream>>>(
+        x, positions, p);
+    return gpuGetLastError();
+}
+
+}  // namespace rf::gpu

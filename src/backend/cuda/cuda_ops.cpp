@@ -1,0 +1,244 @@
+// The CUDA backend's operations: each checks shapes on the host, as the CPU backend does, and
+// enqueues its kernels (kernels.h). Checks of values that live in device memory (token and expert
+// ids, cache slots) are the kernels' own, reported through the fault word at the next download.
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+
+#include "backend/cuda/cuda_backend_impl.h"
+
+namespace rf::gpu {
+namespace {
+
+Mat mat(const Act& a) { return {a.data, a.rows, a.cols, a.stride}; }
+bool same_shape(const Act& a, const Act& b) { return a.rows == b.rows && a.cols == b.cols; }
+
+// Products of at least this many tokens go through the BLAS library (decoding the weights costs
+// about one pass over them, repaid from a few dozen tokens on); fewer tokens read the quantized
+// blocks directly. The two sum in different orders: a batch-invariant backend takes only the
+// direct kernels, so that a sequence's results do not depend on what else is in its step.
+constexpr int64_t kBlasMinTokens = 32;
+constexpr int64_t kBlasChunkValues = int64_t{1} << 24;  // 64 MiB of decoded f32 weights per chunk
+
+Status rows_fit(std::string_view op, int64_t rows) {
+    if (rows > kMaxGridRows) return make_error("{}: {} rows in one step are more than {}", op, rows, kMaxGridRows);
+    return ok_status();
+}
+
+// YaRN: the dimensions whose wavelength fits the training context keep interpolated frequencies.
+double yarn_corr_dim(int64_t n_dims, int64_t n_ctx_orig, double beta, double base) {
+    return n_dims * std::log(n_ctx_orig / (beta * 2 * std::numbers::pi)) / (2 * std::log(base));
+}
+
+}  // namespace
+
+Status CudaBackend::add(const Act& a, const Act& b, const Act& out) {
+    if (!same_shape(a, b) || !same_shape(a, out)) return make_error("add: shapes do not match");
+    return gpu_check(launch_map(stream_, MapOp::Add, mat(a), mat(b), 0.0f, mat(out)), "add");
+}
+
+Status CudaBackend::add_bias(const Act& x, ParamVector bias) {
+    if (bias.size != x.cols) return make_error("add_bias: {} values, bias of {}", x.cols, bias.size);
+    const Mat b{const_cast<float*>(bias.data), 1, bias.size, bias.size};
+    return gpu_check(launch_map(stream_, MapOp::AddBias, mat(x), b, 0.0f, mat(x)), "add_bias");
+}
+
+Status CudaBackend::scale(const Act& x, float s) {
+    return gpu_check(launch_map(stream_, MapOp::Scale, mat(x), mat(x), s, mat(x)), "scale");
+}
+
+Status CudaBackend::softcap(const Act& x, float cap) {
+    if (!(cap > 0.0f)) return make_error("softcap: the cap must be positive, got {}", cap);
+    return gpu_check(launch_map(stream_, MapOp::Softcap, mat(x), mat(x), cap, mat(x)), "softcap");
+}
+
+Status CudaBackend::gated_activation(GatedActivation act, const Act& gate, const Act& up, const Act& out) {
+    if (!same_shape(gate, up) || !same_shape(gate, out)) return make_error("gated activation: shapes do not match");
+    const MapOp op = act == GatedActivation::Silu ? MapOp::Silu : MapOp::GeluTanh;
+    return gpu_check(launch_map(stream_, op, mat(gate), mat(up), 0.0f, mat(out)), "gated activation");
+}
+
+Status CudaBackend::softmax_rows(const Act& x) { return gpu_check(launch_softmax(stream_, mat(x)), "softmax"); }
+
+Status CudaBackend::gather_rows(const Act& x, const int32_t* rows, const Act& out) {
+    if (x.cols != out.cols) return make_error("gather_rows: shapes do not match");
+    RF_TRY(rows_fit("gather_rows", out.rows));
+    return gpu_check(launch_gather(stream_, mat(x), rows, mat(out), fault_word()), "gather_rows");
+}
+
+Status CudaBackend::rms_norm(const Act& x, ParamVector weight, float eps, const Act& out) {
+    if (!same_shape(x, out) || (weight.data && weight.size != x.cols))
+        return make_error("rms_norm: shapes do not match ({} values, weight {})", x.cols, weight.size);
+    RF_TRY(rows_fit("rms_norm", x.rows));
+    return gpu_check(launch_rms_norm(stream_, mat(x), 1, x.cols, weight.data, eps, mat(out)), "rms_norm");
+}
+
+Status CudaBackend::rms_norm_heads(const Act& x, int64_t head_dim, ParamVector weight, float eps) {
+    if (head_dim <= 0 || x.cols % head_dim != 0 || (weight.data && weight.size != head_dim))
+        return make_error("rms_norm_heads: {} values do not split into heads of {}", x.cols, head_dim);
+    RF_TRY(rows_fit("rms_norm_heads", x.rows));
+    return gpu_check(launch_rms_norm(stream_, mat(x), x.cols / head_dim, head_dim, weight.data, eps, mat(x)),
+                     "rms_norm_heads");
+}
+
+Status CudaBackend::rope(const Act& x, int64_t head_dim, const int32_t* positions, const RopeConfig& c) {
+    if (head_dim <= 0 || x.cols % head_dim != 0 || c.n_dims <= 0 || c.n_dims > head_dim || c.n_dims % 2 != 0)
+        return make_error("rope: bad dimensions (row {}, head {}, rotated {})", x.cols, head_dim, c.n_dims);
+    if (c.freq_factors.data && c.freq_factors.size != c.n_dims / 2)
+        return make_error("rope: {} frequency factors for {} rotated pairs", c.freq_factors.size, c.n_dims / 2);
+    RF_TRY(rows_fit("rope", x.rows));
+    RopeParams p{.n_heads = x.cols / head_dim,
+                 .head_dim = head_dim,
+                 .half = c.n_dims / 2,
+                 .neox = c.style == RopeStyle::Neox,
+                 .theta_scale = std::pow(c.freq_base, -2.0f / static_cast<float>(c.n_dims)),
+                 .freq_scale = c.freq_scale,
+                 .ext_factor = c.ext_factor,
+                 .mscale = c.attn_factor,
+                 .ramp_low = 0,
+                 .ramp_high = 0,
+                 .freq_factors = c.freq_factors.data};
+    if (c.ext_factor != 0.0f) {
+        p.ramp_low = static_cast<float>(
+            std::max(0.0, std::floor(yarn_corr_dim(c.n_dims, c.n_ctx_orig, c.beta_fast, c.freq_base))));
+        p.ramp_high = static_cast<float>(
+            std::min(c.n_dims - 1.0, std::ceil(yarn_corr_dim(c.n_dims, c.n_ctx_orig, c.beta_slow, c.freq_base))));
+        p.mscale *= 1.0f + 0.1f * std::log(1.0f / c.freq_scale);
+    }
+    return gpu_check(launch_rope(stream_, mat(x), positions, p), "rope");
+}
+
+Status CudaBackend::route_top_k(const Act& logits, int64_t k, bool normalize, int32_t* ids, float* weights) {
+    if (k <= 0 || k > logits.cols) return make_error("route_top_k: cannot pick {} of {} experts", k, logits.cols);
+    return gpu_check(launch_route(stream_, mat(logits), k, normalize, ids, weights), "route_top_k");
+}
+
+Status CudaBackend::combine_experts(const Act& x, const float* weights, int64_t k, const Act& out) {
+    if (k <= 0 || x.rows != out.rows * k || x.cols != out.cols) return make_error("combine_experts: shapes do not match");
+    RF_TRY(rows_fit("combine_experts", out.rows));
+    return gpu_check(launch_combine(stream_, mat(x), weights, k, mat(out)), "combine_experts");
+}
+
+Status CudaBackend::product(const WeightMatrix& w, const int32_t* ids, int64_t k, const Act& x, const Act& y) {
+    if (y.rows == 0) return ok_status();
+    const int block = rounding_block(w.type);
+    if (x.cols % block != 0) return make_error("matmul: {} inputs are not whole blocks of {}", x.cols, block);
+    if (!ids && !batch_invariant_ && y.rows >= kBlasMinTokens && w.cols % 32 == 0) return blas_product(w, x, y);
+    RF_ASSIGN_OR_RETURN(void* packed, scratch(0, static_cast<size_t>(x.rows * x.cols) * sizeof(float)));
+    const ProductParams p{.type = w.type,
+                          .w = w.data,
+                          .row_bytes = w.row_bytes,
+                          .matrix_bytes = w.matrix_bytes(),
+                          .rows = w.rows,
+                          .cols = w.cols,
+                          .count = w.count,
+                          .y = y.data,
+                          .y_rows = y.rows,
+                          .y_stride = y.stride,
+                          .ids = ids,
+                          .k = std::max<int64_t>(k, 1),
+                          .fault = fault_word()};
+    return gpu_check(launch_product(stream_, mat(x), static_cast<float*>(packed), p),
+                     fmt::format("{} product {}x{}", tensor_type_name(w.type), w.rows, w.cols));
+}
+
+// Row-major y[t][r] = sum_c W[r][c] x[t][c] is, in the library's column-major terms,
+// y^T (rows x t, leading dimension y.stride) = op_T(W, cols x rows) * X^T (cols x t). The product
+// is taken in full f32 on the same rounded activations and decoded weights as the direct kernels
+// (tensor-core f16 or tf32 would change the function the op suite and the conformance tests check).
+Status CudaBackend::blas_product(const WeightMatrix& w, const Act& x, const Act& y) {
+    RF_ASSIGN_OR_RETURN(void* packed, scratch(0, static_cast<size_t>(x.rows * x.cols) * sizeof(float)));
+    RF_TRY(gpu_check(launch_round(stream_, w.type, mat(x), static_cast<float*>(packed)), "rounding activations"));
+    const float one = 1.0f, zero = 0.0f;
+    const int cols = static_cast<int>(w.cols), tokens = static_cast<int>(x.rows), ldc = static_cast<int>(y.stride);
+    // Weight rows in chunks of at most kBlasChunkValues values, so the f32 copy stays small.
+    const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(w.rows, kBlasChunkValues / w.cols));
+    float* decoded = nullptr;
+    if (w.type != TensorType::F32) {
+        RF_ASSIGN_OR_RETURN(void* rows, scratch(1, static_cast<size_t>(chunk * w.cols) * sizeof(float)));
+        decoded = static_cast<float*>(rows);
+    }
+    for (int64_t first = 0; first < w.rows; first += chunk) {
+        const int64_t n = std::min(chunk, w.rows - first);
+        const float* rows = reinterpret_cast<const float*>(w.data) + first * w.cols;
+        if (decoded) {
+            RF_TRY(gpu_check(launch_decode_rows(stream_, w.type, w.data, w.row_bytes, first, n, w.cols, decoded),
+                             "decoding weights"));
+            rows = decoded;
+        }
+        const gpublasStatus_t st = gpublasSgemm(blas_, GPUBLAS_OP_T, GPUBLAS_OP_N, static_cast<int>(n), tokens, cols, &one,
+                                                rows, cols, static_cast<const float*>(packed), cols, &zero, y.data + first, ldc);
+        if (st != gpublasSuccess)
+            return make_error("GPU: {} product {}x{} failed in the BLAS library (status {})", tensor_type_name(w.type), w.rows,
+                              w.cols, static_cast<int>(st));
+    }
+    return ok_status();
+}
+
+Status CudaBackend::matmul(const WeightMatrix& w, const Act& x, const Act& y) {
+    if (x.cols != w.cols || y.cols != w.rows || x.rows != y.rows || w.count != 1)
+        return make_error("matmul: shapes do not match (weight {}x{}, x {}x{}, y {}x{})", w.rows, w.cols, x.rows,
+                          x.cols, y.rows, y.cols);
+    return product(w, nullptr, 1, x, y);
+}
+
+Status CudaBackend::matmul_experts(const WeightMatrix& experts, const int32_t* ids, int64_t k, const Act& x,
+                                   const Act& y) {
+    if (experts.count < 1 || k <= 0 || y.rows % k != 0) return make_error("matmul_experts: bad arguments");
+    if (x.rows != y.rows && x.rows * k != y.rows)
+        return make_error("matmul_experts: x has {} rows for {} tokens", x.rows, y.rows / k);
+    if (x.cols != experts.cols || y.cols != experts.rows) return make_error("matmul_experts: shapes do not match");
+    return product(experts, ids, k, x, y);
+}
+
+Status CudaBackend::embed(const WeightMatrix& table, const int32_t* ids, const Act& out) {
+    if (out.cols != table.cols) return make_error("embed: table rows have {} values, output {}", table.cols, out.cols);
+    return gpu_check(launch_embed(stream_, table.type, table.data, table.row_bytes, table.rows, ids, mat(out), fault_word()),
+                     fmt::format("embed from {}", tensor_type_name(table.type)));
+}
+
+Status CudaBackend::store_kv(KvStorage& cache, int64_t layer, const Act& k, const Act& v, const BatchLayout& batch) {
+    auto& kv = static_cast<CudaKvStorage&>(cache);
+    const KvCacheShape& s = kv.shape();
+    if (layer < 0 || layer >= s.n_layers) return make_error("store_kv: layer {} out of range", layer);
+    if (k.cols != s.n_kv_heads * s.head_dim_k || v.cols != s.n_kv_heads * s.head_dim_v || k.rows != batch.n_tokens ||
+        v.rows != batch.n_tokens)
+        return make_error("store_kv: key/value rows do not match the cache");
+    return gpu_check(launch_store_kv(stream_, s.type == KvType::F16, mat(k), mat(v), kv.keys(layer), kv.values(layer),
+                                     batch.kv_slots, kv.slots(), fault_word()),
+                     "store_kv");
+}
+
+Status CudaBackend::attention(KvStorage& cache, int64_t layer, const Act& q, const AttentionConfig& c,
+                              const BatchLayout& batch, const Act& out) {
+    auto& kv = static_cast<CudaKvStorage&>(cache);
+    const KvCacheShape& s = kv.shape();
+    if (layer < 0 || layer >= s.n_layers || c.n_kv_heads != s.n_kv_heads || c.head_dim_k != s.head_dim_k ||
+        c.head_dim_v != s.head_dim_v || c.n_kv_heads <= 0 || c.n_heads % c.n_kv_heads != 0 ||
+        q.cols != c.n_heads * c.head_dim_k || out.cols != c.n_heads * c.head_dim_v || q.rows != batch.n_tokens ||
+        out.rows != batch.n_tokens)
+        return make_error("attention: shapes do not match the cache");
+    RF_TRY(rows_fit("attention", c.n_heads));
+    const AttentionParams p{.q = q.data,
+                            .q_stride = q.stride,
+                            .out = out.data,
+                            .out_stride = out.stride,
+                            .n_tokens = batch.n_tokens,
+                            .n_heads = c.n_heads,
+                            .n_kv_heads = c.n_kv_heads,
+                            .head_dim_k = c.head_dim_k,
+                            .head_dim_v = c.head_dim_v,
+                            .scale = c.scale,
+                            .softcap = c.softcap,
+                            .sliding_window = c.sliding_window,
+                            .positions = batch.positions,
+                            .seq_rows = batch.seq_slots,
+                            .block_tables = batch.block_tables,
+                            .max_blocks_per_seq = batch.max_blocks_per_seq,
+                            .block_size = s.block_size,
+                            .n_blocks = s.n_blocks};
+    return gpu_check(launch_attention(stream_, s.type == KvType::F16, p, kv.keys(layer), kv.values(layer), fault_word()),
+                     "attention");
+}
+
+}  // namespace rf::gpu

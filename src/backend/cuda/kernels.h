@@ -1,0 +1,106 @@
+// The CUDA backend's kernel launchers: plain functions over device pointers that enqueue one
+// kernel family on a stream and return the launch error. Defined in the .cu files (device code);
+// the backend's methods (.cpp, host code) check shapes, call these and turn codes into Errors.
+// Only this header and gpu_runtime.h are shared by host and device code.
+#pragma once
+
+#include <cstdint>
+
+#include "backend/cuda/gpu_runtime.h"
+#include "gguf/tensor_type.h"
+
+namespace rf::gpu {
+
+// `rows` rows of `cols` f32 values in device memory, row r at data + r * stride.
+struct Mat {
+    float* data;
+    int64_t rows, cols, stride;
+};
+
+// Codes kernels leave in the backend's fault word (the first one set wins).
+enum KernelFault : int {
+    kFaultNone = 0,
+    kFaultTokenId = 1,    // embed: id outside the table
+    kFaultExpertId = 2,   // expert product: id outside the stack
+    kFaultCacheSlot = 3,  // store_kv / attention: slot or block outside the cache
+    kFaultRow = 4,        // gather_rows: row outside the input
+};
+
+// Kernels that take one row per grid row take at most this many rows.
+inline constexpr int64_t kMaxGridRows = 65535;
+// Attention keeps a head's output in registers: head sizes up to this many values.
+inline constexpr int64_t kMaxHeadDim = 512;
+
+// ---- cuda_elementwise.cu ----
+enum class MapOp { Add, AddBias, Scale, Softcap, Silu, GeluTanh };
+// out = op(a, b): a + b, a + bias[col] (b.data is the bias), a * s, s * tanh(a / s), act(a) * b.
+gpuError_t launch_map(gpuStream_t stream, MapOp op, Mat a, Mat b, float s, Mat out);
+gpuError_t launch_softmax(gpuStream_t stream, Mat x);
+gpuError_t launch_gather(gpuStream_t stream, Mat x, const int32_t* rows, Mat out, int* fault);
+
+// ---- cuda_norm_rope.cu ----
+// Each row of x is `groups` groups of n values, each normalized on its own.
+gpuError_t launch_rms_norm(gpuStream_t stream, Mat x, int64_t groups, int64_t n, const float* weight, float eps, Mat out);
+struct RopeParams {
+    int64_t n_heads, head_dim, half;
+    bool neox;
+    float theta_scale, freq_scale, ext_factor, mscale, ramp_low, ramp_high;
+    const float* freq_factors;
+};
+gpuError_t launch_rope(gpuStream_t stream, Mat x, const int32_t* positions, const RopeParams& p);
+
+// ---- cuda_attention.cu ----
+gpuError_t launch_store_kv(gpuStream_t stream, bool f16, Mat k, Mat v, void* keys, void* values, const int32_t* slots,
+                           int64_t n_slots, int* fault);
+struct AttentionParams {
+    const float* q;
+    int64_t q_stride;
+    float* out;
+    int64_t out_stride;
+    int64_t n_tokens, n_heads, n_kv_heads, head_dim_k, head_dim_v;
+    float scale, softcap;
+    int64_t sliding_window;
+    const int32_t* positions;
+    const int32_t* seq_rows;
+    const int32_t* block_tables;
+    int64_t max_blocks_per_seq, block_size, n_blocks;
+};
+gpuError_t launch_attention(gpuStream_t stream, bool f16, const AttentionParams& p, const void* keys, const void* values,
+                            int* fault);
+
+// ---- cuda_experts.cu ----
+gpuError_t launch_route(gpuStream_t stream, Mat logits, int64_t k, bool normalize, int32_t* ids, float* weights);
+gpuError_t launch_combine(gpuStream_t stream, Mat x, const float* weights, int64_t k, Mat out);
+
+// ---- cuda_matmul.cu ----
+// Whether products and lookups read `type` directly (others are converted at load).
+bool has_gpu_kernel(TensorType type);
+// Values per activation-rounding block for weights of `type` (1, 32 or 256).
+int rounding_block(TensorType type);
+struct ProductParams {
+    TensorType type;
+    const uint8_t* w;
+    size_t row_bytes, matrix_bytes;
+    int64_t rows, cols, count;
+    float* y;
+    int64_t y_rows, y_stride;
+    const int32_t* ids;  // expert per y row, or null
+    int64_t k;           // y rows per token (experts)
+    int* fault;
+};
+// Rounds x into `packed` (x.rows * x.cols floats) as the CPU rounds activations for `p.type`
+// weights, then y = W x (with ids: each y row through the matrix of the stack its id picks, from
+// x row i when x has a row per y row, else i / k).
+gpuError_t launch_product(gpuStream_t stream, Mat x, float* packed, const ProductParams& p);
+// Prompt-sized products go through the BLAS library instead (cuda_ops.cpp), on the same values:
+// rows [first_row, first_row + n_rows) of W decoded to f32, and x rounded as above into `packed`.
+gpuError_t launch_decode_rows(gpuStream_t stream, TensorType type, const uint8_t* w, size_t row_bytes, int64_t first_row,
+                              int64_t n_rows, int64_t cols, float* out);
+gpuError_t launch_round(gpuStream_t stream, TensorType weight_type, Mat x, float* packed);
+gpuError_t launch_embed(gpuStream_t stream, TensorType type, const uint8_t* table, size_t row_bytes, int64_t n_rows,
+                        const int32_t* ids, Mat out, int* fault);
+
+// ---- self_test.cu ----
+gpuError_t launch_self_test(int* out, int n);
+
+}  // namespace rf::gpu

@@ -1,0 +1,433 @@
+// Matrix products for every weight format, the mixture-of-experts ops (matmul_experts,
+// route_top_k, combine_experts), against double-precision references: the weights dequantized
+// with the reference dequantizer, the activations rounded as the product rounds them (quantize_row
+// then dequantize_row in the format activation_rounding names), products summed in double.
+#include <numeric>
+#include <tuple>
+
+#include "backend_ops_common.h"
+#include "gguf/reader.h"
+#include "quant/block_formats.h"
+#include "support/shared_data.h"
+
+namespace rf::test::ops {
+namespace {
+
+// ---- products ------------------------------------------------------------------------------------
+
+// Tolerances of a product, relative: per element |y - ref| <= kElementTolerance * sum_c |w x|
+// (float accumulation error grows with the sum of the magnitudes, not with the result), and per
+// token ||y - ref|| / ||ref|| <= kRowTolerance.
+constexpr double kElementTolerance = 1e-5;
+constexpr double kRowTolerance = 1e-5;
+
+// The values a backend multiplies with, for a (stacked) weight as imported: `values` are the rows
+// dequantized (effective_row). For Q4_1 / Q5_1 also each row with its block minimums set to 0
+// (d * q) and the minimums, for the product as ggml defines it with Q8_1 activations (below).
+struct EffectiveWeight {
+    TensorType type = TensorType::F32;  // the imported type
+    int64_t rows = 0, cols = 0;         // of one matrix
+    std::vector<float> values;          // every row of every matrix
+    std::vector<float> without_min;     // Q4_1 / Q5_1 only
+    std::vector<float> mins;            // Q4_1 / Q5_1: [row][block of 32]
+
+    EffectiveWeight matrix(int64_t e) const {
+        EffectiveWeight m{type, rows, cols, {}, {}, {}};
+        const auto slice = [&](const std::vector<float>& all, int64_t per_row) {
+            return all.empty() ? std::vector<float>{}
+                               : std::vector<float>(all.begin() + e * rows * per_row, all.begin() + (e + 1) * rows * per_row);
+        };
+        m.values = slice(values, cols);
+        m.without_min = slice(without_min, cols);
+        m.mins = slice(mins, cols / 32);
+        return m;
+    }
+};
+
+EffectiveWeight effective_weight(const HostWeight& host, const WeightMatrix& imported) {
+    EffectiveWeight w{imported.type, host.rows, host.cols, {}, {}, {}};
+    const bool with_min = imported.type == host.type && (host.type == TensorType::Q4_1 || host.type == TensorType::Q5_1);
+    const size_t block_bytes = tensor_type_info(host.type).block_bytes;
+    for (int64_t r = 0; r < host.rows * host.count; ++r) {
+        const std::vector<float> row = effective_row(host, imported.type, r);
+        w.values.insert(w.values.end(), row.begin(), row.end());
+        if (!with_min) continue;
+        // Both block types start with the f16 scale d and the f16 minimum m.
+        std::vector<uint8_t> bytes(host.row(r).begin(), host.row(r).end());
+        for (size_t b = 0; b < bytes.size() / block_bytes; ++b) {
+            uint16_t m;
+            std::memcpy(&m, bytes.data() + b * block_bytes + 2, 2);
+            w.mins.push_back(quant::fp16_to_f32(m));
+            std::memset(bytes.data() + b * block_bytes + 2, 0, 2);
+        }
+        const std::vector<float> scaled = dequantize(host.type, bytes, host.cols);
+        w.without_min.insert(w.without_min.end(), scaled.begin(), scaled.end());
+    }
+    return w;
+}
+
+// How a reference product treats the activations.
+enum class ProductModel {
+    Rounded,    // rounded as activation_rounding says, then the dequantized weights times them
+    F32,        // not rounded (the CPU's fast kernels for F16, BF16 and types without a kernel)
+    StoredSum,  // Q4_1 / Q5_1 as ggml multiplies them: d * q times the rounded activations, plus each
+                // block's minimum times the Q8_1 block's stored sum s = f16(d_unrounded * sum q)
+};
+
+const char* model_name(ProductModel m) {
+    switch (m) {
+        case ProductModel::Rounded: return "";
+        case ProductModel::F32: return " [f32 activations]";
+        case ProductModel::StoredSum: return " [Q8_1 stored sums]";
+    }
+    return "";
+}
+
+// The CPU backend's fast kernels keep activations in f32 for float weights (F16, BF16) and for
+// types without a kernel (the dequantizing path: TQ2_0, the lattice IQ types), while its strided
+// fallback (ReferenceMatmul) and the GPU round them to F16 / BF16 / Q8_K: on the CPU either model
+// is accepted for those types. Q4_1 / Q5_1: the CPU's kernels take the minimum's share from the
+// Q8_1 block's stored sum (ggml's definition; measured up to 6e-3 of sum |w x| away from the
+// product of the rounded values), its fallback and the GPU from the rounded values: either is
+// accepted, on any backend.
+// The log names the model that matched; all others must match Rounded.
+std::vector<ProductModel> accepted_models(TensorType type, bool cpu) {
+    std::vector<ProductModel> models{ProductModel::Rounded};
+    switch (type) {
+        case TensorType::F16: case TensorType::BF16: case TensorType::TQ1_0: case TensorType::TQ2_0:
+        case TensorType::IQ2_XXS: case TensorType::IQ2_XS: case TensorType::IQ2_S: case TensorType::IQ3_XXS:
+        case TensorType::IQ3_S: case TensorType::IQ1_S: case TensorType::IQ1_M:
+            if (cpu) models.push_back(ProductModel::F32);
+            break;
+        case TensorType::Q4_1: case TensorType::Q5_1: models.push_back(ProductModel::StoredSum); break;
+        default: break;
+    }
+    return models;
+}
+
+struct Reference {
+    std::vector<double> value, scale;  // [token][row]: the product and sum |w x|
+};
+
+// W x for x: tokens x cols (as the op reads it), under `model`.
+Reference reference_product(const EffectiveWeight& w, const std::vector<float>& x, int64_t tokens, ProductModel model) {
+    const int64_t rows = w.rows, cols = w.cols;
+    Reference ref;
+    ref.value.resize(static_cast<size_t>(tokens * rows));
+    ref.scale.resize(ref.value.size());
+    for (int64_t t = 0; t < tokens; ++t) {
+        std::span<const float> xt(x.data() + t * cols, static_cast<size_t>(cols));
+        const std::vector<float> xr = model == ProductModel::F32 ? std::vector<float>(xt.begin(), xt.end())
+                                                                 : round_activations(w.type, xt);
+        std::vector<double> sums;  // StoredSum: s of each Q8_1 block
+        if (model == ProductModel::StoredSum) {
+            const std::vector<uint8_t> q = quantize(TensorType::Q8_1, xt);
+            for (int64_t b = 0; b < cols / 32; ++b)
+                sums.push_back(quant::fp16_to_f32(quant::load_block<quant::BlockQ8_1>(q.data() + b * sizeof(quant::BlockQ8_1)).s));
+        }
+        const std::vector<float>& weights = model == ProductModel::StoredSum ? w.without_min : w.values;
+        for (int64_t r = 0; r < rows; ++r) {
+            double sum = 0, magnitude = 0;
+            for (int64_t c = 0; c < cols; ++c) {
+                const double p = static_cast<double>(weights[r * cols + c]) * xr[c];
+                sum += p;
+                magnitude += std::fabs(p);
+            }
+            for (size_t b = 0; b < sums.size(); ++b) {
+                const double p = static_cast<double>(w.mins[r * (cols / 32) + b]) * sums[b];
+                sum += p;
+                magnitude += std::fabs(p);
+            }
+            ref.value[t * rows + r] = sum;
+            ref.scale[t * rows + r] = magnitude;
+        }
+    }
+    return ref;
+}
+
+// The worst element ratio of got against ref (without reporting).
+double worst_ratio(const std::vector<float>& got, const Reference& ref) {
+    double worst = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+        const double d = std::fabs(got[i] - ref.value[i]) / std::max(ref.scale[i], 1e-300);
+        worst = std::max(worst, std::isnan(d) ? std::numeric_limits<double>::infinity() : d);
+    }
+    return worst;
+}
+
+class ProductFixture : public OpsFixture {
+protected:
+    // y (tokens x rows, as fetched) against W x (x: tokens x cols), under the accepted model it
+    // is closest to.
+    void expect_product(const std::string& op, const EffectiveWeight& w, const std::vector<float>& x, int64_t tokens,
+                        const std::vector<float>& y) {
+        ProductModel best = ProductModel::Rounded;
+        Reference best_ref = reference_product(w, x, tokens, best);
+        for (const ProductModel model : accepted_models(w.type, is_cpu())) {
+            if (model == ProductModel::Rounded) continue;
+            Reference ref = reference_product(w, x, tokens, model);
+            if (worst_ratio(y, ref) < worst_ratio(y, best_ref)) {
+                best = model;
+                best_ref = std::move(ref);
+            }
+        }
+        expect_close(op + model_name(best), y, best_ref.value, best_ref.scale, w.rows, kElementTolerance, kRowTolerance);
+    }
+
+    // One product y = W x with x and y given as column ranges of wider matrices (first_x / first_y
+    // columns in, widths wx / wy), checked against the reference; returns nothing, reports failures.
+    void run_product(const std::string& op, const WeightMatrix& w, const EffectiveWeight& values, std::mt19937& rng,
+                     int64_t tokens, int64_t wx, int64_t first_x, int64_t wy, int64_t first_y) {
+        SCOPED_TRACE(fmt::format("{}: {}x{} weight, {} tokens, x columns {}+{} of {}, y columns {}+{} of {}", op,
+                                 w.rows, w.cols, tokens, first_x, w.cols, wx, first_y, w.rows, wy));
+        const std::vector<float> x_all = random_values(rng, static_cast<size_t>(tokens * wx));
+        std::vector<float> x(static_cast<size_t>(tokens * w.cols));
+        for (int64_t t = 0; t < tokens; ++t)
+            std::copy_n(x_all.begin() + t * wx + first_x, w.cols, x.begin() + t * w.cols);
+        const DevMat xd = upload_mat(x_all, tokens, wx);
+        const DevMat yd = poisoned(tokens, wy, first_y, w.rows);
+        check(b().matmul(w, xd.cols(first_x, w.cols), yd.cols(first_y, w.rows)), op);
+        const std::vector<float> y = columns(fetch(yd), yd, first_y, w.rows);
+        expect_product(op, values, x, tokens, y);
+    }
+};
+
+class MatmulFormats : public ProductFixture, public ::testing::WithParamInterface<std::tuple<std::string, TensorType>> {
+protected:
+    void SetUp() override { open(std::get<0>(GetParam())); }
+};
+
+// Odd row counts (37: two groups of 16 plus 5; 130), whole blocks of columns (plain types also an
+// odd count), 1 / 3 / 8 / 17 / 40 tokens (one-token, few-token and tiled many-token paths), also
+// with strided x and y (columns of a wider activation, as a fused projection gives), and on the
+// CPU also a writable import (rows interleaved for its kernels).
+TEST_P(MatmulFormats, MatchesTheDoublePrecisionReference) {
+    const TensorType type = std::get<1>(GetParam());
+    const std::string name(tensor_type_name(type));
+    std::mt19937 rng(1000 + static_cast<unsigned>(type));
+    const uint32_t block = tensor_type_info(type).block_size;
+    const std::vector<int64_t> col_counts = block == 1 ? std::vector<int64_t>{45, 160} :
+                                            block == 32 ? std::vector<int64_t>{96, 544} : std::vector<int64_t>{256, 768};
+    for (const int64_t cols : col_counts)
+        for (const int64_t rows : {37, 130}) {
+            const HostWeight& host = keep(make_weight(rng, type, rows, cols));
+            const WeightMatrix w = import(host);
+            ASSERT_EQ(w.rows, rows);
+            ASSERT_EQ(w.cols, cols);
+            const EffectiveWeight values = effective_weight(host, w);
+            for (const int64_t tokens : {1, 3, 8, 17, 40})
+                run_product("matmul " + name, w, values, rng, tokens, cols, 0, rows, 0);
+            // x: the middle third of a fused projection's output; y: columns 5.. of a wider row.
+            for (const int64_t tokens : {1, 17})
+                run_product("matmul " + name + " strided", w, values, rng, tokens, 3 * cols, cols, rows + 11, 5);
+            // A writable import may rearrange the bytes (the CPU interleaves rows): a copy of them.
+            const HostWeight& copy = keep(host);
+            const WeightMatrix tiled = import(copy, /*writable=*/true);
+            for (const int64_t tokens : {1, 8, 40})
+                run_product("matmul " + name + " writable import", tiled, values, rng, tokens, cols, 0, rows, 0);
+        }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, MatmulFormats,
+                         ::testing::Combine(::testing::ValuesIn(backends_under_test()), ::testing::ValuesIn(kWeightFormats)),
+                         [](const ::testing::TestParamInfo<std::tuple<std::string, TensorType>>& info) {
+                             return sanitize(std::get<0>(info.param) + "_" +
+                                             std::string(tensor_type_name(std::get<1>(info.param))));
+                         });
+
+class Products : public ProductFixture, public ::testing::WithParamInterface<std::string> {
+protected:
+    void SetUp() override { open(GetParam()); }
+};
+
+// A lattice format no backend quantizes to (and the GPU converts at import): the zoo's IQ2_XXS.
+TEST_P(Products, Iq2XxsFromTheQuantZoo) {
+    RF_REQUIRE_SHARED();
+    auto opened = gguf::File::open(rf::test::shared_path("quant/quant-zoo.gguf").string());
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    const gguf::TensorInfo* q = nullptr;
+    for (const gguf::TensorInfo& t : opened->tensors())
+        if (t.name.starts_with("q.") && t.type == TensorType::IQ2_XXS) q = &t;
+    ASSERT_NE(q, nullptr) << "no IQ2_XXS tensor in the zoo";
+    HostWeight host{TensorType::IQ2_XXS, static_cast<int64_t>(q->rows()), static_cast<int64_t>(q->shape[0]), 1,
+                    row_bytes_of(TensorType::IQ2_XXS, static_cast<int64_t>(q->shape[0])), {}};
+    host.bytes.assign(q->data, q->data + q->n_bytes);
+    const HostWeight& kept = keep(std::move(host));
+    const WeightMatrix w = import(kept);
+    const EffectiveWeight values = effective_weight(kept, w);
+    std::mt19937 rng(77);
+    for (const int64_t tokens : {1, 5, 40}) run_product("matmul IQ2_XXS (zoo)", w, values, rng, tokens, w.cols, 0, w.rows, 0);
+
+    // Embedding rows of it: bit-exact with the (effective) dequantized rows.
+    const std::vector<int32_t> ids = {7, 0, 3, 3};
+    const DeviceBuffer ids_d = upload(ids);
+    const DevMat out = poisoned(static_cast<int64_t>(ids.size()), w.cols);
+    check(b().embed(w, ids_d.i32(), out.all()), "embed IQ2_XXS");
+    std::vector<float> expected;
+    for (const int32_t id : ids) {
+        const std::vector<float> row = effective_row(kept, w.type, id);
+        expected.insert(expected.end(), row.begin(), row.end());
+    }
+    expect_exact("embed IQ2_XXS (zoo)", fetch(out), expected);
+}
+
+// ---- mixture of experts -------------------------------------------------------------------------
+
+// Stacked experts (count 5, ids in backend memory, k = 2), x with one row per token and with one
+// row per (token, slot); each output row is its expert's product.
+TEST_P(Products, MatmulExpertsMatchesEachExpertsProduct) {
+    std::mt19937 rng(4242);
+    constexpr int64_t kExperts = 5, kRows = 37, k = 2;
+    for (const TensorType type : {TensorType::Q8_0, TensorType::Q4_K, TensorType::Q4_1, TensorType::F16,
+                                  TensorType::F32, TensorType::TQ2_0}) {
+        const std::string name(tensor_type_name(type));
+        const uint32_t block = tensor_type_info(type).block_size;
+        const int64_t cols = block == 1 ? 64 : block == 32 ? 96 : 256;
+        const HostWeight& host = keep(make_weight(rng, type, kRows, cols, kExperts));
+        for (const bool writable : {false, true}) {
+            const HostWeight& source = writable ? keep(host) : host;
+            const WeightMatrix w = import(source, writable);
+            ASSERT_EQ(w.count, kExperts);
+            const EffectiveWeight values = effective_weight(host, w);
+            for (const int64_t tokens : {1, 6, 17}) {
+                std::vector<int32_t> ids;
+                for (int64_t t = 0; t < tokens; ++t) {
+                    const auto pair = random_ints(rng, 2, 0, kExperts - 1);
+                    ids.push_back(pair[0]);
+                    ids.push_back(pair[1] != pair[0] ? pair[1] : (pair[0] + 1) % kExperts);
+                }
+                const DeviceBuffer ids_d = upload(ids);
+                for (const bool per_slot : {false, true}) {
+                    const std::string op = fmt::format("matmul_experts {}{}{}", name, per_slot ? " per slot" : "",
+                                                       writable ? " writable import" : "");
+                    SCOPED_TRACE(fmt::format("{}, {} tokens", op, tokens));
+                    const int64_t x_rows = per_slot ? tokens * k : tokens;
+                    const std::vector<float> x = random_values(rng, static_cast<size_t>(x_rows * cols));
+                    const DevMat xd = upload_mat(x, x_rows, cols);
+                    const DevMat yd = poisoned(tokens * k, kRows);
+                    check(b().matmul_experts(w, ids_d.i32(), k, xd.all(), yd.all()), op);
+                    const std::vector<float> y = fetch(yd);
+                    // Row by row: the expert's own product of its input row.
+                    for (int64_t i = 0; i < tokens * k; ++i) {
+                        const int64_t src = per_slot ? i : i / k;
+                        expect_product(op, values.matrix(ids[i]), std::vector<float>(x.begin() + src * cols, x.begin() + (src + 1) * cols),
+                                       1, std::vector<float>(y.begin() + i * kRows, y.begin() + (i + 1) * kRows));
+                    }
+                }
+            }
+        }
+    }
+}
+
+// Softmax over each row's logits, the k largest picked (ties: the lower id), with and without
+// renormalisation; ids exact, weights within 1e-6.
+TEST_P(Products, RouteTopKPicksTheLargestProbabilities) {
+    std::mt19937 rng(99);
+    struct Case {
+        int64_t tokens, experts, k, width;
+    };
+    for (const Case c : {Case{9, 8, 2, 8}, Case{5, 60, 4, 64}, Case{1, 3, 3, 3}, Case{17, 32, 1, 40}})
+        for (const bool normalize : {false, true}) {
+            SCOPED_TRACE(fmt::format("{} tokens, top {} of {}, normalize {}", c.tokens, c.k, c.experts, normalize));
+            // Logits drawn until no two are within 1e-3 (a near tie could legitimately go either way).
+            std::vector<float> logits;
+            for (bool distinct = false; !distinct;) {
+                logits = random_values(rng, static_cast<size_t>(c.tokens * c.width), 2.0f, 1.0f);
+                distinct = true;
+                for (int64_t t = 0; t < c.tokens; ++t) {
+                    std::vector<float> row(logits.begin() + t * c.width, logits.begin() + t * c.width + c.experts);
+                    std::sort(row.begin(), row.end());
+                    for (size_t i = 1; i < row.size(); ++i) distinct = distinct && row[i] - row[i - 1] > 1e-3f;
+                }
+            }
+            const DevMat ld = upload_mat(logits, c.tokens, c.width);
+            const DeviceBuffer ids_d = poisoned_ids(static_cast<size_t>(c.tokens * c.k));
+            const DevMat wd = poisoned(c.tokens, c.k);
+            check(b().route_top_k(ld.cols(0, c.experts), c.k, normalize, ids_d.i32(), wd.buffer.f32()), "route_top_k");
+            const std::vector<int32_t> ids = fetch_ids(ids_d.i32(), static_cast<size_t>(c.tokens * c.k));
+            const std::vector<float> weights = fetch(wd);
+
+            std::vector<double> expected_w, scale(static_cast<size_t>(c.tokens * c.k), 1.0);
+            for (int64_t t = 0; t < c.tokens; ++t) {
+                const float* row = logits.data() + t * c.width;
+                const double max = *std::max_element(row, row + c.experts);
+                double sum = 0;
+                for (int64_t e = 0; e < c.experts; ++e) sum += std::exp(row[e] - max);
+                std::vector<int32_t> order(static_cast<size_t>(c.experts));
+                std::iota(order.begin(), order.end(), 0);
+                std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return row[a] > row[b]; });
+                double chosen = 0;
+                for (int64_t j = 0; j < c.k; ++j) chosen += std::exp(row[order[j]] - max) / sum;
+                for (int64_t j = 0; j < c.k; ++j) {
+                    EXPECT_EQ(ids[t * c.k + j], order[j]) << "token " << t << " slot " << j;
+                    const double p = std::exp(row[order[j]] - max) / sum;
+                    expected_w.push_back(normalize ? p / chosen : p);
+                }
+            }
+            expect_close(normalize ? "route_top_k normalized" : "route_top_k", weights, expected_w, scale, c.k, 1e-6);
+        }
+}
+
+// out[t] = sum_j weights[t][j] x[t k + j].
+TEST_P(Products, CombineExpertsIsTheWeightedSum) {
+    std::mt19937 rng(5);
+    for (const int64_t k : {1, 2, 4})
+        for (const int64_t tokens : {1, 7}) {
+            SCOPED_TRACE(fmt::format("k {}, {} tokens", k, tokens));
+            constexpr int64_t cols = 333;
+            const std::vector<float> x = random_values(rng, static_cast<size_t>(tokens * k * cols));
+            std::vector<float> weights = random_values(rng, static_cast<size_t>(tokens * k), 0.5f, 1.0f);
+            for (float& w : weights) w = std::fabs(w);
+            const DevMat xd = upload_mat(x, tokens * k, cols);
+            const DeviceBuffer wd = upload(weights);
+            const DevMat out = poisoned(tokens, cols);
+            check(b().combine_experts(xd.all(), wd.f32(), k, out.all()), "combine_experts");
+            std::vector<double> ref, scale;
+            for (int64_t t = 0; t < tokens; ++t)
+                for (int64_t c = 0; c < cols; ++c) {
+                    double sum = 0, magnitude = 0;
+                    for (int64_t j = 0; j < k; ++j) {
+                        const double p = static_cast<double>(weights[t * k + j]) * x[(t * k + j) * cols + c];
+                        sum += p;
+                        magnitude += std::fabs(p);
+                    }
+                    ref.push_back(sum);
+                    scale.push_back(magnitude);
+                }
+            expect_close("combine_experts", fetch(out), ref, scale, cols, 1e-6);
+        }
+}
+
+// An expert id outside the stack is an Error (from the op, or on a GPU from the next download);
+// then a valid call works and gives the right result.
+TEST_P(Products, OutOfRangeExpertIdsAreErrorsAndTheBackendRecovers) {
+    std::mt19937 rng(52);
+
+    constexpr int64_t kExperts = 4, rows = 37, cols = 96;
+    const HostWeight& host = keep(make_weight(rng, TensorType::Q8_0, rows, cols, kExperts));
+    const WeightMatrix experts = import(host);
+    const std::vector<float> x = random_values(rng, 3 * cols);
+    const DevMat xd = upload_mat(x, 3, cols);
+    for (const int32_t bad : {int32_t{kExperts}, int32_t{-1}, int32_t{1000}}) {
+        const DeviceBuffer ids = upload(std::vector<int32_t>{0, 1, 2, bad, 3, 0});
+        const DevMat y = poisoned(6, rows);
+        expect_reported(b().matmul_experts(experts, ids.i32(), 2, xd.all(), y.all()), y.buffer.f32(), y.size(),
+                        fmt::format("matmul_experts with expert id {} of {}", bad, kExperts));
+    }
+    // A valid call afterwards gives each row its expert's product.
+    const std::vector<int32_t> good = {0, 1, 2, 3, 3, 0};
+    const DeviceBuffer ids = upload(good);
+    const DevMat y = poisoned(6, rows);
+    check(b().matmul_experts(experts, ids.i32(), 2, xd.all(), y.all()), "matmul_experts after the error");
+    const std::vector<float> got = fetch(y);
+    const EffectiveWeight values = effective_weight(host, experts);
+    for (int64_t i = 0; i < 6; ++i)
+        expect_product("matmul_experts after an id error", values.matrix(good[i]),
+                       std::vector<float>(x.begin() + i / 2 * cols, x.begin() + (i / 2 + 1) * cols), 1,
+                       std::vector<float>(got.begin() + i * rows, got.begin() + (i + 1) * rows));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Products, ::testing::ValuesIn(backends_under_test()), backend_param_name);
+
+}  // namespace
+}  // namespace rf::test::ops
