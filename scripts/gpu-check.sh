@@ -2,7 +2,8 @@
 # Runs on the GPU machine (through the device tool) over a bundle made here by scripts/gpu-bundle.sh:
 # the card's ceilings, the op suite and the conformance of the bundled reference models on the
 # GPU (F32 and F16 KV cache), the engine and server tests with the CUDA backend, determinism,
-# 16 concurrent streams through the server, and benchmarks. Prints a short table last; logs go to
+# 16 concurrent streams through the server, GPU against CPU on synthetic models of every
+# architecture (tools/compare_backends.py), and benchmarks. Prints a short table last; logs go to
 # $OUT (or /tmp/rocmforge-gpu).
 #   scripts/gpu-check.sh [BUNDLE_DIR]          (default .gpu)
 #   RF_STEPS="ops conformance ..." picks the steps (bench_8b, the 8B-shaped benchmark, only when named).
@@ -15,7 +16,7 @@ unpacked=/tmp/rocmforge-gpu-programs
 mkdir -p "$unpacked" && xz -dc "$bundle/programs.tar.xz" | tar -C "$unpacked" -xf - || exit 1
 bin=$unpacked/bin
 export LD_LIBRARY_PATH=$unpacked/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-steps=${RF_STEPS:-"env ceilings ops conformance conformance_f16 engine server determinism streams bench"}
+steps=${RF_STEPS:-"env ceilings ops conformance conformance_f16 engine server determinism streams synthetic bench"}
 export ROCMFORGE_SHARED_DIR=$PWD/$bundle/shared ROCMFORGE_TEST_DEVICE=cuda
 declare -a table=()
 
@@ -125,6 +126,7 @@ step engine engine_tests
 if has_model llama-gqa-q4_0; then step server "$bin/test_server_e2e"; fi
 step determinism determinism
 step streams streams
+step synthetic python3 tools/compare_backends.py --bin "$bin" --out /tmp
 step bench bench
 step bench_8b bench_8b
 
