@@ -90,17 +90,17 @@ Status Engine::step(std::span<const BatchToken> batch, std::vector<float>& logit
         slots_.push_back(cache_.slot(t.seq, t.pos));
         if (t.want_logits) logit_rows_.push_back(static_cast<int32_t>(i));
     }
-    RF_TRY(state_.set_batch({.tokens = tokens_,
-                             .positions = positions_,
-                             .seq_rows = seq_rows_,
-                             .kv_slots = slots_,
-                             .block_tables = cache_.block_tables(),
-                             .max_blocks_per_seq = cache_.max_blocks_per_seq(),
-                             .logit_rows = logit_rows_}));
-    // A GPU backend may record the step between these calls; end_step runs even after an error so
-    // that nothing stays half-recorded.
+    // A GPU backend selects its device here (the batch upload needs it) and may record the step
+    // until end_step, which runs even after an error so that nothing stays half-recorded.
     RF_TRY(backend_->begin_step());
-    const Status forward = model_->forward(state_);
+    Status forward = state_.set_batch({.tokens = tokens_,
+                                       .positions = positions_,
+                                       .seq_rows = seq_rows_,
+                                       .kv_slots = slots_,
+                                       .block_tables = cache_.block_tables(),
+                                       .max_blocks_per_seq = cache_.max_blocks_per_seq(),
+                                       .logit_rows = logit_rows_});
+    if (forward.ok()) forward = model_->forward(state_);
     const Status ended = backend_->end_step();
     RF_TRY(forward);
     RF_TRY(ended);

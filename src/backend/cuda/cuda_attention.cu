@@ -41,8 +41,12 @@ __global__ void attention_kernel(AttentionParams p, const T* keys, const T* valu
 
     const int64_t t = blockIdx.x, head = blockIdx.y, kv_head = head / (p.n_heads / p.n_kv_heads);
     const int lane = threadIdx.x % 32, group = threadIdx.x / 32;
-    const int64_t pos = p.positions[t];
-    const int32_t* table = p.block_tables + p.seq_rows[t] * p.max_blocks_per_seq;
+    const int64_t pos = p.positions[t], seq_row = p.seq_rows[t];
+    if (pos < 0 || seq_row < 0 || (p.n_seq_rows > 0 && seq_row >= p.n_seq_rows)) {
+        if (threadIdx.x == 0) atomicCAS(fault, kFaultNone, kFaultCacheSlot);
+        return;
+    }
+    const int32_t* table = p.block_tables + seq_row * p.max_blocks_per_seq;
     const int64_t first = p.sliding_window > 0 ? max(int64_t{0}, pos - p.sliding_window + 1) : 0;
     for (int64_t d = threadIdx.x; d < p.head_dim_k; d += blockDim.x) q[d] = p.q[t * p.q_stride + head * p.head_dim_k + d];
     __syncthreads();

@@ -11,6 +11,7 @@ namespace rf::gpu {
 
 Status gpu_check(gpuError_t err, std::string_view what) {
     if (err == gpuSuccess) return ok_status();
+    gpuGetLastError();  // so that the next launch is not blamed for this call's error
     return make_error("GPU: {} failed: {}", what, gpuGetErrorString(err));
 }
 
@@ -54,15 +55,22 @@ CudaBackend::CudaBackend(int device, std::string device_name, gpuStream_t stream
     : device_(device), device_name_(std::move(device_name)), stream_(stream), blas_(blas), error_word_(std::move(error_word)) {}
 
 CudaBackend::~CudaBackend() {
+    gpuSetDevice(device_);
     gpuStreamSynchronize(stream_);
     gpublasDestroy(blas_);
     gpuStreamDestroy(stream_);
 }
 
 Result<MemoryInfo> CudaBackend::memory() const {
+    RF_TRY(gpu_check(gpuSetDevice(device_), "selecting the device"));
     size_t free_bytes = 0, total_bytes = 0;
     RF_TRY(gpu_check(gpuMemGetInfo(&free_bytes, &total_bytes), "reading free device memory"));
     return MemoryInfo{free_bytes, total_bytes};
+}
+
+Status CudaBackend::begin_step() {
+    RF_TRY(gpu_check(gpuSetDevice(device_), "selecting the device"));
+    return gpu_check(gpuMemsetAsync(error_word_.bytes(), 0, sizeof(int), stream_), "clearing the error word");
 }
 
 Result<DeviceBuffer> CudaBackend::allocate(size_t bytes) {
@@ -81,6 +89,7 @@ Result<DeviceBuffer> CudaBackend::allocate(size_t bytes) {
 }
 
 Status CudaBackend::upload(const DeviceBuffer& dst, const void* src, size_t bytes) {
+    RF_TRY(gpu_check(gpuSetDevice(device_), "selecting the device"));
     if (bytes > dst.size_bytes()) return make_error("upload of {} bytes into a {}-byte buffer", bytes, dst.size_bytes());
     if (bytes == 0) return ok_status();
     // From pageable memory the call returns once the bytes are staged, so `src` may change after.
@@ -112,8 +121,9 @@ Status CudaBackend::synchronize(std::string_view during) {
 Result<void*> CudaBackend::scratch(int slot, size_t bytes) {
     DeviceBuffer& buffer = scratch_[slot];
     if (buffer.size_bytes() < bytes) {
-        // The old buffer may still be read by queued kernels: freeing waits for them (cudaFree
-        // synchronizes the device), so growing is safe, and rare after the first steps.
+        // The old buffer may still be read by queued kernels: wait for them first (rare after the
+        // first steps).
+        RF_TRY(gpu_check(gpuStreamSynchronize(stream_), "growing a scratch buffer"));
         buffer = DeviceBuffer();
         RF_ASSIGN_OR_RETURN(buffer, allocate(bytes + bytes / 4));
     }

@@ -53,8 +53,9 @@ public:
     std::string device_name() const override { return device_name_; }
     Result<MemoryInfo> memory() const override;
 
-    // The step may run on another thread than the one that loaded the model: select our device there.
-    Status begin_step() override { return gpu_check(gpuSetDevice(device_), "selecting the device"); }
+    // The step may run on another thread than the one that loaded the model: select our device
+    // there; and a fault that a failed step left unread must not be blamed on this one.
+    Status begin_step() override;
 
     Result<DeviceBuffer> allocate(size_t bytes) override;
     Status upload(const DeviceBuffer& dst, const void* src, size_t bytes) override;

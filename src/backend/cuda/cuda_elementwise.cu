@@ -40,25 +40,26 @@ __global__ void map_kernel(Mat a, Mat b, float s, Mat out) {
     for (int64_t r = blockIdx.y; r < out.rows; r += gridDim.y) at(out, r, c) = apply<Op>(at(a, r, c), b, r, c, s);
 }
 
+// The CPU's softmax: f32 exponentials summed in double, then scaled by float(1 / sum).
 __global__ void softmax_kernel(Mat x) {
-    __shared__ float partial[kThreads / 32];
+    __shared__ float partial_max[kThreads / 32];
+    __shared__ double partial_sum[kThreads / 32];
     float* row = x.data + blockIdx.x * x.stride;
     float max = -INFINITY;
     for (int64_t i = threadIdx.x; i < x.cols; i += blockDim.x) max = fmaxf(max, row[i]);
     max = group_max(max);
-    if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = max;
+    if (threadIdx.x % 32 == 0) partial_max[threadIdx.x / 32] = max;
     __syncthreads();
-    max = partial[0];
-    for (int w = 1; w < kThreads / 32; ++w) max = fmaxf(max, partial[w]);
-    __syncthreads();
-    float sum = 0.0f;
+    max = partial_max[0];
+    for (int w = 1; w < kThreads / 32; ++w) max = fmaxf(max, partial_max[w]);
+    double sum = 0.0;
     for (int64_t i = threadIdx.x; i < x.cols; i += blockDim.x) sum += (row[i] = expf(row[i] - max));
-    sum = group_sum(sum);
-    if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sum;
+    for (int offset = 16; offset > 0; offset >>= 1) sum += gpu_shfl_xor(sum, offset);
+    if (threadIdx.x % 32 == 0) partial_sum[threadIdx.x / 32] = sum;
     __syncthreads();
-    sum = 0.0f;
-    for (int w = 0; w < kThreads / 32; ++w) sum += partial[w];
-    const float inv = 1.0f / sum;
+    sum = 0.0;
+    for (int w = 0; w < kThreads / 32; ++w) sum += partial_sum[w];
+    const float inv = static_cast<float>(1.0 / sum);
     for (int64_t i = threadIdx.x; i < x.cols; i += blockDim.x) row[i] *= inv;
 }
 

@@ -6,8 +6,7 @@
 namespace rf::gpu {
 namespace {
 
-// Thread t routes token t, the way the CPU does: probabilities from a softmax whose sum is taken
-// in double; ties keep the lower expert id first.
+// Thread t routes token t, the way the CPU does: f32 exponentials summed in double; ties keep the lower expert id first.
 __global__ void route_kernel(const float* logits, int64_t stride, int64_t n_tokens, int64_t n_experts, int64_t k,
                              bool normalize, int32_t* ids, float* weights) {
     const int64_t t = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
@@ -16,7 +15,7 @@ __global__ void route_kernel(const float* logits, int64_t stride, int64_t n_toke
     float max = row[0];
     for (int64_t e = 1; e < n_experts; ++e) max = fmaxf(max, row[e]);
     double sum = 0.0;
-    for (int64_t e = 0; e < n_experts; ++e) sum += exp(static_cast<double>(row[e] - max));
+    for (int64_t e = 0; e < n_experts; ++e) sum += static_cast<double>(expf(row[e] - max));
     int32_t* chosen = ids + t * k;
     float* w = weights + t * k;
     float total = 0.0f;
@@ -28,7 +27,7 @@ __global__ void route_kernel(const float* logits, int64_t stride, int64_t n_toke
             if (!taken && (best < 0 || row[e] > row[best])) best = e;
         }
         chosen[j] = best;
-        w[j] = static_cast<float>(exp(static_cast<double>(row[best] - max)) / sum);
+        w[j] = static_cast<float>(static_cast<double>(expf(row[best] - max)) / sum);
         total += w[j];
     }
     if (normalize)

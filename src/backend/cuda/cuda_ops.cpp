@@ -234,6 +234,7 @@ Status CudaBackend::attention(KvStorage& cache, int64_t layer, const Act& q, con
                             .positions = batch.positions,
                             .seq_rows = batch.seq_slots,
                             .block_tables = batch.block_tables,
+                            .n_seq_rows = batch.n_seq_rows,
                             .max_blocks_per_seq = batch.max_blocks_per_seq,
                             .block_size = s.block_size,
                             .n_blocks = s.n_blocks};

@@ -63,7 +63,7 @@ struct AttentionParams {
     const int32_t* positions;
     const int32_t* seq_rows;
     const int32_t* block_tables;
-    int64_t max_blocks_per_seq, block_size, n_blocks;
+    int64_t n_seq_rows, max_blocks_per_seq, block_size, n_blocks;
 };
 gpuError_t launch_attention(gpuStream_t stream, bool f16, const AttentionParams& p, const void* keys, const void* values,
                             int* fault);
