@@ -216,6 +216,8 @@ TEST_P(Attention, BadShapesAndSlotsAreErrors) {
         << "attention: short queries";
     EXPECT_FALSE(b().attention(*cache, 0, q, config(), batch.layout, out.all().first_rows(2)).ok())
         << "attention: 2 output rows for 3 tokens";
+    EXPECT_FALSE(b().attention(*cache, kLayers, q, config(), batch.layout, out.all()).ok())
+        << "attention: layer out of range";
 
     // A slot past the cache.
     const DeviceBuffer bad_slots = upload(std::vector<int32_t>{0, 1, static_cast<int32_t>(kBlocks * c().block_size)});

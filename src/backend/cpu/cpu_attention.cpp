@@ -7,6 +7,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/kernels/attention.h"
+#include "backend/kv_checks.h"
 #include "core/huge_pages.h"
 #include "quant/float_convert.h"
 
@@ -115,10 +116,7 @@ Result<std::unique_ptr<KvStorage>> CpuBackend::create_kv_storage(const KvCacheSh
 Status CpuBackend::store_kv(KvStorage& cache, int64_t layer, const Act& k, const Act& v, const BatchLayout& batch) {
     auto& kv = static_cast<CpuKvStorage&>(cache);
     const KvCacheShape& s = kv.shape();
-    if (layer < 0 || layer >= s.n_layers) return make_error("store_kv: layer {} out of range", layer);
-    if (k.cols != s.n_kv_heads * s.head_dim_k || v.cols != s.n_kv_heads * s.head_dim_v || k.rows != batch.n_tokens ||
-        v.rows != batch.n_tokens)
-        return make_error("store_kv: key/value rows do not match the cache");
+    RF_TRY(check_store_kv(s, layer, k, v, batch));
     const int64_t n_slots = s.n_blocks * s.block_size;
     for (int64_t t = 0; t < batch.n_tokens; ++t)
         if (batch.kv_slots[t] < 0 || batch.kv_slots[t] >= n_slots)
@@ -131,10 +129,7 @@ Status CpuBackend::attention(KvStorage& cache, int64_t layer, const Act& q, cons
                              const BatchLayout& batch, const Act& out) {
     auto& kv = static_cast<const CpuKvStorage&>(cache);
     const KvCacheShape& s = kv.shape();
-    if (c.n_kv_heads != s.n_kv_heads || c.head_dim_k != s.head_dim_k || c.head_dim_v != s.head_dim_v ||
-        c.n_heads % c.n_kv_heads != 0 || q.cols != c.n_heads * c.head_dim_k || out.cols != c.n_heads * c.head_dim_v ||
-        q.rows != batch.n_tokens || out.rows != batch.n_tokens)
-        return make_error("attention: shapes do not match the cache");
+    RF_TRY(check_attention(s, layer, q, c, batch, out));
     const int64_t max_context = s.n_blocks * s.block_size;
     for (int64_t t = 0; t < batch.n_tokens; ++t)
         if (batch.positions[t] < 0 || batch.positions[t] >= max_context ||

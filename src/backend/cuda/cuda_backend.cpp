@@ -162,7 +162,7 @@ Result<WeightMatrix> CudaBackend::import_weight(const WeightMatrix& host, bool) 
     if (auto it = imported_.find(host.data); it != imported_.end()) {
         const WeightMatrix& m = it->second.matrix;
         std::shared_ptr<void> alive = it->second.storage.lock();
-        if (alive && m.rows == host.rows && m.cols == host.cols && m.count == host.count && m.row_bytes != 0) {
+        if (alive && m.rows == host.rows && m.cols == host.cols && m.count == host.count) {
             WeightMatrix w = m;
             w.storage = DeviceBuffer(std::move(alive), w.matrix_bytes() * static_cast<size_t>(w.count));
             return w;

@@ -33,7 +33,6 @@ namespace {
 
 constexpr int kRowsPerBlock = 4;  // 32-lane groups per block, one weight row each
 constexpr int kTokenTile = 8;
-constexpr unsigned kMaxGridY = 65535;
 
 // ---- activation rounding ------------------------------------------------------------------------
 
@@ -142,10 +141,10 @@ void launch_typed(gpuStream_t stream, const ProductArgs& args) {
     const ProductParams& p = args.p;
     const auto grid_x = static_cast<unsigned>((p.rows + kRowsPerBlock - 1) / kRowsPerBlock);
     if (p.ids || p.y_rows < kTokenTile) {
-        const dim3 grid(grid_x, static_cast<unsigned>(std::min<int64_t>(p.y_rows, kMaxGridY)));
+        const dim3 grid(grid_x, static_cast<unsigned>(std::min<int64_t>(p.y_rows, kMaxGridRows)));
         product_kernel<T, 1><<<grid, 32 * kRowsPerBlock, 0, stream>>>(args);
     } else {
-        const dim3 grid(grid_x, static_cast<unsigned>(std::min<int64_t>((p.y_rows + kTokenTile - 1) / kTokenTile, kMaxGridY)));
+        const dim3 grid(grid_x, static_cast<unsigned>(std::min<int64_t>((p.y_rows + kTokenTile - 1) / kTokenTile, kMaxGridRows)));
         product_kernel<T, kTokenTile><<<grid, 32 * kRowsPerBlock, 0, stream>>>(args);
     }
 }

@@ -6,6 +6,7 @@
 #include <numbers>
 
 #include "backend/cuda/cuda_backend_impl.h"
+#include "backend/kv_checks.h"
 
 namespace rf::gpu {
 namespace {
@@ -200,10 +201,7 @@ Status CudaBackend::embed(const WeightMatrix& table, const int32_t* ids, const A
 Status CudaBackend::store_kv(KvStorage& cache, int64_t layer, const Act& k, const Act& v, const BatchLayout& batch) {
     auto& kv = static_cast<CudaKvStorage&>(cache);
     const KvCacheShape& s = kv.shape();
-    if (layer < 0 || layer >= s.n_layers) return make_error("store_kv: layer {} out of range", layer);
-    if (k.cols != s.n_kv_heads * s.head_dim_k || v.cols != s.n_kv_heads * s.head_dim_v || k.rows != batch.n_tokens ||
-        v.rows != batch.n_tokens)
-        return make_error("store_kv: key/value rows do not match the cache");
+    RF_TRY(check_store_kv(s, layer, k, v, batch));
     return gpu_check(launch_store_kv(stream_, s.type == KvType::F16, mat(k), mat(v), kv.keys(layer), kv.values(layer),
                                      batch.kv_slots, kv.slots(), fault_word()),
                      "store_kv");
@@ -213,11 +211,7 @@ Status CudaBackend::attention(KvStorage& cache, int64_t layer, const Act& q, con
                               const BatchLayout& batch, const Act& out) {
     auto& kv = static_cast<CudaKvStorage&>(cache);
     const KvCacheShape& s = kv.shape();
-    if (layer < 0 || layer >= s.n_layers || c.n_kv_heads != s.n_kv_heads || c.head_dim_k != s.head_dim_k ||
-        c.head_dim_v != s.head_dim_v || c.n_kv_heads <= 0 || c.n_heads % c.n_kv_heads != 0 ||
-        q.cols != c.n_heads * c.head_dim_k || out.cols != c.n_heads * c.head_dim_v || q.rows != batch.n_tokens ||
-        out.rows != batch.n_tokens)
-        return make_error("attention: shapes do not match the cache");
+    RF_TRY(check_attention(s, layer, q, c, batch, out));
     RF_TRY(rows_fit("attention", c.n_heads));
     const AttentionParams p{.q = q.data,
                             .q_stride = q.stride,
