@@ -106,15 +106,28 @@ streams() {
 bench() { "$bin/rocmforge" bench --device cuda -m "$first_model" -p 512 -n 128 -r 3; }
 
 # The Llama-3-8B shape of the GPU speed issue, written here by rocmforge-synth (Q4_K: Q4_K layers,
-# Q6_K output, Q8_0 embeddings, like a Q4_K_M download), at an empty context and at 4096 tokens.
+# Q6_K output, Q8_0 embeddings, like a Q4_K_M download), at an empty context and at 4096 tokens,
+# with llama-bench's defaults: an F16 KV cache (RF_BENCH_KV) and 512-token prompt steps.
 bench_8b() {
   for type in ${RF_BENCH_8B_TYPES:-Q4_K F16}; do
     local m=/tmp/llama8b-$type.gguf
     "$bin/rocmforge-synth" --arch llama --layers 32 --embd 4096 --ff 14336 --heads 32 --kv-heads 8 --vocab 128256 \
       --ctx 8192 --type "$type" --out "$m" || return 1
-    "$bin/rocmforge" bench --device cuda -m "$m" -p 512 -n 128 -d 0 -d 4096 -r 2 || return 1
+    "$bin/rocmforge" bench --device cuda -m "$m" -p 512 -n 128 -d 0 -d 4096 -r 2 -b 512 --kv-type "${RF_BENCH_KV:-f16}" ||
+      return 1
+    profile "$m" "$type"
     rm -f "$m"
   done
+}
+
+# Where a generation step's time goes (RF_PROFILE=1): the CUDA backend's own step profile
+# (ROCMFORGE_GPU_PROFILE: GPU time per op kind from events, host enqueue and wait per step) over a
+# 64-token generation.
+profile() {
+  [ -n "${RF_PROFILE:-}" ] || return 0
+  echo "profile of $2: generate -n 64 (one prompt step, 63 decode steps)"
+  ROCMFORGE_GPU_PROFILE=1 "$bin/rocmforge" generate --device cuda -m "$1" -p "Once upon a time" -n 64 --temp 0 \
+    --kv-type f16 2>&1 >/dev/null | grep "gpu profile" | head -30
 }
 
 step env environment

@@ -85,6 +85,7 @@ struct BatchLayout {
     const int32_t* kv_slots = nullptr;      // [n_tokens] physical cache slot (block * block_size + offset)
     const int32_t* block_tables = nullptr;  // [n_seq_rows][max_blocks_per_seq] physical block ids
     int64_t max_blocks_per_seq = 0;
+    int64_t max_position = -1;              // the largest of positions (known on the host: work sizing)
 };
 
 struct AttentionConfig {

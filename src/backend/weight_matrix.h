@@ -6,10 +6,9 @@
 // `storage` owns the bytes when the backend copied them (device memory); it is empty when `data`
 // points into the model file. Copies of a WeightMatrix share the storage.
 //
-// A backend may rearrange the bytes when it imports the matrix (layout Tiles16: each group of 16
-// consecutive rows interleaved block by block for its kernels; the bytes of a group stay where
-// the group's rows were, and the rows past the last whole group stay as they are). Only that
-// backend reads such a matrix, through its own accessors.
+// A backend may rearrange the bytes when it imports the matrix (the CPU interleaves rows for its
+// kernels); `layout` then holds a value of that backend's own, and only that backend reads such a
+// matrix, through its own accessors. Everyone else sees WeightLayout::Rows: rows as in the file.
 #pragma once
 
 #include <cstddef>
@@ -20,10 +19,8 @@
 
 namespace rf {
 
-enum class WeightLayout {
-    Rows,     // as in the file
-    Tiles16,  // groups of 16 rows interleaved by the CPU backend (backend/cpu/kernels/weight_tiles.h)
-};
+// Rows as in the file; other values are private to the backend that imported the matrix.
+enum class WeightLayout : uint8_t { Rows = 0 };
 
 struct WeightMatrix {
     TensorType type = TensorType::F32;
@@ -44,7 +41,7 @@ struct WeightMatrix {
         return m;
     }
 
-    // Row r as stored in the file (for layout Rows, or a row past the last whole group of 16).
+    // Row r as stored in the file (for layout Rows; a backend's own layout has its own accessors).
     const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
 };
 

@@ -69,7 +69,9 @@ Status ForwardState::set_batch(const StepBatch& b) {
         return make_error("block tables of {} entries exceed the {} reserved", b.block_tables.size(), max_table_entries_);
     if (static_cast<int64_t>(b.logit_rows.size()) > n) return make_error("more logit rows than tokens");
     const int64_t n_seq_rows = static_cast<int64_t>(b.block_tables.size()) / b.max_blocks_per_seq;
+    int64_t max_position = -1;
     for (int64_t t = 0; t < n; ++t) {
+        max_position = std::max<int64_t>(max_position, b.positions[t]);
         if (b.tokens[t] < 0 || b.tokens[t] >= hp_.n_vocab)
             return make_error("token id {} is outside the vocabulary of {}", b.tokens[t], hp_.n_vocab);
         if (b.seq_rows[t] < 0 || b.seq_rows[t] >= n_seq_rows) return make_error("bad sequence row {}", b.seq_rows[t]);
@@ -91,7 +93,8 @@ Status ForwardState::set_batch(const StepBatch& b) {
                           .seq_slots = seq_rows_.i32(),
                           .kv_slots = kv_slots_.i32(),
                           .block_tables = block_tables_.i32(),
-                          .max_blocks_per_seq = b.max_blocks_per_seq};
+                          .max_blocks_per_seq = b.max_blocks_per_seq,
+                          .max_position = max_position};
     return ok_status();
 }
 

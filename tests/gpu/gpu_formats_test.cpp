@@ -11,12 +11,14 @@
 #include <span>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "backend/cuda/act_rounding.h"
 #include "backend/cuda/block_decode.h"
+#include "backend/cuda/block_dot.h"
 #include "gguf/reader.h"
 #include "gguf/tensor_type.h"
 #include "quant/dequantize.h"
@@ -49,6 +51,20 @@ template <typename F>
 class BlockDecode : public ::testing::Test {};
 TYPED_TEST_SUITE(BlockDecode, DecodedFormats, FormatName);
 
+// The zoo's blocks of format T and their reference dequantization. Zoo tensors are named after
+// ggml's spelling of the type (q.q4_K), so q.* is looked up by type; F32 is the source itself.
+std::pair<const gguf::TensorInfo*, const gguf::TensorInfo*> zoo_tensors(const gguf::File& zoo, TensorType T) {
+    const gguf::TensorInfo* q = T == TensorType::F32 ? zoo.find_tensor("src") : nullptr;
+    const gguf::TensorInfo* deq = q;
+    for (const gguf::TensorInfo& t : zoo.tensors()) {
+        if (T != TensorType::F32 && t.type == T && t.name.rfind("q.", 0) == 0) {
+            q = &t;
+            deq = zoo.find_tensor("deq." + t.name.substr(2));
+        }
+    }
+    return {q, deq};
+}
+
 TYPED_TEST(BlockDecode, TraitsMatchTheTypeTable) {
     constexpr TensorType T = TypeParam::value;
     using Traits = BlockTraits<T>;
@@ -74,15 +90,7 @@ TYPED_TEST(BlockDecode, EveryZooBlockMatchesTheReference) {
     ASSERT_TRUE(opened.ok()) << opened.error().message;
     const gguf::File& zoo = opened.value();
 
-    // Zoo tensors are named after ggml's spelling of the type (q.q4_K), so look q.* up by type.
-    const gguf::TensorInfo* q = T == TensorType::F32 ? zoo.find_tensor("src") : nullptr;
-    const gguf::TensorInfo* deq = q;
-    for (const gguf::TensorInfo& t : zoo.tensors()) {
-        if (T != TensorType::F32 && t.type == T && t.name.rfind("q.", 0) == 0) {
-            q = &t;
-            deq = zoo.find_tensor("deq." + t.name.substr(2));
-        }
-    }
+    const auto [q, deq] = zoo_tensors(zoo, T);
     ASSERT_NE(q, nullptr) << "zoo lacks the quantized tensor of " << name;
     ASSERT_NE(deq, nullptr) << "zoo lacks the reference dequantization of " << name;
     ASSERT_EQ(q->type, T);
@@ -232,6 +240,78 @@ TEST(ActRounding, F16AndBf16MatchQuantizeDequantize) {
     expect_same_bits(x, reference_round(TensorType::F16, x), got, "F16");
     for (size_t i = 0; i < x.size(); ++i) got[i] = round_act_bf16(x[i]);
     expect_same_bits(x, reference_round(TensorType::BF16, x), got, "BF16");
+}
+
+
+// ---- dot products with quantized activations (block_dot.h) ---------------------------------------
+
+using DotFormats = ::testing::Types<Format<TensorType::F16>, Format<TensorType::BF16>, Format<TensorType::Q4_0>,
+                                    Format<TensorType::Q8_0>, Format<TensorType::Q4_K>, Format<TensorType::Q6_K>>;
+template <typename F>
+class BlockDotTest : public ::testing::Test {};
+TYPED_TEST_SUITE(BlockDotTest, DotFormats, FormatName);
+
+// Every zoo block of the format against activations quantized as the GPU quantizes them: the sum of
+// the slices' dot products equals sum_i decode(w)_i * xd * x_i (computed in double from the
+// bit-exact decoders) up to f32 rounding of the partial sums.
+TYPED_TEST(BlockDotTest, SlicesSumToTheDecodedProduct) {
+    RF_REQUIRE_SHARED();
+    constexpr TensorType T = TypeParam::value;
+    using Dot = BlockDot<T>;
+    constexpr bool kPlain = T == TensorType::F16 || T == TensorType::BF16;
+    auto opened = gguf::File::open(rf::test::shared_path("quant/quant-zoo.gguf").string());
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    const auto [q, deq] = zoo_tensors(opened.value(), T);
+    ASSERT_NE(q, nullptr) << tensor_type_name(T);
+    // (A 16-bit "block" is 8 values here and 32 to the decoder: the last three are left out.)
+    const uint64_t n_blocks = q->n_bytes / Dot::kBytes - (kPlain ? 3 : 0);
+    ASSERT_GT(n_blocks, 0u);
+
+    std::mt19937 rng(99);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    const std::vector<float> x = [&] {
+        std::vector<float> v(Dot::kValues);
+        for (float& f : v) f = normal(rng) * (rng() % 8 == 0 ? 30.0f : 1.0f);
+        return v;
+    }();
+    // The activations as the product kernel receives them, and their values.
+    std::vector<int8_t> levels(Dot::kValues);
+    std::vector<uint16_t> halves(Dot::kValues);
+    std::vector<double> x_value(Dot::kValues);
+    float xd = 1.0f;
+    if constexpr (kPlain) {
+        for (int i = 0; i < Dot::kValues; ++i) {
+            halves[i] = static_cast<uint16_t>(T == TensorType::F16 ? float_to_half_bits(x[i]) : float_to_bf16_bits(x[i]));
+            x_value[i] = T == TensorType::F16 ? half_to_float(halves[i]) : bf16_to_float(halves[i]);
+        }
+    } else {
+        xd = Dot::kValues == 256 ? quantize_act_block_q8_k(x.data(), levels.data())
+                                 : quantize_act_block_q8_0(x.data(), levels.data());
+        for (int i = 0; i < Dot::kValues; ++i) x_value[i] = static_cast<double>(xd) * levels[i];
+    }
+
+    for (uint64_t b = 0; b < n_blocks; ++b) {
+        const uint8_t* block = q->data + b * Dot::kBytes;
+        // The decoded block (units of 32 values; the 16-bit formats' 8 values are 1/4 of a unit).
+        std::vector<float> w(std::max(Dot::kValues, 32));
+        for (int unit = 0; unit < std::max(Dot::kValues / 32, 1); ++unit) {
+            float out[32];
+            decode_unit<T>(block, unit, out);
+            std::copy(out, out + 32, w.begin() + 32 * unit);
+        }
+        double expected = 0.0, magnitude = 0.0;
+        for (int i = 0; i < Dot::kValues; ++i) {
+            expected += static_cast<double>(w[i]) * x_value[i];
+            magnitude += std::abs(static_cast<double>(w[i]) * x_value[i]);
+        }
+        float got = 0.0f;
+        for (int s = 0; s < Dot::kSlices; ++s) {
+            const auto slice = Dot::load(block, s);
+            if constexpr (kPlain) got += Dot::dot(slice, halves.data(), 1.0f, s);
+            else got += Dot::dot(slice, levels.data(), xd, s);
+        }
+        ASSERT_NEAR(got, expected, 1e-5 * magnitude + 1e-30) << tensor_type_name(T) << " block " << b;
+    }
 }
 
 }  // namespace

@@ -58,7 +58,7 @@ TEST(WeightTiles, EveryRowComesBackAsStored) {
         const Matrix original = quantized(type, kRows, 768, 3);
         Matrix tiled = quantized(type, kRows, 768, 3);
         tile_in_place(tiled.view, tiled.bytes.data(), pool);
-        ASSERT_EQ(tiled.view.layout, WeightLayout::Tiles16);
+        ASSERT_EQ(tiled.view.layout, kTiles16);
         EXPECT_NE(std::memcmp(tiled.bytes.data(), original.bytes.data(), original.bytes.size()), 0);
         const size_t row_bytes = original.view.row_bytes;
         std::vector<uint8_t> row(row_bytes);

@@ -138,7 +138,7 @@ TEST(CpuOps, StackedExpertsImportAndMultiplyAsSeparateMatrices) {
         EXPECT_EQ(stack->matrix(e).layout, separate.back().layout);
     }
     EXPECT_EQ(stacked, separate_bytes);
-    EXPECT_EQ(stack->layout == WeightLayout::Tiles16, cpu::can_tile(TensorType::Q8_0));
+    EXPECT_EQ(stack->layout == cpu::kTiles16, cpu::can_tile(TensorType::Q8_0));
 
     const int64_t n_tokens = 4, k = 2;
     const int32_t ids[n_tokens * k] = {0, 2, 1, 0, 2, 1, 0, 1};

@@ -84,17 +84,33 @@ RF_HOST_DEVICE int q8_level(float v) {
     return v < 0.0f ? -q : q;
 }
 
-RF_HOST_DEVICE void round_act_block_q8_0(const float* in, float* out) {
+// The scale of a Q8_0 block whose largest magnitude is amax: `inverse` multiplies the values
+// before q8_level, `stored` (F16-rounded) is what a level is worth.
+struct Q8Scale {
+    float inverse, stored;
+};
+RF_HOST_DEVICE Q8Scale q8_0_scale(float amax) {
+    float d = div_rn(amax, 127.0f);
+    if ((float_to_half_bits(d) & 0x7fffu) == 0x7c00u) d = 65504.0f;  // F16 would be Inf: saturate
+    return {d != 0.0f ? div_rn(1.0f, d) : 0.0f, half_to_float(float_to_half_bits(d))};
+}
+
+// One block as int8 levels and their scale (the few-token products' input, cuda_gemv.cu).
+RF_HOST_DEVICE float quantize_act_block_q8_0(const float* in, int8_t* q) {
     float amax = 0.0f;
     RF_UNROLL for (int j = 0; j < 32; ++j) {
         const float a = abs_float(in[j]);
         amax = amax < a ? a : amax;
     }
-    float d = div_rn(amax, 127.0f);
-    if ((float_to_half_bits(d) & 0x7fffu) == 0x7c00u) d = 65504.0f;  // F16 would be Inf: saturate
-    const float inverse = d != 0.0f ? div_rn(1.0f, d) : 0.0f;
-    const float stored_d = half_to_float(float_to_half_bits(d));
-    RF_UNROLL for (int j = 0; j < 32; ++j) out[j] = static_cast<float>(q8_level(mul_rn(in[j], inverse))) * stored_d;
+    const Q8Scale scale = q8_0_scale(amax);
+    RF_UNROLL for (int j = 0; j < 32; ++j) q[j] = static_cast<int8_t>(q8_level(mul_rn(in[j], scale.inverse)));
+    return scale.stored;
+}
+
+RF_HOST_DEVICE void round_act_block_q8_0(const float* in, float* out) {
+    int8_t q[32];
+    const float d = quantize_act_block_q8_0(in, q);
+    RF_UNROLL for (int j = 0; j < 32; ++j) out[j] = static_cast<float>(q[j]) * d;
 }
 
 RF_HOST_DEVICE void round_act_block_q8_1(const float* in, float* out) { round_act_block_q8_0(in, out); }
@@ -113,7 +129,12 @@ RF_HOST_DEVICE int round_clamp(float v, int lo, int hi) {
     return static_cast<int>((v + kRoundingBias) - kRoundingBias);
 }
 
-RF_HOST_DEVICE void round_act_block_q8_k(const float* in, float* out) {
+// The levels of a Q8_K block whose first value of largest magnitude is max (nonzero): a value x
+// becomes q8_k_level(iscale * x), worth d = 1 / iscale.
+RF_HOST_DEVICE float q8_k_iscale(float max) { return div_rn(-127.0f, max); }
+RF_HOST_DEVICE int q8_k_level(float iscale, float x) { return round_clamp(mul_rn(iscale, x), -128, 127); }
+
+RF_HOST_DEVICE float quantize_act_block_q8_k(const float* in, int8_t* q) {
     float amax = 0.0f, max = 0.0f;
     for (int j = 0; j < 256; ++j) {
         const float a = abs_float(in[j]);
@@ -123,12 +144,18 @@ RF_HOST_DEVICE void round_act_block_q8_k(const float* in, float* out) {
         }
     }
     if (amax == 0.0f) {
-        for (int j = 0; j < 256; ++j) out[j] = 0.0f;
-        return;
+        for (int j = 0; j < 256; ++j) q[j] = 0;
+        return 0.0f;
     }
-    const float iscale = div_rn(-127.0f, max);
-    const float d = div_rn(1.0f, iscale);
-    for (int j = 0; j < 256; ++j) out[j] = d * static_cast<float>(round_clamp(mul_rn(iscale, in[j]), -128, 127));
+    const float iscale = q8_k_iscale(max);
+    for (int j = 0; j < 256; ++j) q[j] = static_cast<int8_t>(q8_k_level(iscale, in[j]));
+    return div_rn(1.0f, iscale);
+}
+
+RF_HOST_DEVICE void round_act_block_q8_k(const float* in, float* out) {
+    int8_t q[256];
+    const float d = quantize_act_block_q8_k(in, q);
+    for (int j = 0; j < 256; ++j) out[j] = d * static_cast<float>(q[j]);
 }
 
 }  // namespace rf::gpu

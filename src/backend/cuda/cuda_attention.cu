@@ -1,8 +1,14 @@
-// KV cache writes and paged attention. One block of four 32-lane groups per (query token, head):
-// each group walks every fourth visible key with an online softmax (running maximum, sum and
-// weighted values in registers), then the four partial results are merged. The cache is read
+// KV cache writes and paged attention. A block of four 32-lane groups per (query token, head, split
+// of the keys): each group takes tiles of 32 visible keys in turn, a key per lane for the score
+// (the lane reads the whole key row), then every lane adds the tile's weighted value rows for its
+// own output dimensions, with an online softmax (running maximum, sum and weighted values in
+// registers). The four groups' results are merged in shared memory. A long context is cut into
+// splits so that a decode step (one token, few heads) still fills the card; the splits' partial
+// results (maximum, sum, unnormalized output) are merged by a second kernel. The cache is read
 // through the sequence's block table, so prompts and decode steps take the same path.
 // Cache layout per layer: keys [slot][kv head][head_dim_k], then values [slot][kv head][head_dim_v].
+#include <algorithm>
+
 #include "backend/cuda/kernels.h"
 
 namespace rf::gpu {
@@ -31,8 +37,42 @@ __global__ void store_kv_kernel(Mat k, Mat v, T* keys, T* values, const int32_t*
 }
 
 
+// Row of n values (n a multiple of 8, the row 16-byte aligned) dotted with q in shared memory.
+__device__ float dot_row(const float* row, const float* q, int64_t n) {
+    float sum = 0.0f;
+    for (int64_t d = 0; d < n; d += 8) {
+        const float4 a = *reinterpret_cast<const float4*>(row + d), b = *reinterpret_cast<const float4*>(row + d + 4);
+        sum += a.x * q[d] + a.y * q[d + 1] + a.z * q[d + 2] + a.w * q[d + 3];
+        sum += b.x * q[d + 4] + b.y * q[d + 5] + b.z * q[d + 6] + b.w * q[d + 7];
+    }
+    return sum;
+}
+__device__ float dot_row(const gpuHalf* row, const float* q, int64_t n) {
+    float sum = 0.0f;
+    for (int64_t d = 0; d < n; d += 8) {
+        const uint4 u = *reinterpret_cast<const uint4*>(row + d);
+        const uint32_t words[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+            const float2 f = __half22float2(*reinterpret_cast<const __half2*>(&words[k]));
+            sum += f.x * q[d + 2 * k] + f.y * q[d + 2 * k + 1];
+        }
+    }
+    return sum;
+}
 template <typename T>
-__global__ void attention_kernel(AttentionParams p, const T* keys, const T* values, int* fault) {
+__device__ float dot_any(const T* row, const float* q, int64_t n) {
+    if (n % 8 == 0) return dot_row(row, q, n);
+    float sum = 0.0f;
+    for (int64_t d = 0; d < n; ++d) sum += load_kv(row + d) * q[d];
+    return sum;
+}
+
+// Per (token, head, split): the split's share of the softmax-weighted values. With one split the
+// normalized output goes to p.out; with several, (maximum, sum, unnormalized values) go to partial.
+template <typename T, int PerLane>
+__global__ void __launch_bounds__(32 * kGroups) attention_kernel(AttentionParams p, const T* keys, const T* values,
+                                                                 int64_t split_keys, float* partial, int* fault) {
     extern __shared__ float shared[];
     float* q = shared;                                  // head_dim_k
     float* group_acc = q + p.head_dim_k;                // kGroups x head_dim_v
@@ -42,43 +82,59 @@ __global__ void attention_kernel(AttentionParams p, const T* keys, const T* valu
     const int64_t t = blockIdx.x, head = blockIdx.y, kv_head = head / (p.n_heads / p.n_kv_heads);
     const int lane = threadIdx.x % 32, group = threadIdx.x / 32;
     const int64_t pos = p.positions[t], seq_row = p.seq_rows[t];
-    if (pos < 0 || seq_row < 0 || (p.n_seq_rows > 0 && seq_row >= p.n_seq_rows)) {
+    // (A position past the splits' reach is past the block table's too.)
+    if (pos < 0 || pos >= gridDim.z * split_keys || seq_row < 0 || (p.n_seq_rows > 0 && seq_row >= p.n_seq_rows)) {
         if (threadIdx.x == 0) atomicCAS(fault, kFaultNone, kFaultCacheSlot);
         return;
     }
     const int32_t* table = p.block_tables + seq_row * p.max_blocks_per_seq;
-    const int64_t first = p.sliding_window > 0 ? max(int64_t{0}, pos - p.sliding_window + 1) : 0;
+    const int64_t window_first = p.sliding_window > 0 ? max(int64_t{0}, pos - p.sliding_window + 1) : 0;
+    const int64_t first = max(window_first, blockIdx.z * split_keys);
+    const int64_t last = min(pos, (blockIdx.z + 1) * split_keys - 1);
     for (int64_t d = threadIdx.x; d < p.head_dim_k; d += blockDim.x) q[d] = p.q[t * p.q_stride + head * p.head_dim_k + d];
     __syncthreads();
 
-    float m = -INFINITY, l = 0.0f, acc[kValuesPerLane];
+    float m = -INFINITY, l = 0.0f, acc[PerLane];
 #pragma unroll
-    for (int i = 0; i < kValuesPerLane; ++i) acc[i] = 0.0f;
-    for (int64_t key = first + group; key <= pos; key += kGroups) {
-        const int64_t logical = key / p.block_size;
-        const int32_t block = logical < p.max_blocks_per_seq ? table[logical] : -1;
-        if (block < 0 || block >= p.n_blocks) {
-            if (lane == 0) atomicCAS(fault, kFaultNone, kFaultCacheSlot);
-            break;
+    for (int i = 0; i < PerLane; ++i) acc[i] = 0.0f;
+    for (int64_t tile = first + 32 * group; tile <= last; tile += 32 * kGroups) {
+        // Lane j scores key tile + j.
+        const int64_t key = tile + lane;
+        const bool visible = key <= last;
+        int64_t slot = 0;
+        float s = -INFINITY;
+        if (visible) {
+            const int64_t logical = key / p.block_size;
+            const int32_t block = logical < p.max_blocks_per_seq ? table[logical] : -1;
+            if (block < 0 || block >= p.n_blocks) {
+                atomicCAS(fault, kFaultNone, kFaultCacheSlot);
+            } else {
+                slot = block * p.block_size + key % p.block_size;
+                s = dot_any(keys + (slot * p.n_kv_heads + kv_head) * p.head_dim_k, q, p.head_dim_k) * p.scale;
+                if (p.softcap > 0.0f) s = p.softcap * tanhf(s / p.softcap);
+            }
         }
-        const int64_t slot = block * p.block_size + key % p.block_size;
-        const T* k = keys + (slot * p.n_kv_heads + kv_head) * p.head_dim_k;
-        float dot = 0.0f;
-        for (int64_t d = lane; d < p.head_dim_k; d += 32) dot += q[d] * load_kv(k + d);
-        float s = group_sum(dot) * p.scale;
-        if (p.softcap > 0.0f) s = p.softcap * tanhf(s / p.softcap);
-        const float m_new = fmaxf(m, s), correction = expf(m - m_new), e = expf(s - m_new);
-        l = l * correction + e;
+        const float m_new = fmaxf(m, group_max(s));
+        if (m_new == -INFINITY) continue;  // no key of the tile readable (a fault is set)
+        const float correction = expf(m - m_new), e = s == -INFINITY ? 0.0f : expf(s - m_new);
+        l = l * correction + group_sum(e);
         m = m_new;
-        const T* v = values + (slot * p.n_kv_heads + kv_head) * p.head_dim_v;
 #pragma unroll
-        for (int i = 0; i < kValuesPerLane; ++i) {
-            const int64_t d = lane + 32 * i;
-            if (d < p.head_dim_v) acc[i] = acc[i] * correction + e * load_kv(v + d);
+        for (int i = 0; i < PerLane; ++i) acc[i] *= correction;
+        const int n = static_cast<int>(min(int64_t{32}, last - tile + 1));
+        for (int j = 0; j < n; ++j) {
+            const float e_j = gpu_shfl(e, j);
+            const int64_t slot_j = gpu_shfl(slot, j);
+            const T* v = values + (slot_j * p.n_kv_heads + kv_head) * p.head_dim_v;
+#pragma unroll
+            for (int i = 0; i < PerLane; ++i) {
+                const int64_t d = lane + 32 * i;
+                if (d < p.head_dim_v) acc[i] += e_j * load_kv(v + d);
+            }
         }
     }
 #pragma unroll
-    for (int i = 0; i < kValuesPerLane; ++i) {
+    for (int i = 0; i < PerLane; ++i) {
         const int64_t d = lane + 32 * i;
         if (d < p.head_dim_v) group_acc[group * p.head_dim_v + d] = acc[i];
     }
@@ -91,12 +147,52 @@ __global__ void attention_kernel(AttentionParams p, const T* keys, const T* valu
     for (int g = 0; g < kGroups; ++g) m_all = fmaxf(m_all, part_max[g]);
     float l_all = 0.0f;
     for (int g = 0; g < kGroups; ++g) l_all += part_max[g] == -INFINITY ? 0.0f : part_sum[g] * expf(part_max[g] - m_all);
+    float* dst = partial ? partial + ((t * p.n_heads + head) * gridDim.z + blockIdx.z) * (p.head_dim_v + 2) : nullptr;
+    if (dst && threadIdx.x == 0) {
+        dst[0] = m_all;
+        dst[1] = l_all;
+    }
     for (int64_t d = threadIdx.x; d < p.head_dim_v; d += blockDim.x) {
         float o = 0.0f;
         for (int g = 0; g < kGroups; ++g)
             if (part_max[g] != -INFINITY) o += group_acc[g * p.head_dim_v + d] * expf(part_max[g] - m_all);
+        if (dst) dst[2 + d] = o;
+        else p.out[t * p.out_stride + head * p.head_dim_v + d] = o / l_all;
+    }
+}
+
+// Per (token, head): the splits' partial results merged into the output.
+__global__ void merge_splits_kernel(AttentionParams p, int splits, const float* partial) {
+    const int64_t t = blockIdx.x, head = blockIdx.y;
+    const float* parts = partial + (t * p.n_heads + head) * splits * (p.head_dim_v + 2);
+    float m_all = -INFINITY;
+    for (int z = 0; z < splits; ++z) m_all = fmaxf(m_all, parts[z * (p.head_dim_v + 2)]);
+    float l_all = 0.0f;
+    for (int z = 0; z < splits; ++z) {
+        const float* part = parts + z * (p.head_dim_v + 2);
+        if (part[0] != -INFINITY) l_all += part[1] * expf(part[0] - m_all);
+    }
+    for (int64_t d = threadIdx.x; d < p.head_dim_v; d += blockDim.x) {
+        float o = 0.0f;
+        for (int z = 0; z < splits; ++z) {
+            const float* part = parts + z * (p.head_dim_v + 2);
+            if (part[0] != -INFINITY) o += part[2 + d] * expf(part[0] - m_all);
+        }
         p.out[t * p.out_stride + head * p.head_dim_v + d] = o / l_all;
     }
+}
+
+template <typename T>
+void launch_typed(gpuStream_t stream, const AttentionParams& p, const T* keys, const T* values, const AttentionSplit& split,
+                  int* fault) {
+    const size_t shared = static_cast<size_t>(p.head_dim_k + kGroups * p.head_dim_v + 2 * kGroups) * sizeof(float);
+    const dim3 grid(static_cast<unsigned>(p.n_tokens), static_cast<unsigned>(p.n_heads), static_cast<unsigned>(split.splits));
+    float* partial = split.splits > 1 ? split.partial : nullptr;
+    if (p.head_dim_v <= 128)
+        attention_kernel<T, 4><<<grid, 32 * kGroups, shared, stream>>>(p, keys, values, split.keys, partial, fault);
+    else
+        attention_kernel<T, kValuesPerLane><<<grid, 32 * kGroups, shared, stream>>>(p, keys, values, split.keys, partial, fault);
+    if (partial) merge_splits_kernel<<<dim3(grid.x, grid.y), 128, 0, stream>>>(p, static_cast<int>(split.splits), partial);
 }
 
 }  // namespace
@@ -114,17 +210,23 @@ gpuError_t launch_store_kv(gpuStream_t stream, bool f16, Mat k, Mat v, void* key
     return gpuGetLastError();
 }
 
+AttentionSplit attention_split(int64_t n_tokens, int64_t n_heads, int64_t max_keys) {
+    // About 1,024 blocks in all (a decode step of one sequence has only as many (token, head)
+    // pairs as heads), a split at least one tile of keys long; at most 64 splits to merge.
+    constexpr int64_t kTargetBlocks = 1024, kMinKeys = 32;
+    const int64_t wanted = (kTargetBlocks + n_tokens * n_heads - 1) / (n_tokens * n_heads);
+    const int64_t most = std::max<int64_t>(1, (max_keys + kMinKeys - 1) / kMinKeys);
+    const int64_t splits = std::clamp<int64_t>(wanted, 1, std::min<int64_t>(most, 64));
+    return {.splits = splits, .keys = (max_keys + splits - 1) / splits, .partial = nullptr};
+}
+
 gpuError_t launch_attention(gpuStream_t stream, bool f16, const AttentionParams& p, const void* keys, const void* values,
-                            int* fault) {
+                            const AttentionSplit& split, int* fault) {
     if (p.n_tokens == 0) return gpuSuccess;
-    const size_t shared = static_cast<size_t>(p.head_dim_k + kGroups * p.head_dim_v + 2 * kGroups) * sizeof(float);
-    const dim3 grid(static_cast<unsigned>(p.n_tokens), static_cast<unsigned>(p.n_heads));
     if (f16)
-        attention_kernel<<<grid, 32 * kGroups, shared, stream>>>(p, static_cast<const gpuHalf*>(keys),
-                                                                 static_cast<const gpuHalf*>(values), fault);
+        launch_typed(stream, p, static_cast<const gpuHalf*>(keys), static_cast<const gpuHalf*>(values), split, fault);
     else
-        attention_kernel<<<grid, 32 * kGroups, shared, stream>>>(p, static_cast<const float*>(keys),
-                                                                 static_cast<const float*>(values), fault);
+        launch_typed(stream, p, static_cast<const float*>(keys), static_cast<const float*>(values), split, fault);
     return gpuGetLastError();
 }
 

@@ -70,6 +70,7 @@ Result<MemoryInfo> CudaBackend::memory() const {
 
 Status CudaBackend::begin_step() {
     RF_TRY(gpu_check(gpuSetDevice(device_), "selecting the device"));
+    profile_.begin_step(stream_);
     return gpu_check(gpuMemsetAsync(error_word_.bytes(), 0, sizeof(int), stream_), "clearing the error word");
 }
 
@@ -97,9 +98,12 @@ Status CudaBackend::upload(const DeviceBuffer& dst, const void* src, size_t byte
 }
 
 Status CudaBackend::download(void* dst, const float* src, size_t n_floats) {
+    profile_.before_wait(stream_);
     if (n_floats)
         RF_TRY(gpu_check(gpuMemcpyAsync(dst, src, n_floats * sizeof(float), gpuMemcpyDeviceToHost, stream_), "download"));
-    return synchronize("download");
+    Status synced = synchronize("download");
+    profile_.after_wait();
+    return synced;
 }
 
 Status CudaBackend::synchronize(std::string_view during) {

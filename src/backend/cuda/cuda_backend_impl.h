@@ -16,6 +16,7 @@
 #include "backend/cuda/gpu_blas.h"
 #include "backend/cuda/gpu_runtime.h"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/step_profile.h"
 
 namespace rf::gpu {
 
@@ -88,10 +89,15 @@ public:
 
 private:
     CudaBackend(int device, std::string device_name, gpuStream_t stream, gpublasHandle_t blas, DeviceBuffer error_word);
-    // Scratch slots of at least `bytes`, kept between calls: rounded activations (0) and, for the
-    // BLAS path, a chunk of decoded weight rows (1).
+    // Scratch slots of at least `bytes`, kept between calls: rounded activations (0) and either a
+    // chunk of decoded weight rows for the BLAS path or attention's partial results (1).
     Result<void*> scratch(int slot, size_t bytes);
     int* fault_word() const { return reinterpret_cast<int*>(error_word_.bytes()); }
+    // The status of a kernel launch for `op` (and, profiling, the op's end marked on the stream).
+    Status launched(gpuError_t err, std::string_view op) {
+        if (profile_.on()) profile_.op_done(stream_, op);
+        return gpu_check(err, op);
+    }
     // Waits for the stream and turns a fault a kernel recorded into an Error.
     Status synchronize(std::string_view during);
     // Matrix products: y rows from x rows through W (or, with ids, the expert each row picks).
@@ -106,6 +112,7 @@ private:
     DeviceBuffer error_word_;  // one int, KernelFault
     DeviceBuffer scratch_[2];
     bool batch_invariant_ = false;
+    StepProfile profile_;
     std::mutex import_mutex_;
     // Weights imported so far, by host bytes, so that a table used twice (tied embeddings) is copied
     // once. The entries do not keep device memory alive: once the model lets go, a new import copies.

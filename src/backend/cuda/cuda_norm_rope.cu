@@ -4,30 +4,39 @@
 namespace rf::gpu {
 namespace {
 
-constexpr int kNormThreads = 128;
+constexpr int kMaxNormThreads = 512;
 
 // One block normalizes one group of n values: group blockIdx.x of row blockIdx.y. The sum of
 // squares is taken in double, the mean rounded to f32 and the scale from sqrtf, as the CPU does.
-__global__ void rms_norm_kernel(Mat x, int64_t n, const float* weight, float eps, Mat out) {
-    __shared__ double partial[kNormThreads / 32];
+// A thread's values are loaded eight at a time before they are summed, so that a row of a few
+// thousand values costs a few memory latencies, not one per value.
+__global__ void __launch_bounds__(kMaxNormThreads) rms_norm_kernel(Mat x, int64_t n, const float* weight, float eps, Mat out) {
+    __shared__ double partial[kMaxNormThreads / 32];
     const float* in = x.data + blockIdx.y * x.stride + blockIdx.x * n;
     float* dst = out.data + blockIdx.y * out.stride + blockIdx.x * n;
+    const int threads = static_cast<int>(blockDim.x);
     double sum = 0.0;
-    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) sum += static_cast<double>(in[i]) * in[i];
+    for (int64_t i0 = threadIdx.x; i0 < n; i0 += 8 * int64_t{threads}) {
+        float v[8];
+#pragma unroll
+        for (int k = 0; k < 8; ++k) v[k] = i0 + k * threads < n ? in[i0 + k * threads] : 0.0f;
+#pragma unroll
+        for (int k = 0; k < 8; ++k) sum += static_cast<double>(v[k]) * v[k];
+    }
     for (int offset = 16; offset > 0; offset >>= 1) sum += gpu_shfl_xor(sum, offset);
     if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sum;
     __syncthreads();
     double total = 0.0;
-    for (int w = 0; w < kNormThreads / 32; ++w) total += partial[w];
+    for (int w = 0; w < threads / 32; ++w) total += partial[w];
     const float mean = static_cast<float>(total / static_cast<double>(n));
     const float scale = 1.0f / sqrtf(mean + eps);
-    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) dst[i] = in[i] * scale * (weight ? weight[i] : 1.0f);
+    for (int64_t i = threadIdx.x; i < n; i += threads) dst[i] = in[i] * scale * (weight ? weight[i] : 1.0f);
 }
 
-// Thread (pair i, token row): one angle, applied to pair i of every head of the row. The angle
-// is pos * theta_scale^i by repeated f32 multiplication, as the CPU advances it.
+// Thread (pair i, head blockIdx.y, token row blockIdx.z): one angle, applied to pair i of the
+// head. The angle is pos * theta_scale^i by repeated f32 multiplication, as the CPU advances it.
 __global__ void rope_kernel(Mat x, const int32_t* positions, RopeParams p) {
-    const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x, t = blockIdx.y;
+    const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x, h = blockIdx.y, t = blockIdx.z;
     if (i >= p.half) return;
     float theta_extrap = static_cast<float>(positions[t]);
     for (int64_t j = 0; j < i; ++j) theta_extrap *= p.theta_scale;
@@ -40,28 +49,26 @@ __global__ void rope_kernel(Mat x, const int32_t* positions, RopeParams p) {
     }
     const float cos_t = cosf(theta) * p.mscale, sin_t = sinf(theta) * p.mscale;
     const int64_t a = p.neox ? i : 2 * i, b = p.neox ? i + p.half : 2 * i + 1;
-    float* row = x.data + t * x.stride;
-    for (int64_t h = 0; h < p.n_heads; ++h) {
-        float* head = row + h * p.head_dim;
-        const float x0 = head[a], x1 = head[b];
-        head[a] = x0 * cos_t - x1 * sin_t;
-        head[b] = x0 * sin_t + x1 * cos_t;
-    }
+    float* head = x.data + t * x.stride + h * p.head_dim;
+    const float x0 = head[a], x1 = head[b];
+    head[a] = x0 * cos_t - x1 * sin_t;
+    head[b] = x0 * sin_t + x1 * cos_t;
 }
 
 }  // namespace
 
 gpuError_t launch_rms_norm(gpuStream_t stream, Mat x, int64_t groups, int64_t n, const float* weight, float eps, Mat out) {
     if (x.rows == 0) return gpuSuccess;
-    rms_norm_kernel<<<dim3(static_cast<unsigned>(groups), static_cast<unsigned>(x.rows)), kNormThreads, 0, stream>>>(
+    const int threads = n >= 2048 ? kMaxNormThreads : 128;
+    rms_norm_kernel<<<dim3(static_cast<unsigned>(groups), static_cast<unsigned>(x.rows)), threads, 0, stream>>>(
         x, n, weight, eps, out);
     return gpuGetLastError();
 }
 
 gpuError_t launch_rope(gpuStream_t stream, Mat x, const int32_t* positions, const RopeParams& p) {
     if (x.rows == 0) return gpuSuccess;
-    rope_kernel<<<dim3(static_cast<unsigned>((p.half + 63) / 64), static_cast<unsigned>(x.rows)), 64, 0, stream>>>(
-        x, positions, p);
+    const dim3 grid(static_cast<unsigned>((p.half + 63) / 64), static_cast<unsigned>(p.n_heads), static_cast<unsigned>(x.rows));
+    rope_kernel<<<grid, 64, 0, stream>>>(x, positions, p);
     return gpuGetLastError();
 }
 

@@ -35,50 +35,50 @@ double yarn_corr_dim(int64_t n_dims, int64_t n_ctx_orig, double beta, double bas
 
 Status CudaBackend::add(const Act& a, const Act& b, const Act& out) {
     if (!same_shape(a, b) || !same_shape(a, out)) return make_error("add: shapes do not match");
-    return gpu_check(launch_map(stream_, MapOp::Add, mat(a), mat(b), 0.0f, mat(out)), "add");
+    return launched(launch_map(stream_, MapOp::Add, mat(a), mat(b), 0.0f, mat(out)), "add");
 }
 
 Status CudaBackend::add_bias(const Act& x, ParamVector bias) {
     if (bias.size != x.cols) return make_error("add_bias: {} values, bias of {}", x.cols, bias.size);
     const Mat b{const_cast<float*>(bias.data), 1, bias.size, bias.size};
-    return gpu_check(launch_map(stream_, MapOp::AddBias, mat(x), b, 0.0f, mat(x)), "add_bias");
+    return launched(launch_map(stream_, MapOp::AddBias, mat(x), b, 0.0f, mat(x)), "add_bias");
 }
 
 Status CudaBackend::scale(const Act& x, float s) {
-    return gpu_check(launch_map(stream_, MapOp::Scale, mat(x), mat(x), s, mat(x)), "scale");
+    return launched(launch_map(stream_, MapOp::Scale, mat(x), mat(x), s, mat(x)), "scale");
 }
 
 Status CudaBackend::softcap(const Act& x, float cap) {
     if (!(cap > 0.0f)) return make_error("softcap: the cap must be positive, got {}", cap);
-    return gpu_check(launch_map(stream_, MapOp::Softcap, mat(x), mat(x), cap, mat(x)), "softcap");
+    return launched(launch_map(stream_, MapOp::Softcap, mat(x), mat(x), cap, mat(x)), "softcap");
 }
 
 Status CudaBackend::gated_activation(GatedActivation act, const Act& gate, const Act& up, const Act& out) {
     if (!same_shape(gate, up) || !same_shape(gate, out)) return make_error("gated activation: shapes do not match");
     const MapOp op = act == GatedActivation::Silu ? MapOp::Silu : MapOp::GeluTanh;
-    return gpu_check(launch_map(stream_, op, mat(gate), mat(up), 0.0f, mat(out)), "gated activation");
+    return launched(launch_map(stream_, op, mat(gate), mat(up), 0.0f, mat(out)), "gated activation");
 }
 
-Status CudaBackend::softmax_rows(const Act& x) { return gpu_check(launch_softmax(stream_, mat(x)), "softmax"); }
+Status CudaBackend::softmax_rows(const Act& x) { return launched(launch_softmax(stream_, mat(x)), "softmax"); }
 
 Status CudaBackend::gather_rows(const Act& x, const int32_t* rows, const Act& out) {
     if (x.cols != out.cols) return make_error("gather_rows: shapes do not match");
     RF_TRY(rows_fit("gather_rows", out.rows));
-    return gpu_check(launch_gather(stream_, mat(x), rows, mat(out), fault_word()), "gather_rows");
+    return launched(launch_gather(stream_, mat(x), rows, mat(out), fault_word()), "gather_rows");
 }
 
 Status CudaBackend::rms_norm(const Act& x, ParamVector weight, float eps, const Act& out) {
     if (!same_shape(x, out) || (weight.data && weight.size != x.cols))
         return make_error("rms_norm: shapes do not match ({} values, weight {})", x.cols, weight.size);
     RF_TRY(rows_fit("rms_norm", x.rows));
-    return gpu_check(launch_rms_norm(stream_, mat(x), 1, x.cols, weight.data, eps, mat(out)), "rms_norm");
+    return launched(launch_rms_norm(stream_, mat(x), 1, x.cols, weight.data, eps, mat(out)), "rms_norm");
 }
 
 Status CudaBackend::rms_norm_heads(const Act& x, int64_t head_dim, ParamVector weight, float eps) {
     if (head_dim <= 0 || x.cols % head_dim != 0 || (weight.data && weight.size != head_dim))
         return make_error("rms_norm_heads: {} values do not split into heads of {}", x.cols, head_dim);
     RF_TRY(rows_fit("rms_norm_heads", x.rows));
-    return gpu_check(launch_rms_norm(stream_, mat(x), x.cols / head_dim, head_dim, weight.data, eps, mat(x)),
+    return launched(launch_rms_norm(stream_, mat(x), x.cols / head_dim, head_dim, weight.data, eps, mat(x)),
                      "rms_norm_heads");
 }
 
@@ -106,18 +106,18 @@ Status CudaBackend::rope(const Act& x, int64_t head_dim, const int32_t* position
             std::min(c.n_dims - 1.0, std::ceil(yarn_corr_dim(c.n_dims, c.n_ctx_orig, c.beta_slow, c.freq_base))));
         p.mscale *= 1.0f + 0.1f * std::log(1.0f / c.freq_scale);
     }
-    return gpu_check(launch_rope(stream_, mat(x), positions, p), "rope");
+    return launched(launch_rope(stream_, mat(x), positions, p), "rope");
 }
 
 Status CudaBackend::route_top_k(const Act& logits, int64_t k, bool normalize, int32_t* ids, float* weights) {
     if (k <= 0 || k > logits.cols) return make_error("route_top_k: cannot pick {} of {} experts", k, logits.cols);
-    return gpu_check(launch_route(stream_, mat(logits), k, normalize, ids, weights), "route_top_k");
+    return launched(launch_route(stream_, mat(logits), k, normalize, ids, weights), "route_top_k");
 }
 
 Status CudaBackend::combine_experts(const Act& x, const float* weights, int64_t k, const Act& out) {
     if (k <= 0 || x.rows != out.rows * k || x.cols != out.cols) return make_error("combine_experts: shapes do not match");
     RF_TRY(rows_fit("combine_experts", out.rows));
-    return gpu_check(launch_combine(stream_, mat(x), weights, k, mat(out)), "combine_experts");
+    return launched(launch_combine(stream_, mat(x), weights, k, mat(out)), "combine_experts");
 }
 
 Status CudaBackend::product(const WeightMatrix& w, const int32_t* ids, int64_t k, const Act& x, const Act& y) {
@@ -125,7 +125,6 @@ Status CudaBackend::product(const WeightMatrix& w, const int32_t* ids, int64_t k
     const int block = rounding_block(w.type);
     if (x.cols % block != 0) return make_error("matmul: {} inputs are not whole blocks of {}", x.cols, block);
     if (!ids && !batch_invariant_ && y.rows >= kBlasMinTokens && w.cols % 32 == 0) return blas_product(w, x, y);
-    RF_ASSIGN_OR_RETURN(void* packed, scratch(0, static_cast<size_t>(x.rows * x.cols) * sizeof(float)));
     const ProductParams p{.type = w.type,
                           .w = w.data,
                           .row_bytes = w.row_bytes,
@@ -139,8 +138,15 @@ Status CudaBackend::product(const WeightMatrix& w, const int32_t* ids, int64_t k
                           .ids = ids,
                           .k = std::max<int64_t>(k, 1),
                           .fault = fault_word()};
-    return gpu_check(launch_product(stream_, mat(x), static_cast<float*>(packed), p),
-                     fmt::format("{} product {}x{}", tensor_type_name(w.type), w.rows, w.cols));
+    const bool gemv = gemv_supports(w.type, w.data, w.row_bytes, w.matrix_bytes(), w.cols);
+    const size_t packed_bytes = gemv ? gemv_scratch_bytes(x.rows, x.cols) : static_cast<size_t>(x.rows * x.cols) * sizeof(float);
+    RF_ASSIGN_OR_RETURN(void* packed, scratch(0, packed_bytes));
+    const gpuError_t err = gemv ? launch_gemv(stream_, mat(x), packed, p)
+                                : launch_product(stream_, mat(x), static_cast<float*>(packed), p);
+    if (err != gpuSuccess)
+        return gpu_check(err, fmt::format("{} product {}x{}", tensor_type_name(w.type), w.rows, w.cols));
+    if (profile_.on()) profile_.op_done(stream_, fmt::format("{} {}", gemv ? "gemv" : "product", tensor_type_name(w.type)));
+    return ok_status();
 }
 
 // Row-major y[t][r] = sum_c W[r][c] x[t][c] is, in the library's column-major terms,
@@ -173,6 +179,7 @@ Status CudaBackend::blas_product(const WeightMatrix& w, const Act& x, const Act&
             return make_error("GPU: {} product {}x{} failed in the BLAS library (status {})", tensor_type_name(w.type), w.rows,
                               w.cols, static_cast<int>(st));
     }
+    if (profile_.on()) profile_.op_done(stream_, fmt::format("blas {}", tensor_type_name(w.type)));
     return ok_status();
 }
 
@@ -194,7 +201,7 @@ Status CudaBackend::matmul_experts(const WeightMatrix& experts, const int32_t* i
 
 Status CudaBackend::embed(const WeightMatrix& table, const int32_t* ids, const Act& out) {
     if (out.cols != table.cols) return make_error("embed: table rows have {} values, output {}", table.cols, out.cols);
-    return gpu_check(launch_embed(stream_, table.type, table.data, table.row_bytes, table.rows, ids, mat(out), fault_word()),
+    return launched(launch_embed(stream_, table.type, table.data, table.row_bytes, table.rows, ids, mat(out), fault_word()),
                      fmt::format("embed from {}", tensor_type_name(table.type)));
 }
 
@@ -202,7 +209,7 @@ Status CudaBackend::store_kv(KvStorage& cache, int64_t layer, const Act& k, cons
     auto& kv = static_cast<CudaKvStorage&>(cache);
     const KvCacheShape& s = kv.shape();
     RF_TRY(check_store_kv(s, layer, k, v, batch));
-    return gpu_check(launch_store_kv(stream_, s.type == KvType::F16, mat(k), mat(v), kv.keys(layer), kv.values(layer),
+    return launched(launch_store_kv(stream_, s.type == KvType::F16, mat(k), mat(v), kv.keys(layer), kv.values(layer),
                                      batch.kv_slots, kv.slots(), fault_word()),
                      "store_kv");
 }
@@ -232,8 +239,18 @@ Status CudaBackend::attention(KvStorage& cache, int64_t layer, const Act& q, con
                             .max_blocks_per_seq = batch.max_blocks_per_seq,
                             .block_size = s.block_size,
                             .n_blocks = s.n_blocks};
-    return gpu_check(launch_attention(stream_, s.type == KvType::F16, p, kv.keys(layer), kv.values(layer), fault_word()),
-                     "attention");
+    // Keys up to the batch's last position where the host knows it, else as far as a table reaches.
+    const int64_t table_keys = batch.max_blocks_per_seq * s.block_size;
+    const int64_t max_keys = batch.max_position >= 0 ? std::min(batch.max_position + 1, table_keys) : table_keys;
+    AttentionSplit split = attention_split(batch.n_tokens, c.n_heads, max_keys);
+    if (split.splits > 1) {
+        const auto floats = static_cast<size_t>(batch.n_tokens * c.n_heads * split.splits * (c.head_dim_v + 2));
+        RF_ASSIGN_OR_RETURN(void* partial, scratch(1, floats * sizeof(float)));
+        split.partial = static_cast<float*>(partial);
+    }
+    return launched(
+        launch_attention(stream_, s.type == KvType::F16, p, kv.keys(layer), kv.values(layer), split, fault_word()),
+        "attention");
 }
 
 }  // namespace rf::gpu

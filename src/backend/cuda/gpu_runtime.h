@@ -32,6 +32,7 @@ inline constexpr gpuError_t gpuSuccess = hipSuccess;
 #define gpuErrorInvalidValue hipErrorInvalidValue
 // 32-lane shuffles: kernels work in groups of 32 lanes, which a wave64 holds twice.
 #define gpu_shfl_xor(value, lane_mask) __shfl_xor((value), (lane_mask), 32)
+#define gpu_shfl(value, lane) __shfl((value), (lane), 32)
 #define gpuMemGetInfo hipMemGetInfo
 #define gpuDeviceSynchronize hipDeviceSynchronize
 #define gpuDriverGetVersion hipDriverGetVersion
@@ -74,6 +75,7 @@ inline constexpr gpuError_t gpuSuccess = cudaSuccess;
 #define gpuErrorMemoryAllocation cudaErrorMemoryAllocation
 #define gpuErrorInvalidValue cudaErrorInvalidValue
 #define gpu_shfl_xor(value, lane_mask) __shfl_xor_sync(0xffffffffu, (value), (lane_mask), 32)
+#define gpu_shfl(value, lane) __shfl_sync(0xffffffffu, (value), (lane), 32)
 #define gpuMemGetInfo cudaMemGetInfo
 #define gpuDeviceSynchronize cudaDeviceSynchronize
 #define gpuDriverGetVersion cudaDriverGetVersion

@@ -65,8 +65,16 @@ struct AttentionParams {
     const int32_t* block_tables;
     int64_t n_seq_rows, max_blocks_per_seq, block_size, n_blocks;
 };
+// How the keys are cut: `splits` ranges of `keys` positions each; with more than one split,
+// `partial` holds n_tokens * n_heads * splits * (head_dim_v + 2) floats.
+struct AttentionSplit {
+    int64_t splits, keys;
+    float* partial;
+};
+// The split for tokens whose positions are below max_keys (partial left for the caller to set).
+AttentionSplit attention_split(int64_t n_tokens, int64_t n_heads, int64_t max_keys);
 gpuError_t launch_attention(gpuStream_t stream, bool f16, const AttentionParams& p, const void* keys, const void* values,
-                            int* fault);
+                            const AttentionSplit& split, int* fault);
 
 // ---- cuda_experts.cu ----
 gpuError_t launch_route(gpuStream_t stream, Mat logits, int64_t k, bool normalize, int32_t* ids, float* weights);
@@ -99,6 +107,15 @@ gpuError_t launch_decode_rows(gpuStream_t stream, TensorType type, const uint8_t
 gpuError_t launch_round(gpuStream_t stream, TensorType weight_type, Mat x, float* packed);
 gpuError_t launch_embed(gpuStream_t stream, TensorType type, const uint8_t* table, size_t row_bytes, int64_t n_rows,
                         const int32_t* ids, Mat out, int* fault);
+
+// ---- cuda_gemv.cu ----
+// Whether launch_gemv takes this weight matrix: F16, BF16, Q4_0, Q8_0, Q4_K or Q6_K, whole blocks
+// per row, aligned for the format's loads.
+bool gemv_supports(TensorType type, const uint8_t* w, size_t row_bytes, size_t matrix_bytes, int64_t cols);
+size_t gemv_scratch_bytes(int64_t x_rows, int64_t cols);
+// The same product as launch_product, for few tokens at the memory bandwidth: x quantized into
+// `scratch` (gemv_scratch_bytes) as int8 levels with block scales, integer dot products.
+gpuError_t launch_gemv(gpuStream_t stream, Mat x, void* scratch, const ProductParams& p);
 
 // ---- self_test.cu ----
 gpuError_t launch_self_test(int* out, int n);

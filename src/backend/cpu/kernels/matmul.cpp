@@ -115,8 +115,8 @@ Status matmul_with_isa(Isa isa, const WeightMatrix& w, const float* x, int64_t n
     // Q8_0 26.8 / 164 / 278 -> 27.4 / 223 / 297. A variant without them (AVX2) puts each tile back
     // into rows first.
     detail::TileProduct interleaved;
-    if (w.layout == WeightLayout::Tiles16 && isa == Isa::Avx512) interleaved = detail::avx512_tiled(w.type);
-    const int64_t unit = w.layout == WeightLayout::Tiles16 ? kTileRows : tiles.fn != nullptr ? tiles.rows : kRowTile;
+    if (w.layout == kTiles16 && isa == Isa::Avx512) interleaved = detail::avx512_tiled(w.type);
+    const int64_t unit = w.layout == kTiles16 ? kTileRows : tiles.fn != nullptr ? tiles.rows : kRowTile;
 
     // The task captures one pointer, so building its std::function does not allocate.
     struct Job {

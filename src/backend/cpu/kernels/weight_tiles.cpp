@@ -93,7 +93,7 @@ void tile_in_place(WeightMatrix& w, uint8_t* bytes, ThreadPool& pool) {
             move_words<true>(s, n_blocks, w.row_bytes, 0, kTileRows, copy.data(), tile);
         }
     });
-    w.layout = WeightLayout::Tiles16;
+    w.layout = kTiles16;
 }
 
 void untile(const WeightMatrix& w, int64_t r0, uint8_t* out) {

@@ -1,4 +1,4 @@
-// Weights interleaved 16 rows at a time (WeightLayout::Tiles16), so that the few-token products
+// Weights interleaved 16 rows at a time (layout kTiles16), so that the few-token products
 // read each tile as whole aligned vectors: no gathers for the scales, no inserts of 16-byte row
 // pieces. Done once when a model is loaded into private memory; the bytes of a tile stay in the
 // place of its 16 rows, so nothing is allocated.
@@ -18,6 +18,8 @@
 namespace rf::cpu {
 
 inline constexpr int kTileRows = 16;
+// The CPU backend's own WeightMatrix layout: each whole group of 16 rows interleaved as above.
+inline constexpr WeightLayout kTiles16 = static_cast<WeightLayout>(1);
 
 // True when `type` has an interleaved layout (Q4_0, Q8_0, Q4_K, Q6_K) and a product that reads
 // it on this CPU.
@@ -39,7 +41,7 @@ const uint8_t* file_row(const WeightMatrix& w, int64_t r, uint8_t* scratch);
 namespace detail {
 // Whether the rows of w starting at r0 are an interleaved tile.
 inline bool is_tile(const WeightMatrix& w, int64_t r0) {
-    return w.layout == WeightLayout::Tiles16 && r0 / kTileRows < w.rows / kTileRows;
+    return w.layout == kTiles16 && r0 / kTileRows < w.rows / kTileRows;
 }
 }  // namespace detail
 

@@ -1,0 +1,81 @@
+#include "backend/cuda/step_profile.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+namespace rf::gpu {
+
+StepProfile::StepProfile() : on_(std::getenv("ROCMFORGE_GPU_PROFILE") != nullptr) {}
+
+StepProfile::~StepProfile() {
+    if (on_ && gpu_.count > 0) fmt::print(stderr, "{}", report());
+    for (gpuEvent_t e : events_) gpuEventDestroy(e);
+}
+
+gpuEvent_t StepProfile::next_event() {
+    if (used_ == events_.size()) {
+        gpuEvent_t e = nullptr;
+        if (gpuEventCreate(&e) != gpuSuccess) return nullptr;
+        events_.push_back(e);
+    }
+    return events_[used_++];
+}
+
+void StepProfile::begin_step(gpuStream_t stream) {
+    if (!on_) return;
+    used_ = 0;
+    names_.clear();
+    in_step_ = true;
+    step_start_ = Clock::now();
+    if (gpuEvent_t e = next_event()) gpuEventRecord(e, stream);
+}
+
+void StepProfile::op_done(gpuStream_t stream, std::string_view op) {
+    if (!on_ || !in_step_ || used_ == 0) return;
+    if (gpuEvent_t e = next_event()) {
+        gpuEventRecord(e, stream);
+        names_.emplace_back(op);
+    }
+}
+
+void StepProfile::before_wait(gpuStream_t stream) {
+    if (!on_ || !in_step_) return;
+    op_done(stream, "(download)");
+    wait_start_ = Clock::now();
+}
+
+void StepProfile::after_wait() {
+    if (!on_ || !in_step_) return;
+    in_step_ = false;
+    const auto now = Clock::now();
+    enqueue_.ms += std::chrono::duration<double, std::milli>(wait_start_ - step_start_).count();
+    wait_.ms += std::chrono::duration<double, std::milli>(now - wait_start_).count();
+    ++enqueue_.count;
+    ++wait_.count;
+    for (size_t i = 1; i < used_; ++i) {
+        float ms = 0;
+        if (gpuEventElapsedTime(&ms, events_[i - 1], events_[i]) != gpuSuccess) continue;
+        Total& t = ops_[names_[i - 1]];
+        t.ms += ms;
+        ++t.count;
+        gpu_.ms += ms;
+    }
+    ++gpu_.count;
+}
+
+std::string StepProfile::report() const {
+    std::string out = fmt::format("[gpu profile] {} steps: host enqueue {:.3f} ms/step, host wait {:.3f} ms/step, "
+                                  "GPU {:.3f} ms/step\n",
+                                  gpu_.count, enqueue_.ms / enqueue_.count, wait_.ms / wait_.count, gpu_.ms / gpu_.count);
+    std::vector<std::pair<std::string, Total>> sorted(ops_.begin(), ops_.end());
+    std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
+    for (const auto& [name, t] : sorted)
+        out += fmt::format("[gpu profile]   {:<24} {:8.3f} ms/step {:6.1f}%  {:7.1f} launches/step  {:7.2f} us each\n",
+                           name, t.ms / gpu_.count, 100.0 * t.ms / gpu_.ms, static_cast<double>(t.count) / gpu_.count,
+                           1000.0 * t.ms / static_cast<double>(t.count));
+    return out;
+}
+
+}  // namespace rf::gpu
