@@ -6,7 +6,8 @@
 # architecture (tools/compare_backends.py), and benchmarks. Prints a short table last; logs go to
 # $OUT (or /tmp/rocmforge-gpu).
 #   scripts/gpu-check.sh [BUNDLE_DIR]          (default .gpu)
-#   RF_STEPS="ops conformance ..." picks the steps (bench_8b, the 8B-shaped benchmark, only when named).
+#   RF_STEPS="ops conformance ..." picks the steps (bench_8b, the 8B-shaped benchmark, and baseline, its
+#   comparison with bench/baselines, only when named; RF_PROFILE=1 adds a step profile per model).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bundle=${1:-.gpu}
@@ -130,6 +131,17 @@ profile() {
     --kv-type f16 2>&1 >/dev/null | grep "gpu profile" | head -30
 }
 
+# The bench_8b figures against the repository's baseline for this card (tools/perf_baseline.py):
+# fails on any figure worse than its noise. A new baseline is recorded by hand after a change that
+# moves the figures on purpose.
+baseline() {
+  local card file
+  card=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
+  file=bench/baselines/$(echo "$card" | tr 'A-Z' 'a-z' | tr -cs 'a-z0-9' '-' | sed 's/-$//').json
+  [ -f "$file" ] || { echo "no baseline for $card ($file)"; return 0; }
+  python3 tools/perf_baseline.py compare --log "$out/bench_8b.log" --baseline "$file"
+}
+
 step env environment
 step ceilings ceilings
 step ops "$bin/test_backend_ops"
@@ -142,6 +154,7 @@ step streams streams
 step synthetic python3 tools/compare_backends.py --bin "$bin" --out /tmp
 step bench bench
 step bench_8b bench_8b
+step baseline baseline
 
 grep -h "^\[conformance\]" "$out"/conformance*.log 2>/dev/null | cut -c1-150
 grep -h "copy bandwidth\|TFLOP" "$out/ceilings.log" 2>/dev/null

@@ -71,6 +71,7 @@ Result<MemoryInfo> CudaBackend::memory() const {
 Status CudaBackend::begin_step() {
     RF_TRY(gpu_check(gpuSetDevice(device_), "selecting the device"));
     profile_.begin_step(stream_);
+    quantized_.reset();
     return gpu_check(gpuMemsetAsync(error_word_.bytes(), 0, sizeof(int), stream_), "clearing the error word");
 }
 
@@ -93,6 +94,7 @@ Status CudaBackend::upload(const DeviceBuffer& dst, const void* src, size_t byte
     RF_TRY(gpu_check(gpuSetDevice(device_), "selecting the device"));
     if (bytes > dst.size_bytes()) return make_error("upload of {} bytes into a {}-byte buffer", bytes, dst.size_bytes());
     if (bytes == 0) return ok_status();
+    quantized_.reset();
     // From pageable memory the call returns once the bytes are staged, so `src` may change after.
     return gpu_check(gpuMemcpyAsync(dst.bytes(), src, bytes, gpuMemcpyHostToDevice, stream_), "upload");
 }
@@ -128,6 +130,7 @@ Result<void*> CudaBackend::scratch(int slot, size_t bytes) {
         // The old buffer may still be read by queued kernels: wait for them first (rare after the
         // first steps).
         RF_TRY(gpu_check(gpuStreamSynchronize(stream_), "growing a scratch buffer"));
+        if (slot == 0) quantized_.reset();
         buffer = DeviceBuffer();
         RF_ASSIGN_OR_RETURN(buffer, allocate(bytes + bytes / 4));
     }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -95,6 +96,7 @@ private:
     int* fault_word() const { return reinterpret_cast<int*>(error_word_.bytes()); }
     // The status of a kernel launch for `op` (and, profiling, the op's end marked on the stream).
     Status launched(gpuError_t err, std::string_view op) {
+        quantized_.reset();  // the op may have written the remembered input
         if (profile_.on()) profile_.op_done(stream_, op);
         return gpu_check(err, op);
     }
@@ -113,6 +115,18 @@ private:
     DeviceBuffer scratch_[2];
     bool batch_invariant_ = false;
     StepProfile profile_;
+    // The input that scratch slot 0 holds quantized for the direct products. Q, K and V (gate and
+    // up) are products of one input: the second and third reuse the first one's quantization. Any
+    // other op or upload, a product writing over the input, or a new scratch buffer forgets it.
+    struct QuantizedInput {
+        Mat x;
+        int format;
+        bool operator==(const QuantizedInput& o) const {
+            return x.data == o.x.data && x.rows == o.x.rows && x.cols == o.x.cols && x.stride == o.x.stride &&
+                   format == o.format;
+        }
+    };
+    std::optional<QuantizedInput> quantized_;
     std::mutex import_mutex_;
     // Weights imported so far, by host bytes, so that a table used twice (tied embeddings) is copied
     // once. The entries do not keep device memory alive: once the model lets go, a new import copies.

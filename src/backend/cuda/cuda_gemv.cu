@@ -120,15 +120,50 @@ struct GemvArgs {
     bool x_per_y_row;  // x row of y row i: i (true) or i / k
 };
 
-template <TensorType T, int Tile>
+// Adds n_slices slices of consecutive blocks to acc: `blocks` holds block first_block onwards (in
+// the row itself or staged in shared memory); lane takes slices lane, lane + 32, ...
+template <class Dot, class X, int Tile>
+__device__ __forceinline__ void add_slices(const uint8_t* blocks, int64_t first_block, int64_t n_slices, int lane,
+                                           const X* const (&xs)[Tile], const float* const (&ds)[Tile], float (&acc)[Tile]) {
+    constexpr int kUnroll = Tile >= 8 ? 2 : 4;  // slices in flight per lane, within the registers
+#pragma unroll kUnroll
+    for (int64_t i = lane; i < n_slices; i += 32) {
+        const int64_t local = i / Dot::kSlices, b = first_block + local;
+        const int s = static_cast<int>(i % Dot::kSlices);
+        const typename Dot::Slice w = Dot::load(blocks + local * Dot::kBytes, s);
+#pragma unroll
+        for (int j = 0; j < Tile; ++j) {
+            const float xd = std::is_same_v<X, int8_t> ? ds[j][b] : 1.0f;
+            acc[j] += Dot::dot(w, xs[j] + b * Dot::kValues, xd, s);
+        }
+    }
+}
+
+// Formats whose blocks are only 2-byte aligned (Q4_0, Q8_0, Q6_K) would be read with 2-byte loads.
+// Staged, a group copies a stretch of whole blocks of its row (16-byte aligned rows) into shared
+// memory with 16-byte loads, the next stretch's loads in flight while it computes on this one.
+template <class Dot>
+struct Stage {
+    static constexpr int kBlocks = Dot::kValues == 256 ? 8 : 32;  // per stretch: 128 slices or more
+    static constexpr int kWords = (kBlocks * Dot::kBytes + 30) / 16 + 1;  // 16-byte words of a window
+    static constexpr int kWordsPerLane = (kWords + 31) / 32;
+    static_assert(kWordsPerLane <= 4, "a stretch's words in flight per lane stay few");
+    // The window of 16-byte words that holds blocks [b0, b0 + n): first word and count.
+    __device__ static int64_t first_word(int64_t b0) { return b0 * Dot::kBytes / 16; }
+    __device__ static int64_t words(int64_t b0, int64_t n) { return ((b0 + n) * Dot::kBytes + 15) / 16 - first_word(b0); }
+};
+
+template <TensorType T, int Tile, bool Staged>
 __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a) {
     using Dot = BlockDot<T>;
     using X = std::conditional_t<T == TensorType::F16 || T == TensorType::BF16, uint16_t, int8_t>;
+    using S = Stage<Dot>;
     const ProductParams& p = a.p;
     const int64_t r = blockIdx.x * int64_t{kGroups} + threadIdx.x / 32;
     if (r >= p.rows) return;  // whole groups leave together
     const int lane = threadIdx.x % 32;
     const int64_t n_blocks = p.cols / Dot::kValues, n_slices = n_blocks * Dot::kSlices;
+    __shared__ uint4 stage[Staged ? kGroups : 1][Staged ? S::kWords : 1];
     for (int64_t y0 = blockIdx.y * int64_t{Tile}; y0 < p.y_rows; y0 += int64_t{gridDim.y} * Tile) {
         const uint8_t* matrix = p.w;
         if (p.ids) {  // Tile is 1: the expert of row y0 picks the matrix
@@ -149,15 +184,29 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a) {
             ds[j] = a.x.scales + xr * n_blocks;
         }
         float acc[Tile] = {};
-#pragma unroll 4
-        for (int64_t i = lane; i < n_slices; i += 32) {
-            const int64_t b = i / Dot::kSlices;
-            const int s = static_cast<int>(i % Dot::kSlices);
-            const typename Dot::Slice w = Dot::load(row + b * Dot::kBytes, s);
+        if constexpr (!Staged) {
+            add_slices<Dot, X, Tile>(row, 0, n_slices, lane, xs, ds, acc);
+        } else {
+            uint4* mine = stage[threadIdx.x / 32];
+            const auto* row_words = reinterpret_cast<const uint4*>(row);
+            uint4 next[S::kWordsPerLane];
+            const auto fetch = [&](int64_t b0) {
+                const int64_t w0 = S::first_word(b0), n = S::words(b0, min(int64_t{S::kBlocks}, n_blocks - b0));
 #pragma unroll
-            for (int j = 0; j < Tile; ++j) {
-                const float xd = std::is_same_v<X, int8_t> ? ds[j][b] : 1.0f;
-                acc[j] += Dot::dot(w, xs[j] + b * Dot::kValues, xd, s);
+                for (int k = 0; k < S::kWordsPerLane; ++k)
+                    if (lane + 32 * k < n) next[k] = row_words[w0 + lane + 32 * k];
+            };
+            fetch(0);
+            for (int64_t b0 = 0; b0 < n_blocks; b0 += S::kBlocks) {
+                const int64_t n = min(int64_t{S::kBlocks}, n_blocks - b0);
+#pragma unroll
+                for (int k = 0; k < S::kWordsPerLane; ++k)
+                    if (lane + 32 * k < S::words(b0, n)) mine[lane + 32 * k] = next[k];
+                gpu_syncwarp();
+                if (b0 + S::kBlocks < n_blocks) fetch(b0 + S::kBlocks);
+                const uint8_t* staged = reinterpret_cast<const uint8_t*>(mine) + (b0 * Dot::kBytes - S::first_word(b0) * 16);
+                add_slices<Dot, X, Tile>(staged, b0, n * Dot::kSlices, lane, xs, ds, acc);
+                gpu_syncwarp();
             }
         }
 #pragma unroll
@@ -168,11 +217,21 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a) {
     }
 }
 
+bool aligned16(const ProductParams& p) {
+    return reinterpret_cast<uintptr_t>(p.w) % 16 == 0 && p.row_bytes % 16 == 0 && p.matrix_bytes % 16 == 0;
+}
+
 template <TensorType T, int Tile>
 void launch_tile(gpuStream_t stream, const GemvArgs& a) {
     const int64_t tiles = (a.p.y_rows + Tile - 1) / Tile;
     const dim3 grid(static_cast<unsigned>((a.p.rows + kGroups - 1) / kGroups), static_cast<unsigned>(std::min(tiles, kMaxGridRows)));
-    gemv_kernel<T, Tile><<<grid, kThreads, 0, stream>>>(a);
+    if constexpr (BlockDot<T>::kBytes % 16 != 0) {
+        if (aligned16(a.p)) {
+            gemv_kernel<T, Tile, true><<<grid, kThreads, 0, stream>>>(a);
+            return;
+        }
+    }
+    gemv_kernel<T, Tile, false><<<grid, kThreads, 0, stream>>>(a);
 }
 
 template <TensorType T>
@@ -210,10 +269,16 @@ size_t gemv_scratch_bytes(int64_t x_rows, int64_t cols) {
     return std::max(2 * n, align16(n) + n / 32 * sizeof(float));
 }
 
-gpuError_t launch_gemv(gpuStream_t stream, Mat x, void* scratch, const ProductParams& p) {
+int gemv_input_format(TensorType type) { return static_cast<int>(act_rounding_for(type)); }
+
+gpuError_t launch_gemv_quantize(gpuStream_t stream, TensorType type, Mat x, void* scratch) {
+    if (x.rows == 0) return gpuSuccess;
+    return quantize(stream, type, x, packed_in(scratch, x.rows, x.cols));
+}
+
+gpuError_t launch_gemv(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams& p) {
     if (p.y_rows == 0) return gpuSuccess;
-    const GemvArgs a{p, packed_in(scratch, x.rows, x.cols), x.rows == p.y_rows};
-    if (const gpuError_t err = quantize(stream, p.type, x, a.x); err != gpuSuccess) return err;
+    const GemvArgs a{p, packed_in(const_cast<void*>(scratch), x_rows, p.cols), x_rows == p.y_rows};
     switch (p.type) {
 #define RF_CASE(T) case TensorType::T: launch_typed<TensorType::T>(stream, a); break;
         RF_GEMV_FORMATS(RF_CASE)

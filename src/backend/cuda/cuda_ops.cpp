@@ -12,6 +12,12 @@ namespace rf::gpu {
 namespace {
 
 Mat mat(const Act& a) { return {a.data, a.rows, a.cols, a.stride}; }
+
+// Whether a's memory and b's may share a float.
+bool overlaps(const Act& a, const Act& b) {
+    const auto end = [](const Act& m) { return m.data + (m.rows > 0 ? (m.rows - 1) * m.stride + m.cols : 0); };
+    return a.data < end(b) && b.data < end(a);
+}
 bool same_shape(const Act& a, const Act& b) { return a.rows == b.rows && a.cols == b.cols; }
 
 // Products of at least this many tokens go through the BLAS library (decoding the weights costs
@@ -141,8 +147,20 @@ Status CudaBackend::product(const WeightMatrix& w, const int32_t* ids, int64_t k
     const bool gemv = gemv_supports(w.type, w.data, w.row_bytes, w.matrix_bytes(), w.cols);
     const size_t packed_bytes = gemv ? gemv_scratch_bytes(x.rows, x.cols) : static_cast<size_t>(x.rows * x.cols) * sizeof(float);
     RF_ASSIGN_OR_RETURN(void* packed, scratch(0, packed_bytes));
-    const gpuError_t err = gemv ? launch_gemv(stream_, mat(x), packed, p)
-                                : launch_product(stream_, mat(x), static_cast<float*>(packed), p);
+    gpuError_t err = gpuSuccess;
+    if (gemv) {
+        const QuantizedInput wanted{mat(x), gemv_input_format(w.type)};
+        if (!(quantized_ && *quantized_ == wanted)) {
+            quantized_.reset();
+            err = launch_gemv_quantize(stream_, w.type, mat(x), packed);
+            if (err == gpuSuccess) quantized_ = wanted;
+        }
+        if (err == gpuSuccess) err = launch_gemv(stream_, x.rows, packed, p);
+        if (overlaps(y, x)) quantized_.reset();
+    } else {
+        quantized_.reset();
+        err = launch_product(stream_, mat(x), static_cast<float*>(packed), p);
+    }
     if (err != gpuSuccess)
         return gpu_check(err, fmt::format("{} product {}x{}", tensor_type_name(w.type), w.rows, w.cols));
     if (profile_.on()) profile_.op_done(stream_, fmt::format("{} {}", gemv ? "gemv" : "product", tensor_type_name(w.type)));
@@ -154,6 +172,7 @@ Status CudaBackend::product(const WeightMatrix& w, const int32_t* ids, int64_t k
 // is taken in full f32 on the same rounded activations and decoded weights as the direct kernels
 // (tensor-core f16 or tf32 would change the function the op suite and the conformance tests check).
 Status CudaBackend::blas_product(const WeightMatrix& w, const Act& x, const Act& y) {
+    quantized_.reset();  // scratch 0 gets the rounded activations
     RF_ASSIGN_OR_RETURN(void* packed, scratch(0, static_cast<size_t>(x.rows * x.cols) * sizeof(float)));
     RF_TRY(gpu_check(launch_round(stream_, w.type, mat(x), static_cast<float*>(packed)), "rounding activations"));
     const float one = 1.0f, zero = 0.0f;

@@ -33,6 +33,12 @@ inline constexpr gpuError_t gpuSuccess = hipSuccess;
 // 32-lane shuffles: kernels work in groups of 32 lanes, which a wave64 holds twice.
 #define gpu_shfl_xor(value, lane_mask) __shfl_xor((value), (lane_mask), 32)
 #define gpu_shfl(value, lane) __shfl((value), (lane), 32)
+// A wavefront runs its lanes together: ordering its shared-memory accesses is enough.
+#define gpu_syncwarp()                                            \
+    do {                                                          \
+        __builtin_amdgcn_fence(__ATOMIC_SEQ_CST, "wavefront");    \
+        __builtin_amdgcn_wave_barrier();                          \
+    } while (0)
 #define gpuMemGetInfo hipMemGetInfo
 #define gpuDeviceSynchronize hipDeviceSynchronize
 #define gpuDriverGetVersion hipDriverGetVersion
@@ -76,6 +82,7 @@ inline constexpr gpuError_t gpuSuccess = cudaSuccess;
 #define gpuErrorInvalidValue cudaErrorInvalidValue
 #define gpu_shfl_xor(value, lane_mask) __shfl_xor_sync(0xffffffffu, (value), (lane_mask), 32)
 #define gpu_shfl(value, lane) __shfl_sync(0xffffffffu, (value), (lane), 32)
+#define gpu_syncwarp() __syncwarp()
 #define gpuMemGetInfo cudaMemGetInfo
 #define gpuDeviceSynchronize cudaDeviceSynchronize
 #define gpuDriverGetVersion cudaDriverGetVersion

@@ -113,9 +113,14 @@ gpuError_t launch_embed(gpuStream_t stream, TensorType type, const uint8_t* tabl
 // per row, aligned for the format's loads.
 bool gemv_supports(TensorType type, const uint8_t* w, size_t row_bytes, size_t matrix_bytes, int64_t cols);
 size_t gemv_scratch_bytes(int64_t x_rows, int64_t cols);
-// The same product as launch_product, for few tokens at the memory bandwidth: x quantized into
-// `scratch` (gemv_scratch_bytes) as int8 levels with block scales, integer dot products.
-gpuError_t launch_gemv(gpuStream_t stream, Mat x, void* scratch, const ProductParams& p);
+// Which quantization of the input a weight type's products read: equal for two types, one
+// launch_gemv_quantize serves both.
+int gemv_input_format(TensorType type);
+// The same product as launch_product, for few tokens at the memory bandwidth, in two launches:
+// x quantized into `scratch` (gemv_scratch_bytes) as int8 levels with block scales (or 16-bit
+// values), then integer dot products over the quantized x of x_rows rows.
+gpuError_t launch_gemv_quantize(gpuStream_t stream, TensorType type, Mat x, void* scratch);
+gpuError_t launch_gemv(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams& p);
 
 // ---- self_test.cu ----
 gpuError_t launch_self_test(int* out, int n);
