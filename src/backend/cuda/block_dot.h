@@ -118,23 +118,13 @@ template <> struct BlockDot<TensorType::Q4_K> {
         int scale_lo, min_lo, scale_hi, min_hi;
         Words4 q;
     };
-    // Scale and min of sub-block j (as quant::dequantize_row's Q4_K).
-    RF_HOST_DEVICE static void scale_min(const uint8_t* scales, int j, int& scale, int& min) {
-        if (j < 4) {
-            scale = scales[j] & 63;
-            min = scales[j + 4] & 63;
-        } else {
-            scale = (scales[j + 4] & 0xf) | ((scales[j - 4] >> 6) << 4);
-            min = (scales[j + 4] >> 4) | ((scales[j] >> 6) << 4);
-        }
-    }
     RF_HOST_DEVICE static Slice load(const uint8_t* b, int s) {
         Slice w;
         w.d = load_half_a2(b);
         w.dmin = load_half_a2(b + 2);
         const int c = s / 2;
-        scale_min(b + 4, 2 * c, w.scale_lo, w.min_lo);
-        scale_min(b + 4, 2 * c + 1, w.scale_hi, w.min_hi);
+        k4_scale_min(b + 4, 2 * c, w.scale_lo, w.min_lo);
+        k4_scale_min(b + 4, 2 * c + 1, w.scale_hi, w.min_hi);
         w.q = load_words4_a16(b + 16 + 32 * c + 16 * (s % 2));
         return w;
     }

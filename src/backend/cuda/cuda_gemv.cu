@@ -165,15 +165,8 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a) {
     const int64_t n_blocks = p.cols / Dot::kValues, n_slices = n_blocks * Dot::kSlices;
     __shared__ uint4 stage[Staged ? kGroups : 1][Staged ? S::kWords : 1];
     for (int64_t y0 = blockIdx.y * int64_t{Tile}; y0 < p.y_rows; y0 += int64_t{gridDim.y} * Tile) {
-        const uint8_t* matrix = p.w;
-        if (p.ids) {  // Tile is 1: the expert of row y0 picks the matrix
-            const int32_t e = p.ids[y0];
-            if (e < 0 || e >= p.count) {
-                if (lane == 0) atomicCAS(p.fault, kFaultNone, kFaultExpertId);
-                continue;
-            }
-            matrix += e * p.matrix_bytes;
-        }
+        const uint8_t* matrix = product_matrix(p, y0, lane == 0);  // with expert ids, Tile is 1
+        if (!matrix) continue;
         const uint8_t* row = matrix + r * p.row_bytes;
         const X* xs[Tile];
         const float* ds[Tile];

@@ -92,15 +92,8 @@ __global__ void product_kernel(ProductArgs args) {
     if (r >= p.rows) return;
     const int64_t units = p.cols / 32;
     for (int64_t y0 = blockIdx.y * int64_t{Tile}; y0 < p.y_rows; y0 += int64_t{gridDim.y} * Tile) {
-        const uint8_t* matrix = p.w;
-        if (p.ids) {
-            const int32_t e = p.ids[y0];
-            if (e < 0 || e >= p.count) {
-                if (lane == 0) atomicCAS(p.fault, kFaultNone, kFaultExpertId);
-                continue;
-            }
-            matrix += e * p.matrix_bytes;
-        }
+        const uint8_t* matrix = product_matrix(p, y0, lane == 0);  // with expert ids, Tile is 1
+        if (!matrix) continue;
         const uint8_t* row = matrix + r * p.row_bytes;
         const float* xs[Tile];
 #pragma unroll

@@ -96,6 +96,19 @@ struct ProductParams {
     int64_t k;           // y rows per token (experts)
     int* fault;
 };
+#if defined(__CUDACC__) || defined(__HIPCC__)
+// The matrix that y row y reads: W itself, or with expert ids the matrix of the stack the row's id
+// picks; null for an id outside the stack, which `report` records as a fault.
+__device__ inline const uint8_t* product_matrix(const ProductParams& p, int64_t y, bool report) {
+    if (!p.ids) return p.w;
+    const int32_t e = p.ids[y];
+    if (e < 0 || e >= p.count) {
+        if (report) atomicCAS(p.fault, kFaultNone, kFaultExpertId);
+        return nullptr;
+    }
+    return p.w + e * p.matrix_bytes;
+}
+#endif
 // Rounds x into `packed` (x.rows * x.cols floats) as the CPU rounds activations for `p.type`
 // weights, then y = W x (with ids: each y row through the matrix of the stack its id picks, from
 // x row i when x has a row per y row, else i / k).
