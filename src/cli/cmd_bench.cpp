@@ -152,12 +152,12 @@ void add_bench_command(CLI::App& app, CommandContext& ctx) {
     CLI::App* cmd = app.add_subcommand("bench", "Measure prompt-processing and generation speed (tokens/s)");
     add_runtime_options(*cmd, opts->runtime);
     cmd->add_option("-p,--n-prompt", opts->prompt_sizes, "Prompt lengths to time (repeatable; 0 skips)")
-        ->check(CLI::Range(0, 1 << 20));
+        ->check(number_in(0, 1 << 20));
     cmd->add_option("-n,--n-gen", opts->gen_sizes, "Generation lengths to time (repeatable; 0 skips)")
-        ->check(CLI::Range(0, 1 << 20));
+        ->check(number_in(0, 1 << 20));
     cmd->add_option("-d,--depth", opts->depths, "Context depths to run each test at (repeatable; 0: empty context)")
-        ->check(CLI::Range(0, 1 << 20));
-    cmd->add_option("-r,--repetitions", opts->repetitions, "Timed runs per test")->check(CLI::Range(1, 1000));
+        ->check(number_in(0, 1 << 20));
+    cmd->add_option("-r,--repetitions", opts->repetitions, "Timed runs per test")->check(number_in(1, 1000));
     cmd->add_option("-o,--output", opts->output, "md or json")->check(CLI::IsMember({"md", "json"}));
     cmd->callback([opts, &ctx] { ctx.exit_code = run_bench(*opts); });
 }

@@ -109,8 +109,8 @@ void add_chat_command(CLI::App& app, CommandContext& ctx) {
     CLI::App* cmd = app.add_subcommand("chat", "Chat with a model through its chat template");
     add_runtime_options(*cmd, o->runtime);
     add_sampling_options(*cmd, o->sampling);
-    cmd->add_option("--system", o->system, "System prompt");
-    cmd->add_option("-n,--n-predict", o->n_predict, "Most tokens per reply")->check(CLI::Range(1, 1 << 24));
+    cmd->add_option("--system,--system-prompt", o->system, "System prompt (llama.cpp's -sys)");
+    cmd->add_option("-n,--n-predict", o->n_predict, "Most tokens per reply")->check(number_in(1, 1 << 24));
     cmd->callback([o, &ctx] { ctx.exit_code = run_chat(*o); });
 }
 

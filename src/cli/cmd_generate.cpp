@@ -1,8 +1,10 @@
-// rocmforge generate -m FILE -p TEXT [...]: streams a continuation of the prompt, then prints the
+// rocmforge generate -m FILE -p TEXT|-f FILE [...]: streams a continuation of the prompt, then prints the
 // prompt and generation speed. --json prints the token ids, text and (with --top-logits K) the K
 // best raw logits of every prompt position and generated step instead. With --host URL it streams
 // from a running `rocmforge serve` instead of loading a model.
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <memory>
 
 #include <fmt/format.h>
@@ -22,6 +24,8 @@ struct GenerateCliOptions {
     RuntimeOptions runtime;
     SamplingOptions sampling;
     std::string prompt;
+    bool prompt_given = false;
+    std::string prompt_file;  // -f: the prompt read from here
     int64_t n_predict = 128;
     bool json = false;
     bool parse_special = false;
@@ -47,7 +51,25 @@ void print_speed(const engine::GenerateResult& r) {
                r.generate_seconds, rate(r.tokens.size(), r.generate_seconds), engine::stop_reason_name(r.reason));
 }
 
+// The prompt: -p's text or the contents of -f's file.
+Result<std::string> prompt_text(const GenerateCliOptions& o) {
+    if (o.prompt_file.empty()) {
+        if (!o.prompt_given) return make_error("a prompt is needed: -p TEXT or -f FILE");
+        return o.prompt;
+    }
+    std::ifstream in(o.prompt_file, std::ios::binary);
+    if (!in.is_open()) return make_error("cannot open the prompt file '{}'", o.prompt_file);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) return make_error("cannot read the prompt file '{}'", o.prompt_file);
+    return text;
+}
+
 int run_generate(const GenerateCliOptions& o) {
+    auto text = prompt_text(o);
+    if (!text) {
+        fmt::print(stderr, "error: {}\n", text.error().message);
+        return o.prompt_file.empty() ? kExitUsage : kExitError;
+    }
     auto params = sampling_params(o.sampling);
     if (!params) {
         fmt::print(stderr, "error: {}\n", params.error().message);
@@ -57,7 +79,7 @@ int run_generate(const GenerateCliOptions& o) {
         fmt::print(stderr, "error: --json and --top-logits need a local model (-m), not --host\n");
         return kExitUsage;
     }
-    if (!o.remote.url.empty()) return generate_remote(o.remote, o.prompt, o.n_predict, o.sampling, *params);
+    if (!o.remote.url.empty()) return generate_remote(o.remote, *text, o.n_predict, o.sampling, *params);
     if (o.runtime.model_path.empty()) {
         fmt::print(stderr, "error: --model is required (or --host URL of a running server)\n");
         return kExitUsage;
@@ -69,7 +91,7 @@ int run_generate(const GenerateCliOptions& o) {
     }
     engine::LoadedModel& m = (*session)->loaded;
     const std::vector<int32_t> prompt =
-        m.tokenizer->encode(o.prompt, {.add_special = true, .parse_special = o.parse_special});
+        m.tokenizer->encode(*text, {.add_special = true, .parse_special = o.parse_special});
 
     engine::GenerateOptions gen;
     gen.max_tokens = o.n_predict;
@@ -80,7 +102,7 @@ int run_generate(const GenerateCliOptions& o) {
     InterruptGuard interrupt;
     engine::TextSink sink;
     if (!o.json) {
-        fmt::print("{}", o.prompt);
+        fmt::print("{}", *text);
         std::fflush(stdout);
         sink = [](std::string_view text) {
             std::fwrite(text.data(), 1, text.size(), stdout);
@@ -122,12 +144,15 @@ void add_generate_command(CLI::App& app, CommandContext& ctx) {
     cmd->get_option("--model")->required(false);  // not with --host
     cmd->add_option("--host", o->remote.url, "Stream from a running `rocmforge serve` at this URL instead");
     cmd->add_option("--api-key", o->remote.api_key, "With --host: the server's API key");
-    cmd->add_option("-p,--prompt", o->prompt, "Prompt text")->required();
-    cmd->add_option("-n,--n-predict", o->n_predict, "Most tokens to generate")->check(CLI::Range(0, 1 << 24));
+    auto* prompt = cmd->add_option("-p,--prompt", o->prompt, "Prompt text (or -f)")->each([o](const std::string&) {
+        o->prompt_given = true;
+    });
+    cmd->add_option("-f,--file", o->prompt_file, "Read the prompt from this file")->excludes(prompt);
+    cmd->add_option("-n,--n-predict", o->n_predict, "Most tokens to generate")->check(number_in(0, 1 << 24));
     add_sampling_options(*cmd, o->sampling);
     cmd->add_flag("--json", o->json, "Print token ids, text and timings as JSON");
     cmd->add_option("--top-logits", o->top_logits, "With --json: the K best raw logits per position and step")
-        ->check(CLI::Range(0, 1000));
+        ->check(number_in(0, 1000));
     cmd->add_flag("--special", o->parse_special, "Parse special tokens written in the prompt");
     cmd->callback([o, &ctx] { ctx.exit_code = run_generate(*o); });
 }

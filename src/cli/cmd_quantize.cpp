@@ -68,7 +68,7 @@ void add_quantize_command(CLI::App& app, CommandContext& ctx) {
     cmd->add_option("IN", opts->input, "Input GGUF model")->required();
     cmd->add_option("OUT", opts->output, "Output GGUF file (never the input)")->required();
     cmd->add_option("TYPE", opts->type, "Target type or preset: " + joined_presets())->required();
-    cmd->add_option("-t,--threads", opts->threads, "Worker threads")->check(CLI::Range(1, 1024));
+    cmd->add_option("-t,--threads", opts->threads, "Worker threads")->check(number_in(1, 1024));
     cmd->add_flag("-q,--quiet", opts->quiet, "No progress output");
     cmd->callback([opts, &ctx] { ctx.exit_code = run_quantize(*opts); });
 }

@@ -24,8 +24,9 @@ struct ServeOptions {
     std::string model_path;
     int threads = 0;
     int64_t n_ctx = 4096;
+    bool n_ctx_given = false;
     int64_t n_batch = 256;
-    std::string kv_type = "f32";
+    KvTypeOptions kv_type;
     WeightLoading loading;
     DeviceOptions device;
     int64_t kv_memory_mib = 0;
@@ -68,6 +69,11 @@ int run_serve(ServeOptions o) {
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
 
+    auto kv = kv_type(o.kv_type);
+    if (!kv) {
+        fmt::print(stderr, "error: {}\n", kv.error().message);
+        return kExitUsage;
+    }
     auto backend = make_backend(o.device, o.threads, o.loading);
     if (!backend) {
         fmt::print(stderr, "error: {}\n", backend.error().message);
@@ -79,7 +85,7 @@ int run_serve(ServeOptions o) {
                                              .n_batch = o.n_batch,
                                              .max_sequences = o.parallel,
                                              .block_size = 16,
-                                             .kv_type = o.kv_type == "f16" ? KvType::F16 : KvType::F32,
+                                             .kv_type = *kv,
                                              .kv_memory_bytes = o.kv_memory_mib << 20},
                                             file_load(o.loading, **backend), load_progress());
     if (!loaded) {
@@ -87,6 +93,11 @@ int run_serve(ServeOptions o) {
         return kExitError;
     }
     engine::LoadedModel& m = *loaded;
+    if (Status layers = check_gpu_layers(o.device, **backend, m.model->hparams().n_layer); !layers) {
+        fmt::print(stderr, "error: {}\n", layers.error().message);
+        return kExitError;
+    }
+    if (o.n_ctx_given) warn_about_context(m.engine->n_ctx(), m.model->hparams().n_ctx_train);
     if (!m.engine->kv_pool_holds_all_contexts())
         fmt::print(stderr, "serve: the KV pool was sized to memory: {} blocks of {} tokens, fewer than {} full "
                    "contexts\n", m.engine->cache().total_blocks(), m.engine->cache().block_size(), o.parallel);
@@ -144,30 +155,31 @@ void add_serve_command(CLI::App& app, CommandContext& ctx) {
     CLI::App* cmd = app.add_subcommand("serve", "Serve a model over an OpenAI-compatible HTTP API");
     cmd->add_option("-m,--model", o->model_path, "GGUF model file")->required();
     cmd->add_option("--host", o->http.host, "Address to listen on (default 127.0.0.1: this machine only)");
-    cmd->add_option("--port", o->http.port, "TCP port (0: any free port, printed at start)")->check(CLI::Range(0, 65535));
+    cmd->add_option("--port", o->http.port, "TCP port (0: any free port, printed at start)")->check(number_in(0, 65535));
     cmd->add_option("--api-key", o->http.api_key, "Require 'Authorization: Bearer KEY' on every route but /health");
     cmd->add_option("--alias", o->alias, "Model id shown by /v1/models (default: the file name)");
-    cmd->add_option("-t,--threads", o->threads, "CPU threads (0: one per core)")->check(CLI::Range(0, 1024));
+    cmd->add_option("-t,--threads", o->threads, "CPU threads (0: one per core)")->check(number_in(0, 1024));
     cmd->add_option("-c,--ctx-size", o->n_ctx, "Context size per request in tokens (0: the model's training context)")
-        ->check(CLI::Range(0, 1 << 24));
-    cmd->add_option("-b,--batch", o->n_batch, "Most tokens per forward step (prefill chunks + decodes)")
-        ->check(CLI::Range(1, 65536));
-    cmd->add_option("--kv-type", o->kv_type, "KV cache type")->check(CLI::IsMember({"f32", "f16"}));
+        ->check(number_in(0, 1 << 24))
+        ->each([o](const std::string&) { o->n_ctx_given = true; });
+    cmd->add_option("-b,--batch-size,--batch", o->n_batch, "Most tokens per forward step (prefill chunks + decodes)")
+        ->check(number_in(1, 65536));
+    add_kv_type_options(*cmd, o->kv_type);
     add_loading_flags(*cmd, o->loading);
     add_device_flags(*cmd, o->device);
     cmd->add_option("--kv-memory", o->kv_memory_mib,
                     "KV cache pool in MiB (0: ctx-size x parallel positions, or what fits in nine tenths of the "
                     "free memory)")
-        ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
-    cmd->add_option("--parallel", o->parallel, "Most requests running at once")->check(CLI::Range(1, 1024));
-    cmd->add_option("--queue", o->queue, "Most requests waiting; more get 429")->check(CLI::Range(0, 1 << 20));
+        ->check(number_in(int64_t{0}, int64_t{1} << 30));
+    cmd->add_option("--parallel", o->parallel, "Most requests running at once (llama.cpp's -np)")->check(number_in(1, 1024));
+    cmd->add_option("--queue", o->queue, "Most requests waiting; more get 429")->check(number_in(0, 1 << 20));
     cmd->add_flag("--no-prefix-cache", o->no_prefix_cache, "Do not reuse the KV blocks of shared prompt prefixes");
     cmd->add_option("--timeout", o->timeout_s, "Cancel a request after this many seconds (0: never)")
-        ->check(CLI::Range(0.0, 1e7));
+        ->check(number_in(0.0, 1e7));
     cmd->add_option("--drain-timeout", o->drain_s, "On SIGTERM/SIGINT, seconds running requests get to finish")
-        ->check(CLI::Range(0.0, 1e6));
-    cmd->add_option("--max-body", o->max_body_mib, "Largest request body in MiB (larger: 413)")->check(CLI::Range(1, 4096));
-    cmd->add_option("--max-n", o->max_n, "Most choices (prompts x n) one request may ask for")->check(CLI::Range(1, 1024));
+        ->check(number_in(0.0, 1e6));
+    cmd->add_option("--max-body", o->max_body_mib, "Largest request body in MiB (larger: 413)")->check(number_in(1, 4096));
+    cmd->add_option("--max-n", o->max_n, "Most choices (prompts x n) one request may ask for")->check(number_in(1, 1024));
     cmd->callback([o, &ctx] { ctx.exit_code = run_serve(*o); });
 }
 

@@ -4,6 +4,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/cli_habits.h"
+
 namespace rf::cli {
 
 // Exit codes shared by every command (documented in docs/cli.md).

@@ -5,11 +5,13 @@
 #include <cmath>
 #include <random>
 #include <stdexcept>
+#include <thread>
 
 #include <fmt/core.h>
 #include <unistd.h>
 
 #include "backend/backend_factory.h"
+#include "cli/cli_habits.h"
 
 namespace rf::cli {
 
@@ -28,27 +30,28 @@ void InterruptGuard::clear() { g_interrupted = false; }
 
 void add_runtime_options(CLI::App& cmd, RuntimeOptions& o) {
     cmd.add_option("-m,--model", o.model_path, "GGUF model file")->required();
-    cmd.add_option("-t,--threads", o.threads, "CPU threads (0: one per core)")->check(CLI::Range(0, 1024));
+    cmd.add_option("-t,--threads", o.threads, "CPU threads (0: one per core)")->check(number_in(0, 1024));
     cmd.add_option("-c,--ctx-size", o.n_ctx, "Context size in tokens (0: the model's training context)")
-        ->check(CLI::Range(0, 1 << 24));
-    cmd.add_option("-b,--batch-size", o.n_batch, "Tokens per prompt-processing step")->check(CLI::Range(1, 65536));
-    cmd.add_option("--kv-type", o.kv_type, "KV cache type")->check(CLI::IsMember({"f32", "f16"}));
+        ->check(number_in(0, 1 << 24))
+        ->each([&o](const std::string&) { o.n_ctx_given = true; });
+    cmd.add_option("-b,--batch-size", o.n_batch, "Tokens per prompt-processing step")->check(number_in(1, 65536));
+    add_kv_type_options(cmd, o.kv_type);
     add_loading_flags(cmd, o.loading);
     add_device_flags(cmd, o.device);
 }
 
 void add_sampling_options(CLI::App& cmd, SamplingOptions& o) {
     auto& s = o.params;
-    cmd.add_option("--temp", s.temperature, "Temperature (0: greedy)")->check(CLI::Range(0.0, 100.0));
-    cmd.add_option("--top-k", s.top_k, "Keep the K most likely tokens (0: off)")->check(CLI::Range(0, 1 << 30));
-    cmd.add_option("--top-p", s.top_p, "Nucleus sampling mass (1: off)")->check(CLI::Range(0.0, 1.0));
-    cmd.add_option("--min-p", s.min_p, "Drop tokens below this fraction of the best (0: off)")->check(CLI::Range(0.0, 1.0));
-    cmd.add_option("--typical-p", s.typical_p, "Locally typical sampling mass (1: off)")->check(CLI::Range(0.0, 1.0));
-    cmd.add_option("--repeat-penalty", s.repeat_penalty, "Penalty for repeated tokens (1: off)")->check(CLI::Range(0.0, 100.0));
-    cmd.add_option("--repeat-last-n", s.penalty_window, "Recent tokens the penalties consider")->check(CLI::Range(0, 1 << 20));
-    cmd.add_option("--frequency-penalty", s.frequency_penalty, "Lowers a token's logit per occurrence")->check(CLI::Range(-100.0, 100.0));
-    cmd.add_option("--presence-penalty", s.presence_penalty, "Lowers a seen token's logit once")->check(CLI::Range(-100.0, 100.0));
-    cmd.add_option("--seed", o.seed, "Random seed (default: random)");
+    cmd.add_option("--temp", s.temperature, "Temperature (0: greedy)")->check(number_in(0.0, 100.0));
+    cmd.add_option("--top-k", s.top_k, "Keep the K most likely tokens (0: off)")->check(number_in(0, 1 << 30));
+    cmd.add_option("--top-p", s.top_p, "Nucleus sampling mass (1: off)")->check(number_in(0.0, 1.0));
+    cmd.add_option("--min-p", s.min_p, "Drop tokens below this fraction of the best (0: off)")->check(number_in(0.0, 1.0));
+    cmd.add_option("--typical-p", s.typical_p, "Locally typical sampling mass (1: off)")->check(number_in(0.0, 1.0));
+    cmd.add_option("--repeat-penalty", s.repeat_penalty, "Penalty for repeated tokens (1: off)")->check(number_in(0.0, 100.0));
+    cmd.add_option("--repeat-last-n", s.penalty_window, "Recent tokens the penalties consider")->check(number_in(0, 1 << 20));
+    cmd.add_option("--frequency-penalty", s.frequency_penalty, "Lowers a token's logit per occurrence")->check(number_in(-100.0, 100.0));
+    cmd.add_option("--presence-penalty", s.presence_penalty, "Lowers a seen token's logit once")->check(number_in(-100.0, 100.0));
+    cmd.add_option("-s,--seed", o.seed, "Random seed (-1: random)")->check(number_in(-1, 4294967295.0));
     cmd.add_option("--logit-bias", o.logit_bias, "TOKEN_ID=BIAS (repeatable; BIAS may be -inf)");
     cmd.add_option("--stop", o.stop, "Stop when this text is generated (repeatable)");
     cmd.add_flag("--ignore-eos", o.ignore_eos, "Keep generating past end-of-generation tokens");
@@ -56,7 +59,7 @@ void add_sampling_options(CLI::App& cmd, SamplingOptions& o) {
 
 Result<engine::SamplerParams> sampling_params(const SamplingOptions& o) {
     engine::SamplerParams p = o.params;
-    p.seed = o.seed ? *o.seed : std::random_device{}();
+    p.seed = o.seed >= 0 ? static_cast<uint64_t>(o.seed) : std::random_device{}();
     for (const std::string& item : o.logit_bias) {
         const size_t eq = item.find('=');
         try {
@@ -73,7 +76,7 @@ Result<engine::SamplerParams> sampling_params(const SamplingOptions& o) {
 }
 
 void add_loading_flags(CLI::App& cmd, WeightLoading& loading) {
-    cmd.add_flag("--mmap", loading.mmap,
+    cmd.add_flag("--mmap,!--no-mmap", loading.mmap,
                  "Map the model file instead of reading it into memory on huge pages: shared with other "
                  "processes and the page cache, slower to generate from (implies --no-repack)");
     cmd.add_flag("--no-repack", loading.no_repack,
@@ -90,11 +93,59 @@ void add_device_flags(CLI::App& cmd, DeviceOptions& device) {
             auto kind = parse_device_kind(v);
             return kind ? std::string() : kind.error().message;
         });
-    cmd.add_option("--gpu", device.gpu, "Which GPU (an index of `rocmforge devices`)")->check(CLI::Range(0, 1023));
+    cmd.add_option("--gpu", device.gpu, "Which GPU (an index of `rocmforge devices`)")->check(number_in(0, 1023));
+    cmd.add_option("--n-gpu-layers,--gpu-layers", device.gpu_layers,
+                   "Layers on the GPU, as llama.cpp's -ngl: 0 runs on the CPU, the model's layer count or more "
+                   "on the GPU (a split between the two is not supported yet)")
+        ->check(number_in(-1, 1 << 20));
+}
+
+void add_kv_type_options(CLI::App& cmd, KvTypeOptions& o) {
+    cmd.add_option("--kv-type", o.kv, "KV cache type")->check(CLI::IsMember({"f32", "f16"}));
+    cmd.add_option("--cache-type-k", o.k, "KV cache type of the keys (llama.cpp's -ctk; the same as the values)")
+        ->check(CLI::IsMember({"f32", "f16"}));
+    cmd.add_option("--cache-type-v", o.v, "KV cache type of the values (llama.cpp's -ctv; the same as the keys)")
+        ->check(CLI::IsMember({"f32", "f16"}));
+}
+
+Result<KvType> kv_type(const KvTypeOptions& o) {
+    std::string type = o.kv;
+    for (const std::string* part : {&o.k, &o.v}) {
+        if (part->empty()) continue;
+        if (part != &o.k && !o.k.empty() && *part != o.k)
+            return make_error("keys and values share one cache type here: --cache-type-k {} and --cache-type-v {} differ",
+                              o.k, *part);
+        type = *part;
+    }
+    return type == "f16" ? KvType::F16 : KvType::F32;
+}
+
+Status check_gpu_layers(const DeviceOptions& device, const Backend& backend, int64_t n_layers) {
+    if (device.gpu_layers <= 0 || backend.name() == "cpu" || device.gpu_layers >= n_layers) return ok_status();
+    return make_error("--n-gpu-layers {} of {} layers: splitting a model between the GPU and the CPU is not supported "
+                      "yet; use 0 (all on the CPU) or {} or more (all on the GPU)",
+                      device.gpu_layers, n_layers, n_layers);
+}
+
+void warn_about_context(int64_t n_ctx, int64_t n_ctx_train) {
+    if (n_ctx_train > 0 && n_ctx > n_ctx_train)
+        fmt::print(stderr, "warning: a context of {} tokens is longer than the {} the model was trained for; "
+                           "expect worse output past that\n",
+                   n_ctx, n_ctx_train);
 }
 
 Result<std::unique_ptr<Backend>> make_backend(const DeviceOptions& device, int threads, const WeightLoading& loading) {
     RF_ASSIGN_OR_RETURN(DeviceKind kind, parse_device_kind(device.device));
+    if (device.gpu_layers == 0) {  // -ngl 0: the CPU
+        if (kind == DeviceKind::Cuda) return make_error("--n-gpu-layers 0 asks for the CPU and --device cuda for the GPU");
+        kind = DeviceKind::Cpu;
+    } else if (device.gpu_layers > 0 && kind == DeviceKind::Cpu) {
+        return make_error("--n-gpu-layers {} asks for the GPU and --device cpu for the CPU", device.gpu_layers);
+    }
+    const unsigned cores = std::thread::hardware_concurrency();
+    if (kind != DeviceKind::Cuda && cores > 0 && threads > static_cast<int>(cores))
+        fmt::print(stderr, "warning: -t {} is more threads than the {} cores here: expect them to wait on each other\n",
+                   threads, cores);
     RF_ASSIGN_OR_RETURN(CreatedBackend created,
                         rf::create_backend({.device = kind, .gpu_index = device.gpu, .threads = threads,
                                             .repack = !loading.no_repack}));
@@ -116,6 +167,7 @@ MappedFile::Progress load_progress() {
 }
 
 Result<std::unique_ptr<LoadedSession>> load_session(const RuntimeOptions& o) {
+    RF_ASSIGN_OR_RETURN(const KvType kv, kv_type(o.kv_type));
     auto session = std::make_unique<LoadedSession>();
     RF_ASSIGN_OR_RETURN(session->backend, make_backend(o.device, o.threads, o.loading));
     RF_ASSIGN_OR_RETURN(session->loaded,
@@ -124,8 +176,11 @@ Result<std::unique_ptr<LoadedSession>> load_session(const RuntimeOptions& o) {
                                                    .n_batch = o.n_batch,
                                                    .max_sequences = 1,
                                                    .block_size = 16,
-                                                   .kv_type = o.kv_type == "f16" ? KvType::F16 : KvType::F32},
+                                                   .kv_type = kv},
                                                   file_load(o.loading, *session->backend), load_progress()));
+    const model::HParams& hp = session->loaded.model->hparams();
+    RF_TRY(check_gpu_layers(o.device, *session->backend, hp.n_layer));
+    if (o.n_ctx_given) warn_about_context(session->loaded.engine->n_ctx(), hp.n_ctx_train);
     return session;
 }
 

@@ -31,25 +31,39 @@ FileLoad file_load(const WeightLoading& loading, const Backend& backend);
 struct DeviceOptions {
     std::string device = "auto";  // cpu, cuda, auto (a GPU when there is one, else the CPU)
     int gpu = 0;                  // which GPU
+    int gpu_layers = -1;          // llama.cpp's -ngl: 0 the CPU, at least the model's layers the GPU (-1: not given)
 };
 void add_device_flags(CLI::App& cmd, DeviceOptions& device);
 // The backend the flags ask for (threads and repacking apply to the CPU). When auto falls back to
 // the CPU in a build with GPU support, says why in one line on stderr.
 Result<std::unique_ptr<Backend>> make_backend(const DeviceOptions& device, int threads, const WeightLoading& loading);
+// After loading a model of n_layers layers: an Error when -ngl asks for part of them on the GPU
+// (a split between GPU and CPU is not there yet).
+Status check_gpu_layers(const DeviceOptions& device, const Backend& backend, int64_t n_layers);
+// Warnings on stderr for a context longer than the model was trained for.
+void warn_about_context(int64_t n_ctx, int64_t n_ctx_train);
+
+// The KV cache type from --kv-type and llama.cpp's --cache-type-k / --cache-type-v (one type for both).
+struct KvTypeOptions {
+    std::string kv = "f32", k, v;
+};
+void add_kv_type_options(CLI::App& cmd, KvTypeOptions& o);
+Result<KvType> kv_type(const KvTypeOptions& o);
 
 struct RuntimeOptions {
     std::string model_path;
     int threads = 0;
     int64_t n_ctx = 4096;
+    bool n_ctx_given = false;  // -c on the command line (only then a context past training warns)
     int64_t n_batch = 256;
-    std::string kv_type = "f32";
+    KvTypeOptions kv_type;
     WeightLoading loading;
     DeviceOptions device;
 };
 
 struct SamplingOptions {
     engine::SamplerParams params;
-    std::optional<uint64_t> seed;
+    int64_t seed = -1;  // -1: drawn at random
     std::vector<std::string> logit_bias;  // "ID=BIAS"
     std::vector<std::string> stop;
     bool ignore_eos = false;

@@ -1,12 +1,36 @@
 // rocmforge: the command-line entry point. Sub-commands live in cmd_*.cpp.
+#include <algorithm>
 #include <cstdio>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/commands.h"
 
+namespace {
+
+// The first argument, when it is neither an option nor a command: an Error naming it and the commands.
+bool unknown_command(const CLI::App& app, const std::vector<std::string>& args) {
+    if (args.size() < 2 || args[1].empty() || args[1][0] == '-') return false;
+    std::vector<std::string> names;
+    for (const CLI::App* sub : app.get_subcommands({})) {
+        if (sub->get_name() == args[1]) return false;
+        names.push_back(sub->get_name());
+    }
+    fmt::print(stderr, "error: unknown command '{}'; the commands are: {}\nRun with --help for more information.\n",
+               args[1], fmt::join(names, ", "));
+    return true;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-    CLI::App app{"ROCmForge: LLM inference for GGUF models"};
+    CLI::App app{"ROCmForge: LLM inference for GGUF models", "rocmforge"};
     app.require_subcommand(1);
     app.set_version_flag("--version", "rocmforge 0.1.0");
+    app.option_defaults()->always_capture_default();  // help shows every default (commands inherit it)
 
     rf::cli::CommandContext ctx;
     rf::cli::add_inspect_command(app, ctx);
@@ -22,8 +46,12 @@ int main(int argc, char** argv) {
     rf::cli::add_cancel_command(app, ctx);
     rf::cli::add_devices_command(app, ctx);
 
+    std::vector<std::string> args = rf::cli::translate_llama_spellings(argc, argv);
+    if (unknown_command(app, args)) return rf::cli::kExitUsage;
     try {
-        app.parse(argc, argv);
+        std::reverse(args.begin(), args.end());  // CLI11 takes the arguments reversed, without argv[0]
+        args.pop_back();
+        app.parse(args);
     } catch (const CLI::ParseError& e) {
         int code = app.exit(e);  // prints help/version or the usage error
         return code == 0 ? rf::cli::kExitOk : rf::cli::kExitUsage;

@@ -1,6 +1,9 @@
 // `rocmforge generate` end to end: JSON output against a shared model's reference, and clear
 // errors with non-zero exits for bad input.
+#include <cstdio>
 #include <filesystem>
+#include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -89,6 +92,76 @@ TEST(CliGenerate, PromptLongerThanTheContextIsRefused) {
                                                " -p 'a fairly long prompt that cannot fit' -c 4 2>&1"));
     EXPECT_EQ(r.exit_code, 1) << r.output;
     EXPECT_NE(r.output.find("does not fit the context"), std::string::npos) << r.output;
+}
+
+// What llama.cpp users type: its spellings (-ngl, -ctk/-ctv, -s, --no-mmap, --seed -1), a prompt from
+// a file, plain messages for an unknown command and for a word where a number belongs, defaults in
+// the help, and warnings for more threads than cores and a context past the model's training.
+TEST(CliGenerate, LlamaCppHabits) {
+    RF_REQUIRE_SHARED();
+    const auto model = test::shared_path("models/llama-gqa-q8_0.gguf").string();
+    const std::string base = "generate -m " + model + " --device cpu -t 1 -c 128 --temp 0 -n 3 ";
+
+    auto unknown = test::run_command(test::rocmforge("frobnicate 2>&1"));
+    EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
+    EXPECT_NE(unknown.output.find("unknown command 'frobnicate'"), std::string::npos) << unknown.output;
+    EXPECT_NE(unknown.output.find("generate"), std::string::npos) << unknown.output;
+
+    auto word = test::run_command(test::rocmforge(base + "-p hi -n abc 2>&1"));
+    EXPECT_EQ(word.exit_code, 2) << word.output;
+    EXPECT_NE(word.output.find("'abc' is not a number"), std::string::npos) << word.output;
+
+    auto help = test::run_command(test::rocmforge("generate --help"));
+    EXPECT_EQ(help.exit_code, 0);
+    EXPECT_NE(help.output.find("=128"), std::string::npos) << help.output;  // -n's default
+
+    auto spelled = test::run_command(test::rocmforge(base + "-p hi -ngl 0 -ctk f16 -ctv f16 -s 7 --no-mmap --json 2>&1"));
+    ASSERT_EQ(spelled.exit_code, 0) << spelled.output;
+    EXPECT_EQ(nlohmann::json::parse(spelled.output).at("seed"), 7);
+    EXPECT_EQ(test::run_command(test::rocmforge(base + "-p hi --seed -1 2>&1")).exit_code, 0);
+
+    auto mixed = test::run_command(test::rocmforge(base + "-p hi -ctk f16 -ctv f32 2>&1"));
+    EXPECT_NE(mixed.exit_code, 0) << mixed.output;
+    EXPECT_NE(mixed.output.find("share one cache type"), std::string::npos) << mixed.output;
+    auto split = test::run_command(test::rocmforge("generate -m " + model + " -p hi -ngl 3 --device cpu 2>&1"));
+    EXPECT_NE(split.exit_code, 0) << split.output;
+    EXPECT_NE(split.output.find("--device cpu"), std::string::npos) << split.output;
+
+    // -f reads the prompt that -p would give; one of them is needed, not both.
+    const auto file = std::filesystem::temp_directory_path() / "rocmforge-cli-prompt.txt";
+    {
+        std::FILE* f = std::fopen(file.c_str(), "wb");
+        ASSERT_NE(f, nullptr);
+        std::fputs("The quick brown fox", f);
+        std::fclose(f);
+    }
+    auto from_file = test::run_command(test::rocmforge(base + "-f " + file.string() + " --json 2>&1"));
+    auto from_flag = test::run_command(test::rocmforge(base + "-p 'The quick brown fox' --json 2>&1"));
+    ASSERT_EQ(from_file.exit_code, 0) << from_file.output;
+    ASSERT_EQ(from_flag.exit_code, 0) << from_flag.output;
+    EXPECT_EQ(nlohmann::json::parse(from_file.output).at("prompt_tokens"),
+              nlohmann::json::parse(from_flag.output).at("prompt_tokens"));
+    EXPECT_EQ(test::run_command(test::rocmforge(base + "-p hi -f " + file.string() + " 2>&1")).exit_code, 2);
+    auto none = test::run_command(test::rocmforge(base + "2>&1"));
+    EXPECT_EQ(none.exit_code, 2) << none.output;
+    EXPECT_NE(none.output.find("-p TEXT or -f FILE"), std::string::npos) << none.output;
+    auto missing = test::run_command(test::rocmforge(base + "-f /nonexistent/prompt.txt 2>&1"));
+    EXPECT_EQ(missing.exit_code, 1) << missing.output;
+    EXPECT_NE(missing.output.find("cannot open the prompt file"), std::string::npos) << missing.output;
+    std::filesystem::remove(file);
+
+    const unsigned cores = std::thread::hardware_concurrency();
+    if (cores > 0 && cores < 1024) {
+        auto many = test::run_command(test::rocmforge("generate -m " + model + " --device cpu -c 128 -n 1 -p hi -t " +
+                                                      std::to_string(cores + 1) + " 2>&1"));
+        EXPECT_EQ(many.exit_code, 0) << many.output;
+        EXPECT_NE(many.output.find("more threads than the"), std::string::npos) << many.output;
+    }
+    auto long_context = test::run_command(test::rocmforge("generate -m " + model +
+                                                          " --device cpu -t 1 -c 8192 -n 1 -p hi 2>&1"));
+    EXPECT_EQ(long_context.exit_code, 0) << long_context.output;
+    EXPECT_NE(long_context.output.find("longer than the 4096 the model was trained for"), std::string::npos)
+        << long_context.output;
 }
 
 }  // namespace
