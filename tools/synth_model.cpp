@@ -13,6 +13,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include "gguf/writer.h"
 #include "quant/quantize.h"
@@ -161,7 +162,9 @@ rf::Status build(const Shape& s) {
     RF_TRY(m.matrix(w, "token_embd.weight", s.embd, s.vocab, 1.0f, TensorType::Q8_0));
     RF_TRY(m.norm(w, "output_norm.weight", s.embd));
     if (a != "gemma2") RF_TRY(m.matrix(w, "output.weight", s.embd, s.vocab, 0.05f, TensorType::Q6_K));
+    const bool show_progress = isatty(STDERR_FILENO) != 0;
     for (uint32_t l = 0; l < s.layers; ++l) {
+        if (show_progress) fmt::print(stderr, "\rgenerating layer {}/{}", l + 1, s.layers);
         auto name = [l](const char* suffix) { return fmt::format("blk.{}.{}.weight", l, suffix); };
         RF_TRY(m.norm(w, name("attn_norm"), s.embd));
         RF_TRY(m.norm(w, name("ffn_norm"), s.embd));
@@ -201,6 +204,7 @@ rf::Status build(const Shape& s) {
             RF_TRY(m.matrix(w, name("ffn_down"), s.ff, s.embd));
         }
     }
+    if (show_progress) fmt::print(stderr, "\rwriting {}{:20}\n", s.out, "");
     return w.write_file(s.out);
 }
 
@@ -223,7 +227,11 @@ int main(int argc, char** argv) {
     app.add_option("--type", s.type, "weight type of the layer matrices (F32, F16, Q4_0, Q4_K, ...)");
     app.add_option("--seed", s.seed);
     app.add_option("--out", s.out)->required();
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 2;  // help, or a usage error (exit 2, as rocmforge's)
+    }
     if (rf::Status st = build(s); !st) {
         fmt::print(stderr, "error: {}\n", st.error().message);
         return 1;

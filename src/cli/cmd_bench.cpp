@@ -1,6 +1,7 @@
-// rocmforge bench -m FILE [-p N] [-n N] [-d N] [-r R] [-t T] [-o md|json]: prompt-processing and
-// generation speed in tokens/s, repeated R times (mean and standard deviation), as a markdown table
-// or JSON; with -d, each test runs after N tokens already in the context (as llama-bench's depth).
+// rocmforge bench -m FILE [-p N,..] [-n N,..] [-d N,..] [-r R] [-t T] [-o md|csv|json|jsonl]: prompt-processing
+// and generation speed in tokens/s (pp512 and tg128 by default, as llama-bench), repeated R times
+// (mean and standard deviation), as a markdown table, CSV, or JSON; with -d, each test runs after N
+// tokens already in the context (as llama-bench's depth).
 // The backend (--device) and the processor or card it ran on head the table and tag each JSON row.
 #include <algorithm>
 #include <chrono>
@@ -8,9 +9,12 @@
 #include <cstdio>
 #include <memory>
 #include <random>
+#include <string>
+#include <string_view>
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
@@ -22,8 +26,8 @@ namespace {
 
 struct BenchOptions {
     RuntimeOptions runtime;
-    std::vector<int64_t> prompt_sizes{128};
-    std::vector<int64_t> gen_sizes{32};
+    std::vector<int64_t> prompt_sizes{512};  // llama-bench's defaults
+    std::vector<int64_t> gen_sizes{128};
     std::vector<int64_t> depths{0};
     int repetitions = 5;
     std::string output = "md";
@@ -46,6 +50,12 @@ struct BenchResult {
         return std::sqrt(s / static_cast<double>(tokens_per_second.size() - 1));
     }
 };
+
+std::string replace_all(std::string text, std::string_view from, std::string_view to) {
+    for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+        text.replace(at, from.size(), to);
+    return text;
+}
 
 std::vector<int32_t> random_tokens(engine::Engine& engine, std::mt19937& rng, int64_t n) {
     std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(engine.n_vocab() - 1));
@@ -123,16 +133,31 @@ int run_bench(const BenchOptions& opts) {
 
     const std::string model = fmt::format("{} {} {}", summary.architecture, format_count(summary.parameters),
                                           summary.dominant_type);
+    nlohmann::json rows = nlohmann::json::array();
+    for (const BenchResult& r : results) {
+        rows.push_back({{"model", model}, {"file", runtime.model_path}, {"size_bytes", file.file_size()},
+                        {"parameters", summary.parameters}, {"backend", backend.name()},
+                        {"device", backend.device_name()}, {"threads", threads},
+                        {"test", r.test}, {"tokens", r.tokens}, {"depth", r.depth}, {"samples_ts", r.tokens_per_second},
+                        {"avg_ts", r.mean()}, {"stddev_ts", r.stddev()}});
+    }
     if (opts.output == "json") {
-        nlohmann::json out = nlohmann::json::array();
-        for (const BenchResult& r : results) {
-            out.push_back({{"model", model}, {"file", runtime.model_path}, {"size_bytes", file.file_size()},
-                           {"parameters", summary.parameters}, {"backend", backend.name()},
-                           {"device", backend.device_name()}, {"threads", threads},
-                           {"test", r.test}, {"tokens", r.tokens}, {"depth", r.depth}, {"samples_ts", r.tokens_per_second},
-                           {"avg_ts", r.mean()}, {"stddev_ts", r.stddev()}});
+        fmt::print("{}\n", rows.dump(2));
+    } else if (opts.output == "jsonl") {
+        for (const nlohmann::json& row : rows) fmt::print("{}\n", row.dump());
+    } else if (opts.output == "csv") {
+        const char* columns[] = {"model", "file", "size_bytes", "parameters", "backend", "device", "threads",
+                                 "test", "tokens", "depth", "avg_ts", "stddev_ts"};
+        fmt::print("{}\n", fmt::join(columns, ","));
+        for (const nlohmann::json& row : rows) {
+            std::vector<std::string> cells;
+            for (const char* c : columns) {
+                const nlohmann::json& v = row.at(c);
+                // Text quoted (doubling quotes inside), numbers as they are.
+                cells.push_back(v.is_string() ? "\"" + replace_all(v.get<std::string>(), "\"", "\"\"") + "\"" : v.dump());
+            }
+            fmt::print("{}\n", fmt::join(cells, ","));
         }
-        fmt::print("{}\n", out.dump(2));
     } else {
         fmt::print("backend {}: {}\n\n", backend.name(), backend.device_name());
         fmt::print("| model | size | params | backend | threads | test | t/s |\n");
@@ -151,14 +176,19 @@ void add_bench_command(CLI::App& app, CommandContext& ctx) {
     auto opts = std::make_shared<BenchOptions>();
     CLI::App* cmd = app.add_subcommand("bench", "Measure prompt-processing and generation speed (tokens/s)");
     add_runtime_options(*cmd, opts->runtime);
-    cmd->add_option("-p,--n-prompt", opts->prompt_sizes, "Prompt lengths to time (repeatable; 0 skips)")
+    cmd->add_option("-p,--n-prompt", opts->prompt_sizes, "Prompt lengths to time (repeatable or a comma list; 0 skips)")
+        ->delimiter(',')
         ->check(number_in(0, 1 << 20));
-    cmd->add_option("-n,--n-gen", opts->gen_sizes, "Generation lengths to time (repeatable; 0 skips)")
+    cmd->add_option("-n,--n-gen", opts->gen_sizes, "Generation lengths to time (repeatable or a comma list; 0 skips)")
+        ->delimiter(',')
         ->check(number_in(0, 1 << 20));
-    cmd->add_option("-d,--depth", opts->depths, "Context depths to run each test at (repeatable; 0: empty context)")
+    cmd->add_option("-d,--depth", opts->depths,
+                    "Context depths to run each test at (repeatable or a comma list; 0: empty context)")
+        ->delimiter(',')
         ->check(number_in(0, 1 << 20));
     cmd->add_option("-r,--repetitions", opts->repetitions, "Timed runs per test")->check(number_in(1, 1000));
-    cmd->add_option("-o,--output", opts->output, "md or json")->check(CLI::IsMember({"md", "json"}));
+    cmd->add_option("-o,--output", opts->output, "md, csv, json or jsonl (one object per line)")
+        ->check(CLI::IsMember({"md", "csv", "json", "jsonl"}));
     cmd->callback([opts, &ctx] { ctx.exit_code = run_bench(*opts); });
 }
 

@@ -2,6 +2,7 @@
 #include "cli/generation_options.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <random>
 #include <stdexcept>
@@ -12,6 +13,7 @@
 
 #include "backend/backend_factory.h"
 #include "cli/cli_habits.h"
+#include "cli/model_summary.h"
 
 namespace rf::cli {
 
@@ -168,6 +170,7 @@ MappedFile::Progress load_progress() {
 
 Result<std::unique_ptr<LoadedSession>> load_session(const RuntimeOptions& o) {
     RF_ASSIGN_OR_RETURN(const KvType kv, kv_type(o.kv_type));
+    const auto started = std::chrono::steady_clock::now();
     auto session = std::make_unique<LoadedSession>();
     RF_ASSIGN_OR_RETURN(session->backend, make_backend(o.device, o.threads, o.loading));
     RF_ASSIGN_OR_RETURN(session->loaded,
@@ -181,6 +184,12 @@ Result<std::unique_ptr<LoadedSession>> load_session(const RuntimeOptions& o) {
     const model::HParams& hp = session->loaded.model->hparams();
     RF_TRY(check_gpu_layers(o.device, *session->backend, hp.n_layer));
     if (o.n_ctx_given) warn_about_context(session->loaded.engine->n_ctx(), hp.n_ctx_train);
+    if (isatty(STDERR_FILENO)) {  // on a terminal only: scripts read stdout and stderr together
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        fmt::print(stderr, "loaded {} ({}, {} layers) on {} ({}) in {:.2f} s; context {} tokens\n", o.model_path,
+                   format_bytes(session->loaded.file->file_size()), hp.n_layer, session->backend->name(),
+                   session->backend->device_name(), seconds, session->loaded.engine->n_ctx());
+    }
     return session;
 }
 

@@ -1,6 +1,7 @@
 // End-to-end: the rocmforge binary's inspect, models, bench, devices and template commands.
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -150,7 +151,7 @@ TEST(CliBench, TimesEveryTestAtEveryDepth) {
                                         "--type Q4_0 --out {} 2>&1", ROCMFORGE_SYNTH_BIN, model.string()));
     ASSERT_EQ(made.exit_code, 0) << made.output;
     auto r = run_command(
-        rocmforge("bench -m " + model.string() + " -p 8 -n 4 -d 0 -d 40 -r 2 -t 2 --device cpu -o json"));
+        rocmforge("bench -m " + model.string() + " -p 8 -n 4 -d 0,40 -r 2 -t 2 --device cpu -o json"));
     ASSERT_EQ(r.exit_code, 0) << r.output;
     const auto results = nlohmann::json::parse(r.output);
     ASSERT_EQ(results.size(), 4u) << r.output;
@@ -167,6 +168,20 @@ TEST(CliBench, TimesEveryTestAtEveryDepth) {
     ASSERT_EQ(md.exit_code, 0) << md.output;
     EXPECT_EQ(md.output.rfind("backend cpu: ", 0), 0u) << md.output;
     EXPECT_NE(md.output.find("| pp8 |"), std::string::npos) << md.output;
+    // CSV (a header, quoted text) and JSON lines give the same rows; comma lists as llama-bench takes.
+    auto csv = run_command(rocmforge("bench -m " + model.string() + " -p 4,8 -n 0 -r 1 -t 2 --device cpu -o csv"));
+    ASSERT_EQ(csv.exit_code, 0) << csv.output;
+    EXPECT_EQ(csv.output.rfind("model,file,size_bytes,parameters,backend,device,threads,test,tokens,depth,avg_ts,stddev_ts\n", 0),
+              0u) << csv.output;
+    EXPECT_NE(csv.output.find(",\"pp4\",4,0,"), std::string::npos) << csv.output;
+    EXPECT_NE(csv.output.find(",\"pp8\",8,0,"), std::string::npos) << csv.output;
+    auto jsonl = run_command(rocmforge("bench -m " + model.string() + " -p 4,8 -n 0 -r 1 -t 2 --device cpu -o jsonl"));
+    ASSERT_EQ(jsonl.exit_code, 0) << jsonl.output;
+    std::istringstream lines(jsonl.output);
+    std::string line;
+    std::vector<std::string> names;
+    while (std::getline(lines, line)) names.push_back(nlohmann::json::parse(line).at("test"));
+    EXPECT_EQ(names, (std::vector<std::string>{"pp4", "pp8"}));
     auto bad = run_command(rocmforge("bench -m " + model.string() + " -d -5 2>&1"));
     EXPECT_NE(bad.exit_code, 0) << bad.output;
     fs::remove_all(dir);
