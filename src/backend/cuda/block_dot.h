@@ -6,7 +6,8 @@
 // A weight block is cut into kSlices slices that neighbouring lanes read side by side, so that a
 // group of lanes reads a stretch of a row contiguously and with loads as wide as the block's
 // alignment allows (Q4_K blocks are 144 bytes: 16-byte loads; Q8_0, Q4_0 and Q6_K blocks are 34,
-// 18 and 210 bytes: 2-byte loads). For each format:
+// 18 and 210 bytes: 2-byte loads, from shared memory where cuda_gemv.cu staged aligned rows). For
+// each format:
 //   Slice load(block, s)                slice s's quants and the block's scales
 //   float dot(slice, x, xd, s)          its share of sum_i w_i * xd * x_i, where x are the int8
 //                                       levels of the activation block lined up with the weight block

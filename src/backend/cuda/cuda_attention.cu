@@ -62,7 +62,7 @@ __device__ float dot_row(const gpuHalf* row, const float* q, int64_t n) {
 }
 template <typename T>
 __device__ float dot_any(const T* row, const float* q, int64_t n) {
-    if (n % 8 == 0) return dot_row(row, q, n);
+    if (n % 8 == 0 && reinterpret_cast<uintptr_t>(row) % 16 == 0) return dot_row(row, q, n);
     float sum = 0.0f;
     for (int64_t d = 0; d < n; ++d) sum += load_kv(row + d) * q[d];
     return sum;
@@ -82,7 +82,8 @@ __global__ void __launch_bounds__(32 * kGroups) attention_kernel(AttentionParams
     const int64_t t = blockIdx.x, head = blockIdx.y, kv_head = head / (p.n_heads / p.n_kv_heads);
     const int lane = threadIdx.x % 32, group = threadIdx.x / 32;
     const int64_t pos = p.positions[t], seq_row = p.seq_rows[t];
-    // (A position past the splits' reach is past the block table's too.)
+    // A position past the splits' reach: past what the host said the batch's last position is,
+    // or past the block table (reported as a cache fault, as a missing block would be).
     if (pos < 0 || pos >= gridDim.z * split_keys || seq_row < 0 || (p.n_seq_rows > 0 && seq_row >= p.n_seq_rows)) {
         if (threadIdx.x == 0) atomicCAS(fault, kFaultNone, kFaultCacheSlot);
         return;
@@ -212,10 +213,11 @@ gpuError_t launch_store_kv(gpuStream_t stream, bool f16, Mat k, Mat v, void* key
 
 AttentionSplit attention_split(int64_t n_tokens, int64_t n_heads, int64_t max_keys) {
     // About 1,024 blocks in all (a decode step of one sequence has only as many (token, head)
-    // pairs as heads), a split at least one tile of keys long; at most 64 splits to merge.
+    // pairs as heads), splits of at least one tile of keys; at most 64 splits to merge.
     constexpr int64_t kTargetBlocks = 1024, kMinKeys = 32;
-    const int64_t wanted = (kTargetBlocks + n_tokens * n_heads - 1) / (n_tokens * n_heads);
-    const int64_t most = std::max<int64_t>(1, (max_keys + kMinKeys - 1) / kMinKeys);
+    const int64_t pairs = std::max<int64_t>(1, n_tokens * n_heads);
+    const int64_t wanted = (kTargetBlocks + pairs - 1) / pairs;
+    const int64_t most = std::max<int64_t>(1, max_keys / kMinKeys);
     const int64_t splits = std::clamp<int64_t>(wanted, 1, std::min<int64_t>(most, 64));
     return {.splits = splits, .keys = (max_keys + splits - 1) / splits, .partial = nullptr};
 }

@@ -77,6 +77,7 @@ Status CudaBackend::begin_step() {
 
 Result<DeviceBuffer> CudaBackend::allocate(size_t bytes) {
     RF_TRY(gpu_check(gpuSetDevice(device_), "selecting the device"));
+    quantized_.reset();  // the remembered input's memory may be freed and handed out again
     void* memory = nullptr;
     // Rounded up to whole 256-byte lines: kernels may read a vector past a row's end.
     const size_t rounded = (std::max<size_t>(bytes, 1) + 255) / 256 * 256;

@@ -1,5 +1,7 @@
-// Products for generation: few tokens (one per sequence), where a product is one pass over the
-// weights and its speed is the memory bandwidth. Two launches:
+// Direct products of the common formats (F16, BF16, Q4_0, Q8_0, Q4_K, Q6_K), made for generation:
+// few tokens (one per sequence), where a product is one pass over the weights and its speed is the
+// memory bandwidth. They also take every expert product of those formats, and in a batch-invariant
+// backend every product. Chosen per weight matrix, never per batch. Two launches:
 //  1. The activations are quantized once per product as the CPU rounds them (act_rounding.h):
 //     int8 levels and a scale per block (Q8_0 for 32-value weight blocks, Q8_K for 256), or the
 //     values rounded to F16/BF16 for 16-bit weights; a group of 32 lanes per block.
@@ -144,8 +146,10 @@ __device__ __forceinline__ void add_slices(const uint8_t* blocks, int64_t first_
 // memory with 16-byte loads, the next stretch's loads in flight while it computes on this one.
 template <class Dot>
 struct Stage {
-    static constexpr int kBlocks = Dot::kValues == 256 ? 8 : 32;  // per stretch: 128 slices or more
-    static constexpr int kWords = (kBlocks * Dot::kBytes + 30) / 16 + 1;  // 16-byte words of a window
+    static constexpr int kBlocks = Dot::kValues == 256 ? 8 : 32;  // per stretch: 128 slices
+    // 16-byte words of a window: up to 14 bytes before the stretch's first block (it starts on an
+    // even byte), the stretch, rounded up to whole words.
+    static constexpr int kWords = (kBlocks * Dot::kBytes + 14 + 15) / 16;
     static constexpr int kWordsPerLane = (kWords + 31) / 32;
     static_assert(kWordsPerLane <= 4, "a stretch's words in flight per lane stay few");
     // The window of 16-byte words that holds blocks [b0, b0 + n): first word and count.
@@ -174,7 +178,7 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a) {
         for (int j = 0; j < Tile; ++j) {
             const int64_t yr = min(y0 + j, p.y_rows - 1), xr = a.x_per_y_row ? yr : yr / p.k;
             xs[j] = static_cast<const X*>(a.x.values) + xr * p.cols;
-            ds[j] = a.x.scales + xr * n_blocks;
+            ds[j] = std::is_same_v<X, int8_t> ? a.x.scales + xr * n_blocks : nullptr;  // 16-bit inputs: no scales
         }
         float acc[Tile] = {};
         if constexpr (!Staged) {

@@ -239,6 +239,7 @@ Status CudaBackend::attention(KvStorage& cache, int64_t layer, const Act& q, con
     const KvCacheShape& s = kv.shape();
     RF_TRY(check_attention(s, layer, q, c, batch, out));
     RF_TRY(rows_fit("attention", c.n_heads));
+    if (batch.n_tokens == 0) return ok_status();
     const AttentionParams p{.q = q.data,
                             .q_stride = q.stride,
                             .out = out.data,
@@ -259,9 +260,12 @@ Status CudaBackend::attention(KvStorage& cache, int64_t layer, const Act& q, con
                             .block_size = s.block_size,
                             .n_blocks = s.n_blocks};
     // Keys up to the batch's last position where the host knows it, else as far as a table reaches.
+    // Where the splits follow the batch, a token's sums do too: a batch-invariant backend takes one
+    // split (each token's keys in the same four interleaved runs whatever shares its step).
     const int64_t table_keys = batch.max_blocks_per_seq * s.block_size;
     const int64_t max_keys = batch.max_position >= 0 ? std::min(batch.max_position + 1, table_keys) : table_keys;
-    AttentionSplit split = attention_split(batch.n_tokens, c.n_heads, max_keys);
+    AttentionSplit split = batch_invariant_ ? AttentionSplit{.splits = 1, .keys = table_keys, .partial = nullptr}
+                                            : attention_split(batch.n_tokens, c.n_heads, max_keys);
     if (split.splits > 1) {
         const auto floats = static_cast<size_t>(batch.n_tokens * c.n_heads * split.splits * (c.head_dim_v + 2));
         RF_ASSIGN_OR_RETURN(void* partial, scratch(1, floats * sizeof(float)));

@@ -129,9 +129,11 @@ size_t gemv_scratch_bytes(int64_t x_rows, int64_t cols);
 // Which quantization of the input a weight type's products read: equal for two types, one
 // launch_gemv_quantize serves both.
 int gemv_input_format(TensorType type);
-// The same product as launch_product, for few tokens at the memory bandwidth, in two launches:
-// x quantized into `scratch` (gemv_scratch_bytes) as int8 levels with block scales (or 16-bit
-// values), then integer dot products over the quantized x of x_rows rows.
+// The product of launch_product on the same rounded values, for few tokens at the memory
+// bandwidth (the sums are exact integers scaled per block, so the bits differ from
+// launch_product's: choose per matrix, never per batch), in two launches: x quantized into
+// `scratch` (gemv_scratch_bytes) as int8 levels with block scales (or 16-bit values), then integer
+// dot products over the quantized x of x_rows rows.
 gpuError_t launch_gemv_quantize(gpuStream_t stream, TensorType type, Mat x, void* scratch);
 gpuError_t launch_gemv(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams& p);
 
