@@ -11,7 +11,8 @@
 
 namespace {
 
-// The first argument, when it is neither an option nor a command: an Error naming it and the commands.
+// When the first argument is neither an option nor a command: says so on stderr, with the list of
+// commands, and returns true.
 bool unknown_command(const CLI::App& app, const std::vector<std::string>& args) {
     if (args.size() < 2 || args[1].empty() || args[1][0] == '-') return false;
     std::vector<std::string> names;
