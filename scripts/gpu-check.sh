@@ -121,14 +121,17 @@ bench_8b() {
   done
 }
 
-# Where a generation step's time goes (RF_PROFILE=1): the CUDA backend's own step profile
+# Where a step's time goes (RF_PROFILE=1): the CUDA backend's own step profile
 # (ROCMFORGE_GPU_PROFILE: GPU time per op kind from events, host enqueue and wait per step) over a
-# 64-token generation.
+# 64-token generation, and over 512-token prompt steps (bench's warm-up and run).
 profile() {
   [ -n "${RF_PROFILE:-}" ] || return 0
   echo "profile of $2: generate -n 64 (one prompt step, 63 decode steps)"
   ROCMFORGE_GPU_PROFILE=1 "$bin/rocmforge" generate --device cuda -m "$1" -p "Once upon a time" -n 64 --temp 0 \
     --kv-type f16 2>&1 >/dev/null | grep "gpu profile" | head -30
+  echo "profile of $2: bench -p 512 -n 0 -b 512 (512-token prompt steps)"
+  ROCMFORGE_GPU_PROFILE=1 "$bin/rocmforge" bench --device cuda -m "$1" -p 512 -n 0 -r 1 -b 512 --kv-type f16 \
+    2>&1 >/dev/null | grep "gpu profile" | head -30
 }
 
 # The bench_8b figures against the repository's baseline for this card (tools/perf_baseline.py):

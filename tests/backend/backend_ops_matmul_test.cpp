@@ -72,6 +72,9 @@ enum class ProductModel {
     F32,        // not rounded (the CPU's fast kernels for F16, BF16 and types without a kernel)
     StoredSum,  // Q4_1 / Q5_1 as ggml multiplies them: d * q times the rounded activations, plus each
                 // block's minimum times the Q8_1 block's stored sum s = f16(d_unrounded * sum q)
+    F16Operands,  // tensor-core products: the dequantized weights rounded to f16, and the rounded
+                  // activations times 2^k (the batch's largest magnitude to [2^14, 2^15)) rounded to
+                  // f16, then divided by 2^k again
 };
 
 const char* model_name(ProductModel m) {
@@ -79,6 +82,7 @@ const char* model_name(ProductModel m) {
         case ProductModel::Rounded: return "";
         case ProductModel::F32: return " [f32 activations]";
         case ProductModel::StoredSum: return " [Q8_1 stored sums]";
+        case ProductModel::F16Operands: return " [f16 operands]";
     }
     return "";
 }
@@ -89,10 +93,13 @@ const char* model_name(ProductModel m) {
 // is accepted for those types. Q4_1 / Q5_1: the CPU's kernels take the minimum's share from the
 // Q8_1 block's stored sum (ggml's definition; measured up to 6e-3 of sum |w x| away from the
 // product of the rounded values), its fallback and the GPU from the rounded values: either is
-// accepted, on any backend.
+// accepted, on any backend. The GPU's prompt-sized products of quantized weights (cuda_ops.cpp:
+// from 32 tokens, not batch-invariant) run on tensor cores with f16 operands.
 // The log names the model that matched; all others must match Rounded.
 std::vector<ProductModel> accepted_models(TensorType type, bool cpu) {
     std::vector<ProductModel> models{ProductModel::Rounded};
+    if (!cpu && type != TensorType::F32 && type != TensorType::F16 && type != TensorType::BF16)
+        models.push_back(ProductModel::F16Operands);
     switch (type) {
         case TensorType::F16: case TensorType::BF16: case TensorType::TQ1_0: case TensorType::TQ2_0:
         case TensorType::IQ2_XXS: case TensorType::IQ2_XS: case TensorType::IQ2_S: case TensorType::IQ3_XXS:
@@ -109,23 +116,46 @@ struct Reference {
     std::vector<double> value, scale;  // [token][row]: the product and sum |w x|
 };
 
+float round_to_half(float v) { return quant::fp16_to_f32(quant::f32_to_fp16(v)); }
+
+// F16Operands: the power of two the batch's rounded activations are scaled by.
+double half_input_scale(const EffectiveWeight& w, const std::vector<float>& x, int64_t tokens) {
+    float amax = 0;
+    for (int64_t t = 0; t < tokens; ++t)
+        for (const float v : round_activations(w.type, std::span<const float>(x.data() + t * w.cols, w.cols)))
+            amax = std::max(amax, std::fabs(v));
+    if (amax == 0) return 1;
+    int e = 0;
+    std::frexp(amax, &e);
+    return std::ldexp(1.0, std::min(15 - e, 127));
+}
+
 // W x for x: tokens x cols (as the op reads it), under `model`.
 Reference reference_product(const EffectiveWeight& w, const std::vector<float>& x, int64_t tokens, ProductModel model) {
     const int64_t rows = w.rows, cols = w.cols;
     Reference ref;
     ref.value.resize(static_cast<size_t>(tokens * rows));
     ref.scale.resize(ref.value.size());
+    std::vector<float> half_weights;
+    double half_scale = 1;
+    if (model == ProductModel::F16Operands) {
+        for (const float v : w.values) half_weights.push_back(round_to_half(v));
+        half_scale = half_input_scale(w, x, tokens);
+    }
     for (int64_t t = 0; t < tokens; ++t) {
         std::span<const float> xt(x.data() + t * cols, static_cast<size_t>(cols));
-        const std::vector<float> xr = model == ProductModel::F32 ? std::vector<float>(xt.begin(), xt.end())
-                                                                 : round_activations(w.type, xt);
+        std::vector<float> xr = model == ProductModel::F32 ? std::vector<float>(xt.begin(), xt.end())
+                                                           : round_activations(w.type, xt);
+        if (model == ProductModel::F16Operands)
+            for (float& v : xr) v = static_cast<float>(round_to_half(static_cast<float>(v * half_scale)) / half_scale);
         std::vector<double> sums;  // StoredSum: s of each Q8_1 block
         if (model == ProductModel::StoredSum) {
             const std::vector<uint8_t> q = quantize(TensorType::Q8_1, xt);
             for (int64_t b = 0; b < cols / 32; ++b)
                 sums.push_back(quant::fp16_to_f32(quant::load_block<quant::BlockQ8_1>(q.data() + b * sizeof(quant::BlockQ8_1)).s));
         }
-        const std::vector<float>& weights = model == ProductModel::StoredSum ? w.without_min : w.values;
+        const std::vector<float>& weights = model == ProductModel::StoredSum ? w.without_min
+                                            : model == ProductModel::F16Operands ? half_weights : w.values;
         for (int64_t r = 0; r < rows; ++r) {
             double sum = 0, magnitude = 0;
             for (int64_t c = 0; c < cols; ++c) {
@@ -198,7 +228,8 @@ protected:
 };
 
 // Odd row counts (37: two groups of 16 plus 5; 130), whole blocks of columns (plain types also an
-// odd count), 1 / 3 / 8 / 17 / 40 tokens (one-token, few-token and tiled many-token paths), also
+// odd count), 1 / 3 / 8 / 17 / 40 tokens (one-token, few-token and tiled many-token paths; on the
+// GPU the tensor-core path from 17 (F16, BF16) or 40 tokens), also
 // with strided x and y (columns of a wider activation, as a fused projection gives), and on the
 // CPU also a writable import (rows interleaved for its kernels).
 TEST_P(MatmulFormats, MatchesTheDoublePrecisionReference) {

@@ -14,11 +14,6 @@
 
 namespace rf::gpu {
 
-// The formats with kernels; every other type is converted at load (cuda_backend.cu).
-#define RF_GPU_FORMATS(X) \
-    X(F32) X(F16) X(BF16) X(Q4_0) X(Q4_1) X(Q5_0) X(Q5_1) X(Q8_0) X(Q2_K) X(Q3_K) X(Q4_K) X(Q5_K) X(Q6_K) \
-    X(IQ4_NL) X(IQ4_XS) X(MXFP4)
-
 bool has_gpu_kernel(TensorType type) {
     switch (type) {
 #define RF_CASE(T) case TensorType::T:
@@ -167,24 +162,6 @@ __global__ void embed_kernel(const uint8_t* table, size_t row_bytes, int64_t n_r
         for (int64_t c = units * 32 + threadIdx.x; c < cols; c += blockDim.x) dst[c] = plain_value<T>(row, c);
 }
 
-// ---- decoding to F32 for the BLAS path ------------------------------------------------------------
-
-template <TensorType T>
-__global__ void decode_rows_kernel(const uint8_t* w, size_t row_bytes, int64_t first_row, int64_t n_rows, int64_t cols,
-                                   float* out) {
-    using Traits = BlockTraits<T>;
-    constexpr int kUnitsPerBlock = Traits::kValues / 32;
-    const int64_t units = cols / 32, i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-    if (i >= n_rows * units) return;
-    const int64_t r = i / units, u = i % units;
-    float v[32];
-    decode_unit<T>(w + (first_row + r) * row_bytes + u / kUnitsPerBlock * Traits::kBytes,
-                   static_cast<int>(u % kUnitsPerBlock), v);
-    float* dst = out + r * cols + u * 32;
-#pragma unroll
-    for (int k = 0; k < 32; ++k) dst[k] = v[k];
-}
-
 void round_into(gpuStream_t stream, TensorType type, const Mat& x, float* packed) {
     const ActRounding rounding = act_rounding_for(type);
     const int block = block_of(rounding);
@@ -194,23 +171,6 @@ void round_into(gpuStream_t stream, TensorType type, const Mat& x, float* packed
 }
 
 }  // namespace
-
-gpuError_t launch_decode_rows(gpuStream_t stream, TensorType type, const uint8_t* w, size_t row_bytes,
-                              int64_t first_row, int64_t n_rows, int64_t cols, float* out) {
-    const int64_t n = n_rows * (cols / 32);
-    if (n == 0) return gpuSuccess;
-    const auto grid = static_cast<unsigned>((n + 127) / 128);
-    switch (type) {
-#define RF_CASE(T)                                                                                               \
-    case TensorType::T:                                                                                          \
-        decode_rows_kernel<TensorType::T><<<grid, 128, 0, stream>>>(w, row_bytes, first_row, n_rows, cols, out); \
-        break;
-        RF_GPU_FORMATS(RF_CASE)
-#undef RF_CASE
-        default: return gpuErrorInvalidValue;
-    }
-    return gpuGetLastError();
-}
 
 gpuError_t launch_round(gpuStream_t stream, TensorType weight_type, Mat x, float* packed) {
     if (x.rows == 0) return gpuSuccess;

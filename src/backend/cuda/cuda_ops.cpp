@@ -20,12 +20,16 @@ bool overlaps(const Act& a, const Act& b) {
 }
 bool same_shape(const Act& a, const Act& b) { return a.rows == b.rows && a.cols == b.cols; }
 
-// Products of at least this many tokens go through the BLAS library (decoding the weights costs
-// about one pass over them, repaid from a few dozen tokens on); fewer tokens read the quantized
-// blocks directly. The two sum in different orders: a batch-invariant backend takes only the
-// direct kernels, so that a sequence's results do not depend on what else is in its step.
-constexpr int64_t kBlasMinTokens = 32;
-constexpr int64_t kBlasChunkValues = int64_t{1} << 24;  // 64 MiB of decoded f32 weights per chunk
+// Products of at least this many tokens go through the BLAS library's tensor cores: F16 and BF16
+// weights as stored, from a few more tokens than the direct kernels' tile; quantized weights
+// decoded to f16 first (about two passes over the f16 copy, repaid from a few dozen tokens on).
+// Fewer tokens read the blocks directly. The two differ (f16 operands, other sums): a
+// batch-invariant backend takes only the direct kernels, so that a sequence's results do not
+// depend on what else is in its step.
+int64_t blas_min_tokens(TensorType type) {
+    return type == TensorType::F16 || type == TensorType::BF16 ? 16 : 32;
+}
+constexpr int64_t kBlasChunkValues = int64_t{1} << 25;  // 64 MiB of decoded f16 weights per chunk
 
 Status rows_fit(std::string_view op, int64_t rows) {
     if (rows > kMaxGridRows) return make_error("{}: {} rows in one step are more than {}", op, rows, kMaxGridRows);
@@ -130,7 +134,7 @@ Status CudaBackend::product(const WeightMatrix& w, const int32_t* ids, int64_t k
     if (y.rows == 0) return ok_status();
     const int block = rounding_block(w.type);
     if (x.cols % block != 0) return make_error("matmul: {} inputs are not whole blocks of {}", x.cols, block);
-    if (!ids && !batch_invariant_ && y.rows >= kBlasMinTokens && w.cols % 32 == 0) return blas_product(w, x, y);
+    if (!ids && !batch_invariant_ && y.rows >= blas_min_tokens(w.type) && w.cols % 32 == 0) return blas_product(w, x, y);
     const ProductParams p{.type = w.type,
                           .w = w.data,
                           .row_bytes = w.row_bytes,
@@ -168,35 +172,63 @@ Status CudaBackend::product(const WeightMatrix& w, const int32_t* ids, int64_t k
 }
 
 // Row-major y[t][r] = sum_c W[r][c] x[t][c] is, in the library's column-major terms,
-// y^T (rows x t, leading dimension y.stride) = op_T(W, cols x rows) * X^T (cols x t). The product
-// is taken in full f32 on the same rounded activations and decoded weights as the direct kernels
-// (tensor-core f16 or tf32 would change the function the op suite and the conformance tests check).
+// y^T (rows x t, leading dimension y.stride) = op_T(W, cols x rows) * X^T (cols x t). F32 weights
+// take the f32 product on the unrounded activations (as the direct kernels do); all others the
+// tensor cores on 16-bit operands (kernels.h, cuda_half_products.cu) with f32 sums.
 Status CudaBackend::blas_product(const WeightMatrix& w, const Act& x, const Act& y) {
-    quantized_.reset();  // scratch 0 gets the rounded activations
-    RF_ASSIGN_OR_RETURN(void* packed, scratch(0, static_cast<size_t>(x.rows * x.cols) * sizeof(float)));
-    RF_TRY(gpu_check(launch_round(stream_, w.type, mat(x), static_cast<float*>(packed)), "rounding activations"));
-    const float one = 1.0f, zero = 0.0f;
-    const int cols = static_cast<int>(w.cols), tokens = static_cast<int>(x.rows), ldc = static_cast<int>(y.stride);
-    // Weight rows in chunks of at most kBlasChunkValues values, so the f32 copy stays small.
-    const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(w.rows, kBlasChunkValues / w.cols));
-    float* decoded = nullptr;
-    if (w.type != TensorType::F32) {
-        RF_ASSIGN_OR_RETURN(void* rows, scratch(1, static_cast<size_t>(chunk * w.cols) * sizeof(float)));
-        decoded = static_cast<float*>(rows);
-    }
-    for (int64_t first = 0; first < w.rows; first += chunk) {
-        const int64_t n = std::min(chunk, w.rows - first);
-        const float* rows = reinterpret_cast<const float*>(w.data) + first * w.cols;
-        if (decoded) {
-            RF_TRY(gpu_check(launch_decode_rows(stream_, w.type, w.data, w.row_bytes, first, n, w.cols, decoded),
-                             "decoding weights"));
-            rows = decoded;
+    const int rows = static_cast<int>(w.rows), cols = static_cast<int>(w.cols), tokens = static_cast<int>(x.rows);
+    const int ldc = static_cast<int>(y.stride);
+    const auto failed = [&](gpublasStatus_t st) {
+        return make_error("GPU: {} product {}x{} failed in the BLAS library (status {})", tensor_type_name(w.type),
+                          w.rows, w.cols, static_cast<int>(st));
+    };
+    if (w.type == TensorType::F32) {
+        quantized_.reset();
+        const float one = 1.0f, zero = 0.0f;
+        const gpublasStatus_t st = gpublasSgemm(blas_, GPUBLAS_OP_T, GPUBLAS_OP_N, rows, tokens, cols, &one,
+                                                reinterpret_cast<const float*>(w.data), static_cast<int>(w.row_bytes / 4),
+                                                x.data, static_cast<int>(x.stride), &zero, y.data, ldc);
+        if (st != gpublasSuccess) return failed(st);
+    } else {
+        RF_ASSIGN_OR_RETURN(void* packed, scratch(0, half_input_bytes(x.rows, x.cols)));
+        const HalfInputView input = half_input_view(packed, x.rows, x.cols);
+        const QuantizedInput wanted{mat(x), -1 - static_cast<int>(half_input_kind(w.type))};
+        if (!(quantized_ && *quantized_ == wanted)) {
+            quantized_.reset();
+            RF_TRY(gpu_check(launch_half_input(stream_, w.type, mat(x), packed), "rounding activations"));
+            quantized_ = wanted;
         }
-        const gpublasStatus_t st = gpublasSgemm(blas_, GPUBLAS_OP_T, GPUBLAS_OP_N, static_cast<int>(n), tokens, cols, &one,
-                                                rows, cols, static_cast<const float*>(packed), cols, &zero, y.data + first, ldc);
-        if (st != gpublasSuccess)
-            return make_error("GPU: {} product {}x{} failed in the BLAS library (status {})", tensor_type_name(w.type), w.rows,
-                              w.cols, static_cast<int>(st));
+        const bool stored = w.type == TensorType::F16 || w.type == TensorType::BF16;
+        const auto half_type = w.type == TensorType::BF16 ? GPUBLAS_R_16BF : GPUBLAS_R_16F;
+        // Weight rows in chunks of at most kBlasChunkValues values, so the f16 copy stays small.
+        const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(w.rows, kBlasChunkValues / w.cols));
+        void* decoded = nullptr;
+        if (!stored) {
+            RF_ASSIGN_OR_RETURN(decoded, scratch(1, static_cast<size_t>(chunk * w.cols) * sizeof(uint16_t)));
+        }
+        const int lda = static_cast<int>(stored ? w.row_bytes / 2 : w.cols);
+        const auto products = [&]() -> Status {
+            for (int64_t first = 0; first < w.rows; first += chunk) {
+                const int64_t n = std::min(chunk, w.rows - first);
+                const void* a = w.data + first * w.row_bytes;
+                if (!stored) {
+                    RF_TRY(gpu_check(launch_decode_rows_half(stream_, w.type, w.data, w.row_bytes, first, n, w.cols, decoded),
+                                     "decoding weights"));
+                    a = decoded;
+                }
+                const gpublasStatus_t st = gpublasGemmEx(
+                    blas_, GPUBLAS_OP_T, GPUBLAS_OP_N, static_cast<int>(n), tokens, cols, input.alpha_beta, a, half_type,
+                    lda, input.x, half_type, cols, input.alpha_beta + 1, y.data + first, GPUBLAS_R_32F, ldc,
+                    GPUBLAS_COMPUTE_32F, GPUBLAS_GEMM_DEFAULT);
+                if (st != gpublasSuccess) return failed(st);
+            }
+            return ok_status();
+        };
+        gpublasSetPointerMode(blas_, GPUBLAS_POINTER_MODE_DEVICE);  // alpha and beta from launch_half_input
+        const Status done = products();
+        gpublasSetPointerMode(blas_, GPUBLAS_POINTER_MODE_HOST);
+        RF_TRY(done);
+        if (overlaps(y, x)) quantized_.reset();
     }
     if (profile_.on()) profile_.op_done(stream_, fmt::format("blas {}", tensor_type_name(w.type)));
     return ok_status();

@@ -81,6 +81,10 @@ gpuError_t launch_route(gpuStream_t stream, Mat logits, int64_t k, bool normaliz
 gpuError_t launch_combine(gpuStream_t stream, Mat x, const float* weights, int64_t k, Mat out);
 
 // ---- cuda_matmul.cu ----
+// The formats with kernels; every other type is converted at load (cuda_backend.cpp).
+#define RF_GPU_QUANTIZED_FORMATS(X) \
+    X(Q4_0) X(Q4_1) X(Q5_0) X(Q5_1) X(Q8_0) X(Q2_K) X(Q3_K) X(Q4_K) X(Q5_K) X(Q6_K) X(IQ4_NL) X(IQ4_XS) X(MXFP4)
+#define RF_GPU_FORMATS(X) X(F32) X(F16) X(BF16) RF_GPU_QUANTIZED_FORMATS(X)
 // Whether products and lookups read `type` directly (others are converted at load).
 bool has_gpu_kernel(TensorType type);
 // Values per activation-rounding block for weights of `type` (1, 32 or 256).
@@ -113,13 +117,32 @@ __device__ inline const uint8_t* product_matrix(const ProductParams& p, int64_t 
 // weights, then y = W x (with ids: each y row through the matrix of the stack its id picks, from
 // x row i when x has a row per y row, else i / k).
 gpuError_t launch_product(gpuStream_t stream, Mat x, float* packed, const ProductParams& p);
-// Prompt-sized products go through the BLAS library instead (cuda_ops.cpp), on the same values:
-// rows [first_row, first_row + n_rows) of W decoded to f32, and x rounded as above into `packed`.
-gpuError_t launch_decode_rows(gpuStream_t stream, TensorType type, const uint8_t* w, size_t row_bytes, int64_t first_row,
-                              int64_t n_rows, int64_t cols, float* out);
+// x rounded as launch_product rounds it, into `packed` (x.rows * x.cols floats).
 gpuError_t launch_round(gpuStream_t stream, TensorType weight_type, Mat x, float* packed);
 gpuError_t launch_embed(gpuStream_t stream, TensorType type, const uint8_t* table, size_t row_bytes, int64_t n_rows,
                         const int32_t* ids, Mat out, int* fault);
+
+// ---- cuda_half_products.cu ----
+// Prompt-sized products go through the BLAS library's tensor-core products (cuda_ops.cpp): 16-bit
+// operands, f32 sums, y = alpha * W x. The activations are rounded as launch_round rounds them,
+// then stored as bf16 for BF16 weights (exact) or else as f16 scaled by a power of two for the
+// whole batch (largest value in [2^14, 2^15); alpha undoes it). Quantized weights are decoded to
+// f16 rows; F16 and BF16 weights are used as stored.
+enum class HalfInput { ScaledF16, BF16 };
+HalfInput half_input_kind(TensorType weight_type);
+// Scratch bytes launch_half_input needs for an x of rows x cols.
+size_t half_input_bytes(int64_t rows, int64_t cols);
+// Where launch_half_input leaves, in its scratch, the 16-bit x (rows x cols values, dense) and
+// {alpha, beta} for the product.
+struct HalfInputView {
+    const void* x;
+    const float* alpha_beta;
+};
+HalfInputView half_input_view(void* scratch, int64_t rows, int64_t cols);
+gpuError_t launch_half_input(gpuStream_t stream, TensorType weight_type, Mat x, void* scratch);
+// Rows [first_row, first_row + n_rows) of a quantized W as f16, n_rows x cols (cols whole units of 32).
+gpuError_t launch_decode_rows_half(gpuStream_t stream, TensorType type, const uint8_t* w, size_t row_bytes,
+                                   int64_t first_row, int64_t n_rows, int64_t cols, void* out);
 
 // ---- cuda_gemv.cu ----
 // Whether launch_gemv takes this weight matrix: F16, BF16, Q4_0, Q8_0, Q4_K or Q6_K, whole blocks
