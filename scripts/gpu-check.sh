@@ -126,12 +126,15 @@ bench_8b() {
 # 64-token generation, and over 512-token prompt steps (bench's warm-up and run).
 profile() {
   [ -n "${RF_PROFILE:-}" ] || return 0
-  echo "profile of $2: generate -n 64 (one prompt step, 63 decode steps)"
+  echo "profile of $2: generate -n 64 (63 decode steps; the first step, the prompt's, is left out)"
   ROCMFORGE_GPU_PROFILE=1 "$bin/rocmforge" generate --device cuda -m "$1" -p "Once upon a time" -n 64 --temp 0 \
     --kv-type f16 2>&1 >/dev/null | grep "gpu profile" | head -30
-  echo "profile of $2: bench -p 512 -n 0 -b 512 (512-token prompt steps)"
-  ROCMFORGE_GPU_PROFILE=1 "$bin/rocmforge" bench --device cuda -m "$1" -p 512 -n 0 -r 1 -b 512 --kv-type f16 \
+  echo "profile of $2: bench -p 512 -n 0 -r 3 -b 512 (three 512-token prompt steps after the warm-up)"
+  ROCMFORGE_GPU_PROFILE=1 "$bin/rocmforge" bench --device cuda -m "$1" -p 512 -n 0 -r 3 -b 512 --kv-type f16 \
     2>&1 >/dev/null | grep "gpu profile" | head -30
+  echo "generation of $2 with every kernel launched on its own (ROCMFORGE_GPU_GRAPHS=0)"
+  ROCMFORGE_GPU_GRAPHS=0 "$bin/rocmforge" bench --device cuda -m "$1" -p 0 -n 128 -r 2 --kv-type f16 2>&1 | grep "tg128" |
+    sed "s/^/[graphs off] /"
 }
 
 # The bench_8b figures against the repository's baseline for this card (tools/perf_baseline.py):

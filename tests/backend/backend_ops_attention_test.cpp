@@ -13,7 +13,7 @@
 namespace rf::test::ops {
 namespace {
 
-constexpr int64_t kHeads = 8, kKvHeads = 2, kLayers = 2, kBlocks = 12, kMaxBlocksPerSeq = 4;
+constexpr int64_t kHeads = 8, kLayers = 2, kBlocks = 12, kMaxBlocksPerSeq = 4;
 constexpr float kAttentionTolerance = 1e-5f;  // of the largest |value| the head attends to
 
 struct AttentionCase {
@@ -22,6 +22,7 @@ struct AttentionCase {
     int64_t head_dim_k, head_dim_v, block_size;
     float softcap = 0.0f;
     int64_t window = 0;
+    int64_t kv_heads = 2;  // of kHeads query heads: 4 share a KV head (8: none, 4: pairs)
 };
 
 const std::vector<AttentionCase> kCases = {
@@ -32,6 +33,8 @@ const std::vector<AttentionCase> kCases = {
     {"f32_64_block8", KvType::F32, 64, 64, 8},
     {"f32_64_softcap_window", KvType::F32, 64, 64, 16, 4.0f, 6},
     {"f16_80_softcap_window_block8", KvType::F16, 80, 80, 8, 4.0f, 13},
+    {"f16_64_no_sharing", KvType::F16, 64, 64, 16, 0.0f, 0, 8},
+    {"f32_80_pairs_window", KvType::F32, 80, 80, 16, 0.0f, 6, 4},
 };
 
 // Sequence 0 ("A") uses block-table row 1, sequence 1 ("B") row 0; physical blocks scrambled.
@@ -50,8 +53,8 @@ protected:
 
     const AttentionCase& c() const { return kCases[std::get<1>(GetParam())]; }
     int64_t q_cols() const { return kHeads * c().head_dim_k; }
-    int64_t k_cols() const { return kKvHeads * c().head_dim_k; }
-    int64_t v_cols() const { return kKvHeads * c().head_dim_v; }
+    int64_t k_cols() const { return c().kv_heads * c().head_dim_k; }
+    int64_t v_cols() const { return c().kv_heads * c().head_dim_v; }
     int64_t fused_width() const { return q_cols() + k_cols() + v_cols(); }
 
     float round_kv(float v) const { return c().type == KvType::F16 ? quant::fp16_to_f32(quant::f32_to_fp16(v)) : v; }
@@ -81,7 +84,7 @@ protected:
 
     AttentionConfig config() const {
         return {.n_heads = kHeads,
-                .n_kv_heads = kKvHeads,
+                .n_kv_heads = c().kv_heads,
                 .head_dim_k = c().head_dim_k,
                 .head_dim_v = c().head_dim_v,
                 .scale = 1.0f / std::sqrt(static_cast<float>(c().head_dim_k)),
@@ -126,7 +129,7 @@ protected:
             const int32_t pos = tokens[t].pos;
             const int64_t first = c().window > 0 ? std::max<int64_t>(0, pos - c().window + 1) : 0;
             for (int64_t h = 0; h < kHeads; ++h) {
-                const int64_t kv = h / (kHeads / kKvHeads);
+                const int64_t kv = h / (kHeads / c().kv_heads);
                 const float* q = fused.data() + t * fused_width() + h * c().head_dim_k;
                 std::vector<double> scores;
                 double max_v = 0;
@@ -174,7 +177,7 @@ std::vector<Token> concat(std::initializer_list<std::vector<Token>> parts) {
 
 TEST_P(Attention, MatchesSoftmaxAttentionOverTheStoredKeys) {
     std::mt19937 rng(6000 + static_cast<unsigned>(std::get<1>(GetParam())));
-    const KvCacheShape shape{.n_layers = kLayers, .n_kv_heads = kKvHeads, .head_dim_k = c().head_dim_k,
+    const KvCacheShape shape{.n_layers = kLayers, .n_kv_heads = c().kv_heads, .head_dim_k = c().head_dim_k,
                              .head_dim_v = c().head_dim_v, .block_size = c().block_size, .n_blocks = kBlocks,
                              .type = c().type};
     auto cache = check(b().create_kv_storage(shape), "create_kv_storage");
@@ -197,7 +200,7 @@ TEST_P(Attention, MatchesSoftmaxAttentionOverTheStoredKeys) {
 // or, on a GPU, at the latest from the next download; the cache then still works.
 TEST_P(Attention, BadShapesAndSlotsAreErrors) {
     std::mt19937 rng(6100);
-    const KvCacheShape shape{.n_layers = kLayers, .n_kv_heads = kKvHeads, .head_dim_k = c().head_dim_k,
+    const KvCacheShape shape{.n_layers = kLayers, .n_kv_heads = c().kv_heads, .head_dim_k = c().head_dim_k,
                              .head_dim_v = c().head_dim_v, .block_size = c().block_size, .n_blocks = kBlocks,
                              .type = c().type};
     auto cache = check(b().create_kv_storage(shape), "create_kv_storage");
@@ -210,8 +213,8 @@ TEST_P(Attention, BadShapesAndSlotsAreErrors) {
     EXPECT_FALSE(b().store_kv(*cache, kLayers, k, v, batch.layout).ok()) << "store_kv: layer out of range";
     EXPECT_FALSE(b().store_kv(*cache, 0, k.first_rows(2), v.first_rows(2), batch.layout).ok()) << "store_kv: 2 rows for 3 tokens";
     AttentionConfig wrong = config();
-    wrong.n_kv_heads = 4;
-    EXPECT_FALSE(b().attention(*cache, 0, q, wrong, batch.layout, out.all()).ok()) << "attention: 4 KV heads for 2";
+    wrong.n_kv_heads = c().kv_heads == 4 ? 2 : 4;
+    EXPECT_FALSE(b().attention(*cache, 0, q, wrong, batch.layout, out.all()).ok()) << "attention: wrong KV head count";
     EXPECT_FALSE(b().attention(*cache, 0, qkv.cols(0, q_cols() - 2), config(), batch.layout, out.all()).ok())
         << "attention: short queries";
     EXPECT_FALSE(b().attention(*cache, 0, q, config(), batch.layout, out.all().first_rows(2)).ok())

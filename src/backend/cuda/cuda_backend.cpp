@@ -71,6 +71,7 @@ Result<MemoryInfo> CudaBackend::memory() const {
 Status CudaBackend::begin_step() {
     RF_TRY(gpu_check(gpuSetDevice(device_), "selecting the device"));
     profile_.begin_step(stream_);
+    graph_.begin_step();
     quantized_.reset();
     return gpu_check(gpuMemsetAsync(error_word_.bytes(), 0, sizeof(int), stream_), "clearing the error word");
 }
@@ -96,11 +97,13 @@ Status CudaBackend::upload(const DeviceBuffer& dst, const void* src, size_t byte
     if (bytes > dst.size_bytes()) return make_error("upload of {} bytes into a {}-byte buffer", bytes, dst.size_bytes());
     if (bytes == 0) return ok_status();
     quantized_.reset();
+    RF_TRY(graph_.flush(stream_));  // a captured stream cannot copy from pageable memory
     // From pageable memory the call returns once the bytes are staged, so `src` may change after.
     return gpu_check(gpuMemcpyAsync(dst.bytes(), src, bytes, gpuMemcpyHostToDevice, stream_), "upload");
 }
 
 Status CudaBackend::download(void* dst, const float* src, size_t n_floats) {
+    RF_TRY(graph_.direct(stream_));
     profile_.before_wait(stream_);
     if (n_floats)
         RF_TRY(gpu_check(gpuMemcpyAsync(dst, src, n_floats * sizeof(float), gpuMemcpyDeviceToHost, stream_), "download"));
@@ -130,6 +133,7 @@ Result<void*> CudaBackend::scratch(int slot, size_t bytes) {
     if (buffer.size_bytes() < bytes) {
         // The old buffer may still be read by queued kernels: wait for them first (rare after the
         // first steps).
+        RF_TRY(graph_.flush(stream_));
         RF_TRY(gpu_check(gpuStreamSynchronize(stream_), "growing a scratch buffer"));
         if (slot == 0) quantized_.reset();
         buffer = DeviceBuffer();

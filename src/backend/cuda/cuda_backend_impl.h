@@ -17,6 +17,7 @@
 #include "backend/cuda/gpu_blas.h"
 #include "backend/cuda/gpu_runtime.h"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/step_graph.h"
 #include "backend/cuda/step_profile.h"
 
 namespace rf::gpu {
@@ -58,6 +59,7 @@ public:
     // The step may run on another thread than the one that loaded the model: select our device
     // there; and a fault that a failed step left unread must not be blamed on this one.
     Status begin_step() override;
+    Status end_step() override { return graph_.end_step(stream_); }
 
     Result<DeviceBuffer> allocate(size_t bytes) override;
     Status upload(const DeviceBuffer& dst, const void* src, size_t bytes) override;
@@ -94,11 +96,17 @@ private:
     // chunk of decoded weight rows for the BLAS path or attention's partial results (1).
     Result<void*> scratch(int slot, size_t bytes);
     int* fault_word() const { return reinterpret_cast<int*>(error_word_.bytes()); }
+    // The stream an op enqueues its kernels on: inside a step, the first op starts capturing it.
+    gpuStream_t op_stream() {
+        graph_.before_op(stream_);
+        return stream_;
+    }
     // The status of a kernel launch for `op` (and, profiling, the op's end marked on the stream).
     Status launched(gpuError_t err, std::string_view op) {
         quantized_.reset();  // the op may have written the remembered input
         if (profile_.on()) profile_.op_done(stream_, op);
-        return gpu_check(err, op);
+        RF_TRY(gpu_check(err, op));
+        return graph_.after_op(stream_);
     }
     // Waits for the stream and turns a fault a kernel recorded into an Error.
     Status synchronize(std::string_view during);
@@ -115,6 +123,7 @@ private:
     DeviceBuffer scratch_[2];
     bool batch_invariant_ = false;
     StepProfile profile_;
+    StepGraph graph_{!profile_.on()};
     // The input that scratch slot 0 holds quantized for the direct products. Q, K and V (gate and
     // up) are products of one input: the second and third reuse the first one's quantization. Any
     // other op or upload, a product writing over the input, or a new scratch buffer forgets it.

@@ -45,50 +45,50 @@ double yarn_corr_dim(int64_t n_dims, int64_t n_ctx_orig, double beta, double bas
 
 Status CudaBackend::add(const Act& a, const Act& b, const Act& out) {
     if (!same_shape(a, b) || !same_shape(a, out)) return make_error("add: shapes do not match");
-    return launched(launch_map(stream_, MapOp::Add, mat(a), mat(b), 0.0f, mat(out)), "add");
+    return launched(launch_map(op_stream(), MapOp::Add, mat(a), mat(b), 0.0f, mat(out)), "add");
 }
 
 Status CudaBackend::add_bias(const Act& x, ParamVector bias) {
     if (bias.size != x.cols) return make_error("add_bias: {} values, bias of {}", x.cols, bias.size);
     const Mat b{const_cast<float*>(bias.data), 1, bias.size, bias.size};
-    return launched(launch_map(stream_, MapOp::AddBias, mat(x), b, 0.0f, mat(x)), "add_bias");
+    return launched(launch_map(op_stream(), MapOp::AddBias, mat(x), b, 0.0f, mat(x)), "add_bias");
 }
 
 Status CudaBackend::scale(const Act& x, float s) {
-    return launched(launch_map(stream_, MapOp::Scale, mat(x), mat(x), s, mat(x)), "scale");
+    return launched(launch_map(op_stream(), MapOp::Scale, mat(x), mat(x), s, mat(x)), "scale");
 }
 
 Status CudaBackend::softcap(const Act& x, float cap) {
     if (!(cap > 0.0f)) return make_error("softcap: the cap must be positive, got {}", cap);
-    return launched(launch_map(stream_, MapOp::Softcap, mat(x), mat(x), cap, mat(x)), "softcap");
+    return launched(launch_map(op_stream(), MapOp::Softcap, mat(x), mat(x), cap, mat(x)), "softcap");
 }
 
 Status CudaBackend::gated_activation(GatedActivation act, const Act& gate, const Act& up, const Act& out) {
     if (!same_shape(gate, up) || !same_shape(gate, out)) return make_error("gated activation: shapes do not match");
     const MapOp op = act == GatedActivation::Silu ? MapOp::Silu : MapOp::GeluTanh;
-    return launched(launch_map(stream_, op, mat(gate), mat(up), 0.0f, mat(out)), "gated activation");
+    return launched(launch_map(op_stream(), op, mat(gate), mat(up), 0.0f, mat(out)), "gated activation");
 }
 
-Status CudaBackend::softmax_rows(const Act& x) { return launched(launch_softmax(stream_, mat(x)), "softmax"); }
+Status CudaBackend::softmax_rows(const Act& x) { return launched(launch_softmax(op_stream(), mat(x)), "softmax"); }
 
 Status CudaBackend::gather_rows(const Act& x, const int32_t* rows, const Act& out) {
     if (x.cols != out.cols) return make_error("gather_rows: shapes do not match");
     RF_TRY(rows_fit("gather_rows", out.rows));
-    return launched(launch_gather(stream_, mat(x), rows, mat(out), fault_word()), "gather_rows");
+    return launched(launch_gather(op_stream(), mat(x), rows, mat(out), fault_word()), "gather_rows");
 }
 
 Status CudaBackend::rms_norm(const Act& x, ParamVector weight, float eps, const Act& out) {
     if (!same_shape(x, out) || (weight.data && weight.size != x.cols))
         return make_error("rms_norm: shapes do not match ({} values, weight {})", x.cols, weight.size);
     RF_TRY(rows_fit("rms_norm", x.rows));
-    return launched(launch_rms_norm(stream_, mat(x), 1, x.cols, weight.data, eps, mat(out)), "rms_norm");
+    return launched(launch_rms_norm(op_stream(), mat(x), 1, x.cols, weight.data, eps, mat(out)), "rms_norm");
 }
 
 Status CudaBackend::rms_norm_heads(const Act& x, int64_t head_dim, ParamVector weight, float eps) {
     if (head_dim <= 0 || x.cols % head_dim != 0 || (weight.data && weight.size != head_dim))
         return make_error("rms_norm_heads: {} values do not split into heads of {}", x.cols, head_dim);
     RF_TRY(rows_fit("rms_norm_heads", x.rows));
-    return launched(launch_rms_norm(stream_, mat(x), x.cols / head_dim, head_dim, weight.data, eps, mat(x)),
+    return launched(launch_rms_norm(op_stream(), mat(x), x.cols / head_dim, head_dim, weight.data, eps, mat(x)),
                      "rms_norm_heads");
 }
 
@@ -116,18 +116,18 @@ Status CudaBackend::rope(const Act& x, int64_t head_dim, const int32_t* position
             std::min(c.n_dims - 1.0, std::ceil(yarn_corr_dim(c.n_dims, c.n_ctx_orig, c.beta_slow, c.freq_base))));
         p.mscale *= 1.0f + 0.1f * std::log(1.0f / c.freq_scale);
     }
-    return launched(launch_rope(stream_, mat(x), positions, p), "rope");
+    return launched(launch_rope(op_stream(), mat(x), positions, p), "rope");
 }
 
 Status CudaBackend::route_top_k(const Act& logits, int64_t k, bool normalize, int32_t* ids, float* weights) {
     if (k <= 0 || k > logits.cols) return make_error("route_top_k: cannot pick {} of {} experts", k, logits.cols);
-    return launched(launch_route(stream_, mat(logits), k, normalize, ids, weights), "route_top_k");
+    return launched(launch_route(op_stream(), mat(logits), k, normalize, ids, weights), "route_top_k");
 }
 
 Status CudaBackend::combine_experts(const Act& x, const float* weights, int64_t k, const Act& out) {
     if (k <= 0 || x.rows != out.rows * k || x.cols != out.cols) return make_error("combine_experts: shapes do not match");
     RF_TRY(rows_fit("combine_experts", out.rows));
-    return launched(launch_combine(stream_, mat(x), weights, k, mat(out)), "combine_experts");
+    return launched(launch_combine(op_stream(), mat(x), weights, k, mat(out)), "combine_experts");
 }
 
 Status CudaBackend::product(const WeightMatrix& w, const int32_t* ids, int64_t k, const Act& x, const Act& y) {
@@ -156,19 +156,19 @@ Status CudaBackend::product(const WeightMatrix& w, const int32_t* ids, int64_t k
         const QuantizedInput wanted{mat(x), gemv_input_format(w.type)};
         if (!(quantized_ && *quantized_ == wanted)) {
             quantized_.reset();
-            err = launch_gemv_quantize(stream_, w.type, mat(x), packed);
+            err = launch_gemv_quantize(op_stream(), w.type, mat(x), packed);
             if (err == gpuSuccess) quantized_ = wanted;
         }
-        if (err == gpuSuccess) err = launch_gemv(stream_, x.rows, packed, p);
+        if (err == gpuSuccess) err = launch_gemv(op_stream(), x.rows, packed, p);
         if (overlaps(y, x)) quantized_.reset();
     } else {
         quantized_.reset();
-        err = launch_product(stream_, mat(x), static_cast<float*>(packed), p);
+        err = launch_product(op_stream(), mat(x), static_cast<float*>(packed), p);
     }
     if (err != gpuSuccess)
         return gpu_check(err, fmt::format("{} product {}x{}", tensor_type_name(w.type), w.rows, w.cols));
     if (profile_.on()) profile_.op_done(stream_, fmt::format("{} {}", gemv ? "gemv" : "product", tensor_type_name(w.type)));
-    return ok_status();
+    return graph_.after_op(stream_);
 }
 
 // Row-major y[t][r] = sum_c W[r][c] x[t][c] is, in the library's column-major terms,
@@ -176,6 +176,7 @@ Status CudaBackend::product(const WeightMatrix& w, const int32_t* ids, int64_t k
 // take the f32 product on the unrounded activations (as the direct kernels do); all others the
 // tensor cores on 16-bit operands (kernels.h, cuda_half_products.cu) with f32 sums.
 Status CudaBackend::blas_product(const WeightMatrix& w, const Act& x, const Act& y) {
+    RF_TRY(graph_.direct(stream_));  // library calls stay out of the step's graphs
     const int rows = static_cast<int>(w.rows), cols = static_cast<int>(w.cols), tokens = static_cast<int>(x.rows);
     const int ldc = static_cast<int>(y.stride);
     const auto failed = [&](gpublasStatus_t st) {
@@ -252,7 +253,7 @@ Status CudaBackend::matmul_experts(const WeightMatrix& experts, const int32_t* i
 
 Status CudaBackend::embed(const WeightMatrix& table, const int32_t* ids, const Act& out) {
     if (out.cols != table.cols) return make_error("embed: table rows have {} values, output {}", table.cols, out.cols);
-    return launched(launch_embed(stream_, table.type, table.data, table.row_bytes, table.rows, ids, mat(out), fault_word()),
+    return launched(launch_embed(op_stream(), table.type, table.data, table.row_bytes, table.rows, ids, mat(out), fault_word()),
                      fmt::format("embed from {}", tensor_type_name(table.type)));
 }
 
@@ -260,7 +261,7 @@ Status CudaBackend::store_kv(KvStorage& cache, int64_t layer, const Act& k, cons
     auto& kv = static_cast<CudaKvStorage&>(cache);
     const KvCacheShape& s = kv.shape();
     RF_TRY(check_store_kv(s, layer, k, v, batch));
-    return launched(launch_store_kv(stream_, s.type == KvType::F16, mat(k), mat(v), kv.keys(layer), kv.values(layer),
+    return launched(launch_store_kv(op_stream(), s.type == KvType::F16, mat(k), mat(v), kv.keys(layer), kv.values(layer),
                                      batch.kv_slots, kv.slots(), fault_word()),
                      "store_kv");
 }
@@ -304,7 +305,7 @@ Status CudaBackend::attention(KvStorage& cache, int64_t layer, const Act& q, con
         split.partial = static_cast<float*>(partial);
     }
     return launched(
-        launch_attention(stream_, s.type == KvType::F16, p, kv.keys(layer), kv.values(layer), split, fault_word()),
+        launch_attention(op_stream(), s.type == KvType::F16, p, kv.keys(layer), kv.values(layer), split, fault_word()),
         "attention");
 }
 

@@ -51,6 +51,21 @@ inline constexpr gpuError_t gpuSuccess = hipSuccess;
 #define gpuEventSynchronize hipEventSynchronize
 #define gpuEventElapsedTime hipEventElapsedTime
 #define gpuEventDestroy hipEventDestroy
+using gpuGraph_t = hipGraph_t;
+using gpuGraphExec_t = hipGraphExec_t;
+#define gpuStreamBeginCapture hipStreamBeginCapture
+#define gpuStreamEndCapture hipStreamEndCapture
+#define gpuStreamCaptureModeRelaxed hipStreamCaptureModeRelaxed
+#define gpuGraphInstantiate(exec, graph) hipGraphInstantiate((exec), (graph), nullptr, nullptr, 0)
+#define gpuGraphLaunch hipGraphLaunch
+#define gpuGraphDestroy hipGraphDestroy
+#define gpuGraphExecDestroy hipGraphExecDestroy
+// Whether `exec` took `graph`'s parameters in place (same topology).
+inline bool gpuGraphExecUpdated(gpuGraphExec_t exec, gpuGraph_t graph) {
+    hipGraphNode_t node = nullptr;
+    hipGraphExecUpdateResult result;
+    return hipGraphExecUpdate(exec, graph, &node, &result) == hipSuccess;
+}
 inline constexpr int kGpuWarpSize = 64;  // CDNA wavefront; RDNA builds may use 32
 #else
 #include <cuda_fp16.h>
@@ -95,6 +110,20 @@ inline constexpr gpuError_t gpuSuccess = cudaSuccess;
 #define gpuEventSynchronize cudaEventSynchronize
 #define gpuEventElapsedTime cudaEventElapsedTime
 #define gpuEventDestroy cudaEventDestroy
+using gpuGraph_t = cudaGraph_t;
+using gpuGraphExec_t = cudaGraphExec_t;
+#define gpuStreamBeginCapture cudaStreamBeginCapture
+#define gpuStreamEndCapture cudaStreamEndCapture
+#define gpuStreamCaptureModeRelaxed cudaStreamCaptureModeRelaxed
+#define gpuGraphInstantiate(exec, graph) cudaGraphInstantiate((exec), (graph), 0)
+#define gpuGraphLaunch cudaGraphLaunch
+#define gpuGraphDestroy cudaGraphDestroy
+#define gpuGraphExecDestroy cudaGraphExecDestroy
+// Whether `exec` took `graph`'s parameters in place (same topology).
+inline bool gpuGraphExecUpdated(gpuGraphExec_t exec, gpuGraph_t graph) {
+    cudaGraphExecUpdateResultInfo info;
+    return cudaGraphExecUpdate(exec, graph, &info) == cudaSuccess;
+}
 inline constexpr int kGpuWarpSize = 32;
 #endif
 

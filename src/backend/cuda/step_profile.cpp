@@ -49,6 +49,10 @@ void StepProfile::before_wait(gpuStream_t stream) {
 void StepProfile::after_wait() {
     if (!on_ || !in_step_) return;
     in_step_ = false;
+    if (!warmed_up_) {  // the first step allocates buffers and sets libraries up: not counted
+        warmed_up_ = true;
+        return;
+    }
     const auto now = Clock::now();
     enqueue_.ms += std::chrono::duration<double, std::milli>(wait_start_ - step_start_).count();
     wait_.ms += std::chrono::duration<double, std::milli>(now - wait_start_).count();

@@ -2,7 +2,8 @@
 // environment (off, it costs one branch per op). Each op's GPU time is the time between the end of
 // the previous op and its own end (events recorded after each launch, so launch gaps count against
 // the op that waited); the host's share is the time from begin_step until the step's download
-// waits, and the wait itself. The backend prints the totals to stderr when it goes away.
+// waits, and the wait itself. The first step (allocations, library set-up) is left out. The
+// backend prints the totals to stderr when it goes away.
 #pragma once
 
 #include <chrono>
@@ -35,6 +36,7 @@ private:
 
     bool on_ = false;
     bool in_step_ = false;
+    bool warmed_up_ = false;
     std::vector<gpuEvent_t> events_;  // reused every step
     size_t used_ = 0;
     std::vector<std::string> names_;  // of events_[1..used_)
