@@ -122,7 +122,8 @@ bench_8b() {
 }
 
 # Where a step's time goes (RF_PROFILE=1): the CUDA backend's own step profile
-# (ROCMFORGE_GPU_PROFILE: GPU time per op kind from events, host enqueue and wait per step) over a
+# (ROCMFORGE_GPU_PROFILE: GPU time per op kind from events, host enqueue and wait per step; it
+# launches every kernel on its own, without step graphs) over a
 # 64-token generation, and over 512-token prompt steps (bench's warm-up and run).
 profile() {
   [ -n "${RF_PROFILE:-}" ] || return 0

@@ -93,13 +93,16 @@ const char* model_name(ProductModel m) {
 // is accepted for those types. Q4_1 / Q5_1: the CPU's kernels take the minimum's share from the
 // Q8_1 block's stored sum (ggml's definition; measured up to 6e-3 of sum |w x| away from the
 // product of the rounded values), its fallback and the GPU from the rounded values: either is
-// accepted, on any backend. The GPU's prompt-sized products of quantized weights (cuda_ops.cpp:
-// from 32 tokens, not batch-invariant) run on tensor cores with f16 operands.
+// accepted, on any backend. The GPU's plain products of quantized weights from 32 tokens
+// (cuda_ops.cpp; the op suite's backend is not batch-invariant) run on tensor cores with f16
+// operands: there that is the only model accepted, so the test sees which path ran.
 // The log names the model that matched; all others must match Rounded.
-std::vector<ProductModel> accepted_models(TensorType type, bool cpu) {
+constexpr int64_t kGpuTensorCoreTokens = 32;
+
+std::vector<ProductModel> accepted_models(TensorType type, bool cpu, bool tensor_core_sized) {
+    const bool quantized = type != TensorType::F32 && type != TensorType::F16 && type != TensorType::BF16;
+    if (!cpu && quantized && tensor_core_sized) return {ProductModel::F16Operands};
     std::vector<ProductModel> models{ProductModel::Rounded};
-    if (!cpu && type != TensorType::F32 && type != TensorType::F16 && type != TensorType::BF16)
-        models.push_back(ProductModel::F16Operands);
     switch (type) {
         case TensorType::F16: case TensorType::BF16: case TensorType::TQ1_0: case TensorType::TQ2_0:
         case TensorType::IQ2_XXS: case TensorType::IQ2_XS: case TensorType::IQ2_S: case TensorType::IQ3_XXS:
@@ -124,10 +127,10 @@ double half_input_scale(const EffectiveWeight& w, const std::vector<float>& x, i
     for (int64_t t = 0; t < tokens; ++t)
         for (const float v : round_activations(w.type, std::span<const float>(x.data() + t * w.cols, w.cols)))
             amax = std::max(amax, std::fabs(v));
-    if (amax == 0) return 1;
+    if (amax == 0 || !std::isfinite(amax)) return 1;
     int e = 0;
     std::frexp(amax, &e);
-    return std::ldexp(1.0, std::min(15 - e, 127));
+    return std::ldexp(1.0, std::min(15 - e, 126));
 }
 
 // W x for x: tokens x cols (as the op reads it), under `model`.
@@ -188,13 +191,15 @@ double worst_ratio(const std::vector<float>& got, const Reference& ref) {
 class ProductFixture : public OpsFixture {
 protected:
     // y (tokens x rows, as fetched) against W x (x: tokens x cols), under the accepted model it
-    // is closest to.
+    // is closest to; `plain` for matmul (expert products never take the tensor cores).
     void expect_product(const std::string& op, const EffectiveWeight& w, const std::vector<float>& x, int64_t tokens,
-                        const std::vector<float>& y) {
-        ProductModel best = ProductModel::Rounded;
+                        const std::vector<float>& y, bool plain = false) {
+        const std::vector<ProductModel> models =
+            accepted_models(w.type, is_cpu(), plain && tokens >= kGpuTensorCoreTokens);
+        ProductModel best = models.front();
         Reference best_ref = reference_product(w, x, tokens, best);
-        for (const ProductModel model : accepted_models(w.type, is_cpu())) {
-            if (model == ProductModel::Rounded) continue;
+        for (const ProductModel model : models) {
+            if (model == best) continue;
             Reference ref = reference_product(w, x, tokens, model);
             if (worst_ratio(y, ref) < worst_ratio(y, best_ref)) {
                 best = model;
@@ -218,7 +223,7 @@ protected:
         const DevMat yd = poisoned(tokens, wy, first_y, w.rows);
         check(b().matmul(w, xd.cols(first_x, w.cols), yd.cols(first_y, w.rows)), op);
         const std::vector<float> y = columns(fetch(yd), yd, first_y, w.rows);
-        expect_product(op, values, x, tokens, y);
+        expect_product(op, values, x, tokens, y, /*plain=*/true);
     }
 };
 
@@ -249,7 +254,7 @@ TEST_P(MatmulFormats, MatchesTheDoublePrecisionReference) {
             for (const int64_t tokens : {1, 3, 8, 17, 40})
                 run_product("matmul " + name, w, values, rng, tokens, cols, 0, rows, 0);
             // x: the middle third of a fused projection's output; y: columns 5.. of a wider row.
-            for (const int64_t tokens : {1, 17})
+            for (const int64_t tokens : {1, 17, 40})
                 run_product("matmul " + name + " strided", w, values, rng, tokens, 3 * cols, cols, rows + 11, 5);
             // A writable import may rearrange the bytes (the CPU interleaves rows): a copy of them.
             const HostWeight& copy = keep(host);
@@ -270,6 +275,28 @@ class Products : public ProductFixture, public ::testing::WithParamInterface<std
 protected:
     void SetUp() override { open(GetParam()); }
 };
+
+// One input through weights that round it differently (Q8_0 blocks for Q8_0, 256-value Q8_K blocks
+// for Q4_K, f16 for F16), one after another and back, as a layer's products may: a backend that
+// keeps a prepared input for reuse must not hand one rounding's input to another.
+TEST_P(Products, OneInputThroughSeveralRoundings) {
+    std::mt19937 rng(4242);
+    constexpr int64_t kRows = 37, kCols = 256;
+    for (const int64_t tokens : {3, 40}) {
+        SCOPED_TRACE(fmt::format("{} tokens", tokens));
+        const std::vector<float> x = random_values(rng, static_cast<size_t>(tokens * kCols));
+        const DevMat xd = upload_mat(x, tokens, kCols);
+        for (const TensorType type : {TensorType::Q8_0, TensorType::Q4_K, TensorType::F16, TensorType::Q4_K,
+                                      TensorType::Q8_0}) {
+            const HostWeight& host = keep(make_weight(rng, type, kRows, kCols));
+            const WeightMatrix w = import(host);
+            const DevMat yd = poisoned(tokens, kRows, 0, kRows);
+            check(b().matmul(w, xd.cols(0, kCols), yd.cols(0, kRows)), "matmul");
+            expect_product(fmt::format("matmul {} after others", tensor_type_name(type)), effective_weight(host, w), x,
+                           tokens, columns(fetch(yd), yd, 0, kRows), /*plain=*/true);
+        }
+    }
+}
 
 // A lattice format no backend quantizes to (and the GPU converts at import): the zoo's IQ2_XXS.
 TEST_P(Products, Iq2XxsFromTheQuantZoo) {

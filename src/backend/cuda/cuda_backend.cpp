@@ -56,6 +56,7 @@ CudaBackend::CudaBackend(int device, std::string device_name, gpuStream_t stream
 
 CudaBackend::~CudaBackend() {
     gpuSetDevice(device_);
+    (void)graph_.end_step(stream_);  // a step left open is launched, so the stream is not capturing
     gpuStreamSynchronize(stream_);
     gpublasDestroy(blas_);
     gpuStreamDestroy(stream_);
@@ -71,8 +72,8 @@ Result<MemoryInfo> CudaBackend::memory() const {
 Status CudaBackend::begin_step() {
     RF_TRY(gpu_check(gpuSetDevice(device_), "selecting the device"));
     profile_.begin_step(stream_);
-    graph_.begin_step();
     quantized_.reset();
+    RF_TRY(graph_.begin_step(stream_));
     return gpu_check(gpuMemsetAsync(error_word_.bytes(), 0, sizeof(int), stream_), "clearing the error word");
 }
 
@@ -193,6 +194,7 @@ Result<WeightMatrix> CudaBackend::import_weight(const WeightMatrix& host, bool) 
     if (!buffer) return make_error("loading a {} weight of {} MiB: {}", tensor_type_name(host.type), bytes >> 20, buffer.error().message);
     const void* src = converted.empty() ? static_cast<const void*>(host.data) : converted.data();
     // On the compute stream, so that no kernel can read the weight before it arrived.
+    RF_TRY(graph_.flush(stream_));
     RF_TRY(gpu_check(gpuMemcpyAsync(buffer->bytes(), src, bytes, gpuMemcpyHostToDevice, stream_), "weight upload"));
     w.data = buffer->bytes();
     imported_.emplace(host.data, Imported{w, buffer->watch()});
@@ -215,6 +217,7 @@ Result<std::unique_ptr<KvStorage>> CudaBackend::create_kv_storage(const KvCacheS
     auto memory = allocate(static_cast<size_t>(bytes));
     if (!memory) return make_error("kv cache of {} blocks: {}", shape.n_blocks, memory.error().message);
     // Zeroed so that a read of a never-written slot (a bug) gives zeros, not NaN.
+    RF_TRY(graph_.flush(stream_));
     RF_TRY(gpu_check(gpuMemsetAsync(memory->bytes(), 0, static_cast<size_t>(bytes), stream_), "clearing the kv cache"));
     return std::unique_ptr<KvStorage>(new CudaKvStorage(shape, *memory));
 }

@@ -92,8 +92,9 @@ public:
 
 private:
     CudaBackend(int device, std::string device_name, gpuStream_t stream, gpublasHandle_t blas, DeviceBuffer error_word);
-    // Scratch slots of at least `bytes`, kept between calls: rounded activations (0) and either a
-    // chunk of decoded weight rows for the BLAS path or attention's partial results (1).
+    // Scratch slots of at least `bytes`, kept between calls: the prepared input of the products (0:
+    // quantized, or 16-bit with alpha and beta for the BLAS path) and either a chunk of decoded
+    // weight rows for the BLAS path or attention's partial results (1).
     Result<void*> scratch(int slot, size_t bytes);
     int* fault_word() const { return reinterpret_cast<int*>(error_word_.bytes()); }
     // The stream an op enqueues its kernels on: inside a step, the first op starts capturing it.
@@ -112,7 +113,8 @@ private:
     Status synchronize(std::string_view during);
     // Matrix products: y rows from x rows through W (or, with ids, the expert each row picks).
     Status product(const WeightMatrix& w, const int32_t* ids, int64_t k, const Act& x, const Act& y);
-    // y = W x for a prompt-sized x through the BLAS library: W decoded to f32 in chunks of rows.
+    // y = W x for a prompt-sized x through the BLAS library: tensor-core products of 16-bit
+    // operands (quantized W decoded to f16 in chunks of rows), or f32 for F32 weights.
     Status blas_product(const WeightMatrix& w, const Act& x, const Act& y);
 
     int device_;
@@ -124,9 +126,10 @@ private:
     bool batch_invariant_ = false;
     StepProfile profile_;
     StepGraph graph_{!profile_.on()};
-    // The input that scratch slot 0 holds quantized for the direct products. Q, K and V (gate and
-    // up) are products of one input: the second and third reuse the first one's quantization. Any
-    // other op or upload, a product writing over the input, or a new scratch buffer forgets it.
+    // The input that scratch slot 0 holds prepared for the products (format: gemv_input_format or
+    // half_input_format). Q, K and V (gate and up) are products of one input: the second and third
+    // reuse the first one's preparation. Any other op or upload, a product writing over the input,
+    // or a new scratch buffer forgets it.
     struct QuantizedInput {
         Mat x;
         int format;

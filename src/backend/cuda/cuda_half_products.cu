@@ -19,8 +19,8 @@ namespace {
 constexpr int kThreads = 256;
 
 // The largest magnitude of n values, as float bits, into *word (zeroed before). Magnitudes are
-// non-negative, so their bit patterns order as the values do; NaN orders above all (then the scale
-// is 1 and the product is NaN, as the f32 product would be).
+// non-negative, so their bit patterns order as the values do. fmaxf passes over NaN: a NaN input
+// still gives NaN in its own token's results, and the scale comes from the other values.
 __global__ void amax_kernel(const float* x, int64_t n, unsigned* word) {
     float m = 0.0f;
     for (int64_t i = blockIdx.x * int64_t{kThreads} + threadIdx.x; i < n; i += int64_t{gridDim.x} * kThreads)
@@ -29,13 +29,14 @@ __global__ void amax_kernel(const float* x, int64_t n, unsigned* word) {
     if (threadIdx.x % 32 == 0) atomicMax(word, __float_as_uint(m));
 }
 
-// 2^k with the batch's largest magnitude times it in [2^14, 2^15); 1 for zero, Inf or NaN.
+// 2^k with the batch's largest magnitude times it in [2^14, 2^15); 1 for zero or Inf. k stays
+// below 127 so that alpha = 2^-k is a normal float.
 __device__ float half_input_scale(unsigned amax_bits) {
     const float amax = __uint_as_float(amax_bits);
     if (amax == 0.0f || !isfinite(amax)) return 1.0f;
     int e = 0;
     frexpf(amax, &e);                  // amax in [2^(e-1), 2^e)
-    return ldexpf(1.0f, min(15 - e, 127));
+    return ldexpf(1.0f, min(15 - e, 126));
 }
 
 // The rounded values as f16 times the batch's scale; alpha_beta = {1 / scale, 0} for the product.
@@ -92,6 +93,8 @@ unsigned blocks_for(int64_t n) { return static_cast<unsigned>((n + kThreads - 1)
 HalfInput half_input_kind(TensorType weight_type) {
     return weight_type == TensorType::BF16 ? HalfInput::BF16 : HalfInput::ScaledF16;
 }
+
+int half_input_format(TensorType weight_type) { return -1 - static_cast<int>(act_rounding_for(weight_type)); }
 
 // Scratch layout: the 16-bit x, then (from a 256-byte boundary) the rounded f32 x, alpha and
 // beta, and the largest magnitude's bits.

@@ -185,15 +185,22 @@ Status CudaBackend::blas_product(const WeightMatrix& w, const Act& x, const Act&
     };
     if (w.type == TensorType::F32) {
         quantized_.reset();
+        // x as it is, or a copy where y overlaps it (the library would read what it writes).
+        Mat input = mat(x);
+        if (overlaps(y, x)) {
+            RF_ASSIGN_OR_RETURN(void* copy, scratch(0, static_cast<size_t>(x.rows * x.cols) * sizeof(float)));
+            RF_TRY(gpu_check(launch_round(stream_, w.type, mat(x), static_cast<float*>(copy)), "copying activations"));
+            input = Mat{static_cast<float*>(copy), x.rows, x.cols, x.cols};
+        }
         const float one = 1.0f, zero = 0.0f;
         const gpublasStatus_t st = gpublasSgemm(blas_, GPUBLAS_OP_T, GPUBLAS_OP_N, rows, tokens, cols, &one,
                                                 reinterpret_cast<const float*>(w.data), static_cast<int>(w.row_bytes / 4),
-                                                x.data, static_cast<int>(x.stride), &zero, y.data, ldc);
+                                                input.data, static_cast<int>(input.stride), &zero, y.data, ldc);
         if (st != gpublasSuccess) return failed(st);
     } else {
         RF_ASSIGN_OR_RETURN(void* packed, scratch(0, half_input_bytes(x.rows, x.cols)));
         const HalfInputView input = half_input_view(packed, x.rows, x.cols);
-        const QuantizedInput wanted{mat(x), -1 - static_cast<int>(half_input_kind(w.type))};
+        const QuantizedInput wanted{mat(x), half_input_format(w.type)};
         if (!(quantized_ && *quantized_ == wanted)) {
             quantized_.reset();
             RF_TRY(gpu_check(launch_half_input(stream_, w.type, mat(x), packed), "rounding activations"));
@@ -201,8 +208,9 @@ Status CudaBackend::blas_product(const WeightMatrix& w, const Act& x, const Act&
         }
         const bool stored = w.type == TensorType::F16 || w.type == TensorType::BF16;
         const auto half_type = w.type == TensorType::BF16 ? GPUBLAS_R_16BF : GPUBLAS_R_16F;
-        // Weight rows in chunks of at most kBlasChunkValues values, so the f16 copy stays small.
-        const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(w.rows, kBlasChunkValues / w.cols));
+        // Decoded weight rows in chunks of at most kBlasChunkValues values, so the f16 copy stays
+        // small; weights used as stored in one product.
+        const int64_t chunk = stored ? w.rows : std::max<int64_t>(1, std::min<int64_t>(w.rows, kBlasChunkValues / w.cols));
         void* decoded = nullptr;
         if (!stored) {
             RF_ASSIGN_OR_RETURN(decoded, scratch(1, static_cast<size_t>(chunk * w.cols) * sizeof(uint16_t)));
@@ -225,10 +233,13 @@ Status CudaBackend::blas_product(const WeightMatrix& w, const Act& x, const Act&
             }
             return ok_status();
         };
-        gpublasSetPointerMode(blas_, GPUBLAS_POINTER_MODE_DEVICE);  // alpha and beta from launch_half_input
+        // alpha and beta from launch_half_input, in device memory; the host mode back afterwards.
+        if (gpublasStatus_t st = gpublasSetPointerMode(blas_, GPUBLAS_POINTER_MODE_DEVICE); st != gpublasSuccess)
+            return failed(st);
         const Status done = products();
-        gpublasSetPointerMode(blas_, GPUBLAS_POINTER_MODE_HOST);
+        const gpublasStatus_t restored = gpublasSetPointerMode(blas_, GPUBLAS_POINTER_MODE_HOST);
         RF_TRY(done);
+        if (restored != gpublasSuccess) return failed(restored);
         if (overlaps(y, x)) quantized_.reset();
     }
     if (profile_.on()) profile_.op_done(stream_, fmt::format("blas {}", tensor_type_name(w.type)));

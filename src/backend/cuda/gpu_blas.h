@@ -3,7 +3,9 @@
 #pragma once
 
 #if defined(ROCMFORGE_USE_HIP)
-#define HIPBLAS_V2  // hipblasGemmEx with hipDataType and hipblasComputeType_t
+// hipblasGemmEx with hipDataType and hipblasComputeType_t: hipBLAS 2 (ROCm 6) or later. (The HIP
+// compile check covers the kernels only; this host code has not been built against hipBLAS.)
+#define HIPBLAS_V2
 #include <hipblas/hipblas.h>
 using gpublasHandle_t = hipblasHandle_t;
 using gpublasStatus_t = hipblasStatus_t;

@@ -130,6 +130,9 @@ gpuError_t launch_embed(gpuStream_t stream, TensorType type, const uint8_t* tabl
 // f16 rows; F16 and BF16 weights are used as stored.
 enum class HalfInput { ScaledF16, BF16 };
 HalfInput half_input_kind(TensorType weight_type);
+// Which 16-bit input a weight type's products read (by its activation rounding): equal for two
+// types, one launch_half_input serves both. Negative, so never equal to a gemv_input_format.
+int half_input_format(TensorType weight_type);
 // Scratch bytes launch_half_input needs for an x of rows x cols.
 size_t half_input_bytes(int64_t rows, int64_t cols);
 // Where launch_half_input leaves, in its scratch, the 16-bit x (rows x cols values, dense) and

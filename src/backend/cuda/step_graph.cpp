@@ -40,28 +40,32 @@ Status StepGraph::after_op(gpuStream_t stream) {
 Status StepGraph::flush(gpuStream_t stream) {
     if (!capturing_) return ok_status();
     capturing_ = false;
-    gpuGraph_t graph = nullptr;
-    if (gpuError_t err = gpuStreamEndCapture(stream, &graph); err != gpuSuccess || !graph) {
-        // What was captured never ran: the step cannot go on. Later steps run without graphs.
+    // Any failure here: the error is cleared (so that later launches are not blamed for it) and the
+    // backend goes on without graphs.
+    const auto give_up = [&](gpuError_t err, const char* what) -> Status {
+        gpuGetLastError();
         on_ = in_step_ = false;
-        return make_error("GPU: capturing a step as a graph failed: {}", gpuGetErrorString(err));
-    }
+        return make_error("GPU: {} a step's graph failed: {}", what, gpuGetErrorString(err));
+    };
+    gpuGraph_t graph = nullptr;
+    if (gpuError_t err = gpuStreamEndCapture(stream, &graph); err != gpuSuccess || !graph)
+        return give_up(err != gpuSuccess ? err : gpuErrorInvalidValue, "capturing");  // what it held never ran
     const size_t index = chunk_++;
+    if (index >= execs_.size()) execs_.resize(index + 1, nullptr);
+    gpuGraphExec_t& exec = execs_[index];
     gpuError_t err = gpuSuccess;
-    if (index < execs_.size() && !gpuGraphExecUpdated(execs_[index], graph)) {
+    if (!exec || !gpuGraphExecUpdated(exec, graph)) {
         gpuGetLastError();  // a failed update leaves an error behind
-        gpuGraphExecDestroy(execs_[index]);
-        err = gpuGraphInstantiate(&execs_[index], graph);
-    } else if (index >= execs_.size()) {
-        execs_.resize(index + 1, nullptr);
-        err = gpuGraphInstantiate(&execs_[index], graph);
+        if (exec) gpuGraphExecDestroy(exec);
+        exec = nullptr;
+        err = gpuGraphInstantiate(&exec, graph);
     }
-    if (err == gpuSuccess) err = gpuGraphLaunch(execs_[index], stream);
+    if (err == gpuSuccess) err = gpuGraphLaunch(exec, stream);
     gpuGraphDestroy(graph);
     if (err != gpuSuccess) {
-        if (index < execs_.size()) execs_[index] = nullptr;  // not usable again
-        on_ = in_step_ = false;
-        return make_error("GPU: launching a step's graph failed: {}", gpuGetErrorString(err));
+        if (exec) gpuGraphExecDestroy(exec);
+        exec = nullptr;
+        return give_up(err, "launching");
     }
     return ok_status();
 }

@@ -8,7 +8,10 @@
 // Capture starts at a step's first op (after the batch's uploads) and is flushed (what was captured
 // is launched, later ops are captured afresh) wherever a captured stream may not go: a host wait, an
 // upload from pageable memory, a BLAS call, a scratch buffer's growth. Off where
-// ROCMFORGE_GPU_GRAPHS=0, and while profiling (the profile times single launches).
+// ROCMFORGE_GPU_GRAPHS=0, while profiling (the profile times single launches), and for good after
+// a capture or graph launch fails (the step that saw it fails; later ones run directly).
+// A step that reaches a BLAS product (a prompt) runs directly from there on, so its chunk 0 differs
+// from a decode step's: switching between the two instantiates that chunk again.
 #pragma once
 
 #include <vector>
@@ -25,7 +28,13 @@ public:
     StepGraph(const StepGraph&) = delete;
     StepGraph& operator=(const StepGraph&) = delete;
 
-    void begin_step() { in_step_ = on_; chunk_ = 0; }
+    // (A capture a failed step left open is flushed first.)
+    Status begin_step(gpuStream_t stream) {
+        Status flushed = flush(stream);
+        in_step_ = on_;
+        chunk_ = 0;
+        return flushed;
+    }
     // Before an op enqueues on `stream`: inside a step, starts capturing if not yet.
     void before_op(gpuStream_t stream);
     // After an op: a full chunk is launched.
