@@ -3,6 +3,7 @@
 // to the scheduler; the loop thread owns everything but `cancel_requested`.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -36,7 +37,8 @@ struct Request {
     std::optional<DecodeState> decode;
     bool finished = false;
 
-    int64_t generated() const { return static_cast<int64_t>(tokens.size()) - prompt_size; }
+    // Nothing before admission, when `tokens` does not hold the prompt yet.
+    int64_t generated() const { return std::max<int64_t>(0, static_cast<int64_t>(tokens.size()) - prompt_size); }
     RequestUsage usage() const { return {prompt_size, cached, generated()}; }
     bool wants_logprobs() const { return options.logprobs || options.top_logprobs > 0; }
 };

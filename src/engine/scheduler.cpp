@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <unordered_map>
 
@@ -75,6 +76,13 @@ private:
         if (r.sink) r.sink(event);
     }
     void refresh_kv_stats();  // under mu_
+    // Under mu_: a new request id, random below 2^53 (exact in a JSON number) and not in use.
+    uint64_t draw_id() {
+        for (;;) {
+            const uint64_t id = (uint64_t{id_source_()} << 32 | id_source_()) & ((uint64_t{1} << 53) - 1);
+            if (id != 0 && !statuses_.contains(id)) return id;
+        }
+    }
     void update_statuses();   // under mu_
 
     Engine& engine_;
@@ -88,7 +96,7 @@ private:
     std::unordered_map<uint64_t, RequestStatus> statuses_;
     std::deque<uint64_t> finished_order_;
     SchedulerStats stats_;
-    uint64_t next_id_ = 1;
+    std::random_device id_source_;  // request ids are drawn, so that no client can guess another's
     bool accepting_ = true, cancel_all_ = false, stop_ = false;
 
     std::mutex join_mu_;
@@ -137,7 +145,7 @@ std::variant<uint64_t, SubmitFailure> SchedulerImpl::submit(RequestOptions reque
     if (static_cast<int64_t>(queue_.size()) >= options_.max_queue + free_slots)
         return SubmitFailure{SubmitError::Overloaded,
                              fmt::format("{} requests are waiting already; try again later", queue_.size())};
-    r->id = next_id_++;
+    r->id = draw_id();
     queue_.push_back(r);
     live_[r->id] = r;
     RequestStatus& st = statuses_[r->id];

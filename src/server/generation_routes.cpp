@@ -124,11 +124,7 @@ bool send_whole(Exchange& x, httplib::DataSink& sink) {
 }
 
 void handle(Server::Impl& s, const httplib::Request& req, httplib::Response& res, Endpoint endpoint) {
-    if (!s.ready) {
-        send_error(res, {.status = 503, .message = "the server is not ready", .type = "service_unavailable",
-                         .code = "not_ready"});
-        return;
-    }
+    if (!s.ready) return send_error(res, not_ready(s));
     auto parsed = parse_request(endpoint, req.body, s.model);
     if (auto* e = std::get_if<ApiError>(&parsed)) return send_error(res, *e);
     ParsedRequest& r = std::get<ParsedRequest>(parsed);

@@ -14,12 +14,18 @@ namespace {
 
 using nlohmann::json;
 
-// "42", "cmpl-42" or "chatcmpl-42".
+// "42", "cmpl-42" or "chatcmpl-42": a decimal number without sign or leading zeros, after at most
+// one of the two prefixes.
 std::optional<uint64_t> parse_request_id(std::string_view text) {
-    if (const size_t dash = text.rfind('-'); dash != std::string_view::npos) text.remove_prefix(dash + 1);
+    for (const std::string_view prefix : {"cmpl-", "chatcmpl-"})
+        if (text.starts_with(prefix)) {
+            text.remove_prefix(prefix.size());
+            break;
+        }
+    if (text.empty() || (text.size() > 1 && text[0] == '0')) return std::nullopt;
     uint64_t id = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-    if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+    if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
     return id;
 }
 
@@ -86,10 +92,7 @@ void add_info_routes(Server::Impl& s) {
     s.http.Get("/health", [](const httplib::Request&, httplib::Response& res) { send_json(res, R"({"status":"ok"})"); });
     s.http.Get("/ready", [&s](const httplib::Request&, httplib::Response& res) {
         if (s.ready) return send_json(res, R"({"status":"ready"})");
-        send_error(res, {.status = 503,
-                         .message = s.stopping ? "the server is shutting down" : "the model is not loaded yet",
-                         .type = "service_unavailable",
-                         .code = "not_ready"});
+        send_error(res, not_ready(s));
     });
     s.http.Get("/v1/models", [&s](const httplib::Request&, httplib::Response& res) {
         json model{{"id", s.options.model_id}, {"object", "model"}, {"created", 0},

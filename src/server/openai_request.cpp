@@ -72,13 +72,20 @@ bool is_token_array(const json& v) {
     return true;
 }
 
-std::optional<ApiError> check_tokens(const std::vector<int32_t>& ids, const ModelContext& model, const char* param) {
-    for (int32_t id : ids)
-        if (id < 0 || id >= model.tokenizer->n_vocab())
-            return bad_request(fmt::format("token id {} is outside the vocabulary (0..{})", id,
-                                           model.tokenizer->n_vocab() - 1),
+// The ids of a token array, each checked against the vocabulary as the number it is, before it is
+// narrowed (4294967301 must not become token 5).
+std::variant<std::vector<int32_t>, ApiError> token_ids(const json& v, const ModelContext& model, const char* param) {
+    const int64_t n_vocab = model.tokenizer->n_vocab();
+    std::vector<int32_t> ids;
+    for (const json& x : v) {
+        const bool in_vocab = x.is_number_unsigned() ? x.get<uint64_t>() < static_cast<uint64_t>(n_vocab)
+                                                     : x.get<int64_t>() >= 0 && x.get<int64_t>() < n_vocab;
+        if (!in_vocab)
+            return bad_request(fmt::format("token id {} is outside the vocabulary (0..{})", x.dump(), n_vocab - 1),
                                param);
-    return std::nullopt;
+        ids.push_back(static_cast<int32_t>(x.get<int64_t>()));
+    }
+    return ids;
 }
 
 // `prompt`: a string, an array of strings, an array of token ids, or an array of such arrays.
@@ -88,26 +95,29 @@ std::variant<std::vector<std::vector<int32_t>>, ApiError> completion_prompts(con
     const tokenizer::EncodeOptions encode{.add_special = true, .parse_special = true};
     std::vector<std::vector<int32_t>> prompts;
     auto wrong = [] { return bad_request("'prompt' must be a string, an array of strings or of token ids", "prompt"); };
-    if (prompt->is_string()) {
-        prompts.push_back(model.tokenizer->encode(prompt->get<std::string>(), encode));
-    } else if (is_token_array(*prompt)) {
-        prompts.push_back(prompt->get<std::vector<int32_t>>());
+    // One prompt: a string or a token array; an array of them gives several.
+    const auto add = [&](const json& item) -> std::optional<ApiError> {
+        if (item.is_string()) {
+            prompts.push_back(model.tokenizer->encode(item.get<std::string>(), encode));
+        } else {
+            auto ids = token_ids(item, model, "prompt");
+            if (auto* e = std::get_if<ApiError>(&ids)) return *e;
+            prompts.push_back(std::get<std::vector<int32_t>>(std::move(ids)));
+        }
+        return std::nullopt;
+    };
+    if (prompt->is_string() || is_token_array(*prompt)) {
+        if (auto e = add(*prompt)) return *e;
     } else if (prompt->is_array() && !prompt->empty()) {
         for (const json& item : *prompt) {
-            if (item.is_string())
-                prompts.push_back(model.tokenizer->encode(item.get<std::string>(), encode));
-            else if (is_token_array(item))
-                prompts.push_back(item.get<std::vector<int32_t>>());
-            else
-                return wrong();
+            if (!item.is_string() && !is_token_array(item)) return wrong();
+            if (auto e = add(item)) return *e;
         }
     } else {
         return wrong();
     }
-    for (const auto& p : prompts) {
+    for (const auto& p : prompts)
         if (p.empty()) return bad_request("the prompt has no tokens", "prompt");
-        if (auto e = check_tokens(p, model, "prompt")) return *e;
-    }
     return prompts;
 }
 
@@ -246,8 +256,8 @@ std::optional<ApiError> read_generation(FieldReader& f, Endpoint endpoint, Parse
 }  // namespace
 
 std::variant<std::vector<int32_t>, ApiError> chat_prompt(const json& messages, const ModelContext& model) {
-    if (!messages.is_array() || messages.empty())
-        return bad_request("'messages' must be a non-empty array", "messages", "missing_required_parameter");
+    if (!messages.is_array()) return bad_request("'messages' must be an array of messages", "messages", "invalid_type");
+    if (messages.empty()) return bad_request("'messages' must not be empty", "messages", "empty_array");
     tmpl::ChatInputs inputs;
     inputs.add_generation_prompt = true;
     const tokenizer::Tokenizer& tok = *model.tokenizer;

@@ -1,6 +1,17 @@
-// Lifecycle and cross-cutting concerns: authentication, the body limit, OpenAI-shaped errors for
-// whatever httplib answers by itself (404, 413), response counting, and draining on stop.
+// Lifecycle and cross-cutting concerns: authentication, the JSON media type of request bodies, the
+// body limit, OpenAI-shaped errors for whatever httplib answers by itself (404, 413), the listen
+// backlog, response counting, and draining on stop.
 #include "server/server.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <string_view>
 
 #include "server/server_impl.h"
 
@@ -13,11 +24,36 @@ void send_json(httplib::Response& res, const std::string& body, int status) {
 
 void send_error(httplib::Response& res, const ApiError& error) { send_json(res, error_body(error), error.status); }
 
+ApiError not_ready(const Server::Impl& s) {
+    if (s.stopping)
+        return {.status = 503, .message = "the server is shutting down", .type = "service_unavailable",
+                .code = "shutting_down"};
+    return {.status = 503, .message = "the model is not loaded yet", .type = "service_unavailable",
+            .code = "not_ready"};
+}
+
 namespace {
 
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+// "Bearer KEY", the scheme in any case (RFC 7235).
 bool authorized(const httplib::Request& req, const std::string& key) {
     const std::string header = req.get_header_value("Authorization");
-    return header == "Bearer " + key;
+    const size_t space = header.find(' ');
+    return space != std::string::npos && equal_ignoring_case(std::string_view(header).substr(0, space), "Bearer") &&
+           std::string_view(header).substr(space + 1) == key;
+}
+
+// The media type of a Content-Type value: before any parameters, without spaces, lower case.
+std::string media_type(const std::string& content_type) {
+    std::string type = content_type.substr(0, content_type.find(';'));
+    std::erase_if(type, [](unsigned char c) { return std::isspace(c); });
+    std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::tolower(c); });
+    return type;
 }
 
 }  // namespace
@@ -29,13 +65,27 @@ Server::Server(engine::Scheduler& scheduler, ModelContext model, ServerOptions o
     s.http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     s.http.set_payload_max_length(s.options.max_body_bytes);
     s.http.set_tcp_nodelay(true);  // stream tokens as they come, not in Nagle-sized batches
+    s.http.set_socket_options([&s](socket_t sock) {
+        httplib::default_socket_options(sock);
+        s.listen_socket = sock;  // httplib listens with a backlog of 5: bind() widens it
+    });
     s.http.set_pre_routing_handler([&s](const httplib::Request& req, httplib::Response& res) {
-        if (s.options.api_key.empty() || req.path == "/health" || authorized(req, s.options.api_key))
-            return httplib::Server::HandlerResponse::Unhandled;
-        res.set_header("WWW-Authenticate", "Bearer");
-        send_error(res, {.status = 401, .message = "missing or wrong API key (Authorization: Bearer KEY)",
-                         .type = "authentication_error", .code = "invalid_api_key"});
-        return httplib::Server::HandlerResponse::Handled;
+        if (!s.options.api_key.empty() && req.path != "/health" && !authorized(req, s.options.api_key)) {
+            res.set_header("WWW-Authenticate", "Bearer");
+            send_error(res, {.status = 401, .message = "missing or wrong API key (Authorization: Bearer KEY)",
+                             .type = "authentication_error", .code = "invalid_api_key"});
+            return httplib::Server::HandlerResponse::Handled;
+        }
+        // Every POST route reads JSON. Requiring the JSON media type keeps other web pages out: a
+        // browser sends text/plain or form bodies across sites without asking, JSON only after a
+        // CORS preflight that this server does not grant.
+        if (req.method == "POST" && media_type(req.get_header_value("Content-Type")) != "application/json") {
+            send_error(res, {.status = 415,
+                             .message = "the request body must be JSON (Content-Type: application/json)",
+                             .code = "unsupported_media_type"});
+            return httplib::Server::HandlerResponse::Handled;
+        }
+        return httplib::Server::HandlerResponse::Unhandled;
     });
     // httplib answers unknown routes (404), oversized bodies (413) and the like without a body.
     s.http.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
@@ -66,15 +116,26 @@ Server::~Server() { stop(std::chrono::milliseconds(0)); }
 
 Result<int> Server::bind() {
     Impl& s = *impl_;
-    if (s.options.port == 0) {
-        const int port = s.http.bind_to_any_port(s.options.host);
+    int port = s.options.port;
+    if (port == 0) {
+        port = s.http.bind_to_any_port(s.options.host);
         if (port <= 0) return make_error("cannot listen on {} (any port)", s.options.host);
-        return port;
-    }
-    if (!s.http.bind_to_port(s.options.host, s.options.port))
+    } else if (!s.http.bind_to_port(s.options.host, port)) {
         return make_error("cannot listen on {}:{} (in use, or not an address of this machine?)", s.options.host,
-                          s.options.port);
-    return s.options.port;
+                          port);
+    }
+    // Listening again on a listening socket sets its backlog: a burst of connects then waits in
+    // the kernel's queue instead of being refused.
+    if (s.listen_socket >= 0 && ::listen(s.listen_socket, SOMAXCONN) != 0)
+        return make_error("cannot set the listen backlog on {}:{}: {}", s.options.host, port, std::strerror(errno));
+    return port;
+}
+
+int Server::accept_backlog() const {
+    tcp_info info{};
+    socklen_t size = sizeof(info);
+    if (impl_->listen_socket < 0 || getsockopt(impl_->listen_socket, IPPROTO_TCP, TCP_INFO, &info, &size) != 0) return -1;
+    return static_cast<int>(info.tcpi_sacked);  // for a listening socket: its backlog
 }
 
 void Server::run() { impl_->http.listen_after_bind(); }

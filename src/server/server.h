@@ -40,8 +40,11 @@ public:
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
-    // Binds the listening socket; returns the port.
+    // Binds the listening socket, with room for a burst of connections to wait (the kernel's
+    // largest backlog, SOMAXCONN); returns the port.
     Result<int> bind();
+    // The listening socket's backlog as the kernel reports it (Linux), or -1 before bind().
+    int accept_backlog() const;
     // Serves until stop(). Blocks.
     void run();
     // /ready answers 200 only while ready (and not stopping).

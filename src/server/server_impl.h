@@ -22,6 +22,7 @@ struct Server::Impl {
     std::atomic<bool> ready{false};
     std::atomic<bool> stopping{false};
     std::mutex stop_mutex;
+    int listen_socket = -1;  // set when httplib creates it
 
     Impl(engine::Scheduler& s, ModelContext m, ServerOptions o)
         : scheduler(&s), model(std::move(m)), options(std::move(o)), traces(options.trace_capacity) {}
@@ -29,6 +30,8 @@ struct Server::Impl {
 
 void send_error(httplib::Response& res, const ApiError& error);
 void send_json(httplib::Response& res, const std::string& body, int status = 200);
+// The 503 while the server is not ready: still loading (`not_ready`) or draining (`shutting_down`).
+ApiError not_ready(const Server::Impl& impl);
 
 // The routes, registered on impl.http.
 void add_generation_routes(Server::Impl& impl);  // /v1/completions, /v1/chat/completions

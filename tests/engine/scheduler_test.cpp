@@ -135,6 +135,33 @@ TEST(Scheduler, SharedPrefixIsReusedAndChangesNothing) {
     s.expect_no_leak();
 }
 
+// A queued request reports no completion tokens (not minus its prompt), also once cancelled; ids
+// are drawn at random, below 2^53, and differ.
+TEST(Scheduler, QueuedRequestsReportNoCompletionTokensAndIdsAreRandom) {
+    Served s({.max_running = 1});
+    Collector c;
+    const uint64_t running = submitted(s.scheduler->submit(greedy(prompt_of(1, 5), 200), c.sink(0)));
+    const uint64_t queued = submitted(s.scheduler->submit(greedy(prompt_of(2, 9), 3), c.sink(1)));
+    EXPECT_NE(running, queued);
+    EXPECT_LT(running, uint64_t{1} << 53);
+    EXPECT_LT(queued, uint64_t{1} << 53);
+    EXPECT_FALSE(running == 1 && queued == 2) << "ids look sequential";
+    auto st = s.scheduler->status(queued);
+    ASSERT_TRUE(st.has_value());
+    if (st->state == RequestState::Queued) {
+        EXPECT_EQ(st->usage.completion_tokens, 0);
+    }
+    EXPECT_GE(st->usage.completion_tokens, 0);
+    EXPECT_TRUE(s.scheduler->cancel(queued));
+    EXPECT_TRUE(s.scheduler->cancel(running));
+    ASSERT_TRUE(c.wait(2));
+    EXPECT_EQ(c.get(1).finished->usage.completion_tokens, 0);
+    st = s.scheduler->status(queued);
+    ASSERT_TRUE(st.has_value());
+    EXPECT_EQ(st->usage.completion_tokens, 0);
+    s.expect_no_leak();
+}
+
 TEST(Scheduler, CancelMidPrefillAndMidDecodeFreesTheBlocks) {
     Served s({.step_token_budget = 8});
     Collector c;

@@ -55,6 +55,60 @@ TEST_F(HttpTest, ApiKeyGuardsEverythingButHealth) {
     EXPECT_EQ(ok->status, 200) << ok->body;
 }
 
+// RFC 7235: the scheme is case-insensitive; the key is not.
+TEST_F(HttpTest, BearerSchemeInAnyCase) {
+    start(1ms, {.api_key = "sekret"});
+    for (const char* header : {"bearer sekret", "BEARER sekret", "Bearer sekret"}) {
+        auto res = harness->client().Get("/v1/models", {{"Authorization", header}});
+        ASSERT_TRUE(res);
+        EXPECT_EQ(res->status, 200) << header;
+    }
+    for (const char* header : {"Bearer SEKRET", "Bearersekret", "Basic sekret", "sekret"})
+        expect_openai_error(harness->client().Get("/v1/models", {{"Authorization", header}}), 401);
+}
+
+// A body that is not declared JSON is refused before it is read as JSON (cross-site pages can send
+// text/plain and form bodies without a preflight).
+TEST_F(HttpTest, PostBodiesMustBeDeclaredJson) {
+    start(1ms);
+    auto c = harness->client();
+    const std::string body = R"({"prompt":"x","max_tokens":1})";
+    for (const char* type : {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""}) {
+        auto res = c.Post("/v1/completions", body, type);
+        expect_openai_error(res, 415);
+        if (res) {
+            EXPECT_EQ(parse_json(res->body)["error"]["code"], "unsupported_media_type") << type;
+        }
+    }
+    for (const char* type : {"application/json", "Application/JSON; charset=utf-8"}) {
+        auto res = c.Post("/v1/completions", body, type);
+        ASSERT_TRUE(res);
+        EXPECT_EQ(res->status, 200) << type << ": " << res->body;
+    }
+}
+
+// Only "N", "cmpl-N" and "chatcmpl-N" name request N.
+TEST_F(HttpTest, RequestIdsParseStrictly) {
+    start(1ms);
+    auto c = harness->client();
+    auto done = c.Post("/v1/completions", R"({"prompt":"x","max_tokens":1})", "application/json");
+    ASSERT_TRUE(done);
+    ASSERT_EQ(done->status, 200);
+    for (const char* id : {"1", "cmpl-1", "chatcmpl-1"}) {
+        auto res = c.Get(std::string("/v1/requests/") + id);
+        ASSERT_TRUE(res);
+        EXPECT_EQ(res->status, 200) << id;
+    }
+    for (const char* id : {"-1", "01", "+1", "xyz-1", "cmpl-cmpl-1", "cmpl-", "1x", "chatcmpl--1"})
+        expect_openai_error(c.Get(std::string("/v1/requests/") + id), 404);
+}
+
+// A burst of connections waits in the kernel's queue: the backlog is far above httplib's 5.
+TEST_F(HttpTest, ListenBacklogHoldsABurst) {
+    start(1ms);
+    EXPECT_GE(harness->server().accept_backlog(), 128);
+}
+
 TEST_F(HttpTest, ErrorsAreOpenAIShaped) {
     start(1ms, {.max_body_bytes = 1000});
     auto c = harness->client();
@@ -190,7 +244,10 @@ TEST_F(HttpTest, StopDrainsAndRefusesNewWork) {
         std::this_thread::sleep_for(1ms);
     }
     auto refused = harness->client().Post("/v1/completions", R"({"prompt":"x","max_tokens":1})", "application/json");
-    if (refused) expect_openai_error(refused, 503);  // (or the listener closed already: no answer)
+    if (refused) {  // (or the listener closed already: no answer)
+        expect_openai_error(refused, 503);
+        EXPECT_EQ(parse_json(refused->body)["error"]["code"], "shutting_down") << refused->body;
+    }
     stopper.join();
     running.join();
     EXPECT_EQ(status, 200);
@@ -205,6 +262,7 @@ TEST_F(HttpTest, ReadyIs503UntilReady) {
     start(1ms);
     harness->server().set_ready(false);
     expect_openai_error(harness->client().Get("/ready"), 503);
+    EXPECT_EQ(parse_json(harness->client().Get("/ready")->body)["error"]["code"], "not_ready");
     expect_openai_error(harness->client().Post("/v1/completions", R"({"prompt":"x"})", "application/json"), 503);
     harness->server().set_ready(true);
     auto res = harness->client().Get("/ready");

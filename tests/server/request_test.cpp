@@ -1,4 +1,5 @@
 // Parsing and validation of OpenAI request bodies, and the shapes of responses and SSE chunks.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "model_fixture.h"
@@ -97,6 +98,15 @@ TEST_F(RequestTest, PromptForms) {
     EXPECT_EQ(expect_error(Endpoint::Completions, R"({"max_tokens":3})", "prompt").code, "missing_required_parameter");
 }
 
+// Ids past 32 bits are refused as the numbers they are, not wrapped into the vocabulary.
+TEST_F(RequestTest, TokenIdsDoNotWrap) {
+    for (const char* id : {"4294967301", "2147483648", "-2147483648", "-1", "18446744073709551615", "9223372036854775808"}) {
+        const ApiError e = expect_error(Endpoint::Completions, fmt::format(R"({{"prompt":[1,{}]}})", id), "prompt");
+        EXPECT_NE(e.message.find(id), std::string::npos) << e.message;
+    }
+    expect_error(Endpoint::Completions, R"({"prompt":[[1],[4294967301]]})", "prompt");
+}
+
 TEST_F(RequestTest, ChatRendersThroughTheTemplate) {
     ParsedRequest r = expect_ok(Endpoint::Chat, R"({"messages":[{"role":"system","content":"Be brief."},)"
                                                 R"({"role":"user","content":[{"type":"text","text":"Hi"}]}],"logprobs":true,"top_logprobs":3})");
@@ -111,7 +121,8 @@ TEST_F(RequestTest, ChatRendersThroughTheTemplate) {
 TEST_F(RequestTest, ChatErrors) {
     EXPECT_EQ(expect_error(Endpoint::Chat, R"({"model":"x"})", "messages").code, "missing_required_parameter");
     expect_error(Endpoint::Chat, R"({"messages":[]})", "messages");
-    expect_error(Endpoint::Chat, R"({"messages":"hi"})", "messages");
+    // Present but not a list: not "missing".
+    EXPECT_EQ(expect_error(Endpoint::Chat, R"({"messages":"not a list"})", "messages").code, "invalid_type");
     expect_error(Endpoint::Chat, R"({"messages":[{"content":"hi"}]})", "messages[0].role");
     expect_error(Endpoint::Chat, R"({"messages":[{"role":"user","content":5}]})", "messages[0].content");
     expect_error(Endpoint::Chat, R"({"messages":[{"role":"user","content":"x"}],"top_logprobs":2})", "top_logprobs");
