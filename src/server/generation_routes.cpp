@@ -14,6 +14,9 @@ namespace {
 
 constexpr auto kStreamPoll = std::chrono::milliseconds(250);
 constexpr auto kHeartbeat = std::chrono::milliseconds(1000);
+// How long a response's end waits for its cancelled requests to report their finish (the scheduler
+// does at its next step).
+constexpr auto kDrainAfterCancel = std::chrono::seconds(10);
 
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
@@ -35,6 +38,7 @@ public:
             last = e.at;
             return;
         }
+        server_.metrics.count_finished(finish_reason(ev.reason));
         server_.metrics.count_tokens(ev.usage.prompt_tokens, ev.usage.completion_tokens);
         server_.metrics.observe_request_duration(seconds(e.at - g_.submitted()));
         server_.traces.add({.request = ev.request,
@@ -146,9 +150,19 @@ void handle(Server::Impl& s, const httplib::Request& req, httplib::Response& res
     x->include_usage = r.include_usage;
     x->recorder = std::make_unique<Recorder>(s, *x->generation, req.path);
     res.set_header("X-Request-Id", fmt::format("{}", fmt::join(ids, ",")));
-    // The releaser runs however the response ends; a generation still running is cancelled.
+    // The releaser runs however the response ends; a generation still running is cancelled, and
+    // its requests' finishes are still recorded, so that every request that entered the scheduler
+    // is counted once (metrics, traces), also when its client left.
     auto release = [x](bool) {
-        if (!x->generation->finished()) x->generation->cancel_all();
+        Generation& g = *x->generation;
+        if (g.finished()) return;
+        g.cancel_all();
+        const auto give_up = Clock::now() + kDrainAfterCancel;
+        while (!g.finished() && Clock::now() < give_up)
+            if (std::optional<TimedEvent> e = g.next(kStreamPoll)) {
+                g.apply(*e);
+                x->recorder->observe(*e);
+            }
     };
     if (r.stream) {
         res.set_header("Cache-Control", "no-cache");

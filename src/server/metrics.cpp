@@ -40,6 +40,13 @@ void Metrics::count_tokens(int64_t prompt, int64_t generated) {
     generated_tokens_ += static_cast<uint64_t>(generated);
 }
 
+void Metrics::count_finished(std::string_view finish_reason) {
+    std::lock_guard lock(mutex_);
+    auto it = finished_.find(finish_reason);
+    if (it == finished_.end()) it = finished_.emplace(std::string(finish_reason), 0).first;
+    ++it->second;
+}
+
 void Metrics::observe_time_to_first_token(double seconds) {
     std::lock_guard lock(mutex_);
     ttft_.observe(seconds);
@@ -86,6 +93,10 @@ std::string Metrics::render(const engine::SchedulerStats& s) const {
            "# TYPE rocmforge_http_requests_total counter\n";
     for (const auto& [status, n] : responses_)
         out += fmt::format("rocmforge_http_requests_total{{code=\"{}\"}} {}\n", status, n);
+    out += "# HELP rocmforge_requests_finished_total Requests that entered the scheduler and finished, by finish reason.\n"
+           "# TYPE rocmforge_requests_finished_total counter\n";
+    for (const auto& [reason, n] : finished_)
+        out += fmt::format("rocmforge_requests_finished_total{{finish_reason=\"{}\"}} {}\n", reason, n);
     counter(out, "rocmforge_prompt_tokens_total", "Prompt tokens of finished requests.", prompt_tokens_);
     counter(out, "rocmforge_generation_tokens_total", "Tokens generated for finished requests.", generated_tokens_);
     ttft_.write(out, "rocmforge_time_to_first_token_seconds", "Time from submission to the first generated token.");

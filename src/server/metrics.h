@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/scheduler.h"
@@ -35,6 +36,8 @@ public:
 
     void count_response(int status);
     void count_tokens(int64_t prompt, int64_t generated);
+    // A request that entered the scheduler has finished, however ("stop", "length", "cancelled", ...).
+    void count_finished(std::string_view finish_reason);
     void observe_time_to_first_token(double seconds);
     void observe_inter_token_latency(double seconds);
     void observe_request_duration(double seconds);
@@ -48,6 +51,7 @@ public:
 private:
     mutable std::mutex mutex_;
     std::map<int, uint64_t> responses_;  // by HTTP status
+    std::map<std::string, uint64_t, std::less<>> finished_;  // by finish reason
     uint64_t prompt_tokens_ = 0, generated_tokens_ = 0;
     Histogram ttft_, itl_, duration_;
     std::string backend_, device_;

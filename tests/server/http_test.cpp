@@ -211,6 +211,19 @@ TEST_F(HttpTest, ClientThatLeavesMidStreamCancels) {
     auto st = harness->client().Get("/v1/requests/1");
     ASSERT_TRUE(st);
     EXPECT_EQ(parse_json(st->body)["finish_reason"], "cancelled");
+    // The request is still counted once, with its tokens, in the traces and the metrics.
+    json traces;
+    for (int i = 0; i < 400; ++i) {
+        traces = parse_json(harness->client().Get("/traces")->body)["traces"];
+        if (!traces.empty()) break;
+        std::this_thread::sleep_for(5ms);
+    }
+    ASSERT_EQ(traces.size(), 1u);
+    EXPECT_EQ(traces[0]["finish_reason"], "cancelled");
+    const std::string metrics = harness->client().Get("/metrics")->body;
+    EXPECT_NE(metrics.find("rocmforge_requests_finished_total{finish_reason=\"cancelled\"} 1"), std::string::npos)
+        << metrics;
+    EXPECT_EQ(metrics.find("rocmforge_generation_tokens_total 0\n"), std::string::npos) << metrics;
 }
 
 TEST_F(HttpTest, ClientThatLeavesAPlainRequestCancels) {
