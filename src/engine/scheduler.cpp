@@ -71,7 +71,8 @@ private:
     // Builds and runs one step; false when there was nothing to compute.
     bool step();
     void sample(Request& r, std::span<float> logits);
-    void finish(Request& r, StopReason reason, std::string error = {});
+    enum class Outcome { Ended, Failed };  // RequestEvent::failed
+    void finish(Request& r, StopReason reason, std::string error = {}, Outcome outcome = Outcome::Ended);
     void emit(Request& r, const RequestEvent& event) const {
         if (r.sink) r.sink(event);
     }
@@ -308,7 +309,8 @@ bool SchedulerImpl::reserve_or_preempt(Request& r, int64_t n, int64_t& budget) {
             ++active;
         }
         if (active == 1) {  // alone and still short: the pool is too small for this request
-            finish(r, StopReason::ContextFull, fmt::format("the KV cache ({} blocks) is full", cache.total_blocks()));
+            finish(r, StopReason::ContextFull, fmt::format("the KV cache ({} blocks) is full", cache.total_blocks()),
+                   Outcome::Failed);
             return false;
         }
         preempt(*newest, budget);
@@ -376,7 +378,8 @@ bool SchedulerImpl::step() {
 
     if (auto done = engine_.step(batch_, logits_); !done.ok()) {
         for (auto& [r, n] : batch_requests_)
-            if (!r->finished) finish(*r, StopReason::Cancelled, "the forward step failed: " + done.error().message);
+            if (!r->finished)
+                finish(*r, StopReason::Cancelled, "the forward step failed: " + done.error().message, Outcome::Failed);
         return true;
     }
     int64_t prompt_tokens = 0;
@@ -431,7 +434,7 @@ void SchedulerImpl::sample(Request& r, std::span<float> logits) {
     }
 }
 
-void SchedulerImpl::finish(Request& r, StopReason reason, std::string error) {
+void SchedulerImpl::finish(Request& r, StopReason reason, std::string error, Outcome outcome) {
     if (r.finished) return;
     r.finished = true;
     const auto now = Clock::now();
@@ -440,6 +443,7 @@ void SchedulerImpl::finish(Request& r, StopReason reason, std::string error) {
     e.request = r.id;
     e.reason = reason;
     e.error = std::move(error);
+    e.failed = outcome == Outcome::Failed;
     if (r.decode) e.text = r.decode->finish(reason);
     if (r.seq >= 0) {
         engine_.cache().release(r.seq);

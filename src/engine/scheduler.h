@@ -63,10 +63,12 @@ struct RequestEvent {
     std::string text;
     float logprob = 0.0f;
     std::vector<TokenLogprob> top_logprobs;
-    // Finished: why (Cancelled also for timeouts and errors, with `error` set for those), the
-    // text still held back, counts and timings.
+    // Finished: why (Cancelled also for timeouts, shutdown and errors, with `error` set for those),
+    // the text still held back, counts and timings. `failed`: the request could not run to its
+    // end (a failed step, a KV cache too small for it alone), as opposed to being cut short.
     StopReason reason = StopReason::MaxTokens;
     std::string error;
+    bool failed = false;
     RequestUsage usage;
     RequestTimings timings;
 };

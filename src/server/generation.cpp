@@ -70,6 +70,7 @@ Choice& Generation::apply(const TimedEvent& e) {
     } else {
         c.reason = ev.reason;
         c.error = ev.error;
+        c.failed = ev.failed;
         c.usage = ev.usage;
         ++n_finished_;
     }

@@ -67,6 +67,10 @@ struct Exchange {
 
 bool write(httplib::DataSink& sink, const std::string& data) { return sink.write(data.data(), data.size()); }
 
+// A request that failed ends with an error; one cut by a timeout or by shutdown carries a message
+// too, but ends like any cancelled one (its text so far and finish_reason "cancelled", nothing
+// else; the message goes to its trace).
+
 bool stream_events(Exchange& x, httplib::DataSink& sink) {
     Generation& g = *x.generation;
     std::vector<size_t> text_offsets(g.choices().size(), 0);
@@ -92,7 +96,7 @@ bool stream_events(Exchange& x, httplib::DataSink& sink) {
                          text_offsets[e->choice]);
         text_offsets[e->choice] += ev.text.size();
         if (!write(sink, sse_event(chunk))) return false;
-        if (finished && !ev.error.empty() &&
+        if (finished && ev.failed &&
             !write(sink, sse_event(error_body({.status = 500, .message = ev.error, .type = "server_error"}))))
             return false;
     }
@@ -118,8 +122,7 @@ bool send_whole(Exchange& x, httplib::DataSink& sink) {
     }
     // The status line has gone out already; a request that failed as a whole says so in the body.
     const auto& choices = g.choices();
-    const bool all_failed =
-        std::all_of(choices.begin(), choices.end(), [](const Choice& c) { return !c.error.empty(); });
+    const bool all_failed = std::all_of(choices.begin(), choices.end(), [](const Choice& c) { return c.failed; });
     const std::string body = all_failed ? error_body({.status = 500, .message = choices[0].error, .type = "server_error"})
                                         : completion_body(x.meta, choices);
     if (!write(sink, body)) return false;

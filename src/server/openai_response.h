@@ -30,7 +30,8 @@ struct Choice {
     std::string text = {};
     std::vector<StepLogprob> logprobs = {};
     engine::StopReason reason = engine::StopReason::MaxTokens;
-    std::string error = {};  // set when the request ended by an error or timeout
+    std::string error = {};  // set when the request ended by an error, a timeout or shutdown
+    bool failed = false;     // the error is a failure (RequestEvent::failed), not an early end
     engine::RequestUsage usage = {};
 };
 

@@ -270,6 +270,7 @@ TEST(Scheduler, TimeoutsCancelQueuedAndRunningRequests) {
     const Output a = c.get(0), b = c.get(1);
     EXPECT_EQ(a.finished->reason, StopReason::Cancelled);
     EXPECT_NE(a.finished->error.find("timed out"), std::string::npos);
+    EXPECT_FALSE(a.finished->failed);  // cut short, not failed
     EXPECT_GT(a.tokens.size(), 0u);
     EXPECT_LT(a.tokens.size(), 100u);
     EXPECT_EQ(b.finished->reason, StopReason::Cancelled);
@@ -307,6 +308,7 @@ TEST(Scheduler, ShutdownDrainsThenRefuses) {
         ASSERT_TRUE(o.finished.has_value()) << i;
         EXPECT_EQ(o.finished->reason, StopReason::Cancelled);
         EXPECT_FALSE(o.finished->error.empty());
+        EXPECT_FALSE(o.finished->failed);
     }
     t.expect_no_leak();
 }
@@ -385,6 +387,7 @@ TEST(Scheduler, PreemptionWhenThePoolRunsShortChangesNoOutput) {
     ASSERT_TRUE(c.wait(1));
     EXPECT_EQ(c.get(0).finished->reason, StopReason::ContextFull);
     EXPECT_NE(c.get(0).finished->error.find("KV cache"), std::string::npos);
+    EXPECT_TRUE(c.get(0).finished->failed);
     EXPECT_EQ(c.get(0).tokens.size(), 11u);  // 16 positions: 6 prompt + 10 fed + the last sampled
     small.expect_no_leak();
 }

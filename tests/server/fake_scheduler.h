@@ -28,7 +28,7 @@ public:
         if (static_cast<int64_t>(active_.size()) >= max_active_)
             return engine::SubmitFailure{engine::SubmitError::Overloaded, "queue full"};
         const uint64_t id = ++next_id_;
-        active_[id] = {std::move(request), std::move(sink), 0, false};
+        active_[id] = {std::move(request), std::move(sink), 0, false, {}};
         status_[id] = {.id = id, .state = engine::RequestState::Decoding, .usage = {}, .reason = std::nullopt};
         return id;
     }
@@ -54,7 +54,10 @@ public:
             std::unique_lock lock(mutex_);
             stopping_ = true;
             drained_.wait_for(lock, deadline, [&] { return active_.empty(); });
-            for (auto& [id, r] : active_) r.cancelled = true;
+            for (auto& [id, r] : active_) {
+                r.cancelled = true;
+                r.cut = "the scheduler shut down before the request finished";  // as the real one says
+            }
             quit_ = true;
         }
         if (thread_.joinable()) thread_.join();
@@ -67,6 +70,7 @@ private:
         engine::EventSink sink;
         int64_t generated = 0;
         bool cancelled = false;
+        std::string cut;  // why shutdown cut it
     };
 
     void loop() {
@@ -94,7 +98,7 @@ private:
                 st.reason = reason;
                 st.usage.prompt_tokens = static_cast<int64_t>(r.options.prompt.size());
                 engine::RequestEvent e{.kind = engine::RequestEvent::Kind::Finished, .request = id, .text = {},
-                                       .top_logprobs = {}, .reason = reason, .error = {}, .usage = st.usage,
+                                       .top_logprobs = {}, .reason = reason, .error = r.cut, .usage = st.usage,
                                        .timings = {}};
                 r.sink(e);
                 it = active_.erase(it);

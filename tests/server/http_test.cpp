@@ -271,6 +271,45 @@ TEST_F(HttpTest, StopDrainsAndRefusesNewWork) {
     EXPECT_FALSE(after);  // the listener is closed
 }
 
+// Requests still running at the drain deadline end as cancelled ones do: a stream with its
+// finish chunk and [DONE] (no error event after it), a plain request with the text it had.
+TEST_F(HttpTest, ShutdownCutsRequestsLikeACancellation) {
+    start(5ms);
+    std::string plain, streamed;
+    int plain_status = 0;
+    std::thread a([&] {
+        auto res = harness->client().Post("/v1/completions", R"({"prompt":"x","max_tokens":100000})", "application/json");
+        if (res) {
+            plain_status = res->status;
+            plain = res->body;
+        }
+    });
+    std::thread b([&] {
+        test::stream_post(harness->client(), "/v1/completions", R"({"prompt":"x","max_tokens":100000,"stream":true})",
+                          {}, [&](const char* d, size_t n) {
+                              streamed.append(d, n);
+                              return true;
+                          });
+    });
+    for (int i = 0; i < 400 && scheduler->stats().running < 2; ++i) std::this_thread::sleep_for(5ms);
+    std::this_thread::sleep_for(100ms);
+    harness->stop(50ms);
+    a.join();
+    b.join();
+    EXPECT_EQ(plain_status, 200);
+    const json j = parse_json(plain);
+    ASSERT_TRUE(j.is_object() && j.contains("choices")) << plain;
+    EXPECT_FALSE(j.contains("error")) << plain;
+    EXPECT_EQ(j["choices"][0]["finish_reason"], "cancelled");
+    EXPECT_FALSE(j["choices"][0]["text"].get<std::string>().empty()) << plain;
+    bool done = false;
+    const auto events = test::sse_payloads(streamed, &done);
+    EXPECT_TRUE(done) << streamed;
+    ASSERT_FALSE(events.empty());
+    EXPECT_EQ(events.back()["choices"][0]["finish_reason"], "cancelled");
+    for (const json& e : events) EXPECT_FALSE(e.contains("error")) << e.dump();
+}
+
 TEST_F(HttpTest, ReadyIs503UntilReady) {
     start(1ms);
     harness->server().set_ready(false);
