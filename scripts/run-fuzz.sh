@@ -8,6 +8,11 @@ seconds=${2:-60}
 root=$(cd "$(dirname "$0")/.." && pwd)
 work="$root/fuzz-corpus-work"
 mkdir -p "$work" "$root/fuzz-artifacts"
-"$fuzzer" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+# A target's dictionary (tests/fuzz/TARGET.dict) gives mutations values that plain bit flips
+# rarely reach, such as dimensions near 2^62 whose byte size overflows.
+dict="$root/tests/fuzz/$(basename "$fuzzer").dict"
+dict_flag=()
+[[ -f "$dict" ]] && dict_flag=(-dict="$dict")
+"$fuzzer" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=10 "${dict_flag[@]}" \
   -artifact_prefix="$root/fuzz-artifacts/" -print_final_stats=1 \
   "$work" "$root/tests/fuzz/corpus" 2>&1 | tail -n 25

@@ -226,7 +226,13 @@ Status File::parse_all() {
                                 info.name, info.shape[0], type_info->name, type_info->block_size);
         }
         info.n_elements = n_elements;
-        info.n_bytes = *tensor_bytes(info.type, n_elements);  // cannot overflow: elements < 2^62
+        // The 2^62 elements allowed above, of a 4- or 8-byte type (F32, I32, I64, F64), can need 2^64 bytes or more.
+        auto n_bytes = tensor_bytes(info.type, n_elements);
+        if (!n_bytes) {
+            return cur.error_at(at, "tensor '{}': {} elements of {} overflow a 64-bit byte size", info.name,
+                                n_elements, type_info->name);
+        }
+        info.n_bytes = *n_bytes;
         RF_ASSIGN_OR_RETURN(info.offset, cur.read<uint64_t>("tensor data offset"));
         if (info.offset % alignment_ != 0) {
             return cur.error_at(at, "tensor '{}': data offset {} is not a multiple of the alignment {}",

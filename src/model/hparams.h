@@ -10,6 +10,16 @@
 
 namespace rf::model {
 
+// Bounds on the hyper-parameters read from a file, far above any published model (2025: width
+// 16384, FFN 73728, 128 heads, heads of 256, 384 experts, 126 layers, 10M tokens of context). They
+// keep every product formed from them (heads x head size, experts used x FFN width x batch, layers x
+// KV width x block size) far from 64-bit overflow; a value outside its bound is an Error naming the key.
+inline constexpr int64_t kMaxWidth = int64_t{1} << 20;     // embedding_length, feed_forward_length
+inline constexpr int64_t kMaxHeadSize = int64_t{1} << 16;  // attention.key/value_length, rope.dimension_count
+inline constexpr int64_t kMaxCount = int64_t{1} << 14;     // block_count, head counts, expert counts
+inline constexpr int64_t kMaxContext = INT32_MAX;          // context lengths, sliding window (positions are int32)
+inline constexpr int64_t kMaxVocab = INT32_MAX;            // rows of token_embd.weight (token ids are int32)
+
 struct HParams {
     std::string arch;            // general.architecture
     int64_t n_ctx_train = 0;     // context_length
@@ -34,7 +44,8 @@ struct HParams {
 };
 
 // Reads every key above. Missing required keys and values that cannot be right (zero layers,
-// heads that do not divide, a rope dimension larger than the head) are Errors naming the key.
+// heads that do not divide, a rope dimension larger than the head, a value beyond the bounds
+// above, experts used by a dense model) are Errors naming the key.
 // n_vocab is left for the loader, which reads it from the embedding table.
 Result<HParams> read_hparams(const gguf::File& file);
 

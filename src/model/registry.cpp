@@ -38,6 +38,9 @@ Result<std::unique_ptr<Model>> load_model(const gguf::File& file, Backend& backe
         if (static_cast<int64_t>(embd->shape[0]) != hp.n_embd)
             return make_error("{}: token_embd.weight rows have {} values but {} = {}", file.path(), embd->shape[0],
                               hp.key("embedding_length"), hp.n_embd);
+        if (embd->shape[1] > static_cast<uint64_t>(kMaxVocab))
+            return make_error("{}: token_embd.weight has {} rows, more token ids than int32 holds ({})", file.path(),
+                              embd->shape[1], kMaxVocab);
         hp.n_vocab = static_cast<int64_t>(embd->shape[1]);
         return a.load(file, backend, std::move(hp));
     }

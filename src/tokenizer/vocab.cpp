@@ -113,6 +113,10 @@ Result<Vocab> load_vocab(const gguf::File& file) {
     RF_ASSIGN_OR_RETURN(vocab.pre, file.get_string_or("tokenizer.ggml.pre", "default"));
     RF_ASSIGN_OR_RETURN(vocab.tokens, file.get_string_array("tokenizer.ggml.tokens"));
     if (vocab.tokens.empty()) return make_error("{}: tokenizer.ggml.tokens is empty", file.path());
+    // Checked before the narrowing below, which would otherwise wrap (finish_vocab checks too late).
+    if (vocab.tokens.size() > static_cast<size_t>(INT32_MAX))
+        return make_error("{}: tokenizer.ggml.tokens holds {} tokens, more than int32 ids can name", file.path(),
+                          vocab.tokens.size());
     const auto n_vocab = static_cast<int32_t>(vocab.tokens.size());
 
     if (file.has("tokenizer.ggml.scores")) {

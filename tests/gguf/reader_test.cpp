@@ -92,6 +92,20 @@ TEST(GgufReader, RejectsBadTensors) {
     expect_error(GgufBytes().header(1, 0).tensor("t", {8}, 0, 0).bytes, "truncated before its data section");
 }
 
+// The element count stays within the reader's 2^62 bound, but times the type's size it does not
+// fit in 64 bits: the byte size must be an error, not a wrapped (or undefined) value.
+TEST(GgufReader, RejectsTensorsWhoseByteSizeOverflows) {
+    const uint64_t big = uint64_t{1} << 62;
+    expect_error(GgufBytes().header(1, 0).tensor("t", {big}, 0, 0).pad().zeros(64).bytes,
+                 "tensor 't': 4611686018427387904 elements of F32 overflow a 64-bit byte size");
+    expect_error(GgufBytes().header(1, 0).tensor("t", {uint64_t{1} << 31, uint64_t{1} << 30}, 27, 0).pad().zeros(64).bytes,
+                 "elements of I64 overflow");
+    expect_error(GgufBytes().header(1, 0).tensor("t", {2, 2, uint64_t{1} << 60}, 28, 0).pad().zeros(64).bytes,
+                 "elements of F64 overflow");
+    // The largest count whose size fits (2^62 F16 values: 2^63 bytes) still fails, on the file size.
+    expect_error(GgufBytes().header(1, 0).tensor("t", {big}, 1, 0).pad().zeros(64).bytes, "extends past the end");
+}
+
 TEST(GgufReader, RejectsBadMetadata) {
     expect_error(GgufBytes().header(0, 2).kv_u32("a", 1).kv_u32("a", 2).bytes, "duplicate metadata key 'a'");
     expect_error(GgufBytes().header(0, 1).kv_u32("general.alignment", 3).bytes, "power of two");

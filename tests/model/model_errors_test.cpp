@@ -71,6 +71,53 @@ TEST(ModelErrors, RopeLargerThanHeadIsRefused) {
     EXPECT_NE(e.find("rope.dimension_count"), std::string::npos) << e;
 }
 
+// Heads of (2^29 + 2^15 + 1) values, 64 * (2^29 - 2^15 + 1) of them: the product is 2^64 + 64,
+// which wraps to the 64 query rows the synthetic tensors have. The counts must be refused on their
+// own, before any product is formed.
+TEST(ModelErrors, HeadProductsThatWrapAreRefused) {
+    const uint64_t x = (uint64_t{1} << 29) - (uint64_t{1} << 15) + 1, head = (uint64_t{1} << 29) + (uint64_t{1} << 15) + 1;
+    const std::string e = load_error({}, [&](gguf::Writer& w) {
+        w.set("llama.attention.head_count", gguf::Value::u64(64 * x));
+        w.set("llama.attention.head_count_kv", gguf::Value::u64(32 * x));
+        w.set("llama.attention.key_length", gguf::Value::u64(head));
+        w.set("llama.attention.value_length", gguf::Value::u64(head));
+    });
+    EXPECT_NE(e.find("llama.attention.head_count = 34357641280 is not a usable value"), std::string::npos) << e;
+}
+
+// Each hyper-parameter has its own bound (model/hparams.h); a value past it is named with its key,
+// not found later as a tensor that does not match.
+TEST(ModelErrors, ValuesBeyondTheirBoundsNameKeyAndValue) {
+    const uint64_t big = uint64_t{1} << 40;
+    for (std::string key : {"context_length", "embedding_length", "block_count", "feed_forward_length",
+                            "attention.key_length", "attention.value_length", "attention.sliding_window",
+                            "expert_count", "rope.dimension_count", "rope.scaling.original_context_length"}) {
+        const std::string e = load_error({}, [&](gguf::Writer& w) { w.set("llama." + key, gguf::Value::u64(big)); });
+        EXPECT_NE(e.find("llama." + key + " = 1099511627776 is not a usable value"), std::string::npos) << e;
+    }
+}
+
+// expert_used_count sizes the forward state's rows even for a dense model, so it must be 0 there.
+TEST(ModelErrors, ExpertsUsedByADenseModelAreRefused) {
+    const std::string e = load_error({}, [](gguf::Writer& w) {
+        w.set("llama.expert_used_count", gguf::Value::u64(uint64_t{1} << 14));
+    });
+    EXPECT_NE(e.find("llama.expert_used_count = 16384 but the model has no experts"), std::string::npos) << e;
+}
+
+// Finite f64 values that become infinite as f32 (and a scaling factor without an f32 inverse).
+TEST(ModelErrors, FloatsThatOverflowF32AreRefused) {
+    for (std::string key : {"rope.freq_base", "attention.layer_norm_rms_epsilon", "attn_logit_softcapping"}) {
+        const std::string e = load_error({}, [&](gguf::Writer& w) { w.set("llama." + key, gguf::Value::f64(1e300)); });
+        EXPECT_NE(e.find("llama." + key + " = 1e+300 is not a finite f32"), std::string::npos) << e;
+    }
+    const std::string e = load_error({}, [](gguf::Writer& w) {
+        w.set("llama.rope.scaling.type", gguf::Value::string("linear"));
+        w.set("llama.rope.scaling.factor", gguf::Value::f32(1e-45f));
+    });
+    EXPECT_NE(e.find("needs a positive llama.rope.scaling.factor"), std::string::npos) << e;
+}
+
 TEST(ModelErrors, BadTokensAndOverlongPromptsAreRefused) {
     cpu::CpuBackend backend({.threads = 1});
     test::SyntheticModel synth({});
