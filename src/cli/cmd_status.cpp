@@ -38,6 +38,11 @@ int run_status(const StatusOptions& o) {
         return kExitError;
     }
     auto ready = (*client)->Get("/ready");
+    // /health needs no key, /ready does: a refused key is the answer, not "not ready".
+    if (ready && ready->status == 401) {
+        fmt::print(stderr, "error: {} (live, but the key was refused: --api-key)\n", describe_failure(ready));
+        return kExitError;
+    }
     auto models = (*client)->Get("/v1/models");
     const bool is_ready = ready && ready->status == 200;
     fmt::print("server: {} ({})\n", o.address.url, is_ready ? "ready" : "live, not ready");

@@ -43,7 +43,7 @@ int generate_remote(const ServerAddress& address, const std::string& prompt, int
         return kExitUsage;
     }
     int status = 0;
-    std::string pending, error_body, finish;
+    std::string pending, error_body, finish, request_id;
     nlohmann::json usage;
     httplib::Request req;
     req.method = "POST";
@@ -52,6 +52,7 @@ int generate_remote(const ServerAddress& address, const std::string& prompt, int
     req.set_header("Content-Type", "application/json");
     req.response_handler = [&](const httplib::Response& res) {
         status = res.status;
+        request_id = res.get_header_value("X-Request-Id");
         return true;
     };
     req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
@@ -84,8 +85,8 @@ int generate_remote(const ServerAddress& address, const std::string& prompt, int
         fmt::print(stderr, "\nerror: {}\n", res && status == 200 ? error_body : describe_failure(res));
         return kExitError;
     }
-    fmt::print(stderr, "\n\n{} prompt tokens, {} generated, finished by {}\n", usage.value("prompt_tokens", 0),
-               usage.value("completion_tokens", 0), finish);
+    fmt::print(stderr, "\n\n{} prompt tokens, {} generated, finished by {} (request {})\n", usage.value("prompt_tokens", 0),
+               usage.value("completion_tokens", 0), finish, request_id);
     return kExitOk;
 }
 

@@ -74,6 +74,11 @@ TEST(ServeCli, ClientCommandsAgainstARunningServer) {
     EXPECT_EQ(gen.exit_code, 0) << gen.output;
     EXPECT_EQ(gen.output.rfind("Hello", 0), 0u) << gen.output;
     EXPECT_NE(gen.output.find("6 generated, finished by length"), std::string::npos) << gen.output;
+    // The request id (drawn at random by the server) is in the summary line.
+    const size_t at = gen.output.find("(request ");
+    ASSERT_NE(at, std::string::npos) << gen.output;
+    const std::string id = gen.output.substr(at + 9, gen.output.find(')', at) - at - 9);
+    ASSERT_FALSE(id.empty()) << gen.output;
     // The same text as the server gives to a plain request.
     const CommandResult again =
         run_command(rocmforge("generate --host " + server.url() + " -p Hello -n 6 --temp 0 --seed 1 2>/dev/null"));
@@ -84,14 +89,14 @@ TEST(ServeCli, ClientCommandsAgainstARunningServer) {
     EXPECT_NE(status.output.find("ready"), std::string::npos) << status.output;
     EXPECT_NE(status.output.find("model:  tiny (context 256)"), std::string::npos) << status.output;
 
-    const CommandResult one = run_command(rocmforge("status --host " + server.url() + " 1 2>&1"));
+    const CommandResult one = run_command(rocmforge("status --host " + server.url() + " " + id + " 2>&1"));
     EXPECT_EQ(one.exit_code, 0) << one.output;
     const auto j = nlohmann::json::parse(one.output, nullptr, false);
     ASSERT_TRUE(j.is_object()) << one.output;
     EXPECT_EQ(j["state"], "finished");
     EXPECT_EQ(j["completion_tokens"], 6);
 
-    const CommandResult cancel = run_command(rocmforge("cancel --host " + server.url() + " 1 2>&1"));
+    const CommandResult cancel = run_command(rocmforge("cancel --host " + server.url() + " cmpl-" + id + " 2>&1"));
     EXPECT_EQ(cancel.exit_code, 1) << cancel.output;  // already finished
     EXPECT_NE(cancel.output.find("already finished"), std::string::npos) << cancel.output;
     const CommandResult unknown = run_command(rocmforge("cancel --host " + server.url() + " 777 2>&1"));
@@ -104,7 +109,23 @@ TEST(ServeCli, ClientCommandsAgainstARunningServer) {
     EXPECT_EQ(server.terminate(), 0);
     const CommandResult gone = run_command(rocmforge("status --host " + server.url() + " 2>&1"));
     EXPECT_EQ(gone.exit_code, 1);
-    EXPECT_NE(gone.output.find("cannot reach the server"), std::string::npos) << gone.output;
+    EXPECT_NE(gone.output.find("cannot reach the server: could not connect"), std::string::npos) << gone.output;
+}
+
+// A server that wants a key: status says the key was refused, not that the server is not ready.
+TEST(ServeCli, StatusReportsARefusedKey) {
+    RF_REQUIRE_SHARED();
+    const std::string model = shared_path(kServerModel).string();
+    ServeProcess server("-m " + model + " --port 0 -c 256 --parallel 1 -t 2 --api-key sekret 2>/dev/null");
+    ASSERT_FALSE(server.url().empty()) << "serve printed no URL";
+    const CommandResult refused = run_command(rocmforge("status --host " + server.url() + " 2>&1"));
+    EXPECT_EQ(refused.exit_code, 1) << refused.output;
+    EXPECT_NE(refused.output.find("HTTP 401"), std::string::npos) << refused.output;
+    EXPECT_EQ(refused.output.find("not ready"), std::string::npos) << refused.output;
+    const CommandResult ok = run_command(rocmforge("status --host " + server.url() + " --api-key sekret 2>&1"));
+    EXPECT_EQ(ok.exit_code, 0) << ok.output;
+    EXPECT_NE(ok.output.find("(ready)"), std::string::npos) << ok.output;
+    EXPECT_EQ(server.terminate(), 0);
 }
 
 TEST(ServeCli, GenerateNeedsAModelOrAHost) {
