@@ -157,6 +157,8 @@ void add_serve_command(CLI::App& app, CommandContext& ctx) {
     cmd->add_option("--host", o->http.host, "Address to listen on (default 127.0.0.1: this machine only)");
     cmd->add_option("--port", o->http.port, "TCP port (0: any free port, printed at start)")->check(number_in(0, 65535));
     cmd->add_option("--api-key", o->http.api_key, "Require 'Authorization: Bearer KEY' on every route but /health");
+    cmd->add_option("--cors-origin", o->http.cors_origin,
+                    "Let web pages of this origin (https://host[:port], or *) call the API from a browser");
     cmd->add_option("--alias", o->alias, "Model id shown by /v1/models (default: the file name)");
     cmd->add_option("-t,--threads", o->threads, "CPU threads (0: one per core)")->check(number_in(0, 1024));
     cmd->add_option("-c,--ctx-size", o->n_ctx, "Context size per request in tokens (0: the model's training context)")

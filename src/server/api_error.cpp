@@ -14,6 +14,7 @@ std::string error_body(const ApiError& e) {
 std::string error_type_for_status(int status) {
     switch (status) {
         case 401: return "authentication_error";
+        case 403: return "permission_error";
         case 404: return "not_found_error";
         case 413: return "invalid_request_error";
         case 429: return "rate_limit_error";

@@ -48,6 +48,18 @@ bool authorized(const httplib::Request& req, const std::string& key) {
            std::string_view(header).substr(space + 1) == key;
 }
 
+// Whether `host` (as --host gives it) is a loopback address.
+bool is_loopback(std::string_view host) {
+    return host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]";
+}
+
+// The host name of a Host header ("localhost:8080", "[::1]:8080"), lower case, without the port.
+std::string host_name(std::string header) {
+    std::transform(header.begin(), header.end(), header.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (header.starts_with('[')) return header.substr(0, header.find(']') + 1);
+    return header.substr(0, header.find(':'));
+}
+
 // The media type of a Content-Type value: before any parameters, without spaces, lower case.
 std::string media_type(const std::string& content_type) {
     std::string type = content_type.substr(0, content_type.find(';'));
@@ -70,6 +82,18 @@ Server::Server(engine::Scheduler& scheduler, ModelContext model, ServerOptions o
         s.listen_socket = sock;  // httplib listens with a backlog of 5: bind() widens it
     });
     s.http.set_pre_routing_handler([&s](const httplib::Request& req, httplib::Response& res) {
+        // Without a key on a loopback address, only requests for a loopback name: a web page whose
+        // name an attacker re-points at 127.0.0.1 (DNS rebinding) sends its own name as Host.
+        if (s.options.api_key.empty() && is_loopback(s.options.host) && req.has_header("Host") &&
+            !is_loopback(host_name(req.get_header_value("Host")))) {
+            send_error(res, {.status = 403,
+                             .message = "Host '" + req.get_header_value("Host") +
+                                        "' is not this machine's loopback name (serving without --api-key)",
+                             .type = "permission_error",
+                             .code = "host_not_allowed"});
+            return httplib::Server::HandlerResponse::Handled;
+        }
+        if (req.method == "OPTIONS") return httplib::Server::HandlerResponse::Unhandled;  // a CORS preflight
         if (!s.options.api_key.empty() && req.path != "/health" && !authorized(req, s.options.api_key)) {
             res.set_header("WWW-Authenticate", "Bearer");
             send_error(res, {.status = 401, .message = "missing or wrong API key (Authorization: Bearer KEY)",
@@ -78,7 +102,7 @@ Server::Server(engine::Scheduler& scheduler, ModelContext model, ServerOptions o
         }
         // Every POST route reads JSON. Requiring the JSON media type keeps other web pages out: a
         // browser sends text/plain or form bodies across sites without asking, JSON only after a
-        // CORS preflight that this server does not grant.
+        // CORS preflight that this server grants only to --cors-origin.
         if (req.method == "POST" && media_type(req.get_header_value("Content-Type")) != "application/json") {
             send_error(res, {.status = 415,
                              .message = "the request body must be JSON (Content-Type: application/json)",
@@ -86,6 +110,29 @@ Server::Server(engine::Scheduler& scheduler, ModelContext model, ServerOptions o
             return httplib::Server::HandlerResponse::Handled;
         }
         return httplib::Server::HandlerResponse::Unhandled;
+    });
+    // CORS: the configured origin may read responses; preflights are answered for it alone.
+    s.http.set_post_routing_handler([&s](const httplib::Request& req, httplib::Response& res) {
+        const std::string origin = req.get_header_value("Origin");
+        if (origin.empty() || s.options.cors_origin.empty()) return;
+        if (s.options.cors_origin != "*" && origin != s.options.cors_origin) return;
+        res.set_header("Access-Control-Allow-Origin", s.options.cors_origin == "*" ? "*" : origin);
+        res.set_header("Vary", "Origin");
+        res.set_header("Access-Control-Expose-Headers", "X-Request-Id");
+    });
+    s.http.Options(R"(/.*)", [&s](const httplib::Request& req, httplib::Response& res) {
+        const std::string origin = req.get_header_value("Origin");
+        const bool allowed = !origin.empty() && !s.options.cors_origin.empty() &&
+                             (s.options.cors_origin == "*" || origin == s.options.cors_origin);
+        if (!allowed) {
+            send_error(res, {.status = 403, .message = "cross-origin requests from '" + origin + "' are not allowed",
+                             .type = "permission_error", .code = "origin_not_allowed"});
+            return;
+        }
+        res.status = 204;
+        res.set_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
+        res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+        res.set_header("Access-Control-Max-Age", "600");
     });
     // httplib answers unknown routes (404), oversized bodies (413) and the like without a body.
     s.http.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {

@@ -22,6 +22,8 @@ struct ServerOptions {
     std::string host = "127.0.0.1";
     int port = 8080;                   // 0: any free port (bind() returns it)
     std::string api_key = {};          // empty: no authentication
+    // Browsers of this origin ("https://app.example", or "*") may call the API (CORS); empty: none.
+    std::string cors_origin = {};
     std::string model_id = "rocmforge";
     size_t max_body_bytes = 8u << 20;  // larger bodies get 413
     size_t http_threads = 96;          // connections served at once (a stream holds one)

@@ -87,6 +87,56 @@ TEST_F(HttpTest, PostBodiesMustBeDeclaredJson) {
     }
 }
 
+// Without a key on loopback, a request naming another host (a rebound DNS name) is refused; with a
+// key, the key decides.
+TEST_F(HttpTest, LoopbackWithoutKeyAnswersOnlyLoopbackNames) {
+    start(1ms);
+    for (const char* host : {"127.0.0.1", "localhost:8080", "LOCALHOST", "[::1]:80"}) {
+        auto res = harness->client().Get("/v1/models", {{"Host", host}});
+        ASSERT_TRUE(res);
+        EXPECT_EQ(res->status, 200) << host;
+    }
+    for (const char* host : {"evil.example", "evil.example:8080", "127.0.0.1.evil.example"}) {
+        auto res = harness->client().Get("/v1/models", {{"Host", host}});
+        expect_openai_error(res, 403);
+        if (res) {
+            EXPECT_EQ(parse_json(res->body)["error"]["code"], "host_not_allowed") << host;
+        }
+    }
+    TearDown();
+    start(1ms, {.api_key = "k"});
+    auto keyed = harness->client("k").Get("/v1/models", {{"Host", "evil.example"}});
+    ASSERT_TRUE(keyed);
+    EXPECT_EQ(keyed->status, 200);
+}
+
+// CORS only for the configured origin: preflights answered for it (without a key), its responses
+// readable; other origins get no grant.
+TEST_F(HttpTest, CorsForTheConfiguredOriginOnly) {
+    start(1ms, {.api_key = "k", .cors_origin = "https://app.example"});
+    auto c = harness->client();
+    auto pre = c.Options("/v1/completions", {{"Origin", "https://app.example"},
+                                             {"Access-Control-Request-Method", "POST"}});
+    ASSERT_TRUE(pre);
+    EXPECT_EQ(pre->status, 204);
+    EXPECT_EQ(pre->get_header_value("Access-Control-Allow-Origin"), "https://app.example");
+    EXPECT_NE(pre->get_header_value("Access-Control-Allow-Headers").find("Authorization"), std::string::npos);
+    expect_openai_error(c.Options("/v1/completions", {{"Origin", "https://evil.example"}}), 403);
+    auto get = harness->client("k").Get("/v1/models", {{"Origin", "https://app.example"}});
+    ASSERT_TRUE(get);
+    EXPECT_EQ(get->status, 200);
+    EXPECT_EQ(get->get_header_value("Access-Control-Allow-Origin"), "https://app.example");
+    auto other = harness->client("k").Get("/v1/models", {{"Origin", "https://evil.example"}});
+    ASSERT_TRUE(other);
+    EXPECT_FALSE(other->has_header("Access-Control-Allow-Origin"));
+    TearDown();
+    start(1ms);  // no --cors-origin: nothing is granted
+    expect_openai_error(harness->client().Options("/v1/models", {{"Origin", "https://app.example"}}), 403);
+    auto plain = harness->client().Get("/v1/models", {{"Origin", "https://app.example"}});
+    ASSERT_TRUE(plain);
+    EXPECT_FALSE(plain->has_header("Access-Control-Allow-Origin"));
+}
+
 // Only "N", "cmpl-N" and "chatcmpl-N" name request N.
 TEST_F(HttpTest, RequestIdsParseStrictly) {
     start(1ms);
