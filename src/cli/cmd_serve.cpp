@@ -80,6 +80,10 @@ int run_serve(ServeOptions o) {
         return kExitError;
     }
     fmt::print(stderr, "serve: {} backend on {}\n", (*backend)->name(), (*backend)->device_name());
+    if (Status layers = check_gpu_layers(o.device, **backend, o.model_path); !layers) {
+        fmt::print(stderr, "error: {}\n", layers.error().message);
+        return kExitError;
+    }
     auto loaded = engine::LoadedModel::load(o.model_path, **backend,
                                             {.n_ctx = o.n_ctx,
                                              .n_batch = o.n_batch,
@@ -93,10 +97,6 @@ int run_serve(ServeOptions o) {
         return kExitError;
     }
     engine::LoadedModel& m = *loaded;
-    if (Status layers = check_gpu_layers(o.device, **backend, m.model->hparams().n_layer); !layers) {
-        fmt::print(stderr, "error: {}\n", layers.error().message);
-        return kExitError;
-    }
     if (o.n_ctx_given) warn_about_context(m.engine->n_ctx(), m.model->hparams().n_ctx_train);
     if (!m.engine->kv_pool_holds_all_contexts())
         fmt::print(stderr, "serve: the KV pool was sized to memory: {} blocks of {} tokens, fewer than {} full "

@@ -14,6 +14,8 @@
 #include "backend/backend_factory.h"
 #include "cli/cli_habits.h"
 #include "cli/model_summary.h"
+#include "gguf/reader.h"
+#include "model/hparams.h"
 
 namespace rf::cli {
 
@@ -122,8 +124,14 @@ Result<KvType> kv_type(const KvTypeOptions& o) {
     return type == "f16" ? KvType::F16 : KvType::F32;
 }
 
-Status check_gpu_layers(const DeviceOptions& device, const Backend& backend, int64_t n_layers) {
-    if (device.gpu_layers <= 0 || backend.name() == "cpu" || device.gpu_layers >= n_layers) return ok_status();
+Status check_gpu_layers(const DeviceOptions& device, const Backend& backend, const std::string& path) {
+    if (device.gpu_layers <= 0 || backend.name() == "cpu") return ok_status();
+    auto file = gguf::File::open(path);  // mapped: the header is all that is read
+    if (!file) return ok_status();
+    auto hp = model::read_hparams(*file);
+    if (!hp) return ok_status();
+    const int64_t n_layers = hp->n_layer;
+    if (device.gpu_layers >= n_layers) return ok_status();
     return make_error("--n-gpu-layers {} of {} layers: splitting a model between the GPU and the CPU is not supported "
                       "yet; use 0 (all on the CPU) or {} or more (all on the GPU)",
                       device.gpu_layers, n_layers, n_layers);
@@ -173,6 +181,7 @@ Result<std::unique_ptr<LoadedSession>> load_session(const RuntimeOptions& o) {
     const auto started = std::chrono::steady_clock::now();
     auto session = std::make_unique<LoadedSession>();
     RF_ASSIGN_OR_RETURN(session->backend, make_backend(o.device, o.threads, o.loading));
+    RF_TRY(check_gpu_layers(o.device, *session->backend, o.model_path));
     RF_ASSIGN_OR_RETURN(session->loaded,
                         engine::LoadedModel::load(o.model_path, *session->backend,
                                                   {.n_ctx = o.n_ctx,
@@ -182,7 +191,6 @@ Result<std::unique_ptr<LoadedSession>> load_session(const RuntimeOptions& o) {
                                                    .kv_type = kv},
                                                   file_load(o.loading, *session->backend), load_progress()));
     const model::HParams& hp = session->loaded.model->hparams();
-    RF_TRY(check_gpu_layers(o.device, *session->backend, hp.n_layer));
     if (o.n_ctx_given) warn_about_context(session->loaded.engine->n_ctx(), hp.n_ctx_train);
     if (isatty(STDERR_FILENO)) {  // on a terminal only: scripts read stdout and stderr together
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

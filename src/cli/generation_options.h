@@ -37,9 +37,10 @@ void add_device_flags(CLI::App& cmd, DeviceOptions& device);
 // The backend the flags ask for (threads and repacking apply to the CPU). When auto falls back to
 // the CPU in a build with GPU support, says why in one line on stderr.
 Result<std::unique_ptr<Backend>> make_backend(const DeviceOptions& device, int threads, const WeightLoading& loading);
-// After loading a model of n_layers layers: an Error when -ngl asks for part of them on the GPU
-// (a split between GPU and CPU is not there yet).
-Status check_gpu_layers(const DeviceOptions& device, const Backend& backend, int64_t n_layers);
+// Before loading the model at `path`: an Error when -ngl asks for part of its layers on the GPU (a
+// split between GPU and CPU is not there yet). Reads only the file's header; a file it cannot read
+// is left for the load to report.
+Status check_gpu_layers(const DeviceOptions& device, const Backend& backend, const std::string& path);
 // Warnings on stderr for a context longer than the model was trained for.
 void warn_about_context(int64_t n_ctx, int64_t n_ctx_train);
 
