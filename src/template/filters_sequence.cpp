@@ -62,7 +62,10 @@ Result<Array> sorted(Array items, bool reverse, bool case_sensitive, const std::
 }
 
 // select/reject/selectattr/rejectattr share this: keep items whose test result equals `keep`.
+// Like map, Jinja2 guards these with `if value:`, so any false subject (undefined, none, 0, '')
+// gives an empty sequence before the arguments are even looked at.
 Result<Value> select_items(const Value& subject, CallArgs& args, bool keep, bool by_attribute, Evaluator& evaluator) {
+    if (!subject.truthy()) return Value::generator(Array{});
     RF_ASSIGN_OR_RETURN(Array items, iterate(subject));
     size_t next = 0;
     std::string attribute;
@@ -95,6 +98,7 @@ Result<Value> select_items(const Value& subject, CallArgs& args, bool keep, bool
 }
 
 Result<Value> map_items(const Value& subject, CallArgs& args, Evaluator& evaluator) {
+    if (!subject.truthy()) return Value::generator(Array{});  // Jinja2's `if value:` guard, as in select
     RF_ASSIGN_OR_RETURN(Array items, iterate(subject));
     Array out;
     if (const Value* attribute = args.kwarg("attribute")) {
@@ -232,6 +236,12 @@ std::optional<Result<Value>> sequence_filter(const std::string& name, const Valu
             auto attr = string_arg(args, 2, "attribute", "");
             if (!attr.ok()) return Result<Value>(attr.error());
             attribute = *attr;
+        }
+        if (dict) {
+            // dictsort calls value.items(): an undefined value or a non-mapping is an error in Jinja2.
+            if (auto status = require_defined(subject); !status.ok()) return Result<Value>(status.error());
+            if (!subject.is_object())
+                return Result<Value>(make_error("'{}' object has no attribute 'items'", subject.type_name()));
         }
         auto items = dict ? items_of(subject) : iterate(subject);
         if (!items.ok()) return Result<Value>(items.error());

@@ -86,6 +86,7 @@ std::string title_words(const std::string& s) {
 }
 
 Result<Value> to_int(const Value& subject, CallArgs& args) {
+    RF_TRY(require_defined(subject));  // int(Undefined) raises in Jinja2; only TypeError/ValueError fall back
     const Value* fallback = args.get(0, "default");
     Value otherwise = fallback ? *fallback : Value(0);
     if (subject.is_number()) return Value(subject.as_int());
@@ -104,6 +105,7 @@ Result<Value> to_int(const Value& subject, CallArgs& args) {
 }
 
 Result<Value> to_float(const Value& subject, CallArgs& args) {
+    RF_TRY(require_defined(subject));
     const Value* fallback = args.get(0, "default");
     Value otherwise = fallback ? *fallback : Value(0.0);
     if (subject.is_number()) return Value(subject.as_float());
@@ -124,12 +126,15 @@ Result<Value> round_number(const Value& subject, CallArgs& args) {
     if (!subject.is_number()) return make_error("round: expected a number, got {}", subject.type_name());
     RF_ASSIGN_OR_RETURN(int64_t precision, int_arg(args, 0, "precision", 0));
     RF_ASSIGN_OR_RETURN(std::string method, string_arg(args, 1, "method", "common"));
+    // Python's round(int, n) stays an int; only floor/ceil (and floats) give a float.
+    if (!subject.is_float() && method == "common" && precision >= 0) return Value(subject.as_int());
     double scale = std::pow(10.0, static_cast<double>(precision));
     double v = subject.as_float() * scale;
     if (method == "common") v = std::nearbyint(v);  // Python rounds halves to even
     else if (method == "floor") v = std::floor(v);
     else if (method == "ceil") v = std::ceil(v);
     else return make_error("round: method must be common, ceil or floor");
+    if (!subject.is_float() && method == "common") return Value(static_cast<int64_t>(std::llround(v / scale)));
     return Value(v / scale);
 }
 
@@ -228,7 +233,7 @@ std::optional<Result<Value>> string_filter(const std::string& name, const Value&
     auto str = [&]() { return subject.to_string(); };
     if (name == "tojson") return tojson(subject, args);
     if (name == "string") return Value(str());
-    if (name == "safe") return subject;
+    if (name == "safe") return Value(str());  // Markup(value): a string, '' for undefined
     if (name == "e" || name == "escape" || name == "forceescape") return Value(escape_html(str()));
     if (name == "upper") return Value(text::upper(str()));
     if (name == "lower") return Value(text::lower(str()));
@@ -249,6 +254,10 @@ std::optional<Result<Value>> string_filter(const std::string& name, const Value&
         return Value(std::move(out));
     }
     if (name == "indent") {
+        // Jinja2 appends a newline to the subject first, which only a string survives.
+        if (auto status = require_defined(subject); !status.ok()) return Result<Value>(status.error());
+        if (!subject.is_string())
+            return Result<Value>(make_error("indent: unsupported operand type(s) for +=: '{}' and 'str'", subject.type_name()));
         const Value* width = args.get(0, "width");
         std::string pad = width && width->is_string() ? width->as_string()
                                                       : std::string(static_cast<size_t>(std::clamp<int64_t>(
@@ -278,13 +287,13 @@ std::optional<Result<Value>> string_filter(const std::string& name, const Value&
         return fallback ? *fallback : Value(std::string());
     }
     if (name == "format") {
-        if (!subject.is_string()) return Result<Value>(make_error("format: expected a string"));
+        // soft_str(value) % args: any value formats as its string ('' for undefined).
         if (!args.keyword.empty()) {
             Object named;
             for (const auto& [key, value] : args.keyword) named.set(key, value);
-            return percent_format(subject.as_string(), Value(std::move(named)), evaluator);
+            return percent_format(str(), Value(std::move(named)), evaluator);
         }
-        return percent_format(subject.as_string(), Value::tuple(args.positional), evaluator);
+        return percent_format(str(), Value::tuple(args.positional), evaluator);
     }
     return std::nullopt;
 }

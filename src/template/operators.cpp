@@ -203,6 +203,8 @@ Result<Value> binary_op(const std::string& op, const Value& a, const Value& b, E
         RF_TRY(evaluator.check_size(out.size()));
         return Value(std::move(out));
     }
+    // str % operand: Python's str.__mod__ formats an undefined operand as '' before Undefined can object.
+    if (op == "%" && a.is_string()) return percent_format(a.as_string(), b, evaluator);
     RF_TRY(require_defined(a));
     RF_TRY(require_defined(b));
     if (op == "<" || op == "<=" || op == ">" || op == ">=") {
@@ -225,7 +227,6 @@ Result<Value> binary_op(const std::string& op, const Value& a, const Value& b, E
     }
     if (op == "*" && (a.is_string() || a.is_array()) && (b.is_int() || b.is_bool())) return repeat(a, b.as_int(), evaluator);
     if (op == "*" && (b.is_string() || b.is_array()) && (a.is_int() || a.is_bool())) return repeat(b, a.as_int(), evaluator);
-    if (op == "%" && a.is_string()) return percent_format(a.as_string(), b, evaluator);
     if (op == "+" && a.is_string())
         return make_error("can only concatenate str (not \"{}\") to str", b.type_name());
     return make_error("unsupported operand type(s) for {}: '{}' and '{}'", op, a.type_name(), b.type_name());

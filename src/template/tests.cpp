@@ -59,7 +59,7 @@ std::optional<Result<bool>> builtin_test(const std::string& name, const Value& s
     if (name == "iterable") return kind == K::Array || kind == K::Object || kind == K::String || kind == K::Undefined;
     if (name == "sequence")
         return (kind == K::Array && !subject.is_generator()) || kind == K::Object || kind == K::String || kind == K::Undefined;
-    if (name == "callable") return kind == K::Function;
+    if (name == "callable") return kind == K::Function || kind == K::Undefined;  // Undefined defines __call__
     if (name == "lower") return subject.is_string() && is_text_case(subject.as_string(), false);
     if (name == "upper") return subject.is_string() && is_text_case(subject.as_string(), true);
     if (name == "odd" || name == "even" || name == "divisibleby") {

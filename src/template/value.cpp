@@ -207,6 +207,7 @@ std::string Value::to_string() const {
 std::string Value::repr(int depth) const {
     if (generator_) return "<generator object>";
     switch (kind_) {
+        case Kind::Undefined: return "Undefined";  // repr(jinja2.Undefined()), e.g. inside a printed list
         case Kind::String: return repr_string(*str_);
         case Kind::Array: {
             if (depth > kMaxNesting) return "[...]";

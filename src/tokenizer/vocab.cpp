@@ -37,6 +37,35 @@ int32_t guess_end_of_turn(const Vocab& vocab) {
     return kNoToken;
 }
 
+// llama.cpp (llama-vocab.cpp) decides by text which tokens end generation, and makes each of them a
+// control token whatever type the file gives it: a converter that wrote one as user-defined or normal
+// is taken to be wrong. This decides whether text such as "</s>" is matched without special parsing
+// (user-defined tokens are, control tokens are not), so the same table and its exceptions apply here.
+void mark_control_looking_tokens(Vocab& vocab) {
+    auto make_kind = [&](std::string_view text, TokenKind kind) {
+        auto it = vocab.token_to_id.find(text);
+        if (it != vocab.token_to_id.end()) vocab.kinds[static_cast<size_t>(it->second)] = kind;
+    };
+    auto has = [&](std::string_view text) { return vocab.token_to_id.find(text) != vocab.token_to_id.end(); };
+    for (std::string_view text :
+         {"<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>", "<end_of_turn>",
+          "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>",
+          "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>"}) {
+        int32_t id = vocab.find(text);
+        if (id == kNoToken) continue;
+        TokenKind kind = vocab.kind_of(id);
+        if (kind == TokenKind::Normal || kind == TokenKind::UserDefined) make_kind(text, TokenKind::Control);
+    }
+    // gpt-oss: always matched and shown.
+    for (std::string_view text : {"<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"})
+        make_kind(text, TokenKind::UserDefined);
+    // o200k_harmony and solar-open: "<|end|>" does not end generation there.
+    if (has("<|end|>") && ((has("<|return|>") && has("<|call|>")) || (has("<|calls|>") && has("<|flush|>"))))
+        make_kind("<|end|>", TokenKind::UserDefined);
+    // gemma4 and paddleocr: "</s>" is ordinary text.
+    if (has("<|tool_response>") && has("</s>")) make_kind("</s>", TokenKind::Normal);
+}
+
 void set_defaults(Vocab& vocab) {
     SpecialIds& s = vocab.special;
     switch (vocab.kind) {
@@ -75,6 +104,7 @@ Status finish_vocab(Vocab& vocab, const std::vector<std::string>& merges) {
     vocab.token_to_id.reserve(n);
     // A duplicated text keeps its first id, so encoding is deterministic.
     for (size_t id = 0; id < n; ++id) vocab.token_to_id.emplace(vocab.tokens[id], static_cast<int32_t>(id));
+    mark_control_looking_tokens(vocab);  // before anything that depends on the token types
 
     vocab.byte_tokens.fill(kNoToken);
     for (int byte = 0; byte < 256; ++byte) {

@@ -61,5 +61,82 @@ TEST(ChatRender, TemplateErrorsComeBackAsErrors) {
     EXPECT_FALSE(render_chat("{% if %}", in).ok());
 }
 
+
+// Functionary v3.1 (meetkai) sets `tools = none` when no tools are given and then filters it with
+// selectattr/rejectattr: Jinja2 yields an empty sequence there, and so must we, or every
+// conversation without tools fails. Expected texts rendered by jinja2 3.1.6 (sandbox, trim_blocks,
+// lstrip_blocks); the tool loop is trimmed of its `|safe` concatenations.
+TEST(ChatRender, FunctionaryStyleTemplateWithoutTools) {
+    const std::string tmpl = R"JINJA({# version=v3-llama3.1 #}{%- if not tools is defined -%}
+    {%- set tools = none -%}
+{%- endif -%}
+
+{%- set has_code_interpreter = tools | selectattr("type", "equalto", "code_interpreter") | list | length > 0 -%}
+{%- if has_code_interpreter -%}
+    {%- set tools = tools | rejectattr("type", "equalto", "code_interpreter") | list -%}
+{%- endif -%}
+
+{#- System message + builtin tools #}
+{{- bos_token + "<|start_header_id|>system<|end_header_id|>\n\n" }}
+{%- if has_code_interpreter %}
+    {{- "Environment: ipython\n\n" }}
+{%- else -%}
+    {{ "\n"}}
+{%- endif %}
+{{- "Cutting Knowledge Date: December 2023\n\n" }}
+{%- if tools %}
+    {{- "\nYou have access to the following functions:\n\n" }}
+    {%- for t in tools %}
+        {{- "Use the function '" + t["function"]["name"] + "'\n\n" }}
+    {%- endfor %}
+{%- endif %}
+{{- "<|eot_id|>" -}}
+
+{%- for message in messages -%}
+    {%- if message['role'] == 'user' or message['role'] == 'system' -%}
+        {{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' + message['content'] + '<|eot_id|>' }}
+    {%- elif message['role'] == 'tool' -%}
+        {{ '<|start_header_id|>ipython<|end_header_id|>\n\n' + message['content'] + '<|eot_id|>' }}
+    {%- else -%}
+        {{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'}}
+        {%- if message['content'] -%}
+            {{ message['content'] }}
+        {%- endif -%}
+        {{ '<|eot_id|>' }}
+    {%- endif -%}
+{%- endfor -%}
+{%- if add_generation_prompt -%}
+    {{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}
+{%- endif -%}
+)JINJA";
+    ChatInputs in = conversation();
+    in.add_generation_prompt = true;
+    auto out = render_chat(tmpl, in);
+    ASSERT_TRUE(out.ok()) << out.error().message;
+    EXPECT_EQ(*out,
+              "<s><|start_header_id|>system<|end_header_id|>\n\n\nCutting Knowledge Date: December 2023\n\n<|eot_id|>"
+              "<|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>"
+              "\n\nHi ü<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+
+    in.add_generation_prompt = false;
+    in.extra = {{"tools", nullptr}};  // tools given as none rather than left undefined
+    out = render_chat(tmpl, in);
+    ASSERT_TRUE(out.ok()) << out.error().message;
+    EXPECT_EQ(*out,
+              "<s><|start_header_id|>system<|end_header_id|>\n\n\nCutting Knowledge Date: December 2023\n\n<|eot_id|>"
+              "<|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>"
+              "\n\nHi ü<|eot_id|>");
+
+    in.extra = J::object();
+    in.tools = J::array({{{"type", "code_interpreter"}}, {{"type", "function"}, {"function", {{"name", "f"}}}}});
+    out = render_chat(tmpl, in);
+    ASSERT_TRUE(out.ok()) << out.error().message;
+    EXPECT_EQ(*out,
+              "<s><|start_header_id|>system<|end_header_id|>\n\nEnvironment: ipython\n\nCutting Knowledge Date: "
+              "December 2023\n\n\nYou have access to the following functions:\n\nUse the function 'f'\n\n<|eot_id|>"
+              "<|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>"
+              "\n\nHi ü<|eot_id|>");
+}
+
 }  // namespace
 }  // namespace rf::tmpl

@@ -83,5 +83,47 @@ TEST(TemplateTests, TypeAndValueTests) {
               "FalseTrueTrueTrue");
 }
 
+
+// What Jinja2 3.1.6 does with undefined and none subjects (checked against python3-jinja2 with the
+// sandbox, trim_blocks and lstrip_blocks): select/reject/selectattr/rejectattr/map are guarded by
+// `if value:`, so any false subject gives an empty sequence; the other sequence filters iterate,
+// which an Undefined survives (as empty) and none does not.
+TEST(TemplateFilters, UndefinedAndNoneLikeJinja2) {
+    for (const char* subject : {"undefined_var", "none", "0", "false", "''", "[]"}) {
+        SCOPED_TRACE(subject);
+        const std::string s = subject;
+        EXPECT_EQ(text("{{ " + s + " | selectattr('type', 'equalto', 'function') | list }}|{{ " + s +
+                       " | rejectattr('a') | list }}|{{ " + s + " | select('odd') | list }}|{{ " + s +
+                       " | reject | list }}|{{ " + s + " | map('upper') | list }}|{{ " + s +
+                       " | map(attribute='a') | list }}|{{ " + s + " | selectattr | list | length }}|{{ " + s +
+                       " | map('no_such_filter') | join(',') }}"),
+                  "[]|[]|[]|[]|[]|[]|0|");
+    }
+    // An Undefined iterates as empty; none is not iterable.
+    EXPECT_EQ(text("{{ u | list }}|{{ u | join(',') }}|{{ u | length }}|{{ u | first }}|{{ u | last }}|{{ u | sort }}|"
+                   "{{ u | unique | list }}|{{ u | reverse | list }}|{{ u | sum }}|{{ u | min }}|{{ u | items | list }}|"
+                   "{{ u | batch(2) | list }}"),
+              "[]||0|||[]|[]|[]|0||[]|[]");
+    for (const char* filter : {"list", "join", "length", "first", "last", "sort", "sum", "min", "max", "dictsort",
+                               "unique | list", "batch(2) | list", "reverse"}) {
+        SCOPED_TRACE(filter);
+        EXPECT_NE(text("{{ none | " + std::string(filter) + " }}").rfind("ERROR:", 0), std::string::npos);
+    }
+    EXPECT_NE(text("{% for x in none %}{% endfor %}").rfind("ERROR:", 0), std::string::npos);
+    EXPECT_EQ(text("{% for x in u %}{{ x }}{% else %}empty{% endfor %}"), "empty");
+    // Where Jinja2 is not lenient with an Undefined, neither are we.
+    for (const char* expr : {"u | dictsort", "[] | dictsort", "u | int", "u | float", "u | indent", "none | indent",
+                             "u | round", "u | abs", "u.x", "u + 1"}) {
+        SCOPED_TRACE(expr);
+        EXPECT_NE(text("{{ " + std::string(expr) + " }}").rfind("ERROR:", 0), std::string::npos);
+    }
+    EXPECT_EQ(text("{{ none | int }}|{{ none | float }}|{{ u is callable }}|{{ [u] }}|{{ '%s' % u }}|{{ 'a%sb' % none }}|"
+                   "{{ u | format }}|{{ 1 | format }}|{{ (1 | safe) ~ 'y' }}|{{ (none | safe) | list }}"),
+              "0|0.0|True|[Undefined]||aNoneb||1|1y|['N', 'o', 'n', 'e']");
+    EXPECT_EQ(text("{{ 0 | round }}|{{ 3 | round(1) }}|{{ 25 | round(-1) }}|{{ 3 | round(0, 'floor') }}|{{ true | round }}|"
+                   "{{ 2.5 | round }}"),
+              "0|3|20|3.0|1|2.0");
+}
+
 }  // namespace
 }  // namespace rf::tmpl::test

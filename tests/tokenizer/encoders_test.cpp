@@ -1,4 +1,6 @@
 // Unit tests of the encoders and decoding on small in-memory vocabularies.
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "synthetic_vocab.h"
@@ -51,6 +53,36 @@ TEST(SpmEncoder, SpecialTokensOnlyWhenParsingIsOn) {
     EXPECT_EQ(tok.encode("a<u>", kRaw), (std::vector<int32_t>{sp, a, user}));
     EXPECT_EQ(tok.decode(on), "a");
     EXPECT_EQ(tok.decode(on, {.show_special = true}), "<|x|>a");
+}
+
+// llama.cpp makes every token whose text marks an end of generation a control token, whatever type
+// the file gives it (phi-3 files store "</s>" as user-defined), so such text stays text without
+// special parsing; gpt-oss's channel markers go the other way and are always matched.
+TEST(SpmEncoder, EndOfGenerationTextIsControlWhateverTheFileSays) {
+    std::vector<TokenSpec> specs = {{"<unk>", 0, TokenKind::Unknown}, {"<s>", 0, TokenKind::Control},
+                                    {"</s>", 0, TokenKind::UserDefined}};
+    for (int b = 0; b < 256; ++b) {
+        char name[8];
+        std::snprintf(name, sizeof name, "<0x%02X>", b);
+        specs.push_back({name, 0, TokenKind::Byte});
+    }
+    specs.insert(specs.end(), {{"<|im_end|>", 0, TokenKind::Normal}, {"<u>", 0, TokenKind::UserDefined},
+                               {"<|channel|>", 0, TokenKind::Control}, {kSpace, -1}, {"a", -1}});
+    auto tok = build_tokenizer(VocabKind::Spm, specs);
+    const int32_t eos = 2, im_end = kFirstSpmExtra, user = im_end + 1, channel = im_end + 2, sp = im_end + 3,
+                  a = im_end + 4;
+    EXPECT_EQ(tok.token_kind(eos), TokenKind::Control);
+    EXPECT_EQ(tok.token_kind(im_end), TokenKind::Control);
+    EXPECT_EQ(tok.token_kind(channel), TokenKind::UserDefined);
+
+    auto off = tok.encode("a</s><|im_end|>", kRaw);
+    EXPECT_EQ(std::count(off.begin(), off.end(), eos), 0);
+    EXPECT_EQ(std::count(off.begin(), off.end(), im_end), 0);
+    EXPECT_EQ(tok.decode(off), "a</s><|im_end|>");
+    EXPECT_EQ(tok.encode("a</s><|im_end|>", {.add_special = false, .parse_special = true}),
+              (std::vector<int32_t>{sp, a, eos, im_end}));
+    // User-defined tokens (and the gpt-oss markers) are still matched without special parsing.
+    EXPECT_EQ(tok.encode("a<u><|channel|>", kRaw), (std::vector<int32_t>{sp, a, user, channel}));
 }
 
 TEST(SpmEncoder, NeverProducesControlTokensFromText) {

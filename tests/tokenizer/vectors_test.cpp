@@ -1,5 +1,6 @@
 // Conformance: every test vector in shared/tokenizer/*.inp/.out tokenizes to exactly the expected
 // ids (no BOS/EOS, special parsing off), and every vocabulary there loads.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -70,6 +71,26 @@ INSTANTIATE_TEST_SUITE_P(Shared, VocabVectors,
                              for (char& c : name) if (c == '-') c = '_';
                              return name;
                          });
+
+// phi-3 stores "</s>" as user-defined, llama as control; llama.cpp makes both control (an
+// end-of-generation text), so without special parsing both keep it as text, with the same ids.
+TEST(SharedVocabs, EndOfSequenceTextStaysTextWithoutSpecialParsing) {
+    RF_REQUIRE_SHARED();
+    auto llama = load_tokenizer(vocab_path("llama-spm"));
+    auto phi3 = load_tokenizer(vocab_path("phi-3"));
+    ASSERT_TRUE(llama && phi3);
+    const std::string text = "Hello</s> world </s>\n</s>";
+    for (Tokenizer* tok : {&*llama, &*phi3}) {
+        const int32_t eos_text = tok->find_token("</s>");
+        ASSERT_NE(eos_text, kNoToken);
+        auto ids = tok->encode(text, raw_encoding());
+        EXPECT_EQ(std::count(ids.begin(), ids.end(), eos_text), 0);
+        EXPECT_EQ(tok->decode(ids), text);
+        auto parsed = tok->encode(text, {.add_special = false, .parse_special = true});
+        EXPECT_EQ(std::count(parsed.begin(), parsed.end(), eos_text), 3);
+    }
+    EXPECT_EQ(phi3->encode(text, raw_encoding()), llama->encode(text, raw_encoding()));
+}
 
 TEST(SharedVocabs, EveryVocabularyLoadsAndRoundTrips) {
     RF_REQUIRE_SHARED();
