@@ -1,7 +1,9 @@
 // rocmforge bench -m FILE [-p N,..] [-n N,..] [-d N,..] [-r R] [-t T] [-o md|csv|json|jsonl]: prompt-processing
 // and generation speed in tokens/s (pp512 and tg128 by default, as llama-bench), repeated R times
 // (mean and standard deviation), as a markdown table, CSV, or JSON; with -d, each test runs after N
-// tokens already in the context (as llama-bench's depth).
+// tokens already in the context (as llama-bench's depth). With --parallel B,.. (llama-batched-bench's
+// -npl) each of B sequences takes a -p prompt and then -n tokens, the B sequences batched together:
+// "ppP xB" is the prompts' tokens per second, "tgN xB" the generated tokens of all B per second.
 // The backend (--device) and the processor or card it ran on head the table and tag each JSON row.
 #include <algorithm>
 #include <chrono>
@@ -29,6 +31,7 @@ struct BenchOptions {
     std::vector<int64_t> prompt_sizes{512};  // llama-bench's defaults
     std::vector<int64_t> gen_sizes{128};
     std::vector<int64_t> depths{0};
+    std::vector<int64_t> parallel;  // --parallel: sequences batched together (empty: one)
     int repetitions = 5;
     std::string output = "md";
 };
@@ -37,6 +40,7 @@ struct BenchResult {
     std::string test;      // "pp128", "tg32", "tg32 @ d2048"
     int64_t tokens = 0;
     int64_t depth = 0;     // tokens in the context before the timed ones
+    int64_t sequences = 1; // batched together (--parallel)
     std::vector<double> tokens_per_second;
     double mean() const {
         double s = 0;
@@ -81,6 +85,43 @@ Result<double> time_run(engine::Engine& engine, std::mt19937& rng, int64_t depth
     return static_cast<double>(prompt > 0 ? prompt : gen) / seconds;
 }
 
+// Times B sequences together from an empty context: their `prompt`-token prompts in steps of at
+// most `n_batch` tokens (each prompt's last token wants logits), then `gen` steps of one token per
+// sequence. Returns {prompt tokens/s, generated tokens/s} over all B.
+Result<std::pair<double, double>> time_batched(engine::Engine& engine, std::mt19937& rng, int64_t sequences,
+                                               int64_t prompt, int64_t gen, int64_t n_batch) {
+    using Clock = std::chrono::steady_clock;
+    for (int32_t s = 0; s < sequences; ++s) engine.rewind(s, 0);
+    std::vector<engine::BatchToken> batch;
+    std::vector<float> logits;
+    const auto flush = [&]() -> Status {
+        if (batch.empty()) return ok_status();
+        Status done = engine.step(batch, logits);
+        batch.clear();
+        return done;
+    };
+    const auto start = Clock::now();
+    for (int32_t s = 0; s < sequences; ++s) {
+        const std::vector<int32_t> tokens = random_tokens(engine, rng, prompt);
+        for (int32_t i = 0; i < static_cast<int32_t>(tokens.size()); ++i) {
+            batch.push_back({.token = tokens[i], .seq = s, .pos = i, .want_logits = i + 1 == static_cast<int32_t>(tokens.size())});
+            if (static_cast<int64_t>(batch.size()) == n_batch) RF_TRY(flush());
+        }
+    }
+    RF_TRY(flush());
+    const auto prompted = Clock::now();
+    for (int64_t g = 0; g < gen; ++g) {
+        const std::vector<int32_t> tokens = random_tokens(engine, rng, sequences);
+        for (int32_t s = 0; s < sequences; ++s)
+            batch.push_back({.token = tokens[s], .seq = s, .pos = static_cast<int32_t>(prompt + g), .want_logits = true});
+        RF_TRY(flush());
+    }
+    const auto end = Clock::now();
+    const auto seconds = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
+    return std::pair{static_cast<double>(sequences * prompt) / seconds(prompted - start),
+                     static_cast<double>(sequences * gen) / seconds(end - prompted)};
+}
+
 int run_bench(const BenchOptions& opts) {
     int64_t longest = 1;
     for (int64_t p : opts.prompt_sizes) longest = std::max(longest, p);
@@ -88,6 +129,18 @@ int run_bench(const BenchOptions& opts) {
     longest += *std::max_element(opts.depths.begin(), opts.depths.end());
     RuntimeOptions runtime = opts.runtime;
     runtime.n_ctx = std::max<int64_t>(runtime.n_ctx, longest);
+    const int64_t most_parallel = opts.parallel.empty() ? 1 : *std::max_element(opts.parallel.begin(), opts.parallel.end());
+    if (!opts.parallel.empty()) {
+        if (opts.depths != std::vector<int64_t>{0}) {
+            fmt::print(stderr, "error: --parallel runs from an empty context: it does not combine with -d\n");
+            return kExitUsage;
+        }
+        if (most_parallel > runtime.n_batch) {
+            fmt::print(stderr, "error: --parallel {} needs a batch of at least {} tokens (-b)\n", most_parallel, most_parallel);
+            return kExitUsage;
+        }
+        runtime.max_sequences = most_parallel;
+    }
     auto session = load_session(runtime);
     if (!session) {
         fmt::print(stderr, "error: {}\n", session.error().message);
@@ -100,16 +153,36 @@ int run_bench(const BenchOptions& opts) {
     const int threads = runtime.threads > 0 ? runtime.threads : static_cast<int>(std::thread::hardware_concurrency());
 
     std::vector<BenchResult> results;
-    for (int64_t d : opts.depths) {
+    std::mt19937 rng(1234);
+    if (!opts.parallel.empty()) {
+        const int64_t prompt = opts.prompt_sizes.front(), gen = opts.gen_sizes.front();
+        for (int64_t b : opts.parallel) {
+            BenchResult pp{fmt::format("pp{} x{}", prompt, b), prompt, 0, b, {}};
+            BenchResult tg{fmt::format("tg{} x{}", gen, b), gen, 0, b, {}};
+            for (int rep = -1; rep < opts.repetitions; ++rep) {  // rep -1 warms up
+                auto tps = time_batched(engine, rng, b, std::max<int64_t>(prompt, 1), gen, runtime.n_batch);
+                if (!tps) {
+                    fmt::print(stderr, "error: {} sequences: {}\n", b, tps.error().message);
+                    return kExitError;
+                }
+                if (rep < 0) continue;
+                pp.tokens_per_second.push_back(tps->first);
+                tg.tokens_per_second.push_back(tps->second);
+            }
+            if (prompt > 0) results.push_back(std::move(pp));
+            if (gen > 0) results.push_back(std::move(tg));
+        }
+    }
+    for (int64_t d : opts.parallel.empty() ? opts.depths : std::vector<int64_t>{}) {
         const std::string at = d > 0 ? fmt::format(" @ d{}", d) : "";
         for (int64_t p : opts.prompt_sizes)
-            if (p > 0) results.push_back({fmt::format("pp{}{}", p, at), p, d, {}});
+            if (p > 0) results.push_back({fmt::format("pp{}{}", p, at), p, d, 1, {}});
         for (int64_t n : opts.gen_sizes)
-            if (n > 0) results.push_back({fmt::format("tg{}{}", n, at), n, d, {}});
+            if (n > 0) results.push_back({fmt::format("tg{}{}", n, at), n, d, 1, {}});
     }
-    std::mt19937 rng(1234);
     int64_t filled = 0;  // context tokens that the runs rewind to
     for (BenchResult& r : results) {
+        if (!opts.parallel.empty()) break;  // timed above
         const bool pp = r.test.starts_with("pp");
         if (r.depth != filled) {  // untimed: the context the test runs after
             std::vector<float> logits;
@@ -138,7 +211,8 @@ int run_bench(const BenchOptions& opts) {
         rows.push_back({{"model", model}, {"file", runtime.model_path}, {"size_bytes", file.file_size()},
                         {"parameters", summary.parameters}, {"backend", backend.name()},
                         {"device", backend.device_name()}, {"threads", threads},
-                        {"test", r.test}, {"tokens", r.tokens}, {"depth", r.depth}, {"samples_ts", r.tokens_per_second},
+                        {"test", r.test}, {"tokens", r.tokens}, {"depth", r.depth}, {"sequences", r.sequences},
+                        {"samples_ts", r.tokens_per_second},
                         {"avg_ts", r.mean()}, {"stddev_ts", r.stddev()}});
     }
     if (opts.output == "json") {
@@ -147,7 +221,7 @@ int run_bench(const BenchOptions& opts) {
         for (const nlohmann::json& row : rows) fmt::print("{}\n", row.dump());
     } else if (opts.output == "csv") {
         const char* columns[] = {"model", "file", "size_bytes", "parameters", "backend", "device", "threads",
-                                 "test", "tokens", "depth", "avg_ts", "stddev_ts"};
+                                 "test", "tokens", "depth", "sequences", "avg_ts", "stddev_ts"};
         fmt::print("{}\n", fmt::join(columns, ","));
         for (const nlohmann::json& row : rows) {
             std::vector<std::string> cells;
@@ -186,6 +260,11 @@ void add_bench_command(CLI::App& app, CommandContext& ctx) {
                     "Context depths to run each test at (repeatable or a comma list; 0: empty context)")
         ->delimiter(',')
         ->check(number_in(0, 1 << 20));
+    cmd->add_option("--parallel,-P", opts->parallel,
+                    "Sequences batched together, each with a -p prompt and -n generated tokens (a comma list, as "
+                    "llama-batched-bench's -npl; the first -p and -n are used)")
+        ->delimiter(',')
+        ->check(number_in(1, 4096));
     cmd->add_option("-r,--repetitions", opts->repetitions, "Timed runs per test")->check(number_in(1, 1000));
     cmd->add_option("-o,--output", opts->output, "md, csv, json or jsonl (one object per line)")
         ->check(CLI::IsMember({"md", "csv", "json", "jsonl"}));

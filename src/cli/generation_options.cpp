@@ -186,7 +186,7 @@ Result<std::unique_ptr<LoadedSession>> load_session(const RuntimeOptions& o) {
                         engine::LoadedModel::load(o.model_path, *session->backend,
                                                   {.n_ctx = o.n_ctx,
                                                    .n_batch = o.n_batch,
-                                                   .max_sequences = 1,
+                                                   .max_sequences = o.max_sequences,
                                                    .block_size = 16,
                                                    .kv_type = kv},
                                                   file_load(o.loading, *session->backend), load_progress()));

@@ -60,6 +60,7 @@ struct RuntimeOptions {
     KvTypeOptions kv_type;
     WeightLoading loading;
     DeviceOptions device;
+    int64_t max_sequences = 1;  // sequences the engine holds at once (bench --parallel)
 };
 
 struct SamplingOptions {

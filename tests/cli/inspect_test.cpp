@@ -144,6 +144,33 @@ namespace rf::test {
 namespace {
 
 // bench times each test at each depth (tokens already in the context), as llama-bench does.
+// --parallel (llama-batched-bench's -npl): per sequence count, the prompts' and the generated
+// tokens' aggregate rates; it needs a batch that holds one token of each sequence.
+TEST(CliBench, ParallelSequencesAreTimedTogether) {
+    fs::path dir = scratch_dir("bench-parallel");
+    const fs::path model = dir / "m.gguf";
+    auto made = run_command(fmt::format("{} --arch llama --layers 2 --embd 128 --ff 256 --heads 4 --kv-heads 2 --vocab 300 "
+                                        "--type Q4_0 --out {} 2>&1", ROCMFORGE_SYNTH_BIN, model.string()));
+    ASSERT_EQ(made.exit_code, 0) << made.output;
+    auto r = run_command(rocmforge("bench -m " + model.string() +
+                                   " -p 12 -n 5 --parallel 1,3 -b 16 -r 2 -t 2 --device cpu -o json"));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto results = nlohmann::json::parse(r.output);
+    ASSERT_EQ(results.size(), 4u) << r.output;
+    const char* tests[] = {"pp12 x1", "tg5 x1", "pp12 x3", "tg5 x3"};
+    for (size_t i = 0; i < 4; ++i) {
+        EXPECT_EQ(results[i]["test"], tests[i]);
+        EXPECT_EQ(results[i]["sequences"], i < 2 ? 1 : 3);
+        EXPECT_EQ(results[i]["samples_ts"].size(), 2u);
+        EXPECT_GT(results[i]["avg_ts"].get<double>(), 0.0);
+    }
+    auto with_depth = run_command(rocmforge("bench -m " + model.string() + " --parallel 2 -d 8 --device cpu 2>&1"));
+    EXPECT_EQ(with_depth.exit_code, 2) << with_depth.output;
+    auto small_batch = run_command(rocmforge("bench -m " + model.string() + " --parallel 8 -b 4 --device cpu 2>&1"));
+    EXPECT_EQ(small_batch.exit_code, 2) << small_batch.output;
+    EXPECT_NE(small_batch.output.find("-b"), std::string::npos) << small_batch.output;
+}
+
 TEST(CliBench, TimesEveryTestAtEveryDepth) {
     fs::path dir = scratch_dir("bench");
     const fs::path model = dir / "m.gguf";
@@ -171,7 +198,7 @@ TEST(CliBench, TimesEveryTestAtEveryDepth) {
     // CSV (a header, quoted text) and JSON lines give the same rows; comma lists as llama-bench takes.
     auto csv = run_command(rocmforge("bench -m " + model.string() + " -p 4,8 -n 0 -r 1 -t 2 --device cpu -o csv"));
     ASSERT_EQ(csv.exit_code, 0) << csv.output;
-    EXPECT_EQ(csv.output.rfind("model,file,size_bytes,parameters,backend,device,threads,test,tokens,depth,avg_ts,stddev_ts\n", 0),
+    EXPECT_EQ(csv.output.rfind("model,file,size_bytes,parameters,backend,device,threads,test,tokens,depth,sequences,avg_ts,stddev_ts\n", 0),
               0u) << csv.output;
     EXPECT_NE(csv.output.find(",\"pp4\",4,0,"), std::string::npos) << csv.output;
     EXPECT_NE(csv.output.find(",\"pp8\",8,0,"), std::string::npos) << csv.output;
