@@ -7,7 +7,8 @@
 # $OUT (or /tmp/rocmforge-gpu).
 #   scripts/gpu-check.sh [BUNDLE_DIR]          (default .gpu)
 #   RF_STEPS="ops conformance ..." picks the steps (bench_8b, the 8B-shaped benchmark, and baseline, its
-#   comparison with bench/baselines, only when named; RF_PROFILE=1 adds a step profile per model).
+#   comparison with bench/baselines, only when named; RF_PROFILE=1 adds a step profile per model;
+#   RF_BENCH_PARALLEL="1,8,32,64" adds bench_8b's batched curve).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bundle=${1:-.gpu}
@@ -116,6 +117,12 @@ bench_8b() {
       --ctx 8192 --type "$type" --out "$m" || return 1
     "$bin/rocmforge" bench --device cuda -m "$m" -p 512 -n 128 -d 0 -d 4096 -r 2 -b 512 --kv-type "${RF_BENCH_KV:-f16}" ||
       return 1
+    # The batched curve (RF_BENCH_PARALLEL="1,8,32,64"): 128-token prompts, 128 generated each, as
+    # llama-batched-bench's -npp 128 -ntg 128 -npl.
+    if [ -n "${RF_BENCH_PARALLEL:-}" ]; then
+      "$bin/rocmforge" bench --device cuda -m "$m" -p 128 -n 128 --parallel "$RF_BENCH_PARALLEL" -r 1 -b 512 \
+        --kv-type "${RF_BENCH_KV:-f16}" || return 1
+    fi
     profile "$m" "$type"
     rm -f "$m"
   done
