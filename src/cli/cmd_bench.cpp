@@ -19,6 +19,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "build_info.h"
 #include "cli/commands.h"
 #include "cli/generation_options.h"
 #include "cli/model_summary.h"
@@ -212,7 +213,7 @@ int run_bench(const BenchOptions& opts) {
                         {"parameters", summary.parameters}, {"backend", backend.name()},
                         {"device", backend.device_name()}, {"threads", threads},
                         {"test", r.test}, {"tokens", r.tokens}, {"depth", r.depth}, {"sequences", r.sequences},
-                        {"samples_ts", r.tokens_per_second},
+                        {"samples_ts", r.tokens_per_second}, {"build_commit", ROCMFORGE_COMMIT},
                         {"avg_ts", r.mean()}, {"stddev_ts", r.stddev()}});
     }
     if (opts.output == "json") {
@@ -240,6 +241,7 @@ int run_bench(const BenchOptions& opts) {
             fmt::print("| {} | {} | {} | {} | {} | {} | {:.2f} ± {:.2f} |\n", model, format_bytes(file.file_size()),
                        format_count(summary.parameters), backend.name(), threads, r.test, r.mean(), r.stddev());
         }
+        fmt::print("\nbuild: {}\n", ROCMFORGE_COMMIT);  // as llama-bench's last line
     }
     return kExitOk;
 }

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "build_info.h"
 #include "cli/commands.h"
 
 namespace {
@@ -30,7 +31,7 @@ bool unknown_command(const CLI::App& app, const std::vector<std::string>& args) 
 int main(int argc, char** argv) {
     CLI::App app{"ROCmForge: LLM inference for GGUF models", "rocmforge"};
     app.require_subcommand(1);
-    app.set_version_flag("--version", "rocmforge 0.1.0");
+    app.set_version_flag("--version", "rocmforge 0.1.0 (commit " ROCMFORGE_COMMIT ")");
     app.option_defaults()->always_capture_default();  // help shows every default (commands inherit it)
 
     rf::cli::CommandContext ctx;

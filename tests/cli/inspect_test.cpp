@@ -194,6 +194,7 @@ TEST(CliBench, TimesEveryTestAtEveryDepth) {
     auto md = run_command(rocmforge("bench -m " + model.string() + " -p 8 -n 0 -r 1 -t 2 --device cpu"));
     ASSERT_EQ(md.exit_code, 0) << md.output;
     EXPECT_EQ(md.output.rfind("backend cpu: ", 0), 0u) << md.output;
+    EXPECT_NE(md.output.find("\nbuild: "), std::string::npos) << md.output;  // the commit, last
     EXPECT_NE(md.output.find("| pp8 |"), std::string::npos) << md.output;
     // CSV (a header, quoted text) and JSON lines give the same rows; comma lists as llama-bench takes.
     auto csv = run_command(rocmforge("bench -m " + model.string() + " -p 4,8 -n 0 -r 1 -t 2 --device cpu -o csv"));
