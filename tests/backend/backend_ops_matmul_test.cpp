@@ -95,13 +95,21 @@ const char* model_name(ProductModel m) {
 // product of the rounded values), its fallback and the GPU from the rounded values: either is
 // accepted, on any backend. The GPU's plain products of quantized weights from 32 tokens
 // (cuda_ops.cpp; the op suite's backend is not batch-invariant) run on tensor cores with f16
-// operands: there that is the only model accepted, so the test sees which path ran.
-// The log names the model that matched; all others must match Rounded.
-constexpr int64_t kGpuTensorCoreTokens = 32;
+// operands: there that is the only model accepted, so the test sees which path ran. Except that
+// Q4_0, Q8_0, Q4_K and Q6_K products of up to 64 tokens run on int8 tensor cores, whose sums are
+// exact: Rounded. The log names the model that matched; all others must match Rounded.
+constexpr int64_t kGpuTensorCoreTokens = 32, kGpuInt8MaxTokens = 64;
 
-std::vector<ProductModel> accepted_models(TensorType type, bool cpu, bool tensor_core_sized) {
+bool gpu_int8_format(TensorType type) {
+    return type == TensorType::Q4_0 || type == TensorType::Q8_0 || type == TensorType::Q4_K || type == TensorType::Q6_K;
+}
+
+// `plain_tokens`: the tokens of a plain product (0 for expert products, which never take the
+// tensor cores).
+std::vector<ProductModel> accepted_models(TensorType type, bool cpu, int64_t plain_tokens) {
     const bool quantized = type != TensorType::F32 && type != TensorType::F16 && type != TensorType::BF16;
-    if (!cpu && quantized && tensor_core_sized) return {ProductModel::F16Operands};
+    const bool int8_sized = gpu_int8_format(type) && plain_tokens <= kGpuInt8MaxTokens;
+    if (!cpu && quantized && plain_tokens >= kGpuTensorCoreTokens && !int8_sized) return {ProductModel::F16Operands};
     std::vector<ProductModel> models{ProductModel::Rounded};
     switch (type) {
         case TensorType::F16: case TensorType::BF16: case TensorType::TQ1_0: case TensorType::TQ2_0:
@@ -194,8 +202,7 @@ protected:
     // is closest to; `plain` for matmul (expert products never take the tensor cores).
     void expect_product(const std::string& op, const EffectiveWeight& w, const std::vector<float>& x, int64_t tokens,
                         const std::vector<float>& y, bool plain = false) {
-        const std::vector<ProductModel> models =
-            accepted_models(w.type, is_cpu(), plain && tokens >= kGpuTensorCoreTokens);
+        const std::vector<ProductModel> models = accepted_models(w.type, is_cpu(), plain ? tokens : 0);
         ProductModel best = models.front();
         Reference best_ref = reference_product(w, x, tokens, best);
         for (const ProductModel model : models) {
@@ -233,8 +240,9 @@ protected:
 };
 
 // Odd row counts (37: two groups of 16 plus 5; 130), whole blocks of columns (plain types also an
-// odd count), 1 / 3 / 8 / 17 / 40 tokens (one-token, few-token and tiled many-token paths; on the
-// GPU the tensor-core path from 17 (F16, BF16) or 40 tokens), also
+// odd count), 1 / 3 / 8 / 17 / 40 / 80 tokens (one-token, few-token and tiled many-token paths; on
+// the GPU the int8 tensor cores from 3 tokens for their formats, and the f16 tensor-core path from
+// 17 (F16, BF16), 40 or (int8 formats) 80 tokens), also
 // with strided x and y (columns of a wider activation, as a fused projection gives), and on the
 // CPU also a writable import (rows interleaved for its kernels).
 TEST_P(MatmulFormats, MatchesTheDoublePrecisionReference) {
@@ -251,7 +259,7 @@ TEST_P(MatmulFormats, MatchesTheDoublePrecisionReference) {
             ASSERT_EQ(w.rows, rows);
             ASSERT_EQ(w.cols, cols);
             const EffectiveWeight values = effective_weight(host, w);
-            for (const int64_t tokens : {1, 3, 8, 17, 40})
+            for (const int64_t tokens : {1, 3, 8, 17, 40, 80})
                 run_product("matmul " + name, w, values, rng, tokens, cols, 0, rows, 0);
             // x: the middle third of a fused projection's output; y: columns 5.. of a wider row.
             for (const int64_t tokens : {1, 17, 40})

@@ -124,6 +124,10 @@ private:
     DeviceBuffer error_word_;  // one int, KernelFault
     DeviceBuffer scratch_[2];
     bool batch_invariant_ = false;
+    // Plain products of 2 to this many tokens of the int8 formats take the int8 tensor cores
+    // (cuda_ops.cpp); ROCMFORGE_GPU_INT8_MAX_TOKENS sets it (0: never), to measure the crossover.
+    int64_t int8_max_tokens_ = int8_max_tokens_from_env();
+    static int64_t int8_max_tokens_from_env();
     StepProfile profile_;
     StepGraph graph_{!profile_.on()};
     // The input that scratch slot 0 holds prepared for the products (format: gemv_input_format or

@@ -266,6 +266,11 @@ size_t gemv_scratch_bytes(int64_t x_rows, int64_t cols) {
     return std::max(2 * n, align16(n) + n / 32 * sizeof(float));
 }
 
+GemvInput gemv_input_view(const void* scratch, int64_t x_rows, int64_t cols) {
+    const Packed packed = packed_in(const_cast<void*>(scratch), x_rows, cols);
+    return {packed.values, packed.scales};
+}
+
 int gemv_input_format(TensorType type) { return static_cast<int>(act_rounding_for(type)); }
 
 gpuError_t launch_gemv_quantize(gpuStream_t stream, TensorType type, Mat x, void* scratch) {

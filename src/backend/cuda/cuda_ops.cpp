@@ -3,6 +3,7 @@
 // ids, cache slots) are the kernels' own, reported through the fault word at the next download.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <numbers>
 
 #include "backend/cuda/cuda_backend_impl.h"
@@ -29,6 +30,9 @@ bool same_shape(const Act& a, const Act& b) { return a.rows == b.rows && a.cols 
 int64_t blas_min_tokens(TensorType type) {
     return type == TensorType::F16 || type == TensorType::BF16 ? 16 : 32;
 }
+// Products of a few to a few dozen tokens in the int8 formats (the batched steps of serving) read
+// the weights once on int8 tensor cores; one token stays with the gemv (no mma work to waste).
+constexpr int64_t kInt8MinTokens = 2, kInt8MaxTokens = 64;
 constexpr int64_t kBlasChunkValues = int64_t{1} << 25;  // 64 MiB of decoded f16 weights per chunk
 
 Status rows_fit(std::string_view op, int64_t rows) {
@@ -130,11 +134,22 @@ Status CudaBackend::combine_experts(const Act& x, const float* weights, int64_t 
     return launched(launch_combine(op_stream(), mat(x), weights, k, mat(out)), "combine_experts");
 }
 
+int64_t CudaBackend::int8_max_tokens_from_env() {
+    const char* env = std::getenv("ROCMFORGE_GPU_INT8_MAX_TOKENS");
+    if (!env || !*env) return kInt8MaxTokens;
+    char* end = nullptr;
+    const long long v = std::strtoll(env, &end, 10);
+    return *end == '\0' && v >= 0 ? v : kInt8MaxTokens;
+}
+
 Status CudaBackend::product(const WeightMatrix& w, const int32_t* ids, int64_t k, const Act& x, const Act& y) {
     if (y.rows == 0) return ok_status();
     const int block = rounding_block(w.type);
     if (x.cols % block != 0) return make_error("matmul: {} inputs are not whole blocks of {}", x.cols, block);
-    if (!ids && !batch_invariant_ && y.rows >= blas_min_tokens(w.type) && w.cols % 32 == 0) return blas_product(w, x, y);
+    const bool int8 = !ids && !batch_invariant_ && y.rows >= kInt8MinTokens && y.rows <= int8_max_tokens_ &&
+                      int8_product_supports(w.type, w.data, w.row_bytes, w.matrix_bytes(), w.cols);
+    if (!int8 && !ids && !batch_invariant_ && y.rows >= blas_min_tokens(w.type) && w.cols % 32 == 0)
+        return blas_product(w, x, y);
     const ProductParams p{.type = w.type,
                           .w = w.data,
                           .row_bytes = w.row_bytes,
@@ -159,7 +174,7 @@ Status CudaBackend::product(const WeightMatrix& w, const int32_t* ids, int64_t k
             err = launch_gemv_quantize(op_stream(), w.type, mat(x), packed);
             if (err == gpuSuccess) quantized_ = wanted;
         }
-        if (err == gpuSuccess) err = launch_gemv(op_stream(), x.rows, packed, p);
+        if (err == gpuSuccess) err = int8 ? launch_int8_product(op_stream(), x.rows, packed, p) : launch_gemv(op_stream(), x.rows, packed, p);
         if (overlaps(y, x)) quantized_.reset();
     } else {
         quantized_.reset();
@@ -167,7 +182,8 @@ Status CudaBackend::product(const WeightMatrix& w, const int32_t* ids, int64_t k
     }
     if (err != gpuSuccess)
         return gpu_check(err, fmt::format("{} product {}x{}", tensor_type_name(w.type), w.rows, w.cols));
-    if (profile_.on()) profile_.op_done(stream_, fmt::format("{} {}", gemv ? "gemv" : "product", tensor_type_name(w.type)));
+    if (profile_.on())
+        profile_.op_done(stream_, fmt::format("{} {}", int8 ? "int8" : gemv ? "gemv" : "product", tensor_type_name(w.type)));
     return graph_.after_op(stream_);
 }
 

@@ -137,4 +137,63 @@ __device__ __forceinline__ float group_max(float v) {
     for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, gpu_shfl_xor(v, offset));
     return v;
 }
+
+// Int8 tensor-core tiles for a group of 32 lanes: c (16 x 8, int32) += a (16 x k, int8) b (k x 8),
+// k = 32 or 16, fragments as PTX's mma.m16n8k32 / m16n8k16 .s8 lay them out. Lane 4 * g + t
+// (g < 8, t < 4) holds, as four packed int8 each: a0 = a[g][4t..4t+3], a1 = a[g + 8][4t..4t+3],
+// a2 = a[g][16 + 4t..], a3 = a[g + 8][16 + 4t..]; b0 = b[4t..4t+3][g], b1 = b[16 + 4t..][g]; and
+// c[g][2t], c[g][2t + 1], c[g + 8][2t], c[g + 8][2t + 1]. HIP builds run a shuffle-and-dot-product
+// stand-in with the same layout (correct, not fast: AMD's matrix cores lay fragments out otherwise).
+#if !defined(ROCMFORGE_USE_HIP)
+// Copies from global to shared memory that run while the thread goes on (cp.async): a thread's
+// copies are done once it has called gpu_copy_wait(); a __syncthreads() after it publishes them.
+__device__ __forceinline__ void gpu_copy_async16(void* shared, const void* global) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(static_cast<unsigned>(__cvta_generic_to_shared(shared))),
+                 "l"(global));
+}
+__device__ __forceinline__ void gpu_copy_async4(void* shared, const void* global) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(static_cast<unsigned>(__cvta_generic_to_shared(shared))),
+                 "l"(global));
+}
+__device__ __forceinline__ void gpu_copy_wait() { asm volatile("cp.async.wait_all;" ::: "memory"); }
+__device__ __forceinline__ void gpu_mma_s8_k32(int (&c)[4], unsigned a0, unsigned a1, unsigned a2, unsigned a3,
+                                               unsigned b0, unsigned b1) {
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                 : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+__device__ __forceinline__ void gpu_mma_s8_k16(int (&c)[4], unsigned a0, unsigned a1, unsigned b0) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%0,%1,%2,%3};"
+                 : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+                 : "r"(a0), "r"(a1), "r"(b0));
+}
+#else
+__device__ __forceinline__ void gpu_copy_async16(void* shared, const void* global) {
+    *static_cast<uint4*>(shared) = *static_cast<const uint4*>(global);
+}
+__device__ __forceinline__ void gpu_copy_async4(void* shared, const void* global) {
+    *static_cast<unsigned*>(shared) = *static_cast<const unsigned*>(global);
+}
+__device__ __forceinline__ void gpu_copy_wait() {}
+__device__ __forceinline__ int gpu_dot4_s8(unsigned a, unsigned b, int c) {
+    for (int k = 0; k < 4; ++k) c += static_cast<signed char>(a >> (8 * k)) * static_cast<signed char>(b >> (8 * k));
+    return c;
+}
+__device__ __forceinline__ void gpu_mma_s8_k32(int (&c)[4], unsigned a0, unsigned a1, unsigned a2, unsigned a3,
+                                               unsigned b0, unsigned b1) {
+    const int lane = static_cast<int>(threadIdx.x) % 32, g = lane / 4, t = lane % 4;
+    for (int q = 0; q < 4; ++q) {
+        const unsigned r0 = gpu_shfl(a0, 4 * g + q), r1 = gpu_shfl(a1, 4 * g + q);
+        const unsigned r2 = gpu_shfl(a2, 4 * g + q), r3 = gpu_shfl(a3, 4 * g + q);
+        for (int n = 0; n < 2; ++n) {
+            const unsigned k0 = gpu_shfl(b0, 4 * (2 * t + n) + q), k1 = gpu_shfl(b1, 4 * (2 * t + n) + q);
+            c[n] = gpu_dot4_s8(r0, k0, gpu_dot4_s8(r2, k1, c[n]));
+            c[2 + n] = gpu_dot4_s8(r1, k0, gpu_dot4_s8(r3, k1, c[2 + n]));
+        }
+    }
+}
+__device__ __forceinline__ void gpu_mma_s8_k16(int (&c)[4], unsigned a0, unsigned a1, unsigned b0) {
+    gpu_mma_s8_k32(c, a0, a1, 0u, 0u, b0, 0u);
+}
+#endif
 #endif

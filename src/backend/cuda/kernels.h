@@ -162,6 +162,21 @@ int gemv_input_format(TensorType type);
 // dot products over the quantized x of x_rows rows.
 gpuError_t launch_gemv_quantize(gpuStream_t stream, TensorType type, Mat x, void* scratch);
 gpuError_t launch_gemv(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams& p);
+// Where launch_gemv_quantize leaves the int8 levels (x_rows x cols, dense) and the scale of each
+// rounding block (x_rows x cols / block) in its scratch.
+struct GemvInput {
+    const void* values;
+    const float* scales;
+};
+GemvInput gemv_input_view(const void* scratch, int64_t x_rows, int64_t cols);
+
+// ---- cuda_int8_products.cu ----
+// Whether launch_int8_product takes this weight matrix: Q4_0, Q8_0, Q4_K or Q6_K as gemv_supports
+// takes them.
+bool int8_product_supports(TensorType type, const uint8_t* w, size_t row_bytes, size_t matrix_bytes, int64_t cols);
+// y = W x on int8 tensor cores over the input launch_gemv_quantize left in `scratch` (x_rows =
+// p.y_rows, no expert ids): the gemv's integer sums, each weight byte read once per 64 tokens.
+gpuError_t launch_int8_product(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams& p);
 
 // ---- self_test.cu ----
 gpuError_t launch_self_test(int* out, int n);
