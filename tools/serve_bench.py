@@ -21,16 +21,17 @@ import urllib.parse
 
 
 def stream_completion(url, body, abandon_after=None, timeout=600):
-    """POSTs a streaming completion; returns (status, ttft seconds, end seconds, tokens, error)."""
+    """POSTs a streaming completion; returns (status, ttft seconds, end seconds, tokens, error, gaps):
+    gaps are the seconds between successive streamed tokens (inter-token latency)."""
     u = urllib.parse.urlparse(url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
     start = time.perf_counter()
-    ttft, tokens = None, 0
+    ttft, tokens, gaps, last = None, 0, [], None
     try:
         conn.request("POST", "/v1/completions", json.dumps(body), {"Content-Type": "application/json"})
         resp = conn.getresponse()
         if resp.status != 200:
-            return resp.status, None, time.perf_counter() - start, 0, resp.read().decode(errors="replace")[:200]
+            return resp.status, None, time.perf_counter() - start, 0, resp.read().decode(errors="replace")[:200], gaps
         usage = None
         for raw in resp:
             line = raw.decode().strip()
@@ -43,17 +44,21 @@ def stream_completion(url, body, abandon_after=None, timeout=600):
             if chunk.get("usage"):
                 usage = chunk["usage"]
             if chunk.get("choices"):
+                now = time.perf_counter()
                 if ttft is None:
-                    ttft = time.perf_counter() - start
+                    ttft = now - start
+                else:
+                    gaps.append(now - last)
+                last = now
                 tokens += 1
                 if abandon_after is not None and tokens >= abandon_after:
                     conn.close()  # the server must notice and cancel
-                    return 499, ttft, time.perf_counter() - start, tokens, None
+                    return 499, ttft, time.perf_counter() - start, tokens, None, gaps
         if usage:
             tokens = usage.get("completion_tokens", tokens)
-        return 200, ttft, time.perf_counter() - start, tokens, None
+        return 200, ttft, time.perf_counter() - start, tokens, None, gaps
     except Exception as e:  # a failure is counted, not fatal
-        return 0, ttft, time.perf_counter() - start, tokens, repr(e)[:200]
+        return 0, ttft, time.perf_counter() - start, tokens, repr(e)[:200], gaps
     finally:
         conn.close()
 
@@ -85,6 +90,11 @@ def rss_kib(pid):
     return None
 
 
+def pct(values, p):
+    """The p-th percentile of sorted values (nan when empty)."""
+    return values[min(len(values) - 1, int(p / 100 * len(values)))] if values else float("nan")
+
+
 def prompt_ids(rng, n):
     return [rng.randrange(1000, 20000) for _ in range(n)]
 
@@ -103,7 +113,7 @@ def throughput(args):
     rng = random.Random(1)
     rows = []
     for n in args.concurrency:
-        runs = []
+        runs, ttfts, gaps = [], [], []
         for _ in range(args.repetitions):
             results = [None] * n
             bodies = [{"model": "m", "prompt": prompt_ids(rng, args.prompt_tokens), "max_tokens": args.max_tokens,
@@ -118,6 +128,8 @@ def throughput(args):
             bad = [r for r in results if r[0] != 200]
             if bad:
                 raise SystemExit(f"concurrency {n}: {len(bad)} failed requests, first: {bad[0]}")
+            ttfts += [r[1] for r in results]
+            gaps += [g for r in results for g in r[5]]
             prefill = max(r[1] for r in results)  # every sequence has its first token
             generated = sum(r[3] for r in results)
             runs.append({"wall": wall, "prefill": prefill, "pp": n * args.prompt_tokens / prefill,
@@ -127,13 +139,21 @@ def throughput(args):
             vals = [r[key] for r in runs]
             row[key] = statistics.mean(vals)
             row[key + "_sd"] = statistics.stdev(vals) if len(vals) > 1 else 0.0
+        ttfts.sort()
+        gaps.sort()
+        for name, values in (("ttft", ttfts), ("itl", gaps)):
+            for p in (50, 99):
+                row[f"{name}_p{p}_ms"] = 1e3 * pct(values, p)
         rows.append(row)
         print(f"N={n:3d}  prompt {row['pp']:8.1f} tok/s  generation {row['tg']:8.1f} ± {row['tg_sd']:.1f} tok/s"
-              f"  end to end {row['e2e']:8.1f} tok/s", flush=True)
-    print("\n| parallel sequences | prompt tok/s | generation tok/s | generated tok/s incl. prefill |")
-    print("| ---: | ---: | ---: | ---: |")
+              f"  end to end {row['e2e']:8.1f} tok/s  TTFT p50/p99 {row['ttft_p50_ms']:.0f}/{row['ttft_p99_ms']:.0f} ms"
+              f"  ITL p50/p99 {row['itl_p50_ms']:.1f}/{row['itl_p99_ms']:.1f} ms", flush=True)
+    print("\n| parallel sequences | prompt tok/s | generation tok/s | generated tok/s incl. prefill "
+          "| TTFT p50 / p99 ms | inter-token p50 / p99 ms |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
-        print(f"| {r['concurrency']} | {r['pp']:.1f} | {r['tg']:.1f} ± {r['tg_sd']:.1f} | {r['e2e']:.1f} |")
+        print(f"| {r['concurrency']} | {r['pp']:.1f} | {r['tg']:.1f} ± {r['tg_sd']:.1f} | {r['e2e']:.1f} "
+              f"| {r['ttft_p50_ms']:.0f} / {r['ttft_p99_ms']:.0f} | {r['itl_p50_ms']:.1f} / {r['itl_p99_ms']:.1f} |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
@@ -187,9 +207,6 @@ def load(args):
     failed = [r for r in results if r[0] not in (200, 499, 429, 503)]
     ttfts = sorted(r[1] for r in done if r[1] is not None)
     ends = sorted(r[2] for r in done)
-
-    def pct(v, p):
-        return v[min(len(v) - 1, int(p / 100 * len(v)))] if v else float("nan")
     tokens = sum(r[3] for r in done + abandoned)
     print(f"{args.clients} clients for {wall:.0f} s: {len(results)} requests, {len(done)} completed, "
           f"{len(abandoned)} abandoned by the client, {len(refused)} refused (overloaded), {len(failed)} failed")
