@@ -1,10 +1,12 @@
-// rocmforge bench -m FILE [-p N,..] [-n N,..] [-d N,..] [-r R] [-t T] [-o md|csv|json|jsonl]: prompt-processing
+// rocmforge bench -m FILE[,FILE..] [-p N,..] [-n N,..] [-d N,..] [-r R] [-t T] [-o md|csv|json|jsonl]: prompt-processing
 // and generation speed in tokens/s (pp512 and tg128 by default, as llama-bench), repeated R times
 // (mean and standard deviation), as a markdown table, CSV, or JSON; with -d, each test runs after N
 // tokens already in the context (as llama-bench's depth). With --parallel B,.. (llama-batched-bench's
 // -npl) each of B sequences takes a -p prompt and then -n tokens, the B sequences batched together:
 // "ppP xB" is the prompts' tokens per second, "tgN xB" the generated tokens of all B per second.
 // The backend (--device) and the processor or card it ran on head the table and tag each JSON row.
+// Several models (-m repeated or a comma list, as llama-bench) run one after another, each loaded
+// on its own, into one table.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -29,6 +31,7 @@ namespace {
 
 struct BenchOptions {
     RuntimeOptions runtime;
+    std::vector<std::string> models;  // -m, in order
     std::vector<int64_t> prompt_sizes{512};  // llama-bench's defaults
     std::vector<int64_t> gen_sizes{128};
     std::vector<int64_t> depths{0};
@@ -123,12 +126,15 @@ Result<std::pair<double, double>> time_batched(engine::Engine& engine, std::mt19
                      static_cast<double>(sequences * gen) / seconds(end - prompted)};
 }
 
-int run_bench(const BenchOptions& opts) {
+// Runs every test on one model and appends its rows (as the JSON output gives them) to `rows`;
+// returns the exit code.
+int bench_model(const BenchOptions& opts, const std::string& model_path, nlohmann::json& rows) {
     int64_t longest = 1;
     for (int64_t p : opts.prompt_sizes) longest = std::max(longest, p);
     for (int64_t n : opts.gen_sizes) longest = std::max(longest, n);
     longest += *std::max_element(opts.depths.begin(), opts.depths.end());
     RuntimeOptions runtime = opts.runtime;
+    runtime.model_path = model_path;
     runtime.n_ctx = std::max<int64_t>(runtime.n_ctx, longest);
     const int64_t most_parallel = opts.parallel.empty() ? 1 : *std::max_element(opts.parallel.begin(), opts.parallel.end());
     if (!opts.parallel.empty()) {
@@ -207,7 +213,6 @@ int run_bench(const BenchOptions& opts) {
 
     const std::string model = fmt::format("{} {} {}", summary.architecture, format_count(summary.parameters),
                                           summary.dominant_type);
-    nlohmann::json rows = nlohmann::json::array();
     for (const BenchResult& r : results) {
         rows.push_back({{"model", model}, {"file", runtime.model_path}, {"size_bytes", file.file_size()},
                         {"parameters", summary.parameters}, {"backend", backend.name()},
@@ -216,6 +221,13 @@ int run_bench(const BenchOptions& opts) {
                         {"samples_ts", r.tokens_per_second}, {"build_commit", ROCMFORGE_COMMIT},
                         {"avg_ts", r.mean()}, {"stddev_ts", r.stddev()}});
     }
+    return kExitOk;
+}
+
+int run_bench(const BenchOptions& opts) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const std::string& path : opts.models)
+        if (const int code = bench_model(opts, path, rows); code != kExitOk) return code;
     if (opts.output == "json") {
         fmt::print("{}\n", rows.dump(2));
     } else if (opts.output == "jsonl") {
@@ -233,13 +245,15 @@ int run_bench(const BenchOptions& opts) {
             }
             fmt::print("{}\n", fmt::join(cells, ","));
         }
-    } else {
-        fmt::print("backend {}: {}\n\n", backend.name(), backend.device_name());
+    } else if (!rows.empty()) {
+        fmt::print("backend {}: {}\n\n", rows[0]["backend"].get<std::string>(), rows[0]["device"].get<std::string>());
         fmt::print("| model | size | params | backend | threads | test | t/s |\n");
         fmt::print("| --- | ---: | ---: | --- | ---: | ---: | ---: |\n");
-        for (const BenchResult& r : results) {
-            fmt::print("| {} | {} | {} | {} | {} | {} | {:.2f} ± {:.2f} |\n", model, format_bytes(file.file_size()),
-                       format_count(summary.parameters), backend.name(), threads, r.test, r.mean(), r.stddev());
+        for (const nlohmann::json& r : rows) {
+            fmt::print("| {} | {} | {} | {} | {} | {} | {:.2f} ± {:.2f} |\n", r["model"].get<std::string>(),
+                       format_bytes(r["size_bytes"].get<uint64_t>()), format_count(r["parameters"].get<uint64_t>()),
+                       r["backend"].get<std::string>(), r["threads"].get<int>(), r["test"].get<std::string>(),
+                       r["avg_ts"].get<double>(), r["stddev_ts"].get<double>());
         }
         fmt::print("\nbuild: {}\n", ROCMFORGE_COMMIT);  // as llama-bench's last line
     }
@@ -252,6 +266,11 @@ void add_bench_command(CLI::App& app, CommandContext& ctx) {
     auto opts = std::make_shared<BenchOptions>();
     CLI::App* cmd = app.add_subcommand("bench", "Measure prompt-processing and generation speed (tokens/s)");
     add_runtime_options(*cmd, opts->runtime);
+    // -m takes several models here, as llama-bench's does.
+    cmd->remove_option(cmd->get_option("-m"));
+    cmd->add_option("-m,--model", opts->models, "GGUF model files (repeatable or a comma list)")
+        ->required()
+        ->delimiter(',');
     cmd->add_option("-p,--n-prompt", opts->prompt_sizes, "Prompt lengths to time (repeatable or a comma list; 0 skips)")
         ->delimiter(',')
         ->check(number_in(0, 1 << 20));

@@ -212,6 +212,22 @@ TEST(CliBench, TimesEveryTestAtEveryDepth) {
     EXPECT_EQ(names, (std::vector<std::string>{"pp4", "pp8"}));
     auto bad = run_command(rocmforge("bench -m " + model.string() + " -d -5 2>&1"));
     EXPECT_NE(bad.exit_code, 0) << bad.output;
+    // Several models, as llama-bench takes them (-m repeated or a comma list): one table, in order.
+    const fs::path other = dir / "other.gguf";
+    made = run_command(fmt::format("{} --arch qwen2 --layers 1 --embd 64 --ff 128 --heads 2 --kv-heads 1 --vocab 300 "
+                                   "--type Q8_0 --out {} 2>&1", ROCMFORGE_SYNTH_BIN, other.string()));
+    ASSERT_EQ(made.exit_code, 0) << made.output;
+    for (const std::string& models : {"-m " + model.string() + " -m " + other.string(), "-m " + model.string() + "," + other.string()}) {
+        auto both = run_command(rocmforge("bench " + models + " -p 4 -n 0 -r 1 -t 2 --device cpu -o json"));
+        ASSERT_EQ(both.exit_code, 0) << both.output;
+        const auto rows = nlohmann::json::parse(both.output);
+        ASSERT_EQ(rows.size(), 2u) << both.output;
+        EXPECT_EQ(rows[0]["file"], model.string());
+        EXPECT_EQ(rows[1]["file"], other.string());
+        EXPECT_NE(rows[1]["model"].get<std::string>().find("qwen2"), std::string::npos) << both.output;
+    }
+    auto missing = run_command(rocmforge("bench -m " + model.string() + "," + (dir / "none.gguf").string() + " -p 4 -n 0 -r 1 --device cpu 2>&1"));
+    EXPECT_EQ(missing.exit_code, 1) << missing.output;
     fs::remove_all(dir);
 }
 
