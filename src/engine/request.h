@@ -34,6 +34,7 @@ struct Request {
     int64_t cached = 0;           // of the prompt, reused from the prefix cache (first admission)
     bool started = false;         // admitted at least once
     int64_t preemptions = 0;
+    int64_t prefill_chunks = 0;   // steps that computed prompt tokens before the first token
     std::optional<DecodeState> decode;
     bool finished = false;
 

@@ -385,6 +385,7 @@ bool SchedulerImpl::step() {
     int64_t prompt_tokens = 0;
     for (auto& [r, n] : batch_requests_) {
         if (r->state == RequestState::Prefilling) prompt_tokens += n;
+        if (r->state == RequestState::Prefilling && r->generated() == 0) ++r->prefill_chunks;
         r->computed += n;
         if (options_.prefix_caching) cache.publish(r->seq, std::span(r->tokens).first(static_cast<size_t>(r->computed)));
     }
@@ -453,6 +454,8 @@ void SchedulerImpl::finish(Request& r, StopReason reason, std::string error, Out
     e.usage = r.usage();
     const bool started = r.started;
     e.timings.queued = seconds_between(r.submitted, started ? r.scheduled : now);
+    e.timings.prefill_chunks = r.prefill_chunks;
+    e.timings.preemptions = r.preemptions;
     if (started && r.generated() > 0) {
         e.timings.prefill = seconds_between(r.scheduled, r.first_token);
         e.timings.decode = seconds_between(r.first_token, now);

@@ -41,11 +41,13 @@ struct RequestUsage {
     int64_t completion_tokens = 0;
 };
 
-struct RequestTimings {  // seconds
+struct RequestTimings {  // seconds, and the steps behind them
     double queued = 0.0;          // submission -> first scheduled
     double prefill = 0.0;         // first scheduled -> first token sampled
     double decode = 0.0;          // first token -> finished
     double time_to_first_token = 0.0;
+    int64_t prefill_chunks = 0;   // forward steps that computed part of the prompt before the first token
+    int64_t preemptions = 0;      // times it was sent back to the queue to free KV blocks
 };
 
 enum class RequestState { Queued, Prefilling, Decoding, Finished };

@@ -127,11 +127,26 @@ TEST(Scheduler, SharedPrefixIsReusedAndChangesNothing) {
     const Output reused = cached.get(1);
     EXPECT_EQ(reused.finished->usage.cached_prompt_tokens, 40);  // ten full blocks of the 41 shared tokens
     EXPECT_EQ(reused.finished->usage.prompt_tokens, 44);
+    EXPECT_EQ(reused.finished->timings.prefill_chunks, 1);  // the four new tokens in one step
     expect_same(reused, plain.get(0), 1);
     const SchedulerStats st = s.scheduler->stats();
     EXPECT_EQ(st.prefix_lookup_tokens, 42 + 44);
     EXPECT_EQ(st.prefix_hit_tokens, 40);
     EXPECT_EQ(st.prompt_tokens, 42 + 4);
+    s.expect_no_leak();
+}
+
+// A prompt longer than the step's token budget is computed in chunks, which its finish counts.
+TEST(Scheduler, PrefillChunksAreCounted) {
+    Served s({.step_token_budget = 16, .prefix_caching = false});
+    Collector c;
+    submitted(s.scheduler->submit(greedy(prompt_of(90, 41), 3), c.sink(0)));
+    ASSERT_TRUE(c.wait(1));
+    const Output out = c.get(0);
+    const RequestEvent& done = *out.finished;
+    EXPECT_EQ(done.timings.prefill_chunks, 3);  // 16 + 16 + 9 prompt tokens
+    EXPECT_EQ(done.timings.preemptions, 0);
+    EXPECT_GT(done.timings.prefill, 0.0);
     s.expect_no_leak();
 }
 
@@ -377,6 +392,9 @@ TEST(Scheduler, PreemptionWhenThePoolRunsShortChangesNoOutput) {
             EXPECT_EQ(c.get(i).tokens.size(), 20u);
         }
         EXPECT_GT(s.scheduler->stats().preemptions, 0);
+        int64_t reported = 0;  // each request says how often it was preempted
+        for (size_t i = 0; i < 3; ++i) reported += c.get(i).finished->timings.preemptions;
+        EXPECT_EQ(reported, s.scheduler->stats().preemptions);
         s.expect_no_leak();
     }
     // A request that alone outgrows the pool ends as ContextFull, saying why.
