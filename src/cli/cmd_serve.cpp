@@ -38,12 +38,15 @@ struct ServeOptions {
     int64_t max_body_mib = 8;
     int64_t max_n = 16;
     std::string alias;
+    std::string otlp_endpoint;
+    std::string log_format = "text";
     server::ServerOptions http;
 };
 
 // Waits for SIGINT/SIGTERM (blocked in every thread, so only this one sees them) and stops the
 // server; polls `done` so that it also ends when the server stops by itself.
-void wait_for_signal(server::Server& srv, std::chrono::milliseconds drain, const std::atomic<bool>& done) {
+void wait_for_signal(server::Server& srv, std::chrono::milliseconds drain, const std::atomic<bool>& done,
+                     const server::Logger& log) {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -52,7 +55,7 @@ void wait_for_signal(server::Server& srv, std::chrono::milliseconds drain, const
     while (!done) {
         const int sig = sigtimedwait(&set, nullptr, &poll);
         if (sig == SIGINT || sig == SIGTERM) {
-            fmt::print(stderr, "serve: signal {}: draining requests for up to {} ms\n", sig, drain.count());
+            log.info(fmt::format("signal {}: draining requests for up to {} ms", sig, drain.count()));
             srv.stop(drain);
             return;
         }
@@ -69,21 +72,23 @@ int run_serve(ServeOptions o) {
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
 
+    auto log = std::make_shared<const server::Logger>(*server::parse_log_format(o.log_format));
+    auto fail = [&](const Error& e, int code = kExitError) {
+        log->error(e.message);
+        return code;
+    };
     auto kv = kv_type(o.kv_type);
-    if (!kv) {
-        fmt::print(stderr, "error: {}\n", kv.error().message);
-        return kExitUsage;
-    }
+    if (!kv) return fail(kv.error(), kExitUsage);
+    std::vector<std::string> notes;
+    auto otlp = server::otlp_options(o.otlp_endpoint, server::process_environment, notes);
+    if (!otlp) return fail(otlp.error(), kExitUsage);
+    for (const std::string& note : notes) log->warning(note);
     auto backend = make_backend(o.device, o.threads, o.loading);
-    if (!backend) {
-        fmt::print(stderr, "error: {}\n", backend.error().message);
-        return kExitError;
-    }
-    fmt::print(stderr, "serve: {} backend on {}\n", (*backend)->name(), (*backend)->device_name());
-    if (Status layers = check_gpu_layers(o.device, **backend, o.model_path); !layers) {
-        fmt::print(stderr, "error: {}\n", layers.error().message);
-        return kExitError;
-    }
+    if (!backend) return fail(backend.error());
+    log->info(fmt::format("{} backend on {}", (*backend)->name(), (*backend)->device_name()));
+    if (Status layers = check_gpu_layers(o.device, **backend, o.model_path); !layers) return fail(layers.error());
+    // The progress bar (on a terminal) is not a log line.
+    const bool text_log = log->format() == server::LogFormat::Text;
     auto loaded = engine::LoadedModel::load(o.model_path, **backend,
                                             {.n_ctx = o.n_ctx,
                                              .n_batch = o.n_batch,
@@ -91,36 +96,32 @@ int run_serve(ServeOptions o) {
                                              .block_size = 16,
                                              .kv_type = *kv,
                                              .kv_memory_bytes = o.kv_memory_mib << 20},
-                                            file_load(o.loading, **backend), load_progress());
-    if (!loaded) {
-        fmt::print(stderr, "error: {}\n", loaded.error().message);
-        return kExitError;
-    }
+                                            file_load(o.loading, **backend),
+                                            text_log ? load_progress() : MappedFile::Progress{});
+    if (!loaded) return fail(loaded.error());
     engine::LoadedModel& m = *loaded;
     if (o.n_ctx_given) warn_about_context(m.engine->n_ctx(), m.model->hparams().n_ctx_train);
     if (!m.engine->kv_pool_holds_all_contexts())
-        fmt::print(stderr, "serve: the KV pool was sized to memory: {} blocks of {} tokens, fewer than {} full "
-                   "contexts\n", m.engine->cache().total_blocks(), m.engine->cache().block_size(), o.parallel);
+        log->info(fmt::format("the KV pool was sized to memory: {} blocks of {} tokens, fewer than {} full contexts",
+                              m.engine->cache().total_blocks(), m.engine->cache().block_size(), o.parallel));
     auto chat_template = m.file->get_string_or("tokenizer.chat_template", tmpl::kDefaultChatTemplate);
-    if (!chat_template) {
-        fmt::print(stderr, "error: {}\n", chat_template.error().message);
-        return kExitError;
-    }
+    if (!chat_template) return fail(chat_template.error());
     auto scheduler = engine::Scheduler::create(*m.engine, *m.tokenizer,
                                                {.max_queue = o.queue,
                                                 .max_running = o.parallel,
                                                 .step_token_budget = o.n_batch,
                                                 .prefix_caching = !o.no_prefix_cache});
-    if (!scheduler) {
-        fmt::print(stderr, "error: {}\n", scheduler.error().message);
-        return kExitError;
-    }
+    if (!scheduler) return fail(scheduler.error());
     o.http.model_id = o.alias.empty() ? std::filesystem::path(o.model_path).filename().string() : o.alias;
     o.http.max_body_bytes = static_cast<size_t>(o.max_body_mib) << 20;
     o.http.request_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout_s * 1000));
     o.http.http_threads = static_cast<size_t>(o.parallel + o.queue + 8);
     o.http.backend = (*backend)->name();
     o.http.device = (*backend)->device_name();
+    o.http.log = log;
+    o.http.otlp = *otlp;
+    if (!o.http.otlp.traces_url.empty())
+        log->info("exporting request spans over OTLP/HTTP", {{"endpoint", o.http.otlp.traces_url}});
     server::Server srv(**scheduler,
                        {.tokenizer = m.tokenizer.get(),
                         .chat_template = *chat_template,
@@ -128,10 +129,7 @@ int run_serve(ServeOptions o) {
                         .max_n = o.max_n},
                        o.http);
     auto port = srv.bind();
-    if (!port) {
-        fmt::print(stderr, "error: {}\n", port.error().message);
-        return kExitError;
-    }
+    if (!port) return fail(port.error());
     srv.set_ready(true);
     // Scripts (and tests) read this line to learn the port when --port 0 was given.
     fmt::print("listening on http://{}:{}\n", o.http.host, *port);
@@ -139,12 +137,12 @@ int run_serve(ServeOptions o) {
 
     std::atomic<bool> done{false};
     const auto drain = std::chrono::milliseconds(static_cast<int64_t>(o.drain_s * 1000));
-    std::thread signals([&] { wait_for_signal(srv, drain, done); });
+    std::thread signals([&] { wait_for_signal(srv, drain, done, *log); });
     srv.run();
     done = true;
     signals.join();
     srv.stop(drain);  // no-op after a signal; otherwise drains what is left
-    fmt::print(stderr, "serve: stopped\n");
+    log->info("stopped");
     return kExitOk;
 }
 
@@ -182,6 +180,11 @@ void add_serve_command(CLI::App& app, CommandContext& ctx) {
         ->check(number_in(0.0, 1e6));
     cmd->add_option("--max-body", o->max_body_mib, "Largest request body in MiB (larger: 413)")->check(number_in(1, 4096));
     cmd->add_option("--max-n", o->max_n, "Most choices (prompts x n) one request may ask for")->check(number_in(1, 1024));
+    cmd->add_option("--otlp-endpoint", o->otlp_endpoint,
+                    "Send each request's trace to this OpenTelemetry collector (OTLP/HTTP JSON, e.g. "
+                    "http://localhost:4318; default: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT)");
+    cmd->add_option("--log-format", o->log_format, "Log lines as text or json (with trace ids)")
+        ->check(CLI::IsMember({"text", "json"}));
     cmd->callback([o, &ctx] { ctx.exit_code = run_serve(*o); });
 }
 

@@ -6,6 +6,7 @@
 
 #include "server/generation.h"
 #include "server/openai_response.h"
+#include "server/recorder.h"
 #include "server/server_impl.h"
 
 namespace rf::server {
@@ -17,46 +18,6 @@ constexpr auto kHeartbeat = std::chrono::milliseconds(1000);
 // How long a response's end waits for its cancelled requests to report their finish (the scheduler
 // does at its next step).
 constexpr auto kDrainAfterCancel = std::chrono::seconds(10);
-
-double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-// Records a generation's metrics and traces as its events arrive.
-class Recorder {
-public:
-    Recorder(Server::Impl& server, const Generation& g, std::string endpoint)
-        : server_(server), g_(g), endpoint_(std::move(endpoint)), last_token_(g.choices().size()),
-          start_unix_(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()) {}
-
-    void observe(const TimedEvent& e) {
-        const engine::RequestEvent& ev = e.event;
-        auto& last = last_token_[e.choice];
-        if (ev.kind == engine::RequestEvent::Kind::Token) {
-            if (last)
-                server_.metrics.observe_inter_token_latency(seconds(e.at - *last));
-            else
-                server_.metrics.observe_time_to_first_token(seconds(e.at - g_.submitted()));
-            last = e.at;
-            return;
-        }
-        server_.metrics.count_finished(finish_reason(ev.reason));
-        server_.metrics.count_tokens(ev.usage.prompt_tokens, ev.usage.completion_tokens);
-        server_.metrics.observe_request_duration(seconds(e.at - g_.submitted()));
-        server_.traces.add({.request = ev.request,
-                            .endpoint = endpoint_,
-                            .start_unix = start_unix_,
-                            .timings = ev.timings,
-                            .usage = ev.usage,
-                            .finish_reason = std::string(finish_reason(ev.reason)),
-                            .error = ev.error});
-    }
-
-private:
-    Server::Impl& server_;
-    const Generation& g_;
-    std::string endpoint_;
-    std::vector<std::optional<Clock::time_point>> last_token_;
-    double start_unix_;
-};
 
 struct Exchange {
     std::shared_ptr<Generation> generation;
@@ -131,13 +92,19 @@ bool send_whole(Exchange& x, httplib::DataSink& sink) {
 }
 
 void handle(Server::Impl& s, const httplib::Request& req, httplib::Response& res, Endpoint endpoint) {
-    if (!s.ready) return send_error(res, not_ready(s));
+    auto recorder = std::make_unique<Recorder>(s, req, endpoint);
+    res.set_header("traceresponse", recorder->trace().header());  // the trace id, for the caller's logs
+    auto refuse = [&](const ApiError& e) {
+        send_error(res, e);
+        recorder->end(e.status, e.status >= 500 ? e.message : "");
+    };
+    if (!s.ready) return refuse(not_ready(s));
     auto parsed = parse_request(endpoint, req.body, s.model);
-    if (auto* e = std::get_if<ApiError>(&parsed)) return send_error(res, *e);
+    if (auto* e = std::get_if<ApiError>(&parsed)) return refuse(*e);
     ParsedRequest& r = std::get<ParsedRequest>(parsed);
     r.options.timeout = s.options.request_timeout;
     auto started = Generation::start(*s.scheduler, r);
-    if (auto* e = std::get_if<ApiError>(&started)) return send_error(res, *e);
+    if (auto* e = std::get_if<ApiError>(&started)) return refuse(*e);
 
     auto x = std::make_shared<Exchange>();
     x->generation = std::get<std::shared_ptr<Generation>>(std::move(started));
@@ -151,21 +118,28 @@ void handle(Server::Impl& s, const httplib::Request& req, httplib::Response& res
                .logprobs = r.logprobs,
                .tokenizer = s.model.tokenizer};
     x->include_usage = r.include_usage;
-    x->recorder = std::make_unique<Recorder>(s, *x->generation, req.path);
+    recorder->started(*x->generation, r, x->meta.id);
+    x->recorder = std::move(recorder);
     res.set_header("X-Request-Id", fmt::format("{}", fmt::join(ids, ",")));
     // The releaser runs however the response ends; a generation still running is cancelled, and
     // its requests' finishes are still recorded, so that every request that entered the scheduler
     // is counted once (metrics, traces), also when its client left.
-    auto release = [x](bool) {
+    auto release = [x](bool sent) {
         Generation& g = *x->generation;
-        if (g.finished()) return;
-        g.cancel_all();
-        const auto give_up = Clock::now() + kDrainAfterCancel;
-        while (!g.finished() && Clock::now() < give_up)
-            if (std::optional<TimedEvent> e = g.next(kStreamPoll)) {
-                g.apply(*e);
-                x->recorder->observe(*e);
-            }
+        if (!g.finished()) {
+            g.cancel_all();
+            const auto give_up = Clock::now() + kDrainAfterCancel;
+            while (!g.finished() && Clock::now() < give_up)
+                if (std::optional<TimedEvent> e = g.next(kStreamPoll)) {
+                    g.apply(*e);
+                    x->recorder->observe(*e);
+                }
+        }
+        const auto& choices = g.choices();
+        const bool all_failed = std::all_of(choices.begin(), choices.end(), [](const Choice& c) { return c.failed; });
+        x->recorder->end(200, !sent         ? "the client went away before the response ended"
+                              : all_failed ? choices[0].error
+                                           : "");
     };
     if (r.stream) {
         res.set_header("Cache-Control", "no-cache");

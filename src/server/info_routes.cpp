@@ -104,7 +104,8 @@ void add_info_routes(Server::Impl& s) {
         send_json(res, dump({{"object", "list"}, {"data", json::array({model})}}));
     });
     s.http.Get("/metrics", [&s](const httplib::Request&, httplib::Response& res) {
-        res.set_content(s.metrics.render(s.scheduler->stats()), "text/plain; version=0.0.4; charset=utf-8");
+        const auto otlp = s.exporter ? std::optional(s.exporter->stats()) : std::nullopt;
+        res.set_content(s.metrics.render(s.scheduler->stats(), otlp), "text/plain; version=0.0.4; charset=utf-8");
     });
     s.http.Get("/traces", [&s](const httplib::Request& req, httplib::Response& res) {
         size_t limit = 100;

@@ -86,7 +86,7 @@ void counter(std::string& out, const char* name, const char* help, double value)
 }
 }  // namespace
 
-std::string Metrics::render(const engine::SchedulerStats& s) const {
+std::string Metrics::render(const engine::SchedulerStats& s, std::optional<OtlpStats> otlp) const {
     std::string out;
     std::lock_guard lock(mutex_);
     out += "# HELP rocmforge_http_requests_total HTTP responses by status code.\n"
@@ -116,6 +116,14 @@ std::string Metrics::render(const engine::SchedulerStats& s) const {
           s.prefix_lookup_tokens > 0 ? static_cast<double>(s.prefix_hit_tokens) / s.prefix_lookup_tokens : 0.0);
     counter(out, "rocmforge_scheduler_steps_total", "Forward steps run by the scheduler.", s.steps);
     counter(out, "rocmforge_computed_prompt_tokens_total", "Prompt tokens computed (not reused).", s.prompt_tokens);
+    if (otlp) {
+        counter(out, "rocmforge_otlp_spans_exported_total", "Spans the OTLP collector accepted.", otlp->exported);
+        out += fmt::format("# HELP rocmforge_otlp_spans_dropped_total Spans not exported, by reason.\n"
+                           "# TYPE rocmforge_otlp_spans_dropped_total counter\n"
+                           "rocmforge_otlp_spans_dropped_total{{reason=\"queue_full\"}} {}\n"
+                           "rocmforge_otlp_spans_dropped_total{{reason=\"export_failed\"}} {}\n",
+                           otlp->dropped_queue_full, otlp->dropped_export_failed);
+    }
     if (!backend_.empty())
         out += fmt::format("# HELP rocmforge_backend_info The backend and device the model runs on.\n"
                            "# TYPE rocmforge_backend_info gauge\n"

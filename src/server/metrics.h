@@ -7,11 +7,13 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "engine/scheduler.h"
+#include "server/otlp_exporter.h"
 
 namespace rf::server {
 
@@ -45,8 +47,8 @@ public:
     // Labels of the rocmforge_backend_info metric (not written while `backend` is empty).
     void set_backend(std::string backend, std::string device);
 
-    // Everything, gauges from `stats`.
-    std::string render(const engine::SchedulerStats& stats) const;
+    // Everything, gauges from `stats`; the span export's counters when there is an exporter.
+    std::string render(const engine::SchedulerStats& stats, std::optional<OtlpStats> otlp = std::nullopt) const;
 
 private:
     mutable std::mutex mutex_;

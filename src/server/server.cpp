@@ -118,7 +118,7 @@ Server::Server(engine::Scheduler& scheduler, ModelContext model, ServerOptions o
         if (s.options.cors_origin != "*" && origin != s.options.cors_origin) return;
         res.set_header("Access-Control-Allow-Origin", s.options.cors_origin == "*" ? "*" : origin);
         res.set_header("Vary", "Origin");
-        res.set_header("Access-Control-Expose-Headers", "X-Request-Id");
+        res.set_header("Access-Control-Expose-Headers", "X-Request-Id, traceresponse");
     });
     s.http.Options(R"(/.*)", [&s](const httplib::Request& req, httplib::Response& res) {
         const std::string origin = req.get_header_value("Origin");
@@ -155,6 +155,7 @@ Server::Server(engine::Scheduler& scheduler, ModelContext model, ServerOptions o
     });
     s.http.set_logger([&s](const httplib::Request&, const httplib::Response& res) { s.metrics.count_response(res.status); });
     s.metrics.set_backend(s.options.backend, s.options.device);
+    if (!s.options.otlp.traces_url.empty()) s.exporter = std::make_unique<OtlpExporter>(s.options.otlp, s.options.log);
     add_info_routes(s);
     add_generation_routes(s);
 }
@@ -185,7 +186,11 @@ int Server::accept_backlog() const {
     return static_cast<int>(info.tcpi_sacked);  // for a listening socket: its backlog
 }
 
-void Server::run() { impl_->http.listen_after_bind(); }
+void Server::run() {
+    impl_->http.listen_after_bind();
+    // Every handler has returned: what they recorded is queued, and goes out before run() ends.
+    if (impl_->exporter) impl_->exporter->shutdown();
+}
 
 void Server::set_ready(bool ready) { impl_->ready = ready; }
 

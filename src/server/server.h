@@ -14,7 +14,9 @@
 
 #include "core/result.h"
 #include "engine/scheduler.h"
+#include "server/log.h"
 #include "server/openai_request.h"
+#include "server/otlp_config.h"
 
 namespace rf::server {
 
@@ -33,6 +35,10 @@ struct ServerOptions {
     // empty: not shown.
     std::string backend = {};
     std::string device = {};
+    // One line per generation request (and its trace ids); null: none.
+    std::shared_ptr<const Logger> log = {};
+    // Each generation request's spans go to this collector; an empty traces_url: no exporter.
+    OtlpOptions otlp = {};
 };
 
 class Server {
@@ -47,7 +53,7 @@ public:
     Result<int> bind();
     // The listening socket's backlog as the kernel reports it (Linux), or -1 before bind().
     int accept_backlog() const;
-    // Serves until stop(). Blocks.
+    // Serves until stop(), then sends the spans still queued for the collector. Blocks.
     void run();
     // /ready answers 200 only while ready (and not stopping).
     void set_ready(bool ready);

@@ -7,6 +7,7 @@
 #include <httplib.h>
 
 #include "server/metrics.h"
+#include "server/otlp_exporter.h"
 #include "server/server.h"
 #include "server/traces.h"
 
@@ -19,6 +20,7 @@ struct Server::Impl {
     httplib::Server http;
     Metrics metrics;
     TraceBuffer traces;
+    std::unique_ptr<OtlpExporter> exporter;  // only with a collector to send to
     std::atomic<bool> ready{false};
     std::atomic<bool> stopping{false};
     std::mutex stop_mutex;

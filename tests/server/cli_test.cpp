@@ -2,6 +2,7 @@
 // cancel; SIGTERM ends the server cleanly.
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 
 #include "cli/run_command.h"
 #include "model_fixture.h"
+#include "otlp_receiver.h"
 
 namespace rf::test {
 namespace {
@@ -126,6 +128,53 @@ TEST(ServeCli, StatusReportsARefusedKey) {
     EXPECT_EQ(ok.exit_code, 0) << ok.output;
     EXPECT_NE(ok.output.find("(ready)"), std::string::npos) << ok.output;
     EXPECT_EQ(server.terminate(), 0);
+}
+
+// Export configured by the OpenTelemetry variables alone, with JSON logs: the request's log line
+// names the trace its spans went to, under the service name given.
+TEST(ServeCli, JsonLogsAndSpansFromTheEnvironment) {
+    RF_REQUIRE_SHARED();
+    OtlpReceiver collector;
+    const std::string model = shared_path(kServerModel).string();
+    const std::string log_path = ::testing::TempDir() + "serve_json_log.txt";
+    setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint().c_str(), 1);
+    setenv("OTEL_SERVICE_NAME", "forge-test", 1);
+    setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=ci", 1);
+    setenv("OTEL_BSP_SCHEDULE_DELAY", "20", 1);
+    ServeProcess server("-m " + model + " --port 0 -c 256 --parallel 1 -t 2 --log-format json 2>" + log_path);
+    for (const char* name : {"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES",
+                             "OTEL_BSP_SCHEDULE_DELAY"})
+        unsetenv(name);
+    ASSERT_FALSE(server.url().empty()) << "serve printed no URL";
+    const CommandResult gen = run_command(rocmforge("generate --host " + server.url() + " -p Hello -n 3 2>&1"));
+    EXPECT_EQ(gen.exit_code, 0) << gen.output;
+    ASSERT_TRUE(collector.wait_for([](const std::vector<nlohmann::json>& spans) { return spans.size() >= 5; }));
+    EXPECT_EQ(server.terminate(), 0);
+
+    const nlohmann::json resource = collector.bodies().at(0)["resourceSpans"][0]["resource"];
+    EXPECT_EQ(resource["attributes"], nlohmann::json::parse(R"([
+        {"key":"service.name","value":{"stringValue":"forge-test"}},
+        {"key":"deployment.environment","value":{"stringValue":"ci"}}])"));
+    const std::string trace_id = collector.spans().at(0)["traceId"];
+    // Every line is a JSON object; the request's names the exported trace.
+    const CommandResult log = run_command("cat " + log_path);
+    size_t lines = 0, requests = 0;
+    for (size_t start = 0; start < log.output.size();) {
+        const size_t end = log.output.find('\n', start);
+        const std::string line = log.output.substr(start, end - start);
+        start = end == std::string::npos ? log.output.size() : end + 1;
+        const auto j = nlohmann::json::parse(line, nullptr, false);
+        ASSERT_TRUE(j.is_object()) << line;
+        ++lines;
+        EXPECT_TRUE(j.contains("time") && j.contains("level") && j.contains("message")) << line;
+        if (j["message"] != "request") continue;
+        ++requests;
+        EXPECT_EQ(j["trace_id"], trace_id) << line;
+        EXPECT_EQ(j["status"], 200) << line;
+    }
+    EXPECT_EQ(requests, 1u) << log.output;
+    EXPECT_GE(lines, 3u) << log.output;  // the backend, the exporter, the request, the end
+    std::remove(log_path.c_str());
 }
 
 TEST(ServeCli, GenerateNeedsAModelOrAHost) {

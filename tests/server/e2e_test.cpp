@@ -2,12 +2,15 @@
 // port. Outputs are compared with each other (stream vs whole, stop strings vs the unstopped
 // text), counts with the tokenizer, cancellation with the scheduler's view.
 #include <atomic>
+#include <map>
 
 #include <gtest/gtest.h>
 
 #include "engine/loaded_model.h"
 #include "harness.h"
 #include "model_fixture.h"
+#include "otlp_receiver.h"
+#include "server/trace_context.h"
 #include "support/test_backend.h"
 
 namespace rf::server {
@@ -21,6 +24,7 @@ using test::parse_json;
 struct Stack {
     std::unique_ptr<Backend> backend;
     engine::LoadedModel model;
+    std::unique_ptr<test::OtlpReceiver> collector;  // the server's spans go here
     std::unique_ptr<engine::Scheduler> scheduler;
     std::unique_ptr<test::ServerHarness> harness;
 };
@@ -45,9 +49,14 @@ Stack* stack() {
         st->scheduler = std::move(*sched);
         ModelContext ctx{.tokenizer = st->model.tokenizer.get(), .chat_template = tmpl::kDefaultChatTemplate,
                          .n_ctx = st->model.engine->n_ctx(), .max_n = 8};
+        st->collector = std::make_unique<test::OtlpReceiver>();
         st->harness = std::make_unique<test::ServerHarness>(
             *st->scheduler, ctx,
-            ServerOptions{.model_id = "tiny", .backend = st->backend->name(), .device = st->backend->device_name()});
+            ServerOptions{.model_id = "tiny",
+                          .backend = st->backend->name(),
+                          .device = st->backend->device_name(),
+                          .otlp = {.traces_url = st->collector->endpoint() + "/v1/traces",
+                                   .schedule_delay = std::chrono::milliseconds(20)}});
         return st;
     }();
     return s.get();
@@ -257,6 +266,55 @@ TEST_F(E2eTest, MetricsAndTraces) {
     EXPECT_GT(trace["spans"][1]["duration"].get<double>(), 0.0);  // prefill took time
     EXPECT_NEAR(trace["time_to_first_token"].get<double>(),
                 trace["spans"][0]["duration"].get<double>() + trace["spans"][1]["duration"].get<double>(), 1e-3);
+}
+
+// The exported trace of a real request: a prompt longer than the step's token budget (64) is
+// prefilled in chunks, the phases follow each other without gaps, and the counts agree with the
+// response.
+TEST_F(E2eTest, ExportedTraceCountsPrefillChunks) {
+    std::string prompt = "A walrus named Ebenezer counted pebbles on the shore:";
+    for (int i = 0; i < 30; ++i) prompt += " pebble " + std::to_string(i * 7 + 3);
+    const std::string trace_id = random_hex_id(16);
+    auto res = client().Post("/v1/completions", {{"traceparent", "00-" + trace_id + "-00f067aa0ba902b7-01"}},
+                             json{{"prompt", prompt}, {"max_tokens", 5}, {"ignore_eos", true}}.dump(),
+                             "application/json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    const json usage = parse_json(res->body)["usage"];
+    const int64_t prompt_tokens = usage["prompt_tokens"], cached = usage["prompt_tokens_details"]["cached_tokens"];
+    ASSERT_GT(prompt_tokens - cached, 128) << "the prompt should need three chunks";
+
+    std::vector<json> spans;
+    ASSERT_TRUE(stack()->collector->wait_for([&](const std::vector<json>& all) {
+        spans.clear();
+        for (const json& s : all)
+            if (s["traceId"] == trace_id) spans.push_back(s);
+        return spans.size() == 5;
+    })) << spans.size();
+    std::map<std::string, json> named;
+    for (const json& s : spans) named[s["name"]] = s;
+    const json &queue = named["queue"], &prefill = named["prefill"], &decode = named["decode"];
+    const json &server = named["POST /v1/completions"], &generation = named["text_completion tiny"];
+    ASSERT_TRUE(queue.is_object() && prefill.is_object() && decode.is_object() && server.is_object() &&
+                generation.is_object());
+    EXPECT_EQ(server["parentSpanId"], "00f067aa0ba902b7");
+    EXPECT_EQ(test::otlp_int(prefill, "rocmforge.prefill.chunks"), (prompt_tokens - cached + 63) / 64);
+    EXPECT_EQ(test::otlp_int(prefill, "rocmforge.prefill.computed_tokens"), prompt_tokens - cached);
+    EXPECT_EQ(test::otlp_int(generation, "gen_ai.usage.input_tokens"), prompt_tokens);
+    EXPECT_EQ(test::otlp_int(generation, "gen_ai.usage.cache_read.input_tokens"), cached);
+    EXPECT_EQ(test::otlp_int(decode, "gen_ai.usage.output_tokens"), 5);
+    EXPECT_EQ(queue["endTimeUnixNano"], prefill["startTimeUnixNano"]);
+    EXPECT_EQ(prefill["endTimeUnixNano"], decode["startTimeUnixNano"]);
+    EXPECT_EQ(generation["startTimeUnixNano"], queue["startTimeUnixNano"]);
+    EXPECT_EQ(generation["endTimeUnixNano"], decode["endTimeUnixNano"]);
+    EXPECT_GT(test::otlp_time(prefill, "endTimeUnixNano"), test::otlp_time(prefill, "startTimeUnixNano"));
+    EXPECT_LE(test::otlp_time(server, "startTimeUnixNano"), test::otlp_time(queue, "startTimeUnixNano"));
+    EXPECT_GE(test::otlp_time(server, "endTimeUnixNano"), test::otlp_time(decode, "endTimeUnixNano"));
+    // The time to first token is queue plus prefill.
+    const auto ttft = test::otlp_attribute(generation, "gen_ai.latency.time_to_first_token");
+    ASSERT_TRUE(ttft.contains("doubleValue"));
+    EXPECT_NEAR(ttft["doubleValue"].get<double>() * 1e9,
+                double(test::otlp_time(prefill, "endTimeUnixNano") - test::otlp_time(queue, "startTimeUnixNano")), 1e4);
 }
 
 }  // namespace

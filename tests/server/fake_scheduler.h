@@ -1,5 +1,5 @@
 // A Scheduler that runs no model: every request emits token 100 + i with text "t<i> " every
-// `interval` until max_tokens, from its own thread. Lets the HTTP layer be tested for queueing,
+// `interval` until max_tokens, from its own thread; its prompt counts as one prefill chunk. Lets the HTTP layer be tested for queueing,
 // cancellation and shutdown without timing depending on a model.
 #pragma once
 
@@ -28,7 +28,7 @@ public:
         if (static_cast<int64_t>(active_.size()) >= max_active_)
             return engine::SubmitFailure{engine::SubmitError::Overloaded, "queue full"};
         const uint64_t id = ++next_id_;
-        active_[id] = {std::move(request), std::move(sink), 0, false, {}};
+        active_[id] = {std::move(request), std::move(sink), 0, false, {}, Clock::now(), {}};
         status_[id] = {.id = id, .state = engine::RequestState::Decoding, .usage = {}, .reason = std::nullopt};
         return id;
     }
@@ -65,13 +65,16 @@ public:
     int64_t cancelled() const { return cancelled_; }
 
 private:
+    using Clock = std::chrono::steady_clock;
     struct Active {
         engine::RequestOptions options;
         engine::EventSink sink;
         int64_t generated = 0;
         bool cancelled = false;
         std::string cut;  // why shutdown cut it
+        Clock::time_point submitted, first_token;
     };
+    static double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
     void loop() {
         for (;;) {
@@ -87,7 +90,7 @@ private:
                                            .token = static_cast<int32_t>(100 + r.generated),
                                            .text = fmt::format("t{} ", r.generated), .logprob = -0.5f,
                                            .top_logprobs = {}, .error = {}, .usage = {}, .timings = {}};
-                    ++r.generated;
+                    if (r.generated++ == 0) r.first_token = Clock::now();
                     st.usage.completion_tokens = r.generated;
                     r.sink(e);
                     ++it;
@@ -97,9 +100,17 @@ private:
                 st.state = engine::RequestState::Finished;
                 st.reason = reason;
                 st.usage.prompt_tokens = static_cast<int64_t>(r.options.prompt.size());
+                // Scheduled at once; the prompt takes until the first token, in one chunk.
+                engine::RequestTimings timings;
+                if (r.generated > 0)
+                    timings = {.queued = 0.0,
+                               .prefill = seconds(r.first_token - r.submitted),
+                               .decode = seconds(Clock::now() - r.first_token),
+                               .time_to_first_token = seconds(r.first_token - r.submitted),
+                               .prefill_chunks = 1};
                 engine::RequestEvent e{.kind = engine::RequestEvent::Kind::Finished, .request = id, .text = {},
                                        .top_logprobs = {}, .reason = reason, .error = r.cut, .usage = st.usage,
-                                       .timings = {}};
+                                       .timings = timings};
                 r.sink(e);
                 it = active_.erase(it);
             }
