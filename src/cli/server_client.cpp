@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/transport_failure.h"
+
 namespace rf::cli {
 
 Result<std::unique_ptr<httplib::Client>> connect(const ServerAddress& address) {
@@ -16,30 +18,8 @@ Result<std::unique_ptr<httplib::Client>> connect(const ServerAddress& address) {
     return client;
 }
 
-namespace {
-
-// What went wrong below HTTP, in words (httplib's own names are single words such as "Connection").
-std::string transport_failure(httplib::Error e) {
-    switch (e) {
-        case httplib::Error::Connection: return "could not connect (is the server running at that address?)";
-        case httplib::Error::ConnectionTimeout: return "the connection attempt timed out";
-        case httplib::Error::Read: return "the connection broke while reading the answer";
-        case httplib::Error::Write: return "the connection broke while sending the request";
-        case httplib::Error::BindIPAddress: return "could not bind the local address";
-        case httplib::Error::ExceedRedirectCount: return "too many redirects";
-        case httplib::Error::Canceled: return "the request was cancelled";
-        case httplib::Error::SSLConnection: case httplib::Error::SSLLoadingCerts:
-        case httplib::Error::SSLServerVerification:
-            return "the TLS connection failed";
-        case httplib::Error::Compression: return "the answer could not be decompressed";
-        default: return fmt::format("transport error {}", static_cast<int>(e));
-    }
-}
-
-}  // namespace
-
 std::string describe_failure(const httplib::Result& result) {
-    if (!result) return "cannot reach the server: " + transport_failure(result.error());
+    if (!result) return "cannot reach the server: " + server::transport_failure(result.error());
     auto body = nlohmann::json::parse(result->body, nullptr, false);
     if (body.is_object() && body.contains("error") && body["error"].is_object() && body["error"].contains("message"))
         return fmt::format("HTTP {}: {}", result->status, body["error"]["message"].dump());

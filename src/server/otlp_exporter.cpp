@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "server/transport_failure.h"
+
 namespace rf::server {
 
 namespace {
@@ -26,7 +28,8 @@ nlohmann::json span_json(const OtlpSpan& s) {
 std::string send(httplib::Client& client, const HttpUrl& url, const httplib::Headers& headers,
                  const std::string& body) {
     httplib::Result res = client.Post(url.path, headers, body, "application/json");
-    if (!res) return fmt::format("no answer from {}{} ({})", url.scheme_host_port, url.path, httplib::to_string(res.error()));
+    if (!res)
+        return fmt::format("no answer from {}{}: {}", url.scheme_host_port, url.path, transport_failure(res.error()));
     if (res->status < 200 || res->status > 299)
         return fmt::format("{}{} answered {}", url.scheme_host_port, url.path, res->status);
     return {};

@@ -131,7 +131,7 @@ Server::Server(engine::Scheduler& scheduler, ModelContext model, ServerOptions o
         }
         res.status = 204;
         res.set_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
-        res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+        res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type, traceparent, tracestate");
         res.set_header("Access-Control-Max-Age", "600");
     });
     // httplib answers unknown routes (404), oversized bodies (413) and the like without a body.

@@ -121,6 +121,7 @@ TEST_F(HttpTest, CorsForTheConfiguredOriginOnly) {
     EXPECT_EQ(pre->status, 204);
     EXPECT_EQ(pre->get_header_value("Access-Control-Allow-Origin"), "https://app.example");
     EXPECT_NE(pre->get_header_value("Access-Control-Allow-Headers").find("Authorization"), std::string::npos);
+    EXPECT_NE(pre->get_header_value("Access-Control-Allow-Headers").find("traceparent"), std::string::npos);
     expect_openai_error(c.Options("/v1/completions", {{"Origin", "https://evil.example"}}), 403);
     auto get = harness->client("k").Get("/v1/models", {{"Origin", "https://app.example"}});
     ASSERT_TRUE(get);
