@@ -83,7 +83,11 @@ int run_serve(ServeOptions o) {
     auto otlp = server::otlp_options(o.otlp_endpoint, server::process_environment, notes);
     if (!otlp) return fail(otlp.error(), kExitUsage);
     for (const std::string& note : notes) log->warning(note);
-    auto backend = make_backend(o.device, o.threads, o.loading);
+    const Notice to_log = [&](std::string_view level, const std::string& text) {
+        if (level == "warning") log->warning(text);
+        else log->info(text);
+    };
+    auto backend = make_backend(o.device, o.threads, o.loading, to_log);
     if (!backend) return fail(backend.error());
     log->info(fmt::format("{} backend on {}", (*backend)->name(), (*backend)->device_name()));
     if (Status layers = check_gpu_layers(o.device, **backend, o.model_path); !layers) return fail(layers.error());
@@ -100,7 +104,7 @@ int run_serve(ServeOptions o) {
                                             text_log ? load_progress() : MappedFile::Progress{});
     if (!loaded) return fail(loaded.error());
     engine::LoadedModel& m = *loaded;
-    if (o.n_ctx_given) warn_about_context(m.engine->n_ctx(), m.model->hparams().n_ctx_train);
+    if (o.n_ctx_given) warn_about_context(m.engine->n_ctx(), m.model->hparams().n_ctx_train, to_log);
     if (!m.engine->kv_pool_holds_all_contexts())
         log->info(fmt::format("the KV pool was sized to memory: {} blocks of {} tokens, fewer than {} full contexts",
                               m.engine->cache().total_blocks(), m.engine->cache().block_size(), o.parallel));

@@ -137,14 +137,17 @@ Status check_gpu_layers(const DeviceOptions& device, const Backend& backend, con
                       device.gpu_layers, n_layers, n_layers);
 }
 
-void warn_about_context(int64_t n_ctx, int64_t n_ctx_train) {
+void print_notice(std::string_view level, const std::string& text) { fmt::print(stderr, "{}: {}\n", level, text); }
+
+void warn_about_context(int64_t n_ctx, int64_t n_ctx_train, const Notice& notice) {
     if (n_ctx_train > 0 && n_ctx > n_ctx_train)
-        fmt::print(stderr, "warning: a context of {} tokens is longer than the {} the model was trained for; "
-                           "expect worse output past that\n",
-                   n_ctx, n_ctx_train);
+        notice("warning", fmt::format("a context of {} tokens is longer than the {} the model was trained for; "
+                                      "expect worse output past that",
+                                      n_ctx, n_ctx_train));
 }
 
-Result<std::unique_ptr<Backend>> make_backend(const DeviceOptions& device, int threads, const WeightLoading& loading) {
+Result<std::unique_ptr<Backend>> make_backend(const DeviceOptions& device, int threads, const WeightLoading& loading,
+                                              const Notice& notice) {
     RF_ASSIGN_OR_RETURN(DeviceKind kind, parse_device_kind(device.device));
     if (device.gpu_layers == 0) {  // -ngl 0: the CPU
         if (kind == DeviceKind::Cuda) return make_error("--n-gpu-layers 0 asks for the CPU and --device cuda for the GPU");
@@ -154,8 +157,8 @@ Result<std::unique_ptr<Backend>> make_backend(const DeviceOptions& device, int t
     }
     const unsigned cores = std::thread::hardware_concurrency();
     if (kind != DeviceKind::Cuda && cores > 0 && threads > static_cast<int>(cores))
-        fmt::print(stderr, "warning: -t {} is more threads than the {} cores here: expect them to wait on each other\n",
-                   threads, cores);
+        notice("warning", fmt::format("-t {} is more threads than the {} cores here: expect them to wait on each other",
+                                      threads, cores));
     RF_ASSIGN_OR_RETURN(CreatedBackend created,
                         rf::create_backend({.device = kind, .gpu_index = device.gpu, .threads = threads,
                                             .repack = !loading.no_repack}));
@@ -163,7 +166,7 @@ Result<std::unique_ptr<Backend>> make_backend(const DeviceOptions& device, int t
     if (!created.note.empty() && cuda_compiled()) {
         std::string note = created.note;
         std::replace(note.begin(), note.end(), '\n', ' ');
-        fmt::print(stderr, "note: {}\n", note);
+        notice("note", note);
     }
     return std::move(created.backend);
 }

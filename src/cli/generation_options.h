@@ -4,9 +4,11 @@
 
 #include <atomic>
 #include <csignal>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -34,15 +36,21 @@ struct DeviceOptions {
     int gpu_layers = -1;          // llama.cpp's -ngl: 0 the CPU, at least the model's layers the GPU (-1: not given)
 };
 void add_device_flags(CLI::App& cmd, DeviceOptions& device);
+// Where the loading helpers' warnings and notes go (level "warning" or "note", one line of text):
+// by default stderr as "warning: ..." / "note: ...", as the command line's own messages; serve
+// hands them to its log, so that a JSON log stays JSON.
+using Notice = std::function<void(std::string_view level, const std::string& text)>;
+void print_notice(std::string_view level, const std::string& text);
 // The backend the flags ask for (threads and repacking apply to the CPU). When auto falls back to
-// the CPU in a build with GPU support, says why in one line on stderr.
-Result<std::unique_ptr<Backend>> make_backend(const DeviceOptions& device, int threads, const WeightLoading& loading);
+// the CPU in a build with GPU support, says why in one note.
+Result<std::unique_ptr<Backend>> make_backend(const DeviceOptions& device, int threads, const WeightLoading& loading,
+                                              const Notice& notice = print_notice);
 // Before loading the model at `path`: an Error when -ngl asks for part of its layers on the GPU (a
 // split between GPU and CPU is not there yet). Reads only the file's header; a file it cannot read
 // is left for the load to report.
 Status check_gpu_layers(const DeviceOptions& device, const Backend& backend, const std::string& path);
-// Warnings on stderr for a context longer than the model was trained for.
-void warn_about_context(int64_t n_ctx, int64_t n_ctx_train);
+// A warning for a context longer than the model was trained for.
+void warn_about_context(int64_t n_ctx, int64_t n_ctx_train, const Notice& notice = print_notice);
 
 // The KV cache type from --kv-type and llama.cpp's --cache-type-k / --cache-type-v (one type for both).
 struct KvTypeOptions {
