@@ -1,0 +1,27 @@
+// JSON Schema to a GBNF grammar whose sentences are the JSON texts valid against the schema.
+//
+// Supported: type (one or a list), properties / required / additionalProperties, items with
+// minItems / maxItems, enum, const, strings with minLength / maxLength, pattern (regex_to_gbnf.h)
+// or format (date, time, date-time, uuid), integer and number with minimum / maximum (and their
+// exclusive forms), nested objects, $ref into #/$defs or #/definitions (recursion allowed),
+// anyOf and oneOf, and the annotations (title, description, default, examples, $schema, $id,
+// $comment, deprecated, readOnly, writeOnly) which change nothing. Any other keyword is an error
+// naming it and where it is, never silently dropped.
+//
+// Properties come in the order the schema lists them. With additionalProperties false or absent,
+// only the listed properties are written; an object that lists none and allows others (true or a
+// schema) gets keys of its own choosing. oneOf is written as anyOf: its branches should not overlap.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/result.h"
+
+namespace rf::grammar {
+
+// An ordered_json keeps the properties in the order the schema text lists them.
+Result<std::string> json_schema_to_gbnf(const nlohmann::ordered_json& schema);
+
+}  // namespace rf::grammar

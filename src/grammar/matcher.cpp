@@ -1,0 +1,125 @@
+#include "grammar/matcher.h"
+
+#include <algorithm>
+#include <tuple>
+
+namespace rf::grammar {
+
+namespace {
+
+// The smallest code point that needs `length` bytes (anything smaller would be an overlong form).
+constexpr uint32_t kMinForLength[5] = {0, 0, 0x80, 0x800, 0x10000};
+
+}  // namespace
+
+Matcher::Matcher(std::shared_ptr<const Grammar> grammar) : grammar_(std::move(grammar)) {
+    interning_ = true;
+    for (uint32_t start : grammar_->alternatives[grammar_->root]) expand(next_frame(start, -1), heads_);
+    interning_ = false;
+    dedupe(heads_);
+}
+
+int32_t Matcher::push(uint32_t pos, int32_t parent) {
+    if (interning_) {
+        const uint64_t key = uint64_t{pos} << 32 | static_cast<uint32_t>(parent + 1);
+        auto [it, added] = interned_.try_emplace(key, static_cast<int32_t>(frames_.size()));
+        if (!added) return it->second;
+    }
+    frames_.push_back({pos, parent});
+    return static_cast<int32_t>(frames_.size() - 1);
+}
+
+void Matcher::expand(int32_t frame, std::vector<Head>& out) {
+    if (out.size() >= kMaxHeads) return;
+    if (frame < 0) {
+        out.push_back({});  // the whole grammar is matched
+        return;
+    }
+    const Frame f = frames_[static_cast<size_t>(frame)];
+    const Element& e = grammar_->elements[f.pos];
+    if (e.kind == Element::Kind::Chars) {
+        out.push_back({.top = frame});
+        return;
+    }
+    // A rule reference: its caller continues after it, below each of its alternatives.
+    const int32_t after = next_frame(f.pos + 1, f.parent);
+    for (uint32_t start : grammar_->alternatives[e.index]) expand(next_frame(start, after), out);
+}
+
+void Matcher::step(std::span<const Head> in, uint8_t byte, std::vector<Head>& out) {
+    out.clear();
+    const auto matched = [&](int32_t top) {
+        const Frame f = frames_[static_cast<size_t>(top)];
+        expand(next_frame(f.pos + 1, f.parent), out);
+    };
+    for (const Head& h : in) {
+        if (h.top < 0 || out.size() >= kMaxHeads) continue;
+        const CharSet& set = grammar_->chars_at(frames_[static_cast<size_t>(h.top)].pos);
+        Head next = h;
+        if (h.need == 0) {
+            if (byte < 0x80) {
+                if (set.contains(byte)) matched(h.top);
+                continue;
+            }
+            if (byte >= 0xC2 && byte <= 0xDF) next = {h.top, byte & 0x1Fu, 1, 2};
+            else if (byte >= 0xE0 && byte <= 0xEF) next = {h.top, byte & 0x0Fu, 2, 3};
+            else if (byte >= 0xF0 && byte <= 0xF4) next = {h.top, byte & 0x07u, 3, 4};
+            else continue;  // a continuation byte without a lead, or never valid in UTF-8
+        } else {
+            if ((byte & 0xC0) != 0x80) continue;
+            next.partial = h.partial << 6 | (byte & 0x3Fu);
+            --next.need;
+        }
+        // The characters this prefix can still become: [lo, hi], less overlong forms and beyond U+10FFFF.
+        const unsigned shift = 6u * next.need;
+        const uint32_t lo = std::max(next.partial << shift, kMinForLength[next.length]);
+        const uint32_t hi = std::min((next.partial << shift) | ((1u << shift) - 1), kMaxCodePoint);
+        if (lo > hi) continue;
+        if (next.need == 0) {
+            const bool surrogate = lo >= 0xD800 && lo <= 0xDFFF;
+            if (!surrogate && set.contains(lo)) matched(h.top);
+        } else if (set.intersects(lo, hi)) {
+            out.push_back(next);
+        }
+    }
+    if (out.size() > kMaxHeads) out.resize(kMaxHeads);
+    dedupe(out);
+}
+
+void Matcher::dedupe(std::vector<Head>& heads) const {
+    if (heads.size() < 2) return;
+    // Temporary frames are not interned, so compare what a top frame holds, not its index.
+    const auto key = [&](const Head& h) {
+        const Frame f = h.top < 0 ? Frame{0, -2} : frames_[static_cast<size_t>(h.top)];
+        return std::tuple(f.pos, f.parent, h.partial, h.need, h.length);
+    };
+    std::sort(heads.begin(), heads.end(), [&](const Head& a, const Head& b) { return key(a) < key(b); });
+    heads.erase(std::unique(heads.begin(), heads.end(), [&](const Head& a, const Head& b) { return key(a) == key(b); }),
+                heads.end());
+}
+
+bool Matcher::accept(std::string_view bytes) {
+    interning_ = true;
+    byte_in_ = heads_;
+    for (char c : bytes) {
+        step(byte_in_, static_cast<uint8_t>(c), byte_out_);
+        if (byte_out_.empty()) {
+            interning_ = false;
+            return false;
+        }
+        std::swap(byte_in_, byte_out_);
+    }
+    interning_ = false;
+    heads_ = byte_in_;
+    return true;
+}
+
+bool Matcher::complete() const {
+    return std::any_of(heads_.begin(), heads_.end(), [](const Head& h) { return h.top < 0; });
+}
+
+bool Matcher::can_continue() const {
+    return std::any_of(heads_.begin(), heads_.end(), [](const Head& h) { return h.top >= 0; });
+}
+
+}  // namespace rf::grammar

@@ -1,0 +1,124 @@
+// Token masks against brute force: on small vocabularies (every byte, and random strings over the
+// characters the grammars use, some cut mid-character), the trie walk must allow exactly the
+// tokens that a fresh matcher accepts one by one, at every step of random walks.
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "grammar/gbnf_parser.h"
+#include "grammar/token_constraint.h"
+
+namespace rf::grammar {
+namespace {
+
+constexpr int32_t kEnd = 0;  // the vocabulary's end token (not in the trie)
+
+std::shared_ptr<const TokenTrie> small_vocab(uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    const std::vector<std::string> alphabet = {"{", "}", "[", "]", "\"", ":", ",", " ", "\n", "a", "b", "z",
+                                               "0", "1", "9", "-", ".", "e", "\\", "é", "→", "\xF0\x9F\x98\x80"};
+    std::vector<std::string> texts = {"</s>"};
+    for (int b = 0; b < 256; ++b) texts.push_back(std::string(1, static_cast<char>(b)));
+    for (int i = 0; i < 600; ++i) {
+        std::string t;
+        const int n = 1 + static_cast<int>(rng() % 6);
+        for (int k = 0; k < n; ++k) t += alphabet[rng() % alphabet.size()];
+        if (rng() % 8 == 0 && t.size() > 1) t.pop_back();  // may cut a character
+        texts.push_back(t);
+    }
+    texts.push_back(texts[300]);  // two tokens with the same text
+    std::vector<bool> usable(texts.size(), true);
+    usable[kEnd] = false;
+    return std::make_shared<const TokenTrie>(texts, usable);
+}
+
+// Bit by bit: what a copy of the matcher says of each token.
+std::vector<uint64_t> brute_force_mask(const Matcher& state, const TokenTrie& trie, bool complete) {
+    std::vector<uint64_t> bits((static_cast<size_t>(trie.n_vocab()) + 63) / 64, 0);
+    for (int32_t t = 0; t < trie.n_vocab(); ++t) {
+        bool ok = false;
+        if (t == kEnd) {
+            ok = complete;
+        } else if (trie.usable(t)) {
+            Matcher copy = state;
+            ok = copy.accept(trie.text(t));
+        }
+        if (ok) bits[static_cast<size_t>(t) / 64] |= uint64_t{1} << (t % 64);
+    }
+    return bits;
+}
+
+const char* const kGrammars[] = {
+    R"(root ::= "{" ws (pair ("," ws pair)*)? "}"
+pair ::= string ":" ws value
+value ::= string | number | "[" ws (value ("," ws value)*)? "]" | root
+string ::= "\"" ([^"\\\x00-\x1f] | "\\" ["\\/bfnrt])* "\""
+number ::= "-"? ([0-9] | [1-9] [0-9]{1,3}) ("." [0-9]{1,2})? ([eE] [-+]? [0-9])?
+ws ::= [ \n]{0,2})",
+    R"(root ::= ([a-z] | [é-ü] | "→")+ ("." | [\U0001F600-\U0001F64F]))",
+    R"(root ::= "ab" "z"* | "a" [^z]? "b" | ("1" | "19")+)",
+};
+
+TEST(TokenConstraint, MaskEqualsBruteForceAlongRandomWalks) {
+    for (size_t gi = 0; gi < std::size(kGrammars); ++gi) {
+        auto parsed = parse_gbnf(kGrammars[gi]);
+        ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+        auto grammar = std::make_shared<const Grammar>(std::move(*parsed));
+        for (uint64_t seed = 1; seed <= 6; ++seed) {
+            auto trie = small_vocab(seed);
+            TokenConstraint c(grammar, trie, {kEnd});
+            Matcher shadow(grammar);  // the same state, advanced by plain text
+            std::mt19937_64 rng(seed * 31 + gi);
+            for (int step = 0; step < 40; ++step) {
+                const std::vector<uint64_t> expected = brute_force_mask(shadow, *trie, shadow.complete());
+                const std::vector<uint64_t>& got = c.mask();
+                ASSERT_EQ(got, expected) << "grammar " << gi << " seed " << seed << " step " << step;
+                std::vector<int32_t> allowed;
+                for (int32_t t = 0; t < trie->n_vocab(); ++t) {
+                    const bool bit = (got[static_cast<size_t>(t) / 64] >> (t % 64)) & 1;
+                    EXPECT_EQ(c.allows(t), bit) << t;
+                    if (bit) allowed.push_back(t);
+                }
+                ASSERT_FALSE(allowed.empty()) << "dead end: grammar " << gi << " step " << step;
+                const int32_t pick = allowed[rng() % allowed.size()];
+                if (pick == kEnd) break;
+                ASSERT_TRUE(c.accept(pick).ok());
+                ASSERT_TRUE(shadow.accept(trie->text(pick)));
+                if (c.finished()) break;
+            }
+        }
+    }
+}
+
+TEST(TokenConstraint, RefusedTokensAreErrorsAndEndNeedsACompleteText) {
+    auto g = std::make_shared<const Grammar>(*parse_gbnf(R"(root ::= "ab")"));
+    auto trie = std::make_shared<const TokenTrie>(std::vector<std::string>{"</s>", "a", "b", "ab", "c"},
+                                                  std::vector<bool>{false, true, true, true, true});
+    TokenConstraint c(g, trie, {0});
+    EXPECT_FALSE(c.accept(4).ok());
+    EXPECT_FALSE(c.accept(0).ok());  // not complete yet
+    EXPECT_FALSE(c.allows(2));
+    ASSERT_TRUE(c.accept(1).ok());
+    EXPECT_FALSE(c.finished());
+    ASSERT_TRUE(c.accept(2).ok());
+    EXPECT_TRUE(c.finished());
+    EXPECT_TRUE(c.allows(0));
+    EXPECT_EQ(c.mask()[0], uint64_t{1});  // only the end token
+}
+
+TEST(TokenConstraint, RepeatedStatesAreAnsweredFromTheCache) {
+    auto g = std::make_shared<const Grammar>(*parse_gbnf(R"(root ::= "\"" [a-z]* "\"")"));
+    auto trie = small_vocab(3);
+    TokenConstraint c(g, trie, {kEnd});
+    ASSERT_TRUE(c.accept(1 + '"').ok());  // the byte token for '"'
+    const std::vector<uint64_t> first = c.mask();
+    for (int i = 0; i < 5; ++i) {
+        ASSERT_TRUE(c.accept(1 + 'a').ok());
+        EXPECT_EQ(c.mask(), first);
+    }
+    EXPECT_EQ(c.stats().masks, 6);
+    EXPECT_EQ(c.stats().cache_hits, 5);
+}
+
+}  // namespace
+}  // namespace rf::grammar
