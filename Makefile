@@ -9,7 +9,7 @@ FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
 ROCMFORGE  := $(BUILD)/src/cli/rocmforge
 
-.PHONY: all deps configure build test test-unit test-asan fuzz demo clean
+.PHONY: all deps configure build test test-unit test-asan fuzz demo bench-grammar clean
 
 all: build
 
@@ -47,6 +47,15 @@ demo: build
 	$(ROCMFORGE) inspect models/demo-synthetic.gguf
 	@echo "(the synthetic model has random weights: expect fluent gibberish)"
 	$(ROCMFORGE) generate -m models/demo-synthetic.gguf -p "Hello, world" -n 24 --temp 0
+
+# Constrained decoding's cost at 16 sequences on a TinyLlama-shaped model (random weights, the
+# Llama 2 vocabulary of the reference data): mask alone, and whole steps with and without a grammar.
+TINYLLAMA_SYNTH := models/tinyllama-synth-q4_k.gguf
+bench-grammar: build
+	@mkdir -p models
+	@test -f $(TINYLLAMA_SYNTH) || $(BUILD)/tools/rocmforge-synth --arch llama --layers 22 --embd 2048 --ff 5632 \
+		--heads 32 --kv-heads 4 --type Q4_K --vocab-from ../shared/models/llama-gqa-q4_0.gguf --out $(TINYLLAMA_SYNTH)
+	ROCMFORGE_BENCH_MODEL=$(TINYLLAMA_SYNTH) $(BUILD)/bench/grammar/constrained_bench
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include "gguf/reader.h"
 #include "gguf/writer.h"
 #include "quant/quantize.h"
 
@@ -29,6 +30,7 @@ struct Shape {
     uint32_t experts = 0, experts_used = 0;
     std::string type = "F16";
     uint64_t seed = 1;
+    std::string vocab_from;  // a GGUF whose tokenizer.* keys are copied (a real vocabulary)
     std::string out;
 };
 
@@ -121,7 +123,16 @@ void add_vocab(rf::gguf::Writer& w, uint32_t vocab) {
     w.set("tokenizer.ggml.add_bos_token", Value::boolean(true));
 }
 
-rf::Status build(const Shape& s) {
+// A real vocabulary: every tokenizer.* key of another GGUF; returns its token count.
+rf::Result<uint32_t> copy_vocab(rf::gguf::Writer& w, const std::string& path) {
+    RF_ASSIGN_OR_RETURN(auto file, rf::gguf::File::open(path));
+    RF_ASSIGN_OR_RETURN(auto tokens, file.get_string_array("tokenizer.ggml.tokens"));
+    for (const auto& entry : file.metadata())
+        if (entry.key.starts_with("tokenizer.")) w.set(entry.key, entry.value);
+    return static_cast<uint32_t>(tokens.size());
+}
+
+rf::Status build(Shape s) {
     auto type = rf::tensor_type_from_name(s.type);
     if (!type) return rf::make_error("unknown tensor type '{}'", s.type);
     if (s.vocab < 260) return rf::make_error("--vocab must be at least 260 (specials and byte tokens)");
@@ -156,7 +167,13 @@ rf::Status build(const Shape& s) {
         w.set(a + ".final_logit_softcapping", Value::f32(30.0f));
         w.set(a + ".attention.sliding_window", Value::u32(16));
     }
-    add_vocab(w, s.vocab);
+    if (s.vocab_from.empty()) {
+        add_vocab(w, s.vocab);
+    } else {
+        auto n = copy_vocab(w, s.vocab_from);
+        if (!n) return rf::make_error("--vocab-from {}: {}", s.vocab_from, n.error().message);
+        s.vocab = *n;
+    }
 
     WeightMaker m(s.seed, *type);
     RF_TRY(m.matrix(w, "token_embd.weight", s.embd, s.vocab, 1.0f, TensorType::Q8_0));
@@ -226,6 +243,7 @@ int main(int argc, char** argv) {
     app.add_option("--experts-used", s.experts_used);
     app.add_option("--type", s.type, "weight type of the layer matrices (F32, F16, Q4_0, Q4_K, ...)");
     app.add_option("--seed", s.seed);
+    app.add_option("--vocab-from", s.vocab_from, "copy the tokenizer (and vocabulary size) of this GGUF file");
     app.add_option("--out", s.out)->required();
     try {
         app.parse(argc, argv);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace rf::engine {
 
@@ -10,15 +11,57 @@ DecodeState::DecodeState(const tokenizer::Tokenizer& tokenizer, DecodeOptions op
       options_(std::move(options)),
       sampler_(options_.sampling),
       decoder_(tokenizer, {.show_special = false, .strip_space_prefix = false}),
-      stops_(options_.stop_strings) {}
+      stops_(options_.stop_strings) {
+    if (options_.grammar) {
+        std::vector<int32_t> ends;
+        const tokenizer::SpecialIds& sp = tokenizer.special();
+        for (int32_t id : {sp.eos, sp.eot, sp.eom})
+            if (id != tokenizer::kNoToken && tokenizer.is_end_of_generation(id)) ends.push_back(id);
+        constraint_.emplace(options_.grammar, grammar::TokenTrie::for_tokenizer(tokenizer), std::move(ends));
+    }
+}
 
 void DecodeState::accept_prompt(std::span<const int32_t> prompt) {
     for (int32_t t : prompt) sampler_.accept(t);
 }
 
+int32_t DecodeState::draw_constrained(std::span<float> logits) {
+    grammar::TokenConstraint& c = *constraint_;
+    sampler_.prepare(logits);
+    if (sampler_.untruncated()) {
+        const int32_t first = sampler_.draw(logits);
+        if (c.allows(first)) return first;
+    }
+    const std::vector<uint64_t>& mask = c.mask();
+    bool any = false;
+    for (size_t i = 0; i < logits.size(); ++i) {
+        const bool allowed = i / 64 < mask.size() && ((mask[i / 64] >> (i % 64)) & 1);
+        if (!allowed) logits[i] = -INFINITY;
+        any = any || allowed;
+    }
+    if (!any) return -1;
+    const int32_t token = sampler_.draw(logits);
+    return c.allows(token) ? token : -1;  // not allowed: every allowed logit was -infinity
+}
+
 DecodeState::Step DecodeState::sample(std::span<float> logits) {
     Step s;
-    s.token = sampler_.sample(logits);
+    if (constraint_) {
+        s.token = draw_constrained(logits);
+        if (s.token < 0 || !constraint_->accept(s.token).ok()) {
+            s.error = "the grammar allows no token of the vocabulary here";
+            s.token = -1;
+            return s;
+        }
+        if (constraint_->is_end_token(s.token)) {  // allowed only where the grammar is complete
+            sampler_.accept(s.token);
+            ++generated_;
+            s.stop = StopReason::EndOfGeneration;
+            return s;
+        }
+    } else {
+        s.token = sampler_.sample(logits);
+    }
     sampler_.accept(s.token);
     ++generated_;
     if (options_.stop_at_end_of_generation && tokenizer_->is_end_of_generation(s.token)) {
@@ -28,6 +71,7 @@ DecodeState::Step DecodeState::sample(std::span<float> logits) {
     auto out = stops_.push(decoder_.push(s.token));
     s.text = std::move(out.text);
     if (out.stopped) s.stop = StopReason::StopString;
+    else if (constraint_ && constraint_->finished()) s.stop = StopReason::EndOfGeneration;  // nothing may follow
     return s;
 }
 

@@ -13,6 +13,7 @@
 #include "engine/generate.h"
 #include "engine/sampler.h"
 #include "engine/stop_matcher.h"
+#include "grammar/token_constraint.h"
 #include "tokenizer/stream_decoder.h"
 
 namespace rf::engine {
@@ -31,18 +32,27 @@ public:
         int32_t token = -1;
         std::string text;                 // released text (may be empty)
         std::optional<StopReason> stop;   // EndOfGeneration or StopString when this token ends it
+        std::string error;                // the step failed (no token): the grammar allows none
     };
-    // Samples the next token from raw logits (modified in place by bias and penalties).
+    // Samples the next token from raw logits (modified in place by bias, penalties and the
+    // grammar's mask).
     Step sample(std::span<float> logits);
     // Ends the stream: the text still held back (none after a stop string).
     std::string finish(StopReason reason);
 
+    // The grammar's counters (masks computed, answered from cache), when there is one.
+    const grammar::TokenConstraint* constraint() const { return constraint_ ? &*constraint_ : nullptr; }
+
 private:
+    // A token the grammar allows, drawn from the prepared logits; -1 when there is none.
+    int32_t draw_constrained(std::span<float> logits);
+
     const tokenizer::Tokenizer* tokenizer_;
     DecodeOptions options_;
     Sampler sampler_;
     tokenizer::StreamDecoder decoder_;
     StopMatcher stops_;
+    std::optional<grammar::TokenConstraint> constraint_;
     int64_t generated_ = 0;
 };
 

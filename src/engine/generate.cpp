@@ -78,6 +78,7 @@ Result<GenerateResult> generate(Engine& engine, const tokenizer::Tokenizer& toke
         }
         if (o.top_logits > 0) r.step_top.push_back(top_logits(row, o.top_logits));
         auto step = state.sample(row);
+        if (!step.error.empty()) return make_error("{}", step.error);
         r.tokens.push_back(step.token);
         emit(step.text);
         if (step.stop) {

@@ -40,11 +40,19 @@ void Sampler::accept(int32_t token) {
     while (static_cast<int64_t>(recent_.size()) > params_.penalty_window) recent_.pop_front();
 }
 
-int32_t Sampler::sample(std::span<float> logits) {
+void Sampler::prepare(std::span<float> logits) {
     apply_logit_bias(logits, params_.logit_bias);
     recent_flat_.assign(recent_.begin(), recent_.end());
     apply_penalties(logits, recent_flat_, params_.repeat_penalty, params_.frequency_penalty, params_.presence_penalty,
                     penalty_scratch_);
+}
+
+bool Sampler::untruncated() const {
+    return params_.temperature <= 0.0f ||
+           (params_.top_k <= 0 && params_.top_p >= 1.0f && params_.min_p <= 0.0f && params_.typical_p >= 1.0f);
+}
+
+int32_t Sampler::draw(std::span<const float> logits) {
     if (params_.temperature <= 0.0f)
         return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
 

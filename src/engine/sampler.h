@@ -36,7 +36,18 @@ public:
     explicit Sampler(SamplerParams params);
 
     // Picks the next token from raw logits (modified in place by bias and penalties).
-    int32_t sample(std::span<float> logits);
+    int32_t sample(std::span<float> logits) {
+        prepare(logits);
+        return draw(logits);
+    }
+    // The two halves of sample(): bias and penalties applied in place, then the pick. Drawing
+    // again from the same prepared logits (less some tokens) is how a grammar constrains a step.
+    void prepare(std::span<float> logits);
+    int32_t draw(std::span<const float> logits);
+    // Greedy, or sampling from the whole distribution (no top-k/top-p/min-p/typical-p): then a
+    // draw that happens to pick an allowed token is already a draw from the allowed tokens, and
+    // a grammar need not compute its mask for that step.
+    bool untruncated() const;
     // Records a token of the context (prompt or generated) for the penalties.
     void accept(int32_t token);
     void reset();

@@ -415,6 +415,10 @@ void SchedulerImpl::sample(Request& r, std::span<float> logits) {
         row = scratch_;
     }
     auto step = r.decode->sample(row);
+    if (!step.error.empty()) {
+        finish(r, StopReason::Cancelled, step.error, Outcome::Failed);
+        return;
+    }
     if (r.wants_logprobs()) {
         LogProbs lp = log_probs(logits, step.token, r.options.top_logprobs);
         e.logprob = lp.logprob;

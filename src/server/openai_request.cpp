@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "server/output_constraint.h"
 #include "template/chat.h"
 
 namespace rf::server {
@@ -23,6 +24,8 @@ constexpr int64_t kMaxTokensCap = 1 << 24;
 class FieldReader {
 public:
     explicit FieldReader(const json& body) : body_(body) {}
+
+    const json& body() const { return body_; }
 
     std::optional<ApiError> error;
 
@@ -188,7 +191,8 @@ std::optional<ApiError> read_logit_bias(FieldReader& f, engine::SamplerParams& s
 }
 
 // Sampling, limits, stops and logprobs: what completions and chat share.
-std::optional<ApiError> read_generation(FieldReader& f, Endpoint endpoint, ParsedRequest& r, const ModelContext& model) {
+std::optional<ApiError> read_generation(FieldReader& f, std::string_view text, Endpoint endpoint, ParsedRequest& r,
+                                        const ModelContext& model) {
     engine::RequestOptions& o = r.options;
     engine::SamplerParams& s = o.sampling;
     // OpenAI's defaults: plain sampling at temperature 1, no truncation.
@@ -240,13 +244,9 @@ std::optional<ApiError> read_generation(FieldReader& f, Endpoint endpoint, Parse
         }
     }
     if (f.error) return f.error;
-    if (const json* rf = f.find("response_format")) {
-        const std::string type = rf->is_object() ? rf->value("type", "") : "";
-        if (type == "json_object" || type == "json_schema")
-            return bad_request(fmt::format("response_format '{}' is not supported yet (only 'text')", type),
-                               "response_format", "unsupported_parameter");
-        if (type != "text") return bad_request("'response_format' must be {\"type\": \"text\"}", "response_format");
-    }
+    auto constraint = read_output_constraint(f.body(), text);
+    if (auto* e = std::get_if<ApiError>(&constraint)) return *e;
+    o.grammar = std::get<GrammarPtr>(std::move(constraint));
     if (auto e = read_stop(f, o)) return e;
     if (auto e = read_logit_bias(f, s, model)) return e;
     if (Status st = engine::validate(s); !st) return bad_request(st.error().message);
@@ -299,7 +299,7 @@ std::variant<ParsedRequest, ApiError> parse_request(Endpoint endpoint, std::stri
         if (auto* e = std::get_if<ApiError>(&prompt)) return *e;
         r.prompts.push_back(std::move(std::get<0>(prompt)));
     }
-    if (auto e = read_generation(f, endpoint, r, model)) return *e;
+    if (auto e = read_generation(f, body, endpoint, r, model)) return *e;
     for (const auto& p : r.prompts)
         if (static_cast<int64_t>(p.size()) + 1 > model.n_ctx)
             return bad_request(fmt::format("the prompt has {} tokens but the context holds {} (prompt + at least one "

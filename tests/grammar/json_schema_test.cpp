@@ -118,7 +118,7 @@ TEST(JsonSchema, IntegerRangesAreExact) {
         auto g = std::make_shared<const Grammar>(*parse_gbnf("root ::= " + integer_range(lo, hi)));
         for (int64_t x = lo - 50; x <= hi + 50; ++x) EXPECT_EQ(matches(g, std::to_string(x)), x >= lo && x <= hi) << x;
         EXPECT_FALSE(matches(g, "-0"));
-        EXPECT_FALSE(matches(g, "0" + std::to_string(std::max<int64_t>(lo, 1))));
+        EXPECT_FALSE(matches(g, fmt::format("0{}", std::max<int64_t>(lo, 1))));
     }
 }
 

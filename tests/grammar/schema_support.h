@@ -11,6 +11,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 namespace rf::test {
@@ -131,7 +132,7 @@ inline json random_schema(std::mt19937_64& rng, int depth, json& defs) {
             return s;
         }
         case 3: {
-            const std::string name = "d" + std::to_string(defs.size());
+            const std::string name = fmt::format("d{}", defs.size());
             defs[name] = nullptr;  // taken before the definition's own definitions are named
             defs[name] = random_schema(rng, depth - 1, defs);
             return {{"$ref", "#/$defs/" + name}};

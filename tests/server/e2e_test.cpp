@@ -4,6 +4,8 @@
 #include <atomic>
 #include <map>
 
+#include <fmt/format.h>
+
 #include <gtest/gtest.h>
 
 #include "engine/loaded_model.h"
@@ -114,6 +116,73 @@ TEST_F(E2eTest, CompletionCountsAndGreedyStreamAgree) {
     EXPECT_EQ(text, whole["choices"][0]["text"]);
     ASSERT_FALSE(events.empty());
     EXPECT_EQ(events.back()["usage"]["completion_tokens"], 12);
+}
+
+TEST_F(E2eTest, JsonObjectAndGrammarOnCompletions) {
+    const json object = post("/v1/completions", {{"prompt", "A JSON object:"}, {"max_tokens", 200}, {"seed", 3},
+                                                 {"response_format", {{"type", "json_object"}}}});
+    const json& choice = object["choices"][0];
+    EXPECT_EQ(choice["finish_reason"], "stop") << choice["text"];
+    const json parsed = parse_json(choice["text"]);
+    EXPECT_TRUE(parsed.is_object()) << choice["text"];
+
+    const json g = post("/v1/completions", {{"prompt", "Pick one:"}, {"max_tokens", 20}, {"seed", 4},
+                                            {"grammar", "root ::= (\"red\" | \"green\" | \"blue\") \"!\""}});
+    const std::string text = g["choices"][0]["text"];
+    EXPECT_TRUE(text == "red!" || text == "green!" || text == "blue!") << text;
+    EXPECT_EQ(g["choices"][0]["finish_reason"], "stop");
+
+    const json bad = post("/v1/completions", {{"prompt", "x"}, {"grammar", "root ::= [a-"}}, 400);
+    EXPECT_EQ(bad["error"]["param"], "grammar");
+    EXPECT_NE(bad["error"]["message"].get<std::string>().find("line 1, column 10"), std::string::npos);
+}
+
+TEST_F(E2eTest, JsonSchemaOnChatStreamedAndWhole) {
+    // Sent as written (ordered): the output lists the properties in the schema's order.
+    const std::string schema = R"({"type":"object","properties":{"name":{"type":"string","maxLength":8},
+        "age":{"type":"integer","minimum":0,"maximum":120},"pets":{"type":"array","items":{"enum":["cat","dog"]},"maxItems":3}},
+        "required":["name","age"],"additionalProperties":false})";
+    for (uint64_t seed = 1; seed <= 6; ++seed) {
+        const bool stream = seed % 2;
+        const std::string body = fmt::format(
+            R"({{"messages":[{{"role":"user","content":"Describe a person"}}],"max_tokens":180,"seed":{},"stream":{},)"
+            R"("response_format":{{"type":"json_schema","json_schema":{{"name":"person","schema":{}}}}}}})",
+            seed, stream, schema);
+        auto res = client().Post("/v1/chat/completions", body, "application/json");
+        ASSERT_TRUE(res);
+        ASSERT_EQ(res->status, 200) << res->body;
+        std::string content, finish;
+        if (stream) {
+            bool done = false;
+            for (const json& e : test::sse_payloads(res->body, &done)) {
+                const json& c = e["choices"][0];
+                if (c["delta"].contains("content")) content += c["delta"]["content"].get<std::string>();
+                if (!c["finish_reason"].is_null()) finish = c["finish_reason"];
+            }
+            EXPECT_TRUE(done);
+        } else {
+            const json whole = parse_json(res->body);
+            content = whole["choices"][0]["message"]["content"];
+            finish = whole["choices"][0]["finish_reason"];
+        }
+        EXPECT_EQ(finish, "stop") << content;
+        const json v = parse_json(content);
+        ASSERT_TRUE(v.is_object()) << content;
+        ASSERT_TRUE(v.contains("name") && v.contains("age")) << content;
+        EXPECT_LT(content.find("\"name\""), content.find("\"age\"")) << content;
+        EXPECT_TRUE(v["name"].is_string()) << content;
+        EXPECT_TRUE(v["age"].is_number_integer() && v["age"] >= 0 && v["age"] <= 120) << content;
+        if (v.contains("pets")) {
+            EXPECT_LE(v["pets"].size(), 3u) << content;
+        }
+        EXPECT_EQ(v.size(), 2u + v.contains("pets")) << content;
+    }
+    const json messages = json::array({{{"role", "user"}, {"content", "Describe a person"}}});
+    const json refused = post("/v1/chat/completions",
+                              {{"messages", messages},
+                               {"response_format", {{"type", "json_schema"}, {"json_schema", {{"schema", {{"type", "string"}, {"format", "email"}}}}}}}},
+                              400);
+    EXPECT_EQ(refused["error"]["code"], "unsupported_schema");
 }
 
 TEST_F(E2eTest, StopStringCutsTheText) {

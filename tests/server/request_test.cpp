@@ -152,12 +152,35 @@ TEST_F(RequestTest, WrongTypesAndAbsurdValuesNameTheField) {
     expect_error(Endpoint::Completions, "{" + p + R"("logit_bias":{"abc":1}})", "logit_bias");
     expect_error(Endpoint::Completions, "{" + p + R"("logit_bias":{"5":1000}})", "logit_bias");
     expect_error(Endpoint::Completions, "{" + p + R"("logprobs":100})", "logprobs");
-    EXPECT_EQ(expect_error(Endpoint::Completions, "{" + p + R"("response_format":{"type":"json_object"}})",
+    expect_error(Endpoint::Completions, "{" + p + R"("response_format":{"type":"yaml"}})", "response_format");
+    expect_error(Endpoint::Completions, "{" + p + R"("response_format":{"type":"json_schema"}})", "response_format");
+    EXPECT_EQ(expect_error(Endpoint::Completions,
+                           "{" + p + R"("response_format":{"type":"json_schema","json_schema":{"schema":{"not":{}}}}})",
                            "response_format")
                   .code,
-              "unsupported_parameter");
-    expect_ok(Endpoint::Completions, "{" + p + R"("response_format":{"type":"text"}})");
+              "unsupported_schema");
+    EXPECT_NE(expect_error(Endpoint::Completions, "{" + p + R"J("grammar":"root ::= \"a\" |\nx ::= ("})J", "grammar")
+                  .message.find("expected ')' at line 2, column 8"),
+              std::string::npos);
+    expect_error(Endpoint::Completions, "{" + p + R"("grammar":5})", "grammar");
+    expect_error(Endpoint::Chat, R"({"messages":[{"role":"user","content":"hi"}],"grammar":"root ::= \"a\"",)"
+                                 R"("response_format":{"type":"json_object"}})",
+                 "grammar");
+    EXPECT_EQ(expect_ok(Endpoint::Completions, "{" + p + R"("response_format":{"type":"text"}})").options.grammar, nullptr);
     expect_ok(Endpoint::Completions, "{" + p + R"("temperature":null,"stop":null})");  // null: the default
+}
+
+TEST_F(RequestTest, OutputConstraintsCompileOncePerRequest) {
+    const std::string p = R"("prompt":"hi",)";
+    EXPECT_NE(expect_ok(Endpoint::Completions, "{" + p + R"("response_format":{"type":"json_object"}})").options.grammar,
+              nullptr);
+    const ParsedRequest r = expect_ok(
+        Endpoint::Chat, R"({"messages":[{"role":"user","content":"hi"}],"n":2,"response_format":{"type":"json_schema",)"
+                        R"("json_schema":{"name":"x","strict":true,"schema":{"type":"object","properties":{"a":{"type":"integer"}}}}}})");
+    ASSERT_NE(r.options.grammar, nullptr);
+    EXPECT_EQ(r.options.grammar->rule_names[r.options.grammar->root], "root");
+    EXPECT_NE(expect_ok(Endpoint::Completions, "{" + p + R"("grammar":"root ::= [a-z]+ # letters"})").options.grammar,
+              nullptr);
 }
 
 TEST_F(RequestTest, MalformedBodies) {
