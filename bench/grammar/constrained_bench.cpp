@@ -137,7 +137,8 @@ void BM_DecodeStep(benchmark::State& state) {
     const bool constrained = state.range(0) != 0;
     const auto g = compile(grammar::json_object_gbnf());
     auto options = [&](int s) {
-        engine::DecodeOptions o{.max_tokens = 1 << 20};
+        engine::DecodeOptions o;
+        o.max_tokens = 1 << 20;
         o.sampling = engine::SamplerParams{.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .min_p = 0.0f,
                                            .seed = static_cast<uint64_t>(s)};
         if (constrained) o.grammar = g;

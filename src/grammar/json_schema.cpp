@@ -28,20 +28,20 @@ const std::set<std::string, std::less<>> kKeywords = {
 
 class Converter {
 public:
-    explicit Converter(const json& root) : root_(root) {}
+    Converter(const json& root, const SchemaGbnfOptions& options) : root_(root), options_(options) {}
 
     Result<std::string> run() {
         RF_ASSIGN_OR_RETURN(std::string body, visit(root_, "#", "root"));
-        std::string out = "root ::= " + body + "\n";
+        std::string out = options_.prefix + "root ::= " + body + "\n";
         for (const auto& [name, rule] : rules_) out += name + " ::= " + rule + "\n";
-        return out + json_base_rules();
+        return options_.base_rules ? out + json_base_rules() : out;
     }
 
 private:
     // A rule holding `body`; its name is derived from `hint` and made unique.
     std::string add_rule(const std::string& hint, std::string body) {
-        std::string name = "s-" + sanitize(hint);
-        for (int i = 2; rules_.contains(name); ++i) name = fmt::format("s-{}-{}", sanitize(hint), i);
+        std::string name = options_.prefix + "s-" + sanitize(hint);
+        for (int i = 2; rules_.contains(name); ++i) name = fmt::format("{}s-{}-{}", options_.prefix, sanitize(hint), i);
         rules_[name] = std::move(body);
         return name;
     }
@@ -256,12 +256,15 @@ private:
     }
 
     const json& root_;
+    const SchemaGbnfOptions& options_;
     std::map<std::string, std::string> rules_;
     std::map<std::string, std::string> refs_;
 };
 
 }  // namespace
 
-Result<std::string> json_schema_to_gbnf(const nlohmann::ordered_json& schema) { return Converter(schema).run(); }
+Result<std::string> json_schema_to_gbnf(const nlohmann::ordered_json& schema, const SchemaGbnfOptions& options) {
+    return Converter(schema, options).run();
+}
 
 }  // namespace rf::grammar

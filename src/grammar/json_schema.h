@@ -21,7 +21,13 @@
 
 namespace rf::grammar {
 
-// An ordered_json keeps the properties in the order the schema text lists them.
-Result<std::string> json_schema_to_gbnf(const nlohmann::ordered_json& schema);
+struct SchemaGbnfOptions {
+    std::string prefix;      // put in front of every rule name (several schemas in one grammar)
+    bool base_rules = true;  // append json_base_rules() (once per grammar)
+};
+
+// An ordered_json keeps the properties in the order the schema text lists them. The grammar's
+// root rule is prefix + "root".
+Result<std::string> json_schema_to_gbnf(const nlohmann::ordered_json& schema, const SchemaGbnfOptions& options = {});
 
 }  // namespace rf::grammar

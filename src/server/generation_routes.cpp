@@ -50,6 +50,14 @@ bool stream_events(Exchange& x, httplib::DataSink& sink) {
         const bool finished = ev.kind == engine::RequestEvent::Kind::Finished;
         std::span<const StepLogprob> steps;
         if (!finished && x.meta.logprobs != LogprobsMode::None) steps = {&c.logprobs.back(), 1};
+        if (x.meta.parse_tool_calls) {  // held back until the choice is whole (tool_stream_chunks)
+            if (!finished) continue;
+            for (const std::string& chunk : tool_stream_chunks(x.meta, c.index, c.text, ev.reason))
+                if (!write(sink, sse_event(chunk))) return false;
+            if (ev.failed && !write(sink, sse_event(error_body({.status = 500, .message = ev.error, .type = "server_error"}))))
+                return false;
+            continue;
+        }
         if (!finished && ev.text.empty() && steps.empty()) continue;
         const std::string chunk =
             stream_chunk(x.meta, c.index, ev.text, steps,
@@ -116,7 +124,10 @@ void handle(Server::Impl& s, const httplib::Request& req, httplib::Response& res
                               .count(),
                .endpoint = endpoint,
                .logprobs = r.logprobs,
-               .tokenizer = s.model.tokenizer};
+               .tokenizer = s.model.tokenizer,
+               .parse_tool_calls = r.tools.parse_calls,
+               .tool_format = r.tools.format,
+               .tool_names = r.tools.names};
     x->include_usage = r.include_usage;
     recorder->started(*x->generation, r, x->meta.id);
     x->recorder = std::move(recorder);

@@ -146,6 +146,36 @@ std::variant<std::string, ApiError> message_text(const json& content, size_t ind
     return bad_request(fmt::format("'{}' must be a string or an array of text parts", param), param);
 }
 
+// The tool parts of a history message: an assistant's tool_calls (their arguments, sent as JSON
+// text, given to the template as objects, which is how templates read them) and a tool result's
+// tool_call_id and name.
+std::optional<ApiError> tool_fields(const json& m, size_t index, nlohmann::ordered_json& message) {
+    const std::string param = fmt::format("messages[{}].tool_calls", index);
+    if (m.contains("tool_calls") && !m["tool_calls"].is_null()) {
+        if (!m["tool_calls"].is_array()) return bad_request(fmt::format("'{}' must be an array", param), param);
+        nlohmann::ordered_json calls = nlohmann::ordered_json::array();
+        for (const json& c : m["tool_calls"]) {
+            if (!c.is_object() || !c.contains("function") || !c["function"].is_object() ||
+                !c["function"].contains("name") || !c["function"]["name"].is_string())
+                return bad_request(fmt::format("'{}' entries need function.name", param), param);
+            nlohmann::ordered_json args = nlohmann::ordered_json::object();
+            if (c["function"].contains("arguments")) {
+                const json& a = c["function"]["arguments"];
+                args = a.is_string() ? nlohmann::ordered_json::parse(a.get<std::string>(), nullptr, false)
+                                     : nlohmann::ordered_json(a);
+                if (args.is_discarded()) return bad_request(fmt::format("'{}' arguments are not JSON", param), param);
+            }
+            calls.push_back({{"id", c.value("id", "")},
+                             {"type", "function"},
+                             {"function", {{"name", c["function"]["name"]}, {"arguments", args}}}});
+        }
+        message["tool_calls"] = std::move(calls);
+    }
+    for (const char* key : {"tool_call_id", "name"})
+        if (m.contains(key) && m[key].is_string()) message[key] = m[key].get<std::string>();
+    return std::nullopt;
+}
+
 std::optional<ApiError> read_stop(FieldReader& f, engine::RequestOptions& o) {
     const json* stop = f.find("stop");
     if (!stop) return std::nullopt;
@@ -255,7 +285,8 @@ std::optional<ApiError> read_generation(FieldReader& f, std::string_view text, E
 
 }  // namespace
 
-std::variant<std::vector<int32_t>, ApiError> chat_prompt(const json& messages, const ModelContext& model) {
+std::variant<std::vector<int32_t>, ApiError> chat_prompt(const json& messages, const ModelContext& model,
+                                                         const nlohmann::ordered_json& tools) {
     if (!messages.is_array()) return bad_request("'messages' must be an array of messages", "messages", "invalid_type");
     if (messages.empty()) return bad_request("'messages' must not be empty", "messages", "empty_array");
     tmpl::ChatInputs inputs;
@@ -263,6 +294,7 @@ std::variant<std::vector<int32_t>, ApiError> chat_prompt(const json& messages, c
     const tokenizer::Tokenizer& tok = *model.tokenizer;
     inputs.bos_token = piece_or_empty(tok, tok.special().bos);
     inputs.eos_token = piece_or_empty(tok, tok.special().eos);
+    inputs.tools = tools;
     for (size_t i = 0; i < messages.size(); ++i) {
         const json& m = messages[i];
         if (!m.is_object() || !m.contains("role") || !m["role"].is_string())
@@ -270,7 +302,9 @@ std::variant<std::vector<int32_t>, ApiError> chat_prompt(const json& messages, c
                                fmt::format("messages[{}].role", i));
         auto text = message_text(m.contains("content") ? m["content"] : json(), i);
         if (auto* e = std::get_if<ApiError>(&text)) return *e;
-        inputs.messages.push_back({{"role", m["role"].get<std::string>()}, {"content", std::get<std::string>(text)}});
+        nlohmann::ordered_json message{{"role", m["role"].get<std::string>()}, {"content", std::get<std::string>(text)}};
+        if (auto e = tool_fields(m, i, message)) return *e;
+        inputs.messages.push_back(std::move(message));
     }
     auto rendered = tmpl::render_chat(model.chat_template, inputs);
     if (!rendered) return bad_request("the chat template failed: " + rendered.error().message, "messages");
@@ -295,11 +329,20 @@ std::variant<ParsedRequest, ApiError> parse_request(Endpoint endpoint, std::stri
     } else {
         const json* messages = f.find("messages");
         if (!messages) return bad_request("'messages' is required", "messages", "missing_required_parameter");
-        auto prompt = chat_prompt(*messages, model);
+        auto tools = read_tools(j, body, model.chat_template);
+        if (auto* e = std::get_if<ApiError>(&tools)) return *e;
+        r.tools = std::get<ToolUse>(std::move(tools));
+        auto prompt = chat_prompt(*messages, model, r.tools.template_tools);
         if (auto* e = std::get_if<ApiError>(&prompt)) return *e;
         r.prompts.push_back(std::move(std::get<0>(prompt)));
     }
     if (auto e = read_generation(f, body, endpoint, r, model)) return *e;
+    if (r.tools.grammar) {
+        if (r.options.grammar)
+            return bad_request("'tool_choice' and a JSON 'response_format' or 'grammar' cannot both constrain the output",
+                               "tool_choice");
+        r.options.grammar = r.tools.grammar;
+    }
     for (const auto& p : r.prompts)
         if (static_cast<int64_t>(p.size()) + 1 > model.n_ctx)
             return bad_request(fmt::format("the prompt has {} tokens but the context holds {} (prompt + at least one "

@@ -13,6 +13,7 @@
 
 #include "engine/scheduler.h"
 #include "server/api_error.h"
+#include "server/tool_request.h"
 #include "tokenizer/tokenizer.h"
 
 namespace rf::server {
@@ -38,12 +39,15 @@ struct ParsedRequest {
     bool stream = false;
     bool include_usage = false;                 // stream_options.include_usage
     LogprobsMode logprobs = LogprobsMode::None;
+    ToolUse tools;                              // chat: tools offered, and how the output is read
 };
 
 std::variant<ParsedRequest, ApiError> parse_request(Endpoint endpoint, std::string_view body,
                                                     const ModelContext& model);
 
 // The prompt a chat request renders to (exposed for /v1/tokenize and tests).
-std::variant<std::vector<int32_t>, ApiError> chat_prompt(const nlohmann::json& messages, const ModelContext& model);
+// `tools`: what the template's `tools` variable holds (null: undefined).
+std::variant<std::vector<int32_t>, ApiError> chat_prompt(const nlohmann::json& messages, const ModelContext& model,
+                                                         const nlohmann::ordered_json& tools = nullptr);
 
 }  // namespace rf::server

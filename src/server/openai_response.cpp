@@ -1,5 +1,7 @@
 #include "server/openai_response.h"
 
+#include <random>
+
 namespace rf::server {
 
 namespace {
@@ -96,16 +98,73 @@ engine::RequestUsage total_usage(const std::vector<Choice>& choices) {
     return total;
 }
 
+namespace {
+
+// OpenAI's ids for calls: "call_" and 24 random letters and digits.
+std::string call_id() {
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    constexpr std::string_view chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    std::string id = "call_";
+    for (int i = 0; i < 24; ++i) id += chars[rng() % chars.size()];
+    return id;
+}
+
+// The calls of a finished choice; none unless it ended by itself (a cut call is no call).
+ParsedOutput read_calls(const ResponseMeta& meta, const std::string& text, engine::StopReason reason) {
+    if (!meta.parse_tool_calls || reason != engine::StopReason::EndOfGeneration) return {text, {}};
+    return parse_tool_calls(text, meta.tool_format, meta.tool_names);
+}
+
+json tool_calls_json(const std::vector<ToolCall>& calls, bool with_index) {
+    json list = json::array();
+    for (size_t i = 0; i < calls.size(); ++i) {
+        json call{{"id", call_id()}, {"type", "function"},
+                  {"function", {{"name", calls[i].name}, {"arguments", calls[i].arguments}}}};
+        if (with_index) call["index"] = i;
+        list.push_back(std::move(call));
+    }
+    return list;
+}
+
+}  // namespace
+
+std::vector<std::string> tool_stream_chunks(const ResponseMeta& meta, int64_t index, const std::string& text,
+                                            engine::StopReason finish) {
+    const ParsedOutput out = read_calls(meta, text, finish);
+    std::vector<std::string> chunks;
+    json body = envelope(meta, true);
+    json delta = json::object();
+    if (!out.content.empty()) delta["content"] = out.content;
+    if (!out.calls.empty()) delta["tool_calls"] = tool_calls_json(out.calls, true);
+    if (!delta.empty()) {
+        body["choices"] = json::array({{{"index", index}, {"logprobs", nullptr}, {"finish_reason", nullptr}, {"delta", delta}}});
+        chunks.push_back(dump(body));
+    }
+    body["choices"] = json::array({{{"index", index},
+                                    {"logprobs", nullptr},
+                                    {"finish_reason", out.calls.empty() ? json(finish_reason(finish)) : json("tool_calls")},
+                                    {"delta", json::object()}}});
+    chunks.push_back(dump(body));
+    return chunks;
+}
+
 std::string completion_body(const ResponseMeta& meta, const std::vector<Choice>& choices) {
     json body = envelope(meta, false);
     json list = json::array();
     for (const Choice& c : choices) {
         json choice{{"index", c.index}, {"logprobs", logprobs_json(meta, c.logprobs)},
                     {"finish_reason", finish_reason(c.reason)}};
-        if (meta.endpoint == Endpoint::Chat)
+        if (meta.endpoint == Endpoint::Chat) {
+            const ParsedOutput out = read_calls(meta, c.text, c.reason);
             choice["message"] = {{"role", "assistant"}, {"content", c.text}};
-        else
+            if (!out.calls.empty()) {
+                choice["message"]["content"] = out.content.empty() ? json(nullptr) : json(out.content);
+                choice["message"]["tool_calls"] = tool_calls_json(out.calls, false);
+                choice["finish_reason"] = "tool_calls";
+            }
+        } else {
             choice["text"] = c.text;
+        }
         list.push_back(std::move(choice));
     }
     body["choices"] = std::move(list);

@@ -14,6 +14,7 @@
 
 #include "engine/scheduler.h"
 #include "server/openai_request.h"
+#include "server/tool_calls.h"
 
 namespace rf::server {
 
@@ -42,6 +43,10 @@ struct ResponseMeta {
     Endpoint endpoint = Endpoint::Completions;
     LogprobsMode logprobs = LogprobsMode::None;
     const tokenizer::Tokenizer* tokenizer = nullptr;  // token text for logprobs
+    // Chat with tools: outputs are read back for tool calls (tool_calls.h).
+    bool parse_tool_calls = false;
+    ToolFormat tool_format = ToolFormat::Generic;
+    std::vector<std::string> tool_names = {};
 };
 
 // "stop", "length" or "cancelled" (the last is ours: OpenAI has no word for it).
@@ -62,6 +67,11 @@ std::string completion_body(const ResponseMeta& meta, const std::vector<Choice>&
 std::string stream_chunk(const ResponseMeta& meta, int64_t index, std::string_view text,
                          std::span<const StepLogprob> steps, std::optional<engine::StopReason> finish, bool first,
                          size_t text_offset = 0);
+// With tools, a streamed choice is held back and sent whole when it finishes: a delta with its
+// content or its tool calls (each call whole, with its id), then the chunk with the finish reason
+// ("tool_calls" when there are calls).
+std::vector<std::string> tool_stream_chunks(const ResponseMeta& meta, int64_t index, const std::string& text,
+                                            engine::StopReason finish);
 // The chunk with no choices that carries the usage (stream_options.include_usage).
 std::string usage_chunk(const ResponseMeta& meta, const engine::RequestUsage& usage);
 

@@ -185,6 +185,63 @@ TEST_F(E2eTest, JsonSchemaOnChatStreamedAndWhole) {
     EXPECT_EQ(refused["error"]["code"], "unsupported_schema");
 }
 
+TEST_F(E2eTest, ToolCallsRequiredWholeStreamedAndRoundTrip) {
+    const std::string tools = R"([{"type":"function","function":{"name":"get_weather","description":"Weather in a city",
+        "parameters":{"type":"object","properties":{"city":{"type":"string","maxLength":10},"unit":{"enum":["c","f"]}},
+        "required":["city","unit"]}}},{"type":"function","function":{"name":"get_time"}}])";
+    const std::string messages = R"([{"role":"user","content":"Weather in Paris?"}])";
+    auto body = [&](const std::string& choice, bool stream) {
+        return fmt::format(R"({{"messages":{},"tools":{},"tool_choice":{},"max_tokens":120,"seed":5,"stream":{}}})", messages,
+                           tools, choice, stream);
+    };
+    auto check_call = [](const json& call) {
+        EXPECT_EQ(call["type"], "function");
+        EXPECT_TRUE(call["id"].get<std::string>().starts_with("call_"));
+        EXPECT_EQ(call["function"]["name"], "get_weather");
+        const json args = parse_json(call["function"]["arguments"].get<std::string>());
+        EXPECT_TRUE(args["city"].is_string()) << args;
+        EXPECT_TRUE(args["unit"] == "c" || args["unit"] == "f") << args;
+    };
+    auto whole = client().Post("/v1/chat/completions", body(R"({"type":"function","function":{"name":"get_weather"}})", false),
+                               "application/json");
+    ASSERT_TRUE(whole);
+    ASSERT_EQ(whole->status, 200) << whole->body;
+    const json w = parse_json(whole->body)["choices"][0];
+    EXPECT_EQ(w["finish_reason"], "tool_calls") << w;
+    EXPECT_TRUE(w["message"]["content"].is_null()) << w;
+    ASSERT_EQ(w["message"]["tool_calls"].size(), 1u) << w;
+    check_call(w["message"]["tool_calls"][0]);
+
+    auto streamed = client().Post("/v1/chat/completions", body(R"("required")", true), "application/json");
+    ASSERT_TRUE(streamed);
+    bool done = false;
+    json call, finish;
+    for (const json& e : test::sse_payloads(streamed->body, &done)) {
+        const json& c = e["choices"][0];
+        if (c["delta"].contains("tool_calls")) call = c["delta"]["tool_calls"][0];
+        if (!c["finish_reason"].is_null()) finish = c["finish_reason"];
+    }
+    EXPECT_TRUE(done);
+    EXPECT_EQ(finish, "tool_calls");
+    ASSERT_TRUE(call.is_object()) << streamed->body;
+    EXPECT_EQ(call["index"], 0);
+    if (call["function"]["name"] == "get_weather") check_call(call);
+
+    // The call and its result go back into the history; the model answers (auto: calls or text).
+    const std::string history = fmt::format(
+        R"([{{"role":"user","content":"Weather in Paris?"}},{{"role":"assistant","content":null,"tool_calls":[{}]}},)"
+        R"({{"role":"tool","tool_call_id":"{}","content":"{{\"temp\": 21}}"}}])",
+        w["message"]["tool_calls"][0].dump(), w["message"]["tool_calls"][0]["id"].get<std::string>());
+    auto round = client().Post("/v1/chat/completions",
+                               fmt::format(R"({{"messages":{},"tools":{},"max_tokens":8}})", history, tools), "application/json");
+    ASSERT_TRUE(round);
+    EXPECT_EQ(round->status, 200) << round->body;
+
+    const json unknown = post("/v1/chat/completions",
+                              parse_json(body(R"({"type":"function","function":{"name":"nope"}})", false)), 400);
+    EXPECT_EQ(unknown["error"]["param"], "tool_choice");
+}
+
 TEST_F(E2eTest, StopStringCutsTheText) {
     const json body{{"prompt", "Once upon a time"}, {"max_tokens", 24}, {"temperature", 0}, {"ignore_eos", true}};
     const std::string full = post("/v1/completions", body)["choices"][0]["text"];

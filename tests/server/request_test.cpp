@@ -183,6 +183,34 @@ TEST_F(RequestTest, OutputConstraintsCompileOncePerRequest) {
               nullptr);
 }
 
+TEST_F(RequestTest, ToolsAndToolChoice) {
+    const std::string m = R"("messages":[{"role":"user","content":"hi"}],)";
+    const std::string tools = R"("tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object",)"
+                              R"("properties":{"a":{"type":"integer"}}}}}],)";
+    expect_error(Endpoint::Chat, "{" + m + R"("tools":{}})", "tools");
+    expect_error(Endpoint::Chat, "{" + m + R"("tools":[{"type":"function","function":{}}]})", "tools[0]");
+    expect_error(Endpoint::Chat, "{" + m + R"("tools":[{"type":"retrieval"}]})", "tools[0]");
+    expect_error(Endpoint::Chat, "{" + m + tools + R"("tool_choice":"sometimes"})", "tool_choice");
+    expect_error(Endpoint::Chat, "{" + m + R"("tool_choice":"required"})", "tool_choice");
+    expect_error(Endpoint::Chat, "{" + m + tools + R"("tool_choice":{"type":"function","function":{"name":"g"}}})",
+                 "tool_choice");
+    expect_error(Endpoint::Chat, "{" + m + tools + R"("tool_choice":"required","response_format":{"type":"json_object"}})",
+                 "tool_choice");
+    const ParsedRequest automatic = expect_ok(Endpoint::Chat, "{" + m + tools + R"("max_tokens":1})");
+    EXPECT_TRUE(automatic.tools.parse_calls);
+    EXPECT_EQ(automatic.options.grammar, nullptr);
+    EXPECT_EQ(automatic.tools.names, std::vector<std::string>{"f"});
+    const ParsedRequest none = expect_ok(Endpoint::Chat, "{" + m + tools + R"("tool_choice":"none"})");
+    EXPECT_FALSE(none.tools.parse_calls);
+    EXPECT_NE(expect_ok(Endpoint::Chat, "{" + m + tools + R"("tool_choice":"required"})").options.grammar, nullptr);
+    // A history with a call and its result.
+    expect_ok(Endpoint::Chat, R"({"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":null,)"
+                              R"("tool_calls":[{"id":"call_1","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}]},)"
+                              R"({"role":"tool","tool_call_id":"call_1","content":"2"}],)" + tools + R"("max_tokens":1})");
+    expect_error(Endpoint::Chat, R"({"messages":[{"role":"assistant","tool_calls":[{"function":{"name":"f","arguments":"{"}}]}]})",
+                 "messages[0].tool_calls");
+}
+
 TEST_F(RequestTest, MalformedBodies) {
     EXPECT_EQ(expect_error(Endpoint::Completions, "{\"prompt\": ", "").code, "invalid_json");
     expect_error(Endpoint::Completions, "[1,2]", "");
