@@ -1,5 +1,6 @@
 // The official openai client against a running `rocmforge serve` (URL as the argument):
-// completions, chat, streaming with usage, and an error. Exits non-zero on the first failure.
+// completions, chat, streaming with usage, errors, a json_schema response and a tool round trip.
+// Exits non-zero on the first failure.
 import assert from "node:assert/strict";
 import OpenAI from "openai";
 
@@ -71,5 +72,60 @@ await assert.rejects(
   },
 );
 await assert.rejects(client.chat.completions.create({ model, messages: [] }), (err) => err.status === 400);
+
+// Structured output: the random-weight model's reply must still be JSON valid for the schema.
+const person = await client.chat.completions.create({
+  model,
+  messages: [{ role: "user", content: "Describe a person" }],
+  max_tokens: 120,
+  seed: 2,
+  response_format: {
+    type: "json_schema",
+    json_schema: {
+      name: "person",
+      strict: true,
+      schema: {
+        type: "object",
+        properties: { name: { type: "string", maxLength: 6 }, age: { type: "integer", minimum: 0, maximum: 99 } },
+        required: ["name", "age"],
+        additionalProperties: false,
+      },
+    },
+  },
+});
+assert.equal(person.choices[0].finish_reason, "stop");
+const parsed = JSON.parse(person.choices[0].message.content);
+assert.deepEqual(Object.keys(parsed), ["name", "age"]);
+assert.ok(Number.isInteger(parsed.age) && parsed.age >= 0 && parsed.age <= 99, `age ${parsed.age}`);
+
+// A tool round trip: a required call, its result sent back, and a reply.
+const tools = [
+  {
+    type: "function",
+    function: {
+      name: "get_weather",
+      description: "The weather in a city",
+      parameters: { type: "object", properties: { city: { type: "string", maxLength: 8 } }, required: ["city"] },
+    },
+  },
+];
+const question = { role: "user", content: "Weather in Oslo?" };
+const called = await client.chat.completions.create({
+  model, messages: [question], tools, tool_choice: "required", max_tokens: 60, seed: 3,
+});
+assert.equal(called.choices[0].finish_reason, "tool_calls");
+const call = called.choices[0].message.tool_calls[0];
+assert.equal(call.function.name, "get_weather");
+assert.equal(typeof JSON.parse(call.function.arguments).city, "string");
+const answer = await client.chat.completions.create({
+  model,
+  messages: [question, called.choices[0].message, { role: "tool", tool_call_id: call.id, content: '{"temp": 21}' }],
+  tools,
+  tool_choice: "none",
+  max_tokens: 4,
+  temperature: 0,
+});
+assert.equal(answer.choices[0].message.role, "assistant");
+assert.equal(typeof answer.choices[0].message.content, "string");
 
 console.log("openai client e2e: ok");
