@@ -7,6 +7,7 @@
 
 #include "core/utf8.h"
 #include "grammar/grammar_builder.h"
+#include "tokenizer/utf8_codec.h"
 
 namespace rf::grammar {
 
@@ -247,13 +248,8 @@ private:
                 default: return error_at(at, fmt::format("unknown escape '\\{}'", e));
             }
         }
-        const size_t len = utf8_sequence_length(text_.substr(pos_));
-        if (len == 0) return error("the grammar is not valid UTF-8");
-        const auto* p = reinterpret_cast<const unsigned char*>(text_.data() + pos_);
-        uint32_t cp = len == 1 ? p[0] : len == 2 ? p[0] & 0x1F : len == 3 ? p[0] & 0x0F : p[0] & 0x07;
-        for (size_t i = 1; i < len; ++i) cp = cp << 6 | (p[i] & 0x3F);
-        pos_ += len;
-        return cp;
+        if (utf8_sequence_length(text_.substr(pos_)) == 0) return error("the grammar is not valid UTF-8");
+        return tokenizer::next_code_point(text_, pos_);
     }
 
     Status parse_literal(Sequence& seq) {

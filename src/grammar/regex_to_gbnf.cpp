@@ -9,6 +9,7 @@
 #include "core/utf8.h"
 #include "grammar/char_set.h"
 #include "grammar/json_primitives.h"
+#include "tokenizer/utf8_codec.h"
 
 namespace rf::grammar {
 
@@ -119,13 +120,8 @@ private:
 
     // One character of the pattern (escapes decoded) as a code point.
     Result<uint32_t> literal_char() {
-        const size_t len = utf8_sequence_length(p_.substr(pos_));
-        if (len == 0) return fail("invalid UTF-8");
-        const auto* s = reinterpret_cast<const unsigned char*>(p_.data() + pos_);
-        uint32_t cp = len == 1 ? s[0] : len == 2 ? s[0] & 0x1F : len == 3 ? s[0] & 0x0F : s[0] & 0x07;
-        for (size_t i = 1; i < len; ++i) cp = cp << 6 | (s[i] & 0x3F);
-        pos_ += len;
-        return cp;
+        if (utf8_sequence_length(p_.substr(pos_)) == 0) return fail("invalid UTF-8");
+        return tokenizer::next_code_point(p_, pos_);
     }
 
     // A literal character as the JSON text writes it inside a string.

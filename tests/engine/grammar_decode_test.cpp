@@ -33,11 +33,19 @@ RequestOptions sampled(const LoadedModel& m, const std::string& prompt, uint64_t
     return o;
 }
 
+// The reference model on the test backend (which must outlive it).
+struct Reference {
+    std::unique_ptr<Backend> backend = rf::test::make_test_backend({.threads = 2});
+    Result<LoadedModel> loaded;
+    explicit Reference(int64_t n_ctx, int64_t sequences)
+        : loaded(LoadedModel::load(rf::test::shared_path("models/llama-gqa-q4_0.gguf").string(), *backend,
+                                   {.n_ctx = n_ctx, .n_batch = 64, .max_sequences = sequences, .block_size = 16})) {}
+};
+
 TEST(GrammarDecode, RandomSchemasGiveValidJsonEveryTime) {
     RF_REQUIRE_SHARED();
-    const std::unique_ptr<Backend> backend = rf::test::make_test_backend({.threads = 2});
-    auto loaded = LoadedModel::load(rf::test::shared_path("models/llama-gqa-q4_0.gguf").string(), *backend,
-                                    {.n_ctx = 2048, .n_batch = 64, .max_sequences = 16, .block_size = 16});
+    Reference ref(2048, 16);
+    auto& loaded = ref.loaded;
     ASSERT_TRUE(loaded.ok()) << loaded.error().message;
     auto s = Scheduler::create(*loaded->engine, *loaded->tokenizer, {.max_queue = 64, .max_running = 16});
     ASSERT_TRUE(s.ok());
@@ -72,9 +80,8 @@ TEST(GrammarDecode, RandomSchemasGiveValidJsonEveryTime) {
 
 TEST(GrammarDecode, GbnfGrammarHoldsAndGreedyAgreesWithTheMask) {
     RF_REQUIRE_SHARED();
-    const std::unique_ptr<Backend> backend = rf::test::make_test_backend({.threads = 2});
-    auto loaded = LoadedModel::load(rf::test::shared_path("models/llama-gqa-q4_0.gguf").string(), *backend,
-                                    {.n_ctx = 512, .n_batch = 64, .max_sequences = 4, .block_size = 16});
+    Reference ref(512, 4);
+    auto& loaded = ref.loaded;
     ASSERT_TRUE(loaded.ok()) << loaded.error().message;
     auto s = Scheduler::create(*loaded->engine, *loaded->tokenizer, {});
     ASSERT_TRUE(s.ok());
