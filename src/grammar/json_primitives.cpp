@@ -37,7 +37,7 @@ std::string non_negative_range(uint64_t a, uint64_t b) {
         for (size_t i = 1; i < digits.size(); ++i) top = top * 10 + 9;
         const uint64_t high = std::min(b, top);
         if (!out.empty()) out += " | ";
-        out += "(" + same_length_range(digits, std::to_string(high)) + ")";
+        out += fmt::format("({})", same_length_range(digits, std::to_string(high)));
         if (high == b) break;
         low = high + 1;
     }
@@ -115,14 +115,14 @@ Result<std::string> bounded_number(const NumberBounds& b) {
     RF_ASSIGN_OR_RETURN(auto bounds, integer_bounds(b));
     const auto [ilo, ihi] = bounds;
     std::vector<std::string> forms;
-    if (ilo <= ihi) forms.push_back("(" + integer_range(ilo, ihi) + ")");
+    if (ilo <= ihi) forms.push_back(fmt::format("({})", integer_range(ilo, ihi)));
     const std::string fraction = "\".\" [0-9]{1,6}";
     // k.ddd lies in [k, k+1): inside when k is within the lower bound (as an integer) and
     // k + 1 <= the upper one, i.e. k <= floor(maximum) - 1.
     const int64_t pos_lo = std::max<int64_t>(0, ilo);
     const int64_t pos_top =
         b.maximum ? static_cast<int64_t>(std::clamp(std::floor(*b.maximum), -1e16, 1e16)) - 1 : kMaxMagnitude;
-    if (pos_lo <= pos_top) forms.push_back("(" + integer_range(pos_lo, pos_top) + ") " + fraction);
+    if (pos_lo <= pos_top) forms.push_back(fmt::format("({}) {}", integer_range(pos_lo, pos_top), fraction));
     // -k.ddd lies in (-(k+1), -k]: inside when -(k+1) >= the lower bound and -k is within the upper.
     const int64_t neg_top = b.minimum ? static_cast<int64_t>(std::clamp(std::floor(-*b.minimum), -1e16, 1e16)) - 1 : kMaxMagnitude;
     int64_t neg_lo = 0;
