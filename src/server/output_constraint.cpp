@@ -31,14 +31,25 @@ std::variant<GrammarPtr, ApiError> response_format(const json& rf, std::string_v
     const auto it = rf.find("json_schema");
     if (it == rf.end() || !it->is_object() || !it->contains("schema"))
         return bad_request("response_format json_schema needs 'json_schema': {\"schema\": {...}}", param);
-    const auto ordered = nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (ordered.is_discarded()) return bad_request("the request body is not valid JSON", "", "invalid_json");
-    auto gbnf = grammar::json_schema_to_gbnf(ordered["response_format"]["json_schema"]["schema"]);
+    const auto schema = ordered_field(text, {"response_format", "json_schema", "schema"});
+    if (!schema) return bad_request("response_format json_schema needs 'json_schema': {\"schema\": {...}}", param);
+    auto gbnf = grammar::json_schema_to_gbnf(*schema);
     if (!gbnf) return bad_request(gbnf.error().message, param, "unsupported_schema");
     return compile(*gbnf, param);
 }
 
 }  // namespace
+
+std::optional<nlohmann::ordered_json> ordered_field(std::string_view text, std::initializer_list<const char*> path) {
+    auto value = nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
+    for (const char* key : path) {
+        if (!value.is_object() || !value.contains(key)) return std::nullopt;
+        nlohmann::ordered_json inner = std::move(value[key]);
+        value = std::move(inner);
+    }
+    if (value.is_discarded()) return std::nullopt;
+    return value;
+}
 
 std::variant<GrammarPtr, ApiError> read_output_constraint(const json& body, std::string_view text) {
     GrammarPtr from_format, from_grammar;

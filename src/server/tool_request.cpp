@@ -19,9 +19,9 @@ std::variant<ToolUse, ApiError> read_tools(const nlohmann::json& body, std::stri
         return use;
     }
     if (!it->is_array()) return bad_request("'tools' must be an array of tools", "tools");
-    const auto ordered = nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (ordered.is_discarded()) return bad_request("the request body is not valid JSON", "", "invalid_json");
-    const nlohmann::ordered_json& tools = ordered["tools"];
+    const auto ordered_tools = ordered_field(text, {"tools"});
+    if (!ordered_tools || !ordered_tools->is_array()) return bad_request("'tools' must be an array of tools", "tools");
+    const nlohmann::ordered_json& tools = *ordered_tools;
     for (size_t i = 0; i < tools.size(); ++i) {
         const auto& t = tools[i];
         const std::string param = fmt::format("tools[{}]", i);

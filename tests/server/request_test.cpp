@@ -211,6 +211,19 @@ TEST_F(RequestTest, ToolsAndToolChoice) {
                  "messages[0].tool_calls");
 }
 
+TEST_F(RequestTest, DuplicateKeysDoNotConfuseTheOrderedReading) {
+    // The body is read twice (the second time keeping key order); with a key written twice the two
+    // readings may pick different copies: either answer is fine, a crash is not.
+    for (const char* body :
+         {R"({"prompt":"x","response_format":{"type":"text"},"response_format":{"type":"json_schema","json_schema":{"schema":{}}}})",
+          R"({"prompt":"x","response_format":{"type":"json_schema","json_schema":{"schema":{}}},"response_format":{"type":"text"}})",
+          R"({"prompt":"x","response_format":{"type":"json_schema","json_schema":{"schema":{},"schema":5}}})"})
+        (void)parse(Endpoint::Completions, body);
+    for (const char* body : {R"({"messages":[{"role":"user","content":"hi"}],"tools":5,"tools":[]})",
+                             R"({"messages":[{"role":"user","content":"hi"}],"tools":[],"tools":5})"})
+        (void)parse(Endpoint::Chat, body);
+}
+
 TEST_F(RequestTest, MalformedBodies) {
     EXPECT_EQ(expect_error(Endpoint::Completions, "{\"prompt\": ", "").code, "invalid_json");
     expect_error(Endpoint::Completions, "[1,2]", "");
