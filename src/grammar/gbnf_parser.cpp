@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -13,13 +14,18 @@ namespace rf::grammar {
 
 namespace {
 
+constexpr int kMaxNesting = 200;
+
 bool is_name_char(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
 class Parser {
 public:
-    explicit Parser(std::string_view text) : text_(text) {}
+    explicit Parser(std::string_view text) : text_(text) {
+        for (size_t i = 0; i < text.size(); ++i)
+            if (text[i] == '\n') line_starts_.push_back(i + 1);
+    }
 
     Result<Grammar> parse(std::string_view root) {
         skip_space(true);
@@ -36,16 +42,12 @@ private:
     bool at_end() const { return pos_ >= text_.size(); }
     char peek(size_t ahead = 0) const { return pos_ + ahead < text_.size() ? text_[pos_ + ahead] : '\0'; }
 
+    // "line L, column C" (columns count characters) of byte offset `at`.
     std::string where(size_t at) const {
-        size_t line = 1, col = 1;
-        for (size_t i = 0; i < at && i < text_.size(); ++i) {
-            if (text_[i] == '\n') {
-                ++line;
-                col = 1;
-            } else if ((static_cast<unsigned char>(text_[i]) & 0xC0) != 0x80) {
-                ++col;
-            }
-        }
+        const auto line = std::upper_bound(line_starts_.begin(), line_starts_.end(), at) - line_starts_.begin();
+        size_t col = 1;
+        for (size_t i = line_starts_[static_cast<size_t>(line - 1)]; i < at && i < text_.size(); ++i)
+            col += (static_cast<unsigned char>(text_[i]) & 0xC0) != 0x80;
         return fmt::format("line {}, column {}", line, col);
     }
     Error error_at(size_t at, std::string_view what) const {
@@ -99,6 +101,13 @@ private:
     }
 
     Result<std::vector<Sequence>> parse_alternatives(uint32_t rule, bool nested) {
+        // Groups nest by recursion here; a limit keeps hostile text from exhausting the stack.
+        if (nested && ++depth_ > kMaxNesting) return error(fmt::format("groups nested more than {} deep", kMaxNesting));
+        struct Leave {
+            int& depth;
+            bool nested;
+            ~Leave() { depth -= nested ? 1 : 0; }
+        } leave{depth_, nested};
         std::vector<Sequence> alts;
         skip_space(true);
         for (;;) {
@@ -290,8 +299,10 @@ private:
     }
 
     std::string_view text_;
+    std::vector<size_t> line_starts_ = {0};  // byte offset of each line's start
     size_t pos_ = 0;
     bool at_next_rule_ = false;
+    int depth_ = 0;  // groups open
     GrammarBuilder builder_;
 };
 

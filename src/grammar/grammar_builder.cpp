@@ -52,6 +52,9 @@ Status GrammarBuilder::repeat(uint32_t parent, const Sequence& item, int64_t min
     if (copies * static_cast<int64_t>(std::max<size_t>(item.size(), 1)) > kMaxRepetitionElements)
         return make_error("repetition up to {} times is too large (at most {} elements)", copies,
                           kMaxRepetitionElements);
+    repeated_elements_ += copies * static_cast<int64_t>(std::max<size_t>(item.size(), 1));
+    if (repeated_elements_ > kMaxGrammarElements)
+        return make_error("the grammar's repetitions expand to more than {} elements", kMaxGrammarElements);
     for (int64_t i = 0; i < min; ++i) out.insert(out.end(), item.begin(), item.end());
     if (max == kUnbounded) {
         // more ::= item more | (empty): right recursion, which the matcher runs in constant stack.

@@ -18,6 +18,8 @@ using Sequence = std::vector<Element>;  // one alternative, without its End
 inline constexpr int64_t kUnbounded = -1;
 // Most elements a bounded repetition may expand to ({m,n} copies its item up to n times).
 inline constexpr int64_t kMaxRepetitionElements = 100000;
+// Most elements a whole grammar may have (a request's grammar must not take the server's memory).
+inline constexpr int64_t kMaxGrammarElements = 1000000;
 
 class GrammarBuilder {
 public:
@@ -44,6 +46,7 @@ private:
     std::vector<Rule> rules_;
     std::unordered_map<std::string, uint32_t> by_name_;
     std::vector<CharSet> char_sets_;
+    int64_t repeated_elements_ = 0;  // added by repetitions so far
 };
 
 }  // namespace rf::grammar

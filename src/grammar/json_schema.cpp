@@ -26,6 +26,8 @@ const std::set<std::string, std::less<>> kKeywords = {
     "maximum",  "exclusiveMinimum",        "exclusiveMaximum",     "$ref",    "$defs",            "definitions",
     "anyOf",    "oneOf"};
 
+constexpr int kMaxDepth = 64;
+
 class Converter {
 public:
     Converter(const json& root, const SchemaGbnfOptions& options) : root_(root), options_(options) {}
@@ -55,6 +57,15 @@ private:
     }
 
     Result<std::string> visit(const json& s, const std::string& path, const std::string& hint) {
+        // Schemas nest by recursion here; a limit keeps hostile ones from exhausting the stack.
+        if (depth_ >= kMaxDepth) return at(path, fmt::format("schemas nested more than {} deep", kMaxDepth));
+        ++depth_;
+        auto out = visit_schema(s, path, hint);
+        --depth_;
+        return out;
+    }
+
+    Result<std::string> visit_schema(const json& s, const std::string& path, const std::string& hint) {
         if (s.is_boolean()) {
             if (!s.get<bool>()) return at(path, "the schema false admits no value");
             return std::string("value");
@@ -259,6 +270,7 @@ private:
     const SchemaGbnfOptions& options_;
     std::map<std::string, std::string> rules_;
     std::map<std::string, std::string> refs_;
+    int depth_ = 0;
 };
 
 }  // namespace

@@ -30,20 +30,26 @@ int32_t Matcher::push(uint32_t pos, int32_t parent) {
 }
 
 void Matcher::expand(int32_t frame, std::vector<Head>& out) {
-    if (out.size() >= kMaxHeads) return;
-    if (frame < 0) {
-        out.push_back({});  // the whole grammar is matched
-        return;
+    // With an explicit work list, not recursion: a chain of rules each starting with the next may
+    // be as long as the grammar. Rules that fan out again and again are cut off (only rejecting).
+    pending_.assign(1, frame);
+    for (size_t visited = 0; !pending_.empty() && out.size() < kMaxHeads && visited < kMaxExpansions; ++visited) {
+        const int32_t f = pending_.back();
+        pending_.pop_back();
+        if (f < 0) {
+            out.push_back({});  // the whole grammar is matched
+            continue;
+        }
+        const Frame fr = frames_[static_cast<size_t>(f)];
+        const Element& e = grammar_->elements[fr.pos];
+        if (e.kind == Element::Kind::Chars) {
+            out.push_back({.top = f});
+            continue;
+        }
+        // A rule reference: its caller continues after it, below each of its alternatives.
+        const int32_t after = next_frame(fr.pos + 1, fr.parent);
+        for (uint32_t start : grammar_->alternatives[e.index]) pending_.push_back(next_frame(start, after));
     }
-    const Frame f = frames_[static_cast<size_t>(frame)];
-    const Element& e = grammar_->elements[f.pos];
-    if (e.kind == Element::Kind::Chars) {
-        out.push_back({.top = frame});
-        return;
-    }
-    // A rule reference: its caller continues after it, below each of its alternatives.
-    const int32_t after = next_frame(f.pos + 1, f.parent);
-    for (uint32_t start : grammar_->alternatives[e.index]) expand(next_frame(start, after), out);
 }
 
 void Matcher::step(std::span<const Head> in, uint8_t byte, std::vector<Head>& out) {

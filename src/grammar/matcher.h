@@ -41,6 +41,8 @@ struct Head {
 // Heads one step may produce at most; beyond it the rest are dropped, which can only reject text
 // (never accept text the grammar does not allow). Only pathologically ambiguous grammars get there.
 inline constexpr size_t kMaxHeads = 4096;
+// Frames one expansion may visit at most, for the same reason.
+inline constexpr size_t kMaxExpansions = 16 * kMaxHeads;
 
 class Matcher {
 public:
@@ -80,7 +82,8 @@ private:
     // recognisable and duplicates collapse); temporary frames are not.
     std::unordered_map<uint64_t, int32_t> interned_;
     bool interning_ = false;
-    std::vector<Head> heads_, next_, byte_in_, byte_out_;
+    std::vector<Head> heads_, byte_in_, byte_out_;
+    std::vector<int32_t> pending_;  // expand()'s work list
 };
 
 }  // namespace rf::grammar

@@ -17,6 +17,8 @@ namespace {
 
 using Ranges = std::vector<std::pair<uint32_t, uint32_t>>;
 
+constexpr int kMaxGroupDepth = 100;
+
 // A set of characters as a GBNF class, less those JSON must escape (quote, backslash, control
 // characters): a class stands for characters written as themselves.
 Result<std::string> json_class(const Ranges& ranges, bool negated) {
@@ -164,6 +166,7 @@ private:
     Result<std::string> atom() {
         const char c = peek();
         if (c == '(') {
+            if (++depth_ > kMaxGroupDepth) return fail("groups nested this deep");
             ++pos_;
             if (p_.substr(pos_, 2) == "?:") {
                 pos_ += 2;
@@ -173,6 +176,7 @@ private:
             RF_ASSIGN_OR_RETURN(std::string inner, alternatives());
             if (peek() != ')') return fail("an unterminated group");
             ++pos_;
+            --depth_;
             return "(" + inner + ")";
         }
         if (c == '[') return char_class();
@@ -239,6 +243,7 @@ private:
 
     std::string_view p_;
     size_t pos_ = 0;
+    int depth_ = 0;  // groups open (they nest by recursion)
 };
 
 }  // namespace

@@ -1,4 +1,5 @@
 // The GBNF text form: what it accepts, what it matches, and the errors it gives (with positions).
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "grammar/gbnf_parser.h"
@@ -169,6 +170,24 @@ TEST(Gbnf, ErrorsNameTheProblemAndWhereItIs) {
     EXPECT_EQ(error_of("root ::= \"a\"\nroot ::= \"b\""), "grammar: rule 'root' is defined twice at line 2, column 1");
     EXPECT_EQ(error_of("root ::= \"a\"{1000000}").substr(0, 46), "grammar: repetition up to 100001 times is too ");
     EXPECT_NE(error_of("root ::= <think>").find("token references"), std::string::npos);
+}
+
+TEST(Gbnf, HostileSizesAreErrorsNotCrashes) {
+    EXPECT_NE(error_of(fmt::format("root ::= {}\"a\"{}", std::string(100000, '('), std::string(100000, ')')))
+                  .find("nested more than"),
+              std::string::npos);
+    std::string many = "root ::= x0\n";
+    for (int i = 0; i < 20; ++i) many += fmt::format("x{} ::= \"a\"{{100000}}\n", i);
+    EXPECT_NE(error_of(many).find("more than 1000000 elements"), std::string::npos);
+    // A chain of 30000 rules, each starting with the next: expanded without recursion.
+    std::string chain;
+    for (int i = 0; i < 30000; ++i) chain += fmt::format("{} ::= r{} \"b\"\n", i == 0 ? "root" : fmt::format("r{}", i), i + 1);
+    chain += "r30000 ::= \"a\"\n";
+    auto g = compile(chain);
+    ASSERT_TRUE(g);
+    Matcher m(g);
+    EXPECT_TRUE(m.accept(fmt::format("a{}", std::string(30000, 'b'))));
+    EXPECT_TRUE(m.complete());
 }
 
 TEST(Gbnf, LeftRecursionIsAnErrorNotAHang) {

@@ -4,6 +4,7 @@
 // that parses and that an independent validator accepts.
 #include <random>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "grammar/gbnf_parser.h"
@@ -140,6 +141,12 @@ TEST(JsonSchema, UnsupportedKeywordsAreErrorsNamingThem) {
     EXPECT_NE(schema_error(ojson::parse(R"({"type":"integer","minimum":5,"maximum":4})")).find("no integer"), std::string::npos);
     EXPECT_NE(schema_error(ojson::parse(R"({"type":"frog"})")).find("unknown type 'frog'"), std::string::npos);
     EXPECT_EQ(schema_error(ojson::parse(R"({"type":"string","title":"t","description":"d","default":"x"})")), "(converted)");
+    ojson deep = {{"type", "string"}};
+    for (int i = 0; i < 200; ++i) deep = {{"type", "array"}, {"items", deep}};
+    EXPECT_NE(schema_error(deep).find("nested more than 64 deep"), std::string::npos);
+    EXPECT_NE(schema_error({{"type", "string"}, {"pattern", fmt::format("{}{}", std::string(1000, '('), std::string(1000, ')'))}})
+                  .find("groups nested this deep"),
+              std::string::npos);
 }
 
 TEST(JsonSchema, JsonObjectGrammarAcceptsObjectsOnly) {
