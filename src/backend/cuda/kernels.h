@@ -175,7 +175,8 @@ GemvInput gemv_input_view(const void* scratch, int64_t x_rows, int64_t cols);
 // takes them.
 bool int8_product_supports(TensorType type, const uint8_t* w, size_t row_bytes, size_t matrix_bytes, int64_t cols);
 // y = W x on int8 tensor cores over the input launch_gemv_quantize left in `scratch` (x_rows =
-// p.y_rows, no expert ids): the gemv's integer sums, each weight byte read once per 64 tokens.
+// p.y_rows, no expert ids): the gemv's integer sums, the weights read from memory once per launch
+// (its tiles of tokens share them through L2).
 gpuError_t launch_int8_product(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams& p);
 
 // ---- self_test.cu ----
