@@ -8,7 +8,8 @@
 #   scripts/gpu-check.sh [BUNDLE_DIR]          (default .gpu)
 #   RF_STEPS="ops conformance ..." picks the steps (bench_8b, the 8B-shaped benchmark, and baseline, its
 #   comparison with bench/baselines, only when named; RF_PROFILE=1 adds a step profile per model;
-#   RF_BENCH_PARALLEL="1,8,32,64" adds bench_8b's batched curve).
+#   RF_BENCH_PARALLEL="1,8,32,64" adds bench_8b's batched curve; hybrid_8b, the 8B-shaped model
+#   split between the GPU and the CPU at RF_SPLITS layers, only when named).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bundle=${1:-.gpu}
@@ -18,7 +19,7 @@ unpacked=/tmp/rocmforge-gpu-programs
 mkdir -p "$unpacked" && xz -dc "$bundle/programs.tar.xz" | tar -C "$unpacked" -xf - || exit 1
 bin=$unpacked/bin
 export LD_LIBRARY_PATH=$unpacked/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-steps=${RF_STEPS:-"env ceilings ops conformance conformance_f16 engine server determinism streams synthetic bench"}
+steps=${RF_STEPS:-"env ceilings ops conformance conformance_f16 engine server determinism streams synthetic hybrid bench"}
 export ROCMFORGE_SHARED_DIR=$PWD/$bundle/shared ROCMFORGE_TEST_DEVICE=cuda
 declare -a table=()
 
@@ -107,6 +108,43 @@ streams() {
 
 bench() { "$bin/rocmforge" bench --device cuda -m "$first_model" -p 512 -n 128 -r 3; }
 
+# Hybrid execution: every bundled model split between the GPU and the CPU (half the layers on each,
+# output head on the GPU; no layer on the GPU; half with the output head on the CPU) against the
+# golden references, and the CPU-side split tests.
+hybrid() {
+  local rc=0
+  "$bin/test_hybrid" || rc=1
+  ROCMFORGE_TEST_GPU_LAYERS=half "$bin/test_model_conformance" || rc=1
+  ROCMFORGE_TEST_GPU_LAYERS=0 "$bin/test_model_conformance" || rc=1
+  ROCMFORGE_TEST_GPU_LAYERS=half ROCMFORGE_TEST_OUTPUT_ON=cpu "$bin/test_model_conformance" || rc=1
+  return $rc
+}
+
+# The host's read bandwidth (all cores) for the split time model: per token, GPU layers' bytes /
+# the GPU's bandwidth + CPU layers' bytes / this.
+cpu_bandwidth() {
+  python3 - <<'PY'
+import time, torch
+torch.set_num_threads(torch.get_num_threads())
+a = torch.ones(1 << 29, dtype=torch.float32)  # 2 GiB
+a.sum()
+best = 1e9
+for _ in range(5):
+    t = time.perf_counter(); a.sum(); best = min(best, time.perf_counter() - t)
+print(f"cpu read bandwidth {a.numel() * 4 / best / 1e9:.1f} GB/s ({torch.get_num_threads()} threads)")
+PY
+}
+
+# The 8B shape split at RF_SPLITS layers on the GPU (llama-bench -ngl), prompts and generation.
+hybrid_8b() {
+  local m=/tmp/llama8b-Q4_K.gguf
+  [ -f "$m" ] || "$bin/rocmforge-synth" --arch llama --layers 32 --embd 4096 --ff 14336 --heads 32 --kv-heads 8 \
+    --vocab 128256 --ctx 8192 --type Q4_K --out "$m" || return 1
+  for n in ${RF_SPLITS:-32 24 16 8 0}; do
+    "$bin/rocmforge" bench --device cuda --gpu-layers "$n" -m "$m" -p 512 -n 128 -r 2 -b 512 --kv-type f16 || return 1
+  done
+}
+
 # The Llama-3-8B shape of the GPU speed issue, written here by rocmforge-synth (Q4_K: Q4_K layers,
 # Q6_K output, Q8_0 embeddings, like a Q4_K_M download), at an empty context and at 4096 tokens,
 # with llama-bench's defaults: an F16 KV cache (RF_BENCH_KV) and 512-token prompt steps.
@@ -167,10 +205,15 @@ step determinism determinism
 step streams streams
 step synthetic python3 tools/compare_backends.py --bin "$bin" --out /tmp
 step bench bench
+step hybrid hybrid
+step cpu_bandwidth cpu_bandwidth
+step hybrid_8b hybrid_8b
 step bench_8b bench_8b
 step baseline baseline
 
 grep -h "^\[conformance\]" "$out"/conformance*.log 2>/dev/null | cut -c1-150
 grep -h "copy bandwidth\|TFLOP" "$out/ceilings.log" 2>/dev/null
+grep -h "cpu read bandwidth" "$out/cpu_bandwidth.log" 2>/dev/null
+grep -h "| llama\|placement:" "$out/hybrid_8b.log" 2>/dev/null
 echo "== summary: $(nvidia-smi --query-gpu=name --format=csv,noheader); models: $(for m in $models; do basename "$m" .gguf; done | tr '\n' ' ')"
 printf '%s\n' "${table[@]}"

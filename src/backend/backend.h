@@ -126,6 +126,17 @@ public:
     // it in place, and when `writable` (the file was read into this process's own memory, and
     // nothing else reads these bytes) may rearrange it there for its kernels; a GPU backend copies it.
     virtual Result<WeightMatrix> import_weight(const WeightMatrix& host, bool writable) = 0;
+    // How import_weight would hold a matrix of `type` with rows of `cols` values: computed as
+    // stored, converted once to `held_as` (a format this backend has kernels for), or not at all
+    // (placement then keeps that part of the model on another backend).
+    struct WeightSupport {
+        bool supported = true;
+        TensorType held_as = TensorType::F32;
+    };
+    virtual WeightSupport weight_support(TensorType type, int64_t cols) const {
+        (void)cols;
+        return {true, type};
+    }
     // A stacked weight (count > 1) is imported whole.
     virtual Result<std::unique_ptr<KvStorage>> create_kv_storage(const KvCacheShape& shape) = 0;
     // Bytes one block of `shape` takes in this backend's storage (keys and values of every

@@ -154,7 +154,10 @@ int bench_model(const BenchOptions& opts, const std::string& model_path, nlohman
         return kExitError;
     }
     engine::Engine& engine = *(*session)->loaded.engine;
-    const Backend& backend = *(*session)->backend;
+    const model::Placement& placement = (*session)->loaded.model->placement();
+    int64_t gpu_layers = 0;  // llama-bench's n_gpu_layers
+    for (int part = 0; part < placement.parts(); ++part)
+        if (placement.backend(part).name() != "cpu") gpu_layers += placement.layers_on(part);
     const gguf::File& file = *(*session)->loaded.file;
     ModelSummary summary = summarize(file);
     const int threads = runtime.threads > 0 ? runtime.threads : static_cast<int>(std::thread::hardware_concurrency());
@@ -215,8 +218,8 @@ int bench_model(const BenchOptions& opts, const std::string& model_path, nlohman
                                           summary.dominant_type);
     for (const BenchResult& r : results) {
         rows.push_back({{"model", model}, {"file", runtime.model_path}, {"size_bytes", file.file_size()},
-                        {"parameters", summary.parameters}, {"backend", backend.name()},
-                        {"device", backend.device_name()}, {"threads", threads},
+                        {"parameters", summary.parameters}, {"backend", placement.backend_names()},
+                        {"device", placement.device_names()}, {"gpu_layers", gpu_layers}, {"threads", threads},
                         {"test", r.test}, {"tokens", r.tokens}, {"depth", r.depth}, {"sequences", r.sequences},
                         {"samples_ts", r.tokens_per_second}, {"build_commit", ROCMFORGE_COMMIT},
                         {"avg_ts", r.mean()}, {"stddev_ts", r.stddev()}});
@@ -233,8 +236,8 @@ int run_bench(const BenchOptions& opts) {
     } else if (opts.output == "jsonl") {
         for (const nlohmann::json& row : rows) fmt::print("{}\n", row.dump());
     } else if (opts.output == "csv") {
-        const char* columns[] = {"model", "file", "size_bytes", "parameters", "backend", "device", "threads",
-                                 "test", "tokens", "depth", "sequences", "avg_ts", "stddev_ts"};
+        const char* columns[] = {"model", "file", "size_bytes", "parameters", "backend", "device", "gpu_layers",
+                                 "threads", "test", "tokens", "depth", "sequences", "avg_ts", "stddev_ts"};
         fmt::print("{}\n", fmt::join(columns, ","));
         for (const nlohmann::json& row : rows) {
             std::vector<std::string> cells;
@@ -247,12 +250,13 @@ int run_bench(const BenchOptions& opts) {
         }
     } else if (!rows.empty()) {
         fmt::print("backend {}: {}\n\n", rows[0]["backend"].get<std::string>(), rows[0]["device"].get<std::string>());
-        fmt::print("| model | size | params | backend | threads | test | t/s |\n");
-        fmt::print("| --- | ---: | ---: | --- | ---: | ---: | ---: |\n");
+        fmt::print("| model | size | params | backend | ngl | threads | test | t/s |\n");
+        fmt::print("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n");
         for (const nlohmann::json& r : rows) {
-            fmt::print("| {} | {} | {} | {} | {} | {} | {:.2f} ± {:.2f} |\n", r["model"].get<std::string>(),
+            fmt::print("| {} | {} | {} | {} | {} | {} | {} | {:.2f} ± {:.2f} |\n", r["model"].get<std::string>(),
                        format_bytes(r["size_bytes"].get<uint64_t>()), format_count(r["parameters"].get<uint64_t>()),
-                       r["backend"].get<std::string>(), r["threads"].get<int>(), r["test"].get<std::string>(),
+                       r["backend"].get<std::string>(), r["gpu_layers"].get<int64_t>(), r["threads"].get<int>(),
+                       r["test"].get<std::string>(),
                        r["avg_ts"].get<double>(), r["stddev_ts"].get<double>());
         }
         fmt::print("\nbuild: {}\n", ROCMFORGE_COMMIT);  // as llama-bench's last line

@@ -122,8 +122,8 @@ int run_generate(const GenerateCliOptions& o) {
                          {"seed", params->seed},
                          {"prompt_seconds", result->prompt_seconds},
                          {"generate_seconds", result->generate_seconds},
-                         {"backend", (*session)->backend->name()},
-                         {"device", (*session)->backend->device_name()}};
+                         {"backend", m.model->placement().backend_names()},
+                         {"device", m.model->placement().device_names()}};
         if (o.top_logits > 0) {
             j["prompt_top_logits"] = tops_json(result->prompt_top);
             j["generated_top_logits"] = tops_json(result->step_top);

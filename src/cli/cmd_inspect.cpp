@@ -1,4 +1,5 @@
-// rocmforge inspect FILE [--json] [--all-metadata]: what a GGUF file holds, and whether it is valid.
+// rocmforge inspect FILE [--json] [--all-metadata]: what a GGUF file holds, and whether it is valid;
+// with --plan, where each part of the model would run (plan_report.h).
 #include <cstdio>
 #include <memory>
 
@@ -6,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/model_summary.h"
+#include "cli/plan_report.h"
 
 namespace rf::cli {
 namespace {
@@ -14,6 +16,8 @@ struct InspectOptions {
     std::string path;
     bool json = false;
     bool all_metadata = false;
+    bool plan = false;
+    PlanOptions plan_options;
 };
 
 std::string shape_string(const std::vector<uint64_t>& shape) {
@@ -78,6 +82,11 @@ nlohmann::json tensors_json(const gguf::File& file) {
 }
 
 int run_inspect(const InspectOptions& opts) {
+    if (opts.plan) {
+        PlanOptions plan = opts.plan_options;
+        plan.json = opts.json;
+        return run_plan(opts.path, plan);
+    }
     auto file = gguf::File::open(opts.path);
     if (!file) {
         if (opts.json) {
@@ -113,6 +122,10 @@ void add_inspect_command(CLI::App& app, CommandContext& ctx) {
     cmd->add_option("FILE", opts->path, "GGUF file")->required();
     cmd->add_flag("--json", opts->json, "Machine-readable output");
     cmd->add_flag("--all-metadata", opts->all_metadata, "Also list every metadata key");
+    cmd->add_flag("--plan", opts->plan,
+                  "Show where each part of the model would run with the device, context and sequence options "
+                  "below (nothing is loaded)");
+    add_plan_options(*cmd, opts->plan_options);
     cmd->callback([opts, &ctx] { ctx.exit_code = run_inspect(*opts); });
 }
 

@@ -87,23 +87,23 @@ int run_serve(ServeOptions o) {
         if (level == "warning") log->warning(text);
         else log->info(text);
     };
-    auto backend = make_backend(o.device, o.threads, o.loading, to_log);
-    if (!backend) return fail(backend.error());
-    log->info(fmt::format("{} backend on {}", (*backend)->name(), (*backend)->device_name()));
-    if (Status layers = check_gpu_layers(o.device, **backend, o.model_path); !layers) return fail(layers.error());
+    auto backends = make_backends(o.device, o.threads, o.loading, to_log);
+    if (!backends) return fail(backends.error());
+    log->info(fmt::format("{} backend on {}", backends->main->name(), backends->main->device_name()));
     // The progress bar (on a terminal) is not a log line.
     const bool text_log = log->format() == server::LogFormat::Text;
-    auto loaded = engine::LoadedModel::load(o.model_path, **backend,
+    auto loaded = engine::LoadedModel::load(o.model_path, backends->devices(),
                                             {.n_ctx = o.n_ctx,
                                              .n_batch = o.n_batch,
                                              .max_sequences = o.parallel,
                                              .block_size = 16,
                                              .kv_type = *kv,
                                              .kv_memory_bytes = o.kv_memory_mib << 20},
-                                            file_load(o.loading, **backend),
+                                            file_load(o.loading, *backends),
                                             text_log ? load_progress() : MappedFile::Progress{});
     if (!loaded) return fail(loaded.error());
     engine::LoadedModel& m = *loaded;
+    if (backends->cpu) log->info("placement: " + placement_line(m));
     if (o.n_ctx_given) warn_about_context(m.engine->n_ctx(), m.model->hparams().n_ctx_train, to_log);
     if (!m.engine->kv_pool_holds_all_contexts())
         log->info(fmt::format("the KV pool was sized to memory: {} blocks of {} tokens, fewer than {} full contexts",
@@ -120,8 +120,14 @@ int run_serve(ServeOptions o) {
     o.http.max_body_bytes = static_cast<size_t>(o.max_body_mib) << 20;
     o.http.request_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout_s * 1000));
     o.http.http_threads = static_cast<size_t>(o.parallel + o.queue + 8);
-    o.http.backend = (*backend)->name();
-    o.http.device = (*backend)->device_name();
+    o.http.backend = m.model->placement().backend_names();
+    o.http.device = m.model->placement().device_names();
+    o.http.placement = m.model->placement().describe();
+    for (const auto& counted : {&backends->main, &backends->cpu})
+        if (*counted) o.http.op_counters.push_back(counted->get());
+    for (int part = 0; part < m.model->placement().parts(); ++part)
+        o.http.layers_per_backend.emplace_back(m.model->placement().backend(part).name(),
+                                               m.model->placement().layers_on(part));
     o.http.log = log;
     o.http.otlp = *otlp;
     if (!o.http.otlp.traces_url.empty())

@@ -2,6 +2,7 @@
 #include "cli/generation_options.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <random>
@@ -9,6 +10,7 @@
 #include <thread>
 
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include "backend/backend_factory.h"
@@ -91,6 +93,28 @@ FileLoad file_load(const WeightLoading& loading, const Backend& backend) {
     return loading.mmap || backend.name() != "cpu" ? FileLoad::Map : FileLoad::Copy;
 }
 
+FileLoad file_load(const WeightLoading& loading, const BackendSet& backends) {
+    return file_load(loading, backends.cpu ? *backends.cpu : *backends.main);
+}
+
+std::string placement_line(const engine::LoadedModel& loaded) {
+    std::string line = loaded.model->placement().describe();
+    if (!loaded.plan.notes.empty()) line += fmt::format(" ({})", fmt::join(loaded.plan.notes, "; "));
+    return line;
+}
+
+namespace {
+// "auto" or a count of layers.
+Result<int64_t> parse_gpu_layers(const std::string& text) {
+    if (text == "auto") return engine::kAutoLayers;
+    int64_t n = -1;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc() || end != text.data() + text.size() || n < 0 || n > (1 << 20))
+        return make_error("--gpu-layers takes a number of layers or auto, not '{}'", text);
+    return n;
+}
+}  // namespace
+
 void add_device_flags(CLI::App& cmd, DeviceOptions& device) {
     cmd.add_option("--device", device.device, "Where to compute: cpu, cuda, or auto (a GPU when one is usable)")
         ->check([](const std::string& v) {
@@ -98,10 +122,18 @@ void add_device_flags(CLI::App& cmd, DeviceOptions& device) {
             return kind ? std::string() : kind.error().message;
         });
     cmd.add_option("--gpu", device.gpu, "Which GPU (an index of `rocmforge devices`)")->check(number_in(0, 1023));
-    cmd.add_option("--n-gpu-layers,--gpu-layers", device.gpu_layers,
-                   "Layers on the GPU, as llama.cpp's -ngl: 0 runs on the CPU, the model's layer count or more "
-                   "on the GPU (a split between the two is not supported yet)")
-        ->check(number_in(-1, 1 << 20));
+    cmd.add_option("--gpu-layers,--n-gpu-layers", device.gpu_layers,
+                   "Layers on the GPU (llama.cpp's -ngl): the first N layers run there and the rest on the CPU; "
+                   "auto: as many as fit in the GPU's free memory [default with a GPU: auto; 0 with --device auto: "
+                   "the CPU only]")
+        ->check([](const std::string& v) {
+            auto n = parse_gpu_layers(v);
+            return n ? std::string() : n.error().message;
+        });
+    cmd.add_option("--output-on", device.output_on,
+                   "Where the output head (final norm and vocabulary product) runs when layers are split")
+        ->check(CLI::IsMember({"gpu", "cpu"}))
+        ->capture_default_str();
 }
 
 void add_kv_type_options(CLI::App& cmd, KvTypeOptions& o) {
@@ -124,19 +156,6 @@ Result<KvType> kv_type(const KvTypeOptions& o) {
     return type == "f16" ? KvType::F16 : KvType::F32;
 }
 
-Status check_gpu_layers(const DeviceOptions& device, const Backend& backend, const std::string& path) {
-    if (device.gpu_layers <= 0 || backend.name() == "cpu") return ok_status();
-    auto file = gguf::File::open(path);  // mapped: the header is all that is read
-    if (!file) return ok_status();
-    auto hp = model::read_hparams(*file);
-    if (!hp) return ok_status();
-    const int64_t n_layers = hp->n_layer;
-    if (device.gpu_layers >= n_layers) return ok_status();
-    return make_error("--n-gpu-layers {} of {} layers: splitting a model between the GPU and the CPU is not supported "
-                      "yet; use 0 (all on the CPU) or {} or more (all on the GPU)",
-                      device.gpu_layers, n_layers, n_layers);
-}
-
 void print_notice(std::string_view level, const std::string& text) { fmt::print(stderr, "{}: {}\n", level, text); }
 
 void warn_about_context(int64_t n_ctx, int64_t n_ctx_train, const Notice& notice) {
@@ -146,29 +165,40 @@ void warn_about_context(int64_t n_ctx, int64_t n_ctx_train, const Notice& notice
                                       n_ctx, n_ctx_train));
 }
 
-Result<std::unique_ptr<Backend>> make_backend(const DeviceOptions& device, int threads, const WeightLoading& loading,
-                                              const Notice& notice) {
+Result<BackendSet> make_backends(const DeviceOptions& device, int threads, const WeightLoading& loading,
+                                 const Notice& notice) {
     RF_ASSIGN_OR_RETURN(DeviceKind kind, parse_device_kind(device.device));
-    if (device.gpu_layers == 0) {  // -ngl 0: the CPU
-        if (kind == DeviceKind::Cuda) return make_error("--n-gpu-layers 0 asks for the CPU and --device cuda for the GPU");
-        kind = DeviceKind::Cpu;
-    } else if (device.gpu_layers > 0 && kind == DeviceKind::Cpu) {
-        return make_error("--n-gpu-layers {} asks for the GPU and --device cpu for the CPU", device.gpu_layers);
+    engine::SplitRequest split{.output_on_gpu = device.output_on != "cpu"};
+    if (!device.gpu_layers.empty()) {
+        RF_ASSIGN_OR_RETURN(split.gpu_layers, parse_gpu_layers(device.gpu_layers));
+    }
+    if (split.gpu_layers == 0 && kind == DeviceKind::Auto) {
+        kind = DeviceKind::Cpu;  // -ngl 0: the CPU, as llama.cpp users expect
+    } else if (split.gpu_layers > 0 && kind == DeviceKind::Cpu) {
+        return make_error("--gpu-layers {} asks for the GPU and --device cpu for the CPU", device.gpu_layers);
     }
     const unsigned cores = std::thread::hardware_concurrency();
-    if (kind != DeviceKind::Cuda && cores > 0 && threads > static_cast<int>(cores))
+    if (cores > 0 && threads > static_cast<int>(cores))
         notice("warning", fmt::format("-t {} is more threads than the {} cores here: expect them to wait on each other",
                                       threads, cores));
-    RF_ASSIGN_OR_RETURN(CreatedBackend created,
-                        rf::create_backend({.device = kind, .gpu_index = device.gpu, .threads = threads,
-                                            .repack = !loading.no_repack}));
+    const BackendOptions cpu_options{.device = DeviceKind::Cpu, .threads = threads, .repack = !loading.no_repack};
+    BackendOptions options = cpu_options;
+    options.device = kind;
+    options.gpu_index = device.gpu;
+    RF_ASSIGN_OR_RETURN(CreatedBackend created, rf::create_backend(options));
     // A build without GPU support has only the CPU to choose: nothing fell back.
     if (!created.note.empty() && cuda_compiled()) {
         std::string note = created.note;
         std::replace(note.begin(), note.end(), '\n', ' ');
         notice("note", note);
     }
-    return std::move(created.backend);
+    BackendSet set{.main = std::make_unique<CountingBackend>(std::move(created.backend)), .cpu = nullptr, .split = split};
+    if (set.main->name() != "cpu") {
+        // The CPU takes the layers the GPU does not (its threads sleep while the GPU computes).
+        RF_ASSIGN_OR_RETURN(CreatedBackend cpu, rf::create_backend(cpu_options));
+        set.cpu = std::make_unique<CountingBackend>(std::move(cpu.backend));
+    }
+    return set;
 }
 
 MappedFile::Progress load_progress() {
@@ -183,23 +213,23 @@ Result<std::unique_ptr<LoadedSession>> load_session(const RuntimeOptions& o) {
     RF_ASSIGN_OR_RETURN(const KvType kv, kv_type(o.kv_type));
     const auto started = std::chrono::steady_clock::now();
     auto session = std::make_unique<LoadedSession>();
-    RF_ASSIGN_OR_RETURN(session->backend, make_backend(o.device, o.threads, o.loading));
-    RF_TRY(check_gpu_layers(o.device, *session->backend, o.model_path));
+    RF_ASSIGN_OR_RETURN(session->backends, make_backends(o.device, o.threads, o.loading));
     RF_ASSIGN_OR_RETURN(session->loaded,
-                        engine::LoadedModel::load(o.model_path, *session->backend,
+                        engine::LoadedModel::load(o.model_path, session->backends.devices(),
                                                   {.n_ctx = o.n_ctx,
                                                    .n_batch = o.n_batch,
                                                    .max_sequences = o.max_sequences,
                                                    .block_size = 16,
                                                    .kv_type = kv},
-                                                  file_load(o.loading, *session->backend), load_progress()));
+                                                  file_load(o.loading, session->backends), load_progress()));
     const model::HParams& hp = session->loaded.model->hparams();
     if (o.n_ctx_given) warn_about_context(session->loaded.engine->n_ctx(), hp.n_ctx_train);
     if (isatty(STDERR_FILENO)) {  // on a terminal only: scripts read stdout and stderr together
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         fmt::print(stderr, "loaded {} ({}, {} layers) on {} ({}) in {:.2f} s; context {} tokens\n", o.model_path,
-                   format_bytes(session->loaded.file->file_size()), hp.n_layer, session->backend->name(),
-                   session->backend->device_name(), seconds, session->loaded.engine->n_ctx());
+                   format_bytes(session->loaded.file->file_size()), hp.n_layer, session->backend().name(),
+                   session->backend().device_name(), seconds, session->loaded.engine->n_ctx());
+        if (session->backends.cpu) fmt::print(stderr, "placement: {}\n", placement_line(session->loaded));
     }
     return session;
 }

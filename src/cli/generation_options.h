@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 
 #include "backend/backend.h"
+#include "backend/counting_backend.h"
 #include "engine/loaded_model.h"
 #include "engine/sampler.h"
 
@@ -33,22 +34,34 @@ FileLoad file_load(const WeightLoading& loading, const Backend& backend);
 struct DeviceOptions {
     std::string device = "auto";  // cpu, cuda, auto (a GPU when there is one, else the CPU)
     int gpu = 0;                  // which GPU
-    int gpu_layers = -1;          // llama.cpp's -ngl: 0 the CPU, at least the model's layers the GPU (-1: not given)
+    std::string gpu_layers;       // --gpu-layers / llama.cpp's -ngl: a count or "auto" (empty: not given)
+    std::string output_on = "gpu";  // the output head's backend in a split: gpu or cpu
 };
 void add_device_flags(CLI::App& cmd, DeviceOptions& device);
+
+// The backends the flags ask for: `main` computes (a GPU, or the CPU), and `cpu` is there when the
+// layers may be split between the GPU and the CPU, as `split` says. Each counts the operations it
+// runs (what ran where).
+struct BackendSet {
+    std::unique_ptr<CountingBackend> main, cpu;
+    engine::SplitRequest split;
+    engine::Devices devices() const { return {main.get(), cpu.get(), split}; }
+};
 // Where the loading helpers' warnings and notes go (level "warning" or "note", one line of text):
 // by default stderr as "warning: ..." / "note: ...", as the command line's own messages; serve
 // hands them to its log, so that a JSON log stays JSON.
 using Notice = std::function<void(std::string_view level, const std::string& text)>;
 void print_notice(std::string_view level, const std::string& text);
-// The backend the flags ask for (threads and repacking apply to the CPU). When auto falls back to
-// the CPU in a build with GPU support, says why in one note.
-Result<std::unique_ptr<Backend>> make_backend(const DeviceOptions& device, int threads, const WeightLoading& loading,
-                                              const Notice& notice = print_notice);
-// Before loading the model at `path`: an Error when -ngl asks for part of its layers on the GPU (a
-// split between GPU and CPU is not there yet). Reads only the file's header; a file it cannot read
-// is left for the load to report.
-Status check_gpu_layers(const DeviceOptions& device, const Backend& backend, const std::string& path);
+// The backends the flags ask for (threads and repacking apply to the CPU). With a GPU, layers are
+// placed by --gpu-layers (default auto: as many as fit). When auto falls back to the CPU in a
+// build with GPU support, says why in one note.
+Result<BackendSet> make_backends(const DeviceOptions& device, int threads, const WeightLoading& loading,
+                                 const Notice& notice = print_notice);
+// How the model file is read for `backends`: as the flags say when the CPU may compute from it.
+FileLoad file_load(const WeightLoading& loading, const BackendSet& backends);
+// One line for the log: where each part of the loaded model runs, and why when a split differs
+// from the request ("cuda: layers 0-20, output; cpu: embedding, layers 21-31 (21 of 32 layers fit ...)").
+std::string placement_line(const engine::LoadedModel& loaded);
 // A warning for a context longer than the model was trained for.
 void warn_about_context(int64_t n_ctx, int64_t n_ctx_train, const Notice& notice = print_notice);
 
@@ -87,8 +100,10 @@ void add_sampling_options(CLI::App& cmd, SamplingOptions& options);
 Result<engine::SamplerParams> sampling_params(const SamplingOptions& options);
 
 struct LoadedSession {
-    std::unique_ptr<Backend> backend;
+    BackendSet backends;
     engine::LoadedModel loaded;
+    // The backend that runs the model's layers (the first of its placement), for reports.
+    const Backend& backend() const { return *loaded.model->placement().backends.front(); }
 };
 // Loads the model on the requested backend with the requested threads, context and KV type.
 Result<std::unique_ptr<LoadedSession>> load_session(const RuntimeOptions& options);

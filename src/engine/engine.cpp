@@ -25,14 +25,15 @@ Result<int64_t> kv_blocks_for_memory(const MemoryInfo& memory, const EngineOptio
                       100 * o.memory_fraction, mib(state_bytes), mib(std::max<int64_t>(budget, 0)));
 }
 
-Engine::Engine(const model::Model& model, Backend& backend, EngineOptions options, model::ForwardState state,
-               KvCache cache)
-    : model_(&model), backend_(&backend), options_(options), state_(std::move(state)), cache_(std::move(cache)) {
-    state_.set_kv(cache_.storage());
+Engine::Engine(const model::Model& model, EngineOptions options, model::ForwardState state, KvCache cache)
+    : model_(&model), options_(options), state_(std::move(state)), cache_(std::move(cache)) {
+    for (int part = 0; part < model.placement().parts(); ++part)
+        if (KvStorage* storage = cache_.storage(part)) state_.set_kv(part, *storage);
 }
 
-Result<Engine> Engine::create(const model::Model& model, Backend& backend, EngineOptions o) {
+Result<Engine> Engine::create(const model::Model& model, EngineOptions o) {
     const auto& hp = model.hparams();
+    const model::Placement& placement = model.placement();
     if (o.n_ctx == 0) o.n_ctx = hp.n_ctx_train;
     if (o.n_ctx < 0 || o.n_ctx > (int64_t{1} << 24)) return make_error("context size {} is not usable", o.n_ctx);
     if (o.n_batch <= 0 || o.n_batch > 65536) return make_error("batch size {} is not usable", o.n_batch);
@@ -42,32 +43,49 @@ Result<Engine> Engine::create(const model::Model& model, Backend& backend, Engin
     if (!(o.memory_fraction > 0.0 && o.memory_fraction <= 1.0))
         return make_error("memory fraction {} is not in (0, 1]", o.memory_fraction);
     o.n_batch = std::min(o.n_batch, o.n_ctx * o.max_sequences);
-    const int64_t per_block = KvCache::block_bytes(backend, hp, o.block_size, o.kv_type);
+    // A block holds its layers' keys and values on each backend that has layers.
+    std::vector<int64_t> part_block(static_cast<size_t>(placement.parts()));
+    int64_t per_block = 0;
+    for (int part = 0; part < placement.parts(); ++part) {
+        part_block[static_cast<size_t>(part)] = KvCache::part_block_bytes(placement, part, hp, o.block_size, o.kv_type);
+        per_block += part_block[static_cast<size_t>(part)];
+    }
     if (per_block <= 0) return make_error("kv cache: blocks of {} bytes", per_block);
     const int64_t blocks_per_seq = (o.n_ctx + o.block_size - 1) / o.block_size;
     // Free memory before the forward state takes its part (the weights are loaded by now).
-    MemoryInfo memory;
+    std::vector<MemoryInfo> memory(static_cast<size_t>(placement.parts()));
     if (o.kv_memory_bytes == 0) {
-        RF_ASSIGN_OR_RETURN(memory, backend.memory());
+        for (int part = 0; part < placement.parts(); ++part) {
+            RF_ASSIGN_OR_RETURN(memory[static_cast<size_t>(part)], placement.backend(part).memory());
+        }
     }
     RF_ASSIGN_OR_RETURN(model::ForwardState state,
-                        model::ForwardState::create(backend, hp, o.n_batch, blocks_per_seq * o.max_sequences));
+                        model::ForwardState::create(placement, hp, o.n_batch, blocks_per_seq * o.max_sequences));
     int64_t n_blocks = 0;
     if (o.kv_memory_bytes > 0) {
         n_blocks = o.kv_memory_bytes / per_block;
         if (n_blocks < 1)
             return make_error("a KV memory of {} bytes holds no block of {} bytes", o.kv_memory_bytes, per_block);
     } else {
-        RF_ASSIGN_OR_RETURN(n_blocks, kv_blocks_for_memory(memory, o, per_block, static_cast<int64_t>(state.bytes()),
-                                                           backend.device_name()));
+        // The pool is as large as the most constrained backend allows.
+        n_blocks = blocks_per_seq * o.max_sequences;
+        for (int part = 0; part < placement.parts(); ++part) {
+            if (part_block[static_cast<size_t>(part)] == 0) continue;
+            RF_ASSIGN_OR_RETURN(int64_t fits,
+                                kv_blocks_for_memory(memory[static_cast<size_t>(part)], o,
+                                                     part_block[static_cast<size_t>(part)],
+                                                     static_cast<int64_t>(state.bytes(part)),
+                                                     placement.backend(part).device_name()));
+            n_blocks = std::min(n_blocks, fits);
+        }
     }
-    RF_ASSIGN_OR_RETURN(KvCache cache, KvCache::create(backend, hp,
+    RF_ASSIGN_OR_RETURN(KvCache cache, KvCache::create(placement, hp,
                                                        {.n_ctx = o.n_ctx,
                                                         .max_sequences = o.max_sequences,
                                                         .block_size = o.block_size,
                                                         .type = o.kv_type,
                                                         .n_blocks = n_blocks}));
-    Engine e(model, backend, o, std::move(state), std::move(cache));
+    Engine e(model, o, std::move(state), std::move(cache));
     for (auto* v : {&e.tokens_, &e.positions_, &e.seq_rows_, &e.slots_, &e.logit_rows_})
         v->reserve(static_cast<size_t>(o.n_batch));
     e.feed_batch_.reserve(static_cast<size_t>(o.n_batch));
@@ -92,8 +110,15 @@ Status Engine::step(std::span<const BatchToken> batch, std::vector<float>& logit
     }
     // A GPU backend selects its device here (the batch upload needs it) and may record the step
     // until end_step, which runs even after an error so that nothing stays half-recorded.
-    RF_TRY(backend_->begin_step());
-    Status forward = state_.set_batch({.tokens = tokens_,
+    const std::vector<Backend*>& backends = model_->placement().backends;
+    Status forward = ok_status();
+    size_t begun = 0;
+    for (Backend* backend : backends) {
+        forward = backend->begin_step();
+        if (!forward.ok()) break;
+        ++begun;
+    }
+    if (forward.ok()) forward = state_.set_batch({.tokens = tokens_,
                                        .positions = positions_,
                                        .seq_rows = seq_rows_,
                                        .kv_slots = slots_,
@@ -101,12 +126,16 @@ Status Engine::step(std::span<const BatchToken> batch, std::vector<float>& logit
                                        .max_blocks_per_seq = cache_.max_blocks_per_seq(),
                                        .logit_rows = logit_rows_});
     if (forward.ok()) forward = model_->forward(state_);
-    const Status ended = backend_->end_step();
+    Status ended = ok_status();
+    for (size_t i = 0; i < begun; ++i) {
+        Status one = backends[i]->end_step();
+        if (ended.ok() && !one.ok()) ended = std::move(one);
+    }
     RF_TRY(forward);
     RF_TRY(ended);
     const size_t n = logit_rows_.size() * static_cast<size_t>(n_vocab());
     logits.resize(n);
-    return backend_->download(logits.data(), state_.logits().data, n);
+    return model_->placement().backend(model_->placement().output).download(logits.data(), state_.logits().data, n);
 }
 
 Status Engine::feed(int32_t seq, std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits) {

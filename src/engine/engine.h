@@ -45,7 +45,8 @@ struct BatchToken {
 
 class Engine {
 public:
-    static Result<Engine> create(const model::Model& model, Backend& backend, EngineOptions options);
+    // Runs each part of `model` on the backend it was loaded on (model.placement()).
+    static Result<Engine> create(const model::Model& model, EngineOptions options);
 
     const model::HParams& hparams() const { return model_->hparams(); }
     int64_t n_vocab() const { return model_->hparams().n_vocab; }
@@ -73,11 +74,9 @@ public:
     void rewind(int32_t seq, int64_t n) { cache_.truncate(seq, n); }
 
 private:
-    Engine(const model::Model& model, Backend& backend, EngineOptions options, model::ForwardState state,
-           KvCache cache);
+    Engine(const model::Model& model, EngineOptions options, model::ForwardState state, KvCache cache);
 
     const model::Model* model_;
-    Backend* backend_;
     EngineOptions options_;
     model::ForwardState state_;
     KvCache cache_;

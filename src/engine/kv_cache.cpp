@@ -13,8 +13,9 @@ uint64_t mix(uint64_t x) {  // splitmix64's finalizer
 }
 }  // namespace
 
-KvCacheShape KvCache::shape(const model::HParams& hp, int64_t block_size, KvType type, int64_t n_blocks) {
-    return {.n_layers = hp.n_layer,
+KvCacheShape KvCache::shape(const model::HParams& hp, int64_t block_size, KvType type, int64_t n_blocks,
+                            int64_t n_layers) {
+    return {.n_layers = n_layers < 0 ? hp.n_layer : n_layers,
             .n_kv_heads = hp.n_head_kv,
             .head_dim_k = hp.head_dim_k,
             .head_dim_v = hp.head_dim_v,
@@ -27,7 +28,18 @@ int64_t KvCache::block_bytes(const Backend& backend, const model::HParams& hp, i
     return backend.kv_block_bytes(shape(hp, block_size, type, 0));
 }
 
+int64_t KvCache::part_block_bytes(const model::Placement& placement, int part, const model::HParams& hp,
+                                  int64_t block_size, KvType type) {
+    const int64_t layers = placement.layers_on(part);
+    if (layers == 0) return 0;
+    return placement.backend(part).kv_block_bytes(shape(hp, block_size, type, 0, layers));
+}
+
 Result<KvCache> KvCache::create(Backend& backend, const model::HParams& hp, const KvCacheOptions& o) {
+    return create(model::Placement::single(backend, hp.n_layer), hp, o);
+}
+
+Result<KvCache> KvCache::create(const model::Placement& placement, const model::HParams& hp, const KvCacheOptions& o) {
     if (o.n_ctx <= 0 || o.block_size <= 0 || o.max_sequences <= 0 || o.n_blocks < 0)
         return make_error("kv cache: context {}, block size {}, sequences {} and blocks {} must be positive", o.n_ctx,
                           o.block_size, o.max_sequences, o.n_blocks);
@@ -38,7 +50,14 @@ Result<KvCache> KvCache::create(Backend& backend, const model::HParams& hp, cons
     c.max_blocks_per_seq_ = (o.n_ctx + o.block_size - 1) / o.block_size;
     const int64_t n_blocks = o.n_blocks > 0 ? o.n_blocks : c.max_blocks_per_seq_ * o.max_sequences;
     if (n_blocks > (int64_t{1} << 24)) return make_error("kv cache: {} blocks are too many", n_blocks);
-    RF_ASSIGN_OR_RETURN(c.storage_, backend.create_kv_storage(shape(hp, o.block_size, o.type, n_blocks)));
+    for (int part = 0; part < placement.parts(); ++part) {
+        std::unique_ptr<KvStorage> storage;
+        if (const int64_t layers = placement.layers_on(part); layers > 0) {
+            RF_ASSIGN_OR_RETURN(storage, placement.backend(part).create_kv_storage(
+                                             shape(hp, o.block_size, o.type, n_blocks, layers)));
+        }
+        c.storages_.push_back(std::move(storage));
+    }
     const auto blocks = static_cast<size_t>(n_blocks);
     c.tables_.assign(static_cast<size_t>(c.max_blocks_per_seq_ * o.max_sequences), -1);
     c.lengths_.assign(static_cast<size_t>(o.max_sequences), 0);

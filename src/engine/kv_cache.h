@@ -19,6 +19,7 @@
 
 #include "backend/backend.h"
 #include "model/hparams.h"
+#include "model/placement.h"
 
 namespace rf::engine {
 
@@ -40,13 +41,22 @@ struct PrefixMatch {
 class KvCache {
 public:
     static Result<KvCache> create(Backend& backend, const model::HParams& hp, const KvCacheOptions& options);
-    // The storage shape of a pool of `n_blocks` blocks for the model.
-    static KvCacheShape shape(const model::HParams& hp, int64_t block_size, KvType type, int64_t n_blocks);
+    // Storage for each layer on its backend: one storage per backend of the placement that has
+    // layers, holding those layers only. Blocks and tables are shared by all of them.
+    static Result<KvCache> create(const model::Placement& placement, const model::HParams& hp,
+                                  const KvCacheOptions& options);
+    // The storage shape of a pool of `n_blocks` blocks for `n_layers` layers of the model (-1: all).
+    static KvCacheShape shape(const model::HParams& hp, int64_t block_size, KvType type, int64_t n_blocks,
+                              int64_t n_layers = -1);
     // Bytes of backend memory one block takes (keys and values of every layer, as the backend
     // lays them out).
     static int64_t block_bytes(const Backend& backend, const model::HParams& hp, int64_t block_size, KvType type);
+    // The same for the layers the placement puts on the backend of `part` (0 when it has none).
+    static int64_t part_block_bytes(const model::Placement& placement, int part, const model::HParams& hp,
+                                    int64_t block_size, KvType type);
 
-    KvStorage& storage() const { return *storage_; }
+    // The storage of the backend of `part`, or null when the placement puts no layer there.
+    KvStorage* storage(int part) const { return storages_[static_cast<size_t>(part)].get(); }
     int64_t n_ctx() const { return options_.n_ctx; }
     int64_t block_size() const { return options_.block_size; }
     int64_t max_blocks_per_seq() const { return max_blocks_per_seq_; }
@@ -104,7 +114,7 @@ private:
 
     KvCacheOptions options_;
     int64_t max_blocks_per_seq_ = 0;
-    std::unique_ptr<KvStorage> storage_;
+    std::vector<std::unique_ptr<KvStorage>> storages_;  // per backend of the placement
     std::vector<int32_t> tables_;
     std::vector<int64_t> lengths_;
     std::vector<int64_t> held_;                       // blocks in each sequence's table

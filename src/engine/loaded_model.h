@@ -6,23 +6,37 @@
 #include <string>
 
 #include "engine/engine.h"
+#include "engine/placement_plan.h"
 #include "gguf/reader.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
 namespace rf::engine {
 
+// Where a model is loaded: everything on `main`, or, with `cpu` set, split between `main` (a GPU)
+// and the CPU as `split` asks.
+struct Devices {
+    Backend* main = nullptr;
+    Backend* cpu = nullptr;
+    SplitRequest split;
+};
+
 struct LoadedModel {
     std::unique_ptr<gguf::File> file;
     std::unique_ptr<model::Model> model;
     std::unique_ptr<tokenizer::Tokenizer> tokenizer;
     std::unique_ptr<Engine> engine;
+    PlanEstimate plan;  // what a split counted (empty for one backend)
 
     // Opens `path` and prepares everything on `backend` (which must outlive the result).
     // options.n_ctx 0 means the model's training context. The CPU backend computes from the
     // file's bytes in place, so FileLoad::Copy (huge pages, and weights it may interleave for its
     // kernels) makes its products faster.
     static Result<LoadedModel> load(const std::string& path, Backend& backend, EngineOptions options,
+                                    FileLoad file_load = FileLoad::Map, const MappedFile::Progress& progress = {});
+    // The same over `devices`. A split maps the file to plan it, and reads it with `file_load`
+    // only when layers land on the CPU (a model all on the GPU needs no copy in host memory).
+    static Result<LoadedModel> load(const std::string& path, const Devices& devices, EngineOptions options,
                                     FileLoad file_load = FileLoad::Map, const MappedFile::Progress& progress = {});
 };
 

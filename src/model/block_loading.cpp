@@ -24,6 +24,8 @@ Result<AttentionWeights> load_attention(WeightLoader& w, const HParams& hp, int6
         RF_ASSIGN_OR_RETURN(a.q_norm, w.vector(TensorName::AttnQNorm, layer, hp.head_dim_k));
         RF_ASSIGN_OR_RETURN(a.k_norm, w.vector(TensorName::AttnKNorm, layer, hp.head_dim_k));
     }
+    // Llama 3 stores per-pair rope frequency divisors, one table for every layer.
+    RF_ASSIGN_OR_RETURN(a.rope_factors, w.optional_shared_vector(TensorName::RopeFreqs, layer, hp.rope.n_dims / 2));
     RF_ASSIGN_OR_RETURN(a.output, w.matrix(TensorName::AttnOut, layer, hp.n_head * hp.head_dim_v, hp.n_embd));
     return a;
 }
@@ -61,7 +63,7 @@ Result<OutputHead> load_output_head(WeightLoader& w, const HParams& hp, const We
     if (w.has(TensorName::Output)) {
         RF_ASSIGN_OR_RETURN(head.output, w.matrix(TensorName::Output, -1, hp.n_embd, hp.n_vocab));
     } else {
-        head.output = embedding;
+        RF_ASSIGN_OR_RETURN(head.output, w.tied_output(embedding, hp.n_embd, hp.n_vocab));
     }
     head.softcap = hp.final_softcap;
     return head;

@@ -67,11 +67,15 @@ Status self_attention(ForwardState& s, const AttentionWeights& w, const Attentio
     RF_ASSIGN_OR_RETURN(QkvViews qkv, project_qkv(s, w, c, in));
     if (w.q_norm.data) RF_TRY(be.rms_norm_heads(qkv.q, c.head_dim_k, w.q_norm, o.norm_eps));
     if (w.k_norm.data) RF_TRY(be.rms_norm_heads(qkv.k, c.head_dim_k, w.k_norm, o.norm_eps));
-    RF_TRY(be.rope(qkv.q, c.head_dim_k, s.positions(), o.rope));
-    RF_TRY(be.rope(qkv.k, c.head_dim_k, s.positions(), o.rope));
-    RF_TRY(be.store_kv(s.kv(), layer, qkv.k, qkv.v, s.layout()));
+    RopeConfig rope = o.rope;
+    if (w.rope_factors.data) rope.freq_factors = w.rope_factors;
+    RF_TRY(be.rope(qkv.q, c.head_dim_k, s.positions(), rope));
+    RF_TRY(be.rope(qkv.k, c.head_dim_k, s.positions(), rope));
+    // The cache of this backend holds only its own layers.
+    const int64_t kv_layer = s.kv_layer(layer);
+    RF_TRY(be.store_kv(s.kv(), kv_layer, qkv.k, qkv.v, s.layout()));
     RF_ASSIGN_OR_RETURN(Act heads, s.scratch(3, c.n_heads * c.head_dim_v));
-    RF_TRY(be.attention(s.kv(), layer, qkv.q, c, s.layout(), heads));
+    RF_TRY(be.attention(s.kv(), kv_layer, qkv.q, c, s.layout(), heads));
     return be.matmul(w.output, heads, out);
 }
 
@@ -115,6 +119,7 @@ Status mixture_of_experts(ForwardState& s, const MoeWeights& w, const Act& in, c
 
 Status output_logits(ForwardState& s, const OutputHead& head, float norm_eps) {
     if (s.n_logit_rows() == 0) return ok_status();
+    RF_TRY(s.enter_output());
     Backend& be = s.backend();
     const Act rows = s.logit_inputs();
     RF_TRY(be.gather_rows(s.residual(), s.logit_rows(), rows));

@@ -23,6 +23,7 @@ struct FusedQkv {
 struct AttentionWeights {
     std::variant<SeparateQkv, FusedQkv> projection;
     ParamVector q_norm, k_norm;          // per-head RMSNorm before RoPE (head_dim_k); empty: none
+    ParamVector rope_factors;            // per-pair rope frequency divisors (Llama 3); empty: none
     WeightMatrix output;                 // (n_embd, n_head * head_dim_v)
 };
 

@@ -5,50 +5,78 @@
 
 namespace rf::model {
 
-Result<ForwardState> ForwardState::create(Backend& backend, const HParams& hp, int64_t max_tokens,
-                                          int64_t max_table_entries) {
-    if (max_tokens <= 0 || max_table_entries <= 0) return make_error("forward state: empty batch size");
-    ForwardState s;
-    s.backend_ = &backend;
-    s.hp_ = hp;
-    s.max_tokens_ = max_tokens;
-    s.max_table_entries_ = max_table_entries;
+Result<ForwardState::Part> ForwardState::allocate_part(Backend& backend, const HParams& hp, int64_t max_tokens,
+                                                       int64_t max_table_entries, int64_t scratch_floats) {
+    const int64_t k = std::max<int64_t>(1, hp.n_expert_used);
+    auto ints = [&](int64_t n) { return backend.allocate(static_cast<size_t>(n) * sizeof(int32_t)); };
+    auto floats = [&](int64_t n) { return backend.allocate(static_cast<size_t>(n) * sizeof(float)); };
+    Part p;
+    p.backend = &backend;
+    RF_ASSIGN_OR_RETURN(p.tokens, ints(max_tokens));
+    RF_ASSIGN_OR_RETURN(p.positions, ints(max_tokens));
+    RF_ASSIGN_OR_RETURN(p.seq_rows, ints(max_tokens));
+    RF_ASSIGN_OR_RETURN(p.kv_slots, ints(max_tokens));
+    RF_ASSIGN_OR_RETURN(p.logit_rows, ints(max_tokens));
+    RF_ASSIGN_OR_RETURN(p.block_tables, ints(max_table_entries));
+    RF_ASSIGN_OR_RETURN(p.residual, floats(hp.n_embd * max_tokens));
+    RF_ASSIGN_OR_RETURN(p.normed, floats(hp.n_embd * max_tokens));
+    RF_ASSIGN_OR_RETURN(p.block_out, floats(hp.n_embd * max_tokens));
+    for (auto& b : p.scratch) {
+        RF_ASSIGN_OR_RETURN(b, floats(scratch_floats));
+    }
+    RF_ASSIGN_OR_RETURN(p.expert_ids, ints(k * max_tokens));
+    RF_ASSIGN_OR_RETURN(p.expert_weights, floats(k * max_tokens));
+    RF_ASSIGN_OR_RETURN(p.logit_inputs, floats(hp.n_embd * max_tokens));
+    RF_ASSIGN_OR_RETURN(p.logits, floats(hp.n_vocab * max_tokens));
+    return p;
+}
+
+int64_t ForwardState::scratch_floats(const HParams& hp, int64_t max_tokens) {
     const int64_t k = std::max<int64_t>(1, hp.n_expert_used);
     const int64_t q_width = hp.n_head * std::max(hp.head_dim_k, hp.head_dim_v);
     const int64_t qkv_width = hp.n_head * hp.head_dim_k + hp.n_head_kv * (hp.head_dim_k + hp.head_dim_v);
     // Scratch rows: a token's widest intermediate (fused QKV, fused gate+up, an expert's hidden
     // state for each of its k experts, the router logits).
     const int64_t widest = std::max({qkv_width, q_width, 2 * hp.n_ff * k, hp.n_embd * k, hp.n_expert, hp.n_embd});
-    s.scratch_floats_ = widest * max_tokens;
+    return widest * max_tokens;
+}
 
-    auto ints = [&](int64_t n) { return backend.allocate(static_cast<size_t>(n) * sizeof(int32_t)); };
-    auto floats = [&](int64_t n) { return backend.allocate(static_cast<size_t>(n) * sizeof(float)); };
-    RF_ASSIGN_OR_RETURN(s.tokens_, ints(max_tokens));
-    RF_ASSIGN_OR_RETURN(s.positions_, ints(max_tokens));
-    RF_ASSIGN_OR_RETURN(s.seq_rows_, ints(max_tokens));
-    RF_ASSIGN_OR_RETURN(s.kv_slots_, ints(max_tokens));
-    RF_ASSIGN_OR_RETURN(s.logit_rows_, ints(max_tokens));
-    RF_ASSIGN_OR_RETURN(s.block_tables_, ints(max_table_entries));
-    RF_ASSIGN_OR_RETURN(s.residual_, floats(hp.n_embd * max_tokens));
-    RF_ASSIGN_OR_RETURN(s.normed_, floats(hp.n_embd * max_tokens));
-    RF_ASSIGN_OR_RETURN(s.block_out_, floats(hp.n_embd * max_tokens));
-    for (auto& b : s.scratch_) {
-        RF_ASSIGN_OR_RETURN(b, floats(s.scratch_floats_));
+size_t ForwardState::planned_bytes(const HParams& hp, int64_t max_tokens, int64_t max_table_entries) {
+    const int64_t k = std::max<int64_t>(1, hp.n_expert_used);
+    const int64_t ints = 5 * max_tokens + max_table_entries + k * max_tokens;
+    const int64_t floats = 4 * hp.n_embd * max_tokens + kScratch * scratch_floats(hp, max_tokens) + k * max_tokens +
+                           hp.n_vocab * max_tokens;
+    return static_cast<size_t>(ints) * sizeof(int32_t) + static_cast<size_t>(floats) * sizeof(float);
+}
+
+Result<ForwardState> ForwardState::create(const Placement& placement, const HParams& hp, int64_t max_tokens,
+                                          int64_t max_table_entries) {
+    if (max_tokens <= 0 || max_table_entries <= 0) return make_error("forward state: empty batch size");
+    RF_TRY(placement.check(hp.n_layer));
+    ForwardState s;
+    s.placement_ = placement;
+    s.hp_ = hp;
+    s.max_tokens_ = max_tokens;
+    s.max_table_entries_ = max_table_entries;
+    s.scratch_floats_ = scratch_floats(hp, max_tokens);
+    for (Backend* backend : placement.backends) {
+        RF_ASSIGN_OR_RETURN(Part p, allocate_part(*backend, hp, max_tokens, max_table_entries, s.scratch_floats_));
+        s.parts_.push_back(std::move(p));
     }
-    RF_ASSIGN_OR_RETURN(s.expert_ids_, ints(k * max_tokens));
-    RF_ASSIGN_OR_RETURN(s.expert_weights_, floats(k * max_tokens));
-    RF_ASSIGN_OR_RETURN(s.logit_inputs_, floats(hp.n_embd * max_tokens));
-    RF_ASSIGN_OR_RETURN(s.logits_, floats(hp.n_vocab * max_tokens));
+    std::vector<int64_t> layers_so_far(placement.backends.size(), 0);
+    for (int part : placement.layers) s.kv_layers_.push_back(layers_so_far[static_cast<size_t>(part)]++);
+    s.current_ = placement.input;
     return s;
 }
 
-size_t ForwardState::bytes() const {
+size_t ForwardState::bytes(int part) const {
+    const Part& p = parts_[static_cast<size_t>(part)];
     size_t total = 0;
-    for (const DeviceBuffer* b : {&tokens_, &positions_, &seq_rows_, &kv_slots_, &block_tables_, &logit_rows_,
-                                  &residual_, &normed_, &block_out_, &expert_ids_, &expert_weights_, &logit_inputs_,
-                                  &logits_})
+    for (const DeviceBuffer* b : {&p.tokens, &p.positions, &p.seq_rows, &p.kv_slots, &p.block_tables, &p.logit_rows,
+                                  &p.residual, &p.normed, &p.block_out, &p.expert_ids, &p.expert_weights,
+                                  &p.logit_inputs, &p.logits})
         total += b->size_bytes();
-    for (const DeviceBuffer& b : scratch_) total += b.size_bytes();
+    for (const DeviceBuffer& b : p.scratch) total += b.size_bytes();
     return total;
 }
 
@@ -56,7 +84,39 @@ Result<Act> ForwardState::scratch(int slot, int64_t cols, int64_t rows) const {
     if (rows < 0) rows = n_tokens_;
     if (slot < 0 || slot >= kScratch || cols * rows > scratch_floats_)
         return make_error("forward state: scratch slot {} cannot hold {}x{}", slot, rows, cols);
-    return Act{scratch_[slot].f32(), rows, cols, cols};
+    return Act{part().scratch[slot].f32(), rows, cols, cols};
+}
+
+Status ForwardState::enter(int target) {
+    if (target == current_) return ok_status();
+    const Part& from = part();
+    const Part& to = parts_[static_cast<size_t>(target)];
+    const size_t n = static_cast<size_t>(n_tokens_ * hp_.n_embd);
+    crossing_.resize(n);
+    RF_TRY(from.backend->download(crossing_.data(), from.residual.f32(), n));
+    RF_TRY(to.backend->upload(to.residual, crossing_.data(), n * sizeof(float)));
+    current_ = target;
+    return ok_status();
+}
+
+Status ForwardState::upload_batch(Part& p, const StepBatch& b, int64_t n_seq_rows, int64_t max_position) {
+    const auto n = static_cast<int64_t>(b.tokens.size());
+    Backend& be = *p.backend;
+    RF_TRY(be.upload(p.tokens, b.tokens.data(), n * sizeof(int32_t)));
+    RF_TRY(be.upload(p.positions, b.positions.data(), n * sizeof(int32_t)));
+    RF_TRY(be.upload(p.seq_rows, b.seq_rows.data(), n * sizeof(int32_t)));
+    RF_TRY(be.upload(p.kv_slots, b.kv_slots.data(), n * sizeof(int32_t)));
+    RF_TRY(be.upload(p.block_tables, b.block_tables.data(), b.block_tables.size() * sizeof(int32_t)));
+    RF_TRY(be.upload(p.logit_rows, b.logit_rows.data(), b.logit_rows.size() * sizeof(int32_t)));
+    p.layout = BatchLayout{.n_tokens = n,
+                           .n_seq_rows = n_seq_rows,
+                           .positions = p.positions.i32(),
+                           .seq_slots = p.seq_rows.i32(),
+                           .kv_slots = p.kv_slots.i32(),
+                           .block_tables = p.block_tables.i32(),
+                           .max_blocks_per_seq = b.max_blocks_per_seq,
+                           .max_position = max_position};
+    return ok_status();
 }
 
 Status ForwardState::set_batch(const StepBatch& b) {
@@ -78,23 +138,10 @@ Status ForwardState::set_batch(const StepBatch& b) {
     }
     for (int32_t r : b.logit_rows)
         if (r < 0 || r >= n) return make_error("logit row {} outside the batch", r);
-    Backend& be = *backend_;
-    RF_TRY(be.upload(tokens_, b.tokens.data(), n * sizeof(int32_t)));
-    RF_TRY(be.upload(positions_, b.positions.data(), n * sizeof(int32_t)));
-    RF_TRY(be.upload(seq_rows_, b.seq_rows.data(), n * sizeof(int32_t)));
-    RF_TRY(be.upload(kv_slots_, b.kv_slots.data(), n * sizeof(int32_t)));
-    RF_TRY(be.upload(block_tables_, b.block_tables.data(), b.block_tables.size() * sizeof(int32_t)));
-    RF_TRY(be.upload(logit_rows_, b.logit_rows.data(), b.logit_rows.size() * sizeof(int32_t)));
+    for (Part& p : parts_) RF_TRY(upload_batch(p, b, n_seq_rows, max_position));
     n_tokens_ = n;
     n_logit_rows_ = static_cast<int64_t>(b.logit_rows.size());
-    layout_ = BatchLayout{.n_tokens = n,
-                          .n_seq_rows = n_seq_rows,
-                          .positions = positions_.i32(),
-                          .seq_slots = seq_rows_.i32(),
-                          .kv_slots = kv_slots_.i32(),
-                          .block_tables = block_tables_.i32(),
-                          .max_blocks_per_seq = b.max_blocks_per_seq,
-                          .max_position = max_position};
+    current_ = placement_.input;
     return ok_status();
 }
 

@@ -29,6 +29,12 @@ std::vector<std::string> supported_architectures() {
 }
 
 Result<std::unique_ptr<Model>> load_model(const gguf::File& file, Backend& backend) {
+    // Unreadable hyper-parameters or an unknown architecture: the load below says which.
+    auto hp = read_hparams(file);
+    return load_model(file, Placement::single(backend, hp ? hp->n_layer : 0));
+}
+
+Result<std::unique_ptr<Model>> load_model(const gguf::File& file, const Placement& placement) {
     const std::string arch = file.architecture();
     for (const auto& a : kArchitectures) {
         if (a.name != arch) continue;
@@ -42,7 +48,10 @@ Result<std::unique_ptr<Model>> load_model(const gguf::File& file, Backend& backe
             return make_error("{}: token_embd.weight has {} rows, more token ids than int32 holds ({})", file.path(),
                               embd->shape[1], kMaxVocab);
         hp.n_vocab = static_cast<int64_t>(embd->shape[1]);
-        return a.load(file, backend, std::move(hp));
+        RF_TRY(placement.check(hp.n_layer));
+        RF_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, a.load(file, placement, std::move(hp)));
+        model->adopt_placement(placement);
+        return model;
     }
     return make_error("{}: architecture '{}' is not supported (supported: {})", file.path(),
                       arch.empty() ? "(none)" : arch, fmt::join(supported_architectures(), ", "));

@@ -1,20 +1,24 @@
 // Finds a model's tensors by name, checks their shapes against the hyper-parameters and hands
-// them to the backend: matrices stay in the file mapping (on the CPU; a GPU backend copies them
-// and the matrix owns the copy), 1-D parameters (norm weights, biases) are converted to f32 in
-// backend memory.
+// them to the backend the placement gives their part of the model (a layer's tensors to its
+// layer's backend, token_embd to the embedding's, output and output_norm to the output head's):
+// matrices stay in the file mapping (on the CPU; a GPU backend copies them and the matrix owns
+// the copy), 1-D parameters (norm weights, biases) are converted to f32 in backend memory.
 #pragma once
 
+#include <map>
+#include <utility>
 #include <vector>
 
 #include "backend/backend.h"
 #include "gguf/reader.h"
+#include "model/placement.h"
 #include "model/tensor_names.h"
 
 namespace rf::model {
 
 class WeightLoader {
 public:
-    WeightLoader(const gguf::File& file, Backend& backend) : file_(file), backend_(backend) {}
+    WeightLoader(const gguf::File& file, const Placement& placement) : file_(file), placement_(placement) {}
 
     bool has(TensorName name, int64_t layer = -1) const;
     // A matrix of `rows` outputs by `cols` inputs (ggml shape {cols, rows}).
@@ -25,16 +29,26 @@ public:
     Result<ParamVector> vector(TensorName name, int64_t layer, int64_t size);
     // An empty ParamVector when the tensor is absent.
     Result<ParamVector> optional_vector(TensorName name, int64_t layer, int64_t size);
+    // A model-wide vector (no layer in its name, e.g. rope_freqs) in the memory of the backend of
+    // `used_by_layer`, converted once per backend; empty when the tensor is absent.
+    Result<ParamVector> optional_shared_vector(TensorName name, int64_t used_by_layer, int64_t size);
+    // The output head's copy of the embedding table (models that tie them): `embedding` itself when
+    // the embedding and the output head share a backend.
+    Result<WeightMatrix> tied_output(const WeightMatrix& embedding, int64_t cols, int64_t rows);
 
     // The backend memory of the converted vectors; the model keeps it.
     std::vector<DeviceBuffer> take_buffers() { return std::move(buffers_); }
 
 private:
     Result<const gguf::TensorInfo*> find(TensorName name, int64_t layer, std::vector<uint64_t> shape) const;
+    // Which part of the placement holds the tensor.
+    int part_of(TensorName name, int64_t layer) const;
+    Result<ParamVector> upload_vector(const gguf::TensorInfo& t, Backend& backend);
 
     const gguf::File& file_;
-    Backend& backend_;
+    const Placement& placement_;
     std::vector<DeviceBuffer> buffers_;
+    std::map<std::pair<TensorName, int>, ParamVector> shared_;
 };
 
 }  // namespace rf::model

@@ -101,6 +101,7 @@ void add_info_routes(Server::Impl& s) {
             model["backend"] = s.options.backend;
             model["device"] = s.options.device;
         }
+        if (!s.options.placement.empty()) model["placement"] = s.options.placement;
         send_json(res, dump({{"object", "list"}, {"data", json::array({model})}}));
     });
     s.http.Get("/metrics", [&s](const httplib::Request&, httplib::Response& res) {

@@ -68,6 +68,17 @@ void Metrics::set_backend(std::string backend, std::string device) {
     device_ = std::move(device);
 }
 
+void Metrics::set_placement(std::string placement, std::vector<std::pair<std::string, int64_t>> layers_per_backend) {
+    std::lock_guard lock(mutex_);
+    placement_ = std::move(placement);
+    layers_per_backend_ = std::move(layers_per_backend);
+}
+
+void Metrics::set_op_counters(std::vector<const CountingBackend*> counters) {
+    std::lock_guard lock(mutex_);
+    op_counters_ = std::move(counters);
+}
+
 namespace {
 // A label value as the text format wants it: backslash, quote and newline escaped.
 std::string label_value(const std::string& v) {
@@ -129,6 +140,25 @@ std::string Metrics::render(const engine::SchedulerStats& s, std::optional<OtlpS
                            "# TYPE rocmforge_backend_info gauge\n"
                            "rocmforge_backend_info{{backend=\"{}\",device=\"{}\"}} 1\n",
                            label_value(backend_), label_value(device_));
+    if (!placement_.empty()) {
+        out += fmt::format("# HELP rocmforge_placement_info Where each part of the model runs.\n"
+                           "# TYPE rocmforge_placement_info gauge\n"
+                           "rocmforge_placement_info{{placement=\"{}\"}} 1\n"
+                           "# HELP rocmforge_placement_layers Transformer layers on each backend.\n"
+                           "# TYPE rocmforge_placement_layers gauge\n",
+                           label_value(placement_));
+        for (const auto& [backend, layers] : layers_per_backend_)
+            out += fmt::format("rocmforge_placement_layers{{backend=\"{}\"}} {}\n", label_value(backend), layers);
+    }
+    if (!op_counters_.empty()) {
+        out += "# HELP rocmforge_backend_ops_total Operations each backend ran (what ran where).\n"
+               "# TYPE rocmforge_backend_ops_total counter\n";
+        for (const CountingBackend* b : op_counters_)
+            for (int i = 0; i < kBackendOpCount; ++i)
+                if (const uint64_t n = b->count(static_cast<BackendOp>(i)); n > 0)
+                    out += fmt::format("rocmforge_backend_ops_total{{backend=\"{}\",op=\"{}\"}} {}\n",
+                                       label_value(b->name()), backend_op_name(static_cast<BackendOp>(i)), n);
+    }
     return out;
 }
 

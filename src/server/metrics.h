@@ -10,8 +10,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "backend/counting_backend.h"
 #include "engine/scheduler.h"
 #include "server/otlp_exporter.h"
 
@@ -46,6 +48,10 @@ public:
 
     // Labels of the rocmforge_backend_info metric (not written while `backend` is empty).
     void set_backend(std::string backend, std::string device);
+    // Where the model's layers run: a gauge of layers per backend, and the description as a label.
+    void set_placement(std::string placement, std::vector<std::pair<std::string, int64_t>> layers_per_backend);
+    // Backends whose operation counts /metrics shows (they must outlive the metrics).
+    void set_op_counters(std::vector<const CountingBackend*> counters);
 
     // Everything, gauges from `stats`; the span export's counters when there is an exporter.
     std::string render(const engine::SchedulerStats& stats, std::optional<OtlpStats> otlp = std::nullopt) const;
@@ -56,7 +62,9 @@ private:
     std::map<std::string, uint64_t, std::less<>> finished_;  // by finish reason
     uint64_t prompt_tokens_ = 0, generated_tokens_ = 0;
     Histogram ttft_, itl_, duration_;
-    std::string backend_, device_;
+    std::string backend_, device_, placement_;
+    std::vector<std::pair<std::string, int64_t>> layers_per_backend_;
+    std::vector<const CountingBackend*> op_counters_;
 };
 
 }  // namespace rf::server

@@ -155,6 +155,8 @@ Server::Server(engine::Scheduler& scheduler, ModelContext model, ServerOptions o
     });
     s.http.set_logger([&s](const httplib::Request&, const httplib::Response& res) { s.metrics.count_response(res.status); });
     s.metrics.set_backend(s.options.backend, s.options.device);
+    s.metrics.set_placement(s.options.placement, s.options.layers_per_backend);
+    s.metrics.set_op_counters(s.options.op_counters);
     if (!s.options.otlp.traces_url.empty()) s.exporter = std::make_unique<OtlpExporter>(s.options.otlp, s.options.log);
     add_info_routes(s);
     add_generation_routes(s);

@@ -11,6 +11,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include "backend/counting_backend.h"
 
 #include "core/result.h"
 #include "engine/scheduler.h"
@@ -35,6 +39,12 @@ struct ServerOptions {
     // empty: not shown.
     std::string backend = {};
     std::string device = {};
+    // Where each part of the model runs ("cuda: layers 0-15, output; cpu: embedding, layers 16-31")
+    // and the layers on each backend, for /metrics and /v1/models; empty: not shown.
+    std::string placement = {};
+    std::vector<std::pair<std::string, int64_t>> layers_per_backend = {};
+    // The operations each backend ran, counted, for /metrics; empty: not shown.
+    std::vector<const CountingBackend*> op_counters = {};
     // One line per generation request (and its trace ids); null: none.
     std::shared_ptr<const Logger> log = {};
     // Each generation request's spans go to this collector; an empty traces_url: no exporter.

@@ -36,7 +36,7 @@ struct TinyModel {
     }
 
     std::unique_ptr<Engine> engine(EngineOptions o) {
-        auto e = Engine::create(*model, *backend, o);
+        auto e = Engine::create(*model, o);
         EXPECT_TRUE(e.ok()) << e.error().message;
         return std::make_unique<Engine>(std::move(*e));
     }

@@ -133,7 +133,7 @@ TEST(PrefixCache, EngineSizesThePoolFromAMemoryBudget) {
     EXPECT_EQ(e->cache().total_blocks(), 40);
     auto whole = m.engine({.n_ctx = 256, .n_batch = 32, .max_sequences = 4, .block_size = 16, .kv_type = KvType::F32});
     EXPECT_EQ(whole->cache().total_blocks(), 64);
-    auto none = Engine::create(*m.model, *m.backend,
+    auto none = Engine::create(*m.model,
                                {.n_ctx = 64, .n_batch = 8, .max_sequences = 1, .block_size = 16, .kv_memory_bytes = 10});
     ASSERT_FALSE(none.ok());
     EXPECT_NE(none.error().message.find("holds no block"), std::string::npos);

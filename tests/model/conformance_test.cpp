@@ -6,6 +6,9 @@
 // With ROCMFORGE_TEST_REFERENCE=cpu the reference is the CPU backend's own run of the same prompts
 // with the same KV type (cpu_reference.h), held to the same protocol: how a GPU with an F16 cache
 // is checked, since the golden files were made with an F32 cache.
+// With ROCMFORGE_TEST_GPU_LAYERS (a count, or "half") the model is split: that many first layers on
+// the test backend and the rest on the CPU, the output head on the test backend unless
+// ROCMFORGE_TEST_OUTPUT_ON=cpu (how the device script checks hybrid execution).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -16,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/engine.h"
+#include "model/hparams.h"
 #include "cpu_reference.h"
 #include "golden.h"
 #include "support/shared_data.h"
@@ -77,7 +81,22 @@ TEST_P(Conformance, MatchesReference) {
         ASSERT_TRUE(recorded.ok()) << recorded.error().message;
         cases = std::move(*recorded);
     }
-    auto model = model::load_model(*file, *backend);
+    const char* gpu_layers = std::getenv("ROCMFORGE_TEST_GPU_LAYERS");
+    const char* output_on = std::getenv("ROCMFORGE_TEST_OUTPUT_ON");
+    cpu::CpuBackend cpu_part;
+    Result<std::unique_ptr<model::Model>> model = make_error("not loaded");
+    if (gpu_layers && *gpu_layers) {
+        auto hp = model::read_hparams(*file);
+        ASSERT_TRUE(hp.ok()) << hp.error().message;
+        const std::string_view n(gpu_layers);
+        const int64_t first = n == "half" ? hp->n_layer / 2 : std::stoll(std::string(n));
+        const auto placement = model::Placement::split(*backend, cpu_part, hp->n_layer, first,
+                                                       !(output_on && std::string_view(output_on) == "cpu"));
+        std::printf("[ placement ] %s: %s\n", name.c_str(), placement.describe().c_str());
+        model = model::load_model(*file, placement);
+    } else {
+        model = model::load_model(*file, *backend);
+    }
     ASSERT_TRUE(model.ok()) << model.error().message;
     auto tokenizer = tokenizer::Tokenizer::from_gguf(*file);
     ASSERT_TRUE(tokenizer.ok()) << tokenizer.error().message;
@@ -93,7 +112,7 @@ TEST_P(Conformance, MatchesReference) {
         EXPECT_EQ(tokenizer->encode(c.prompt, {.add_special = true, .parse_special = false}), c.tokens);
 
         // Odd batch size so prompts are split across steps.
-        auto engine = engine::Engine::create(**model, *backend, {.n_ctx = 512, .n_batch = 37, .kv_type = kv_type});
+        auto engine = engine::Engine::create(**model, {.n_ctx = 512, .n_batch = 37, .kv_type = kv_type});
         ASSERT_TRUE(engine.ok()) << engine.error().message;
         std::vector<float> logits;
         auto fed = engine->feed(0, c.tokens, true, logits);

@@ -33,7 +33,7 @@ inline Result<std::vector<GoldenCase>> cpu_reference(const std::string& path, co
     const int64_t n_vocab = model->hparams().n_vocab;
     std::vector<GoldenCase> out;
     for (const GoldenCase& g : golden) {
-        RF_ASSIGN_OR_RETURN(auto engine, engine::Engine::create(*model, backend, {.n_ctx = 512, .n_batch = 37, .kv_type = kv_type}));
+        RF_ASSIGN_OR_RETURN(auto engine, engine::Engine::create(*model, {.n_ctx = 512, .n_batch = 37, .kv_type = kv_type}));
         GoldenCase c;
         c.prompt = g.prompt;
         c.tokens = g.tokens;

@@ -43,9 +43,9 @@ std::vector<int32_t> prompt_tokens(int n, int n_vocab) {
 }
 
 // All-position logits of `tokens` fed in chunks of the given sizes (cycled).
-std::vector<float> run_chunked(const model::Model& m, Backend& be, std::span<const int32_t> tokens,
+std::vector<float> run_chunked(const model::Model& m, std::span<const int32_t> tokens,
                                std::vector<size_t> chunks, KvType kv = KvType::F32) {
-    auto engine = engine::Engine::create(m, be, {.n_ctx = 64, .n_batch = 64, .max_sequences = 1, .block_size = 4, .kv_type = kv});
+    auto engine = engine::Engine::create(m, {.n_ctx = 64, .n_batch = 64, .max_sequences = 1, .block_size = 4, .kv_type = kv});
     EXPECT_TRUE(engine.ok());
     std::vector<float> all, part;
     size_t pos = 0, i = 0;
@@ -101,13 +101,13 @@ TEST_P(ForwardProperties, LogitsDoNotDependOnBatching) {
     Loaded l = load(GetParam().shape, backend);
     ASSERT_TRUE(l.model);
     const auto tokens = prompt_tokens(23, static_cast<int>(l.model->hparams().n_vocab));
-    const auto whole = run_chunked(*l.model, backend, tokens, {tokens.size()});
+    const auto whole = run_chunked(*l.model, tokens, {tokens.size()});
     ASSERT_EQ(whole.size(), tokens.size() * l.model->hparams().n_vocab);
     double spread = 0;
     for (float x : whole) spread = std::max(spread, std::abs(static_cast<double>(x)));
     EXPECT_GT(spread, 0.1) << "logits are degenerate";
-    EXPECT_LE(max_relative_diff(run_chunked(*l.model, backend, tokens, {5, 3, 7}), whole), 1e-4);
-    EXPECT_LE(max_relative_diff(run_chunked(*l.model, backend, tokens, {1}), whole), 1e-4);
+    EXPECT_LE(max_relative_diff(run_chunked(*l.model, tokens, {5, 3, 7}), whole), 1e-4);
+    EXPECT_LE(max_relative_diff(run_chunked(*l.model, tokens, {1}), whole), 1e-4);
 }
 
 TEST_P(ForwardProperties, SequencesInOneBatchAreIndependent) {
@@ -118,10 +118,10 @@ TEST_P(ForwardProperties, SequencesInOneBatchAreIndependent) {
     const auto a = prompt_tokens(9, n_vocab);
     std::vector<int32_t> b;
     for (int i = 0; i < 13; ++i) b.push_back((i * 53 + 5) % n_vocab);
-    const auto alone_a = run_chunked(*l.model, backend, a, {a.size()});
-    const auto alone_b = run_chunked(*l.model, backend, b, {b.size()});
+    const auto alone_a = run_chunked(*l.model, a, {a.size()});
+    const auto alone_b = run_chunked(*l.model, b, {b.size()});
 
-    auto engine = engine::Engine::create(*l.model, backend, {.n_ctx = 32, .n_batch = 64, .max_sequences = 2, .block_size = 4, .kv_type = KvType::F32});
+    auto engine = engine::Engine::create(*l.model, {.n_ctx = 32, .n_batch = 64, .max_sequences = 2, .block_size = 4, .kv_type = KvType::F32});
     ASSERT_TRUE(engine.ok());
     // Interleave the two sequences in one flat batch; b's blocks are taken first.
     std::vector<engine::BatchToken> batch;
@@ -146,8 +146,8 @@ TEST_P(ForwardProperties, F16CacheStaysClose) {
     Loaded l = load(GetParam().shape, backend);
     ASSERT_TRUE(l.model);
     const auto tokens = prompt_tokens(17, static_cast<int>(l.model->hparams().n_vocab));
-    const auto f32 = run_chunked(*l.model, backend, tokens, {4});
-    const auto f16 = run_chunked(*l.model, backend, tokens, {4}, KvType::F16);
+    const auto f32 = run_chunked(*l.model, tokens, {4});
+    const auto f16 = run_chunked(*l.model, tokens, {4}, KvType::F16);
     // Rounding keys and values to f16 changes activations by ~5e-4; where activations are then
     // rounded to 8 bits (Q8_0 weights) some of them move by a whole step, so those models get
     // a looser bound. The comparison is on the whole logit set.
@@ -178,7 +178,7 @@ TEST(ForwardRepacking, InterleavedWeightsGiveTheSameLogits) {
             auto model = model::load_model(*file, backend);
             ASSERT_TRUE(model.ok()) << model.error().message;
             const auto tokens = prompt_tokens(19, static_cast<int>((*model)->hparams().n_vocab));
-            logits.push_back(run_chunked(**model, backend, tokens, {5, 1, 13}));
+            logits.push_back(run_chunked(**model, tokens, {5, 1, 13}));
             const gguf::TensorInfo* t = file->find_tensor("blk.0.ffn_up.weight");
             ASSERT_NE(t, nullptr);
             ffn_up.emplace_back(t->data, t->data + t->n_bytes);

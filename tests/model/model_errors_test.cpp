@@ -125,7 +125,7 @@ TEST(ModelErrors, BadTokensAndOverlongPromptsAreRefused) {
     std::unique_ptr<gguf::File> file;
     auto model = load_with(synth, backend, storage, file);
     ASSERT_TRUE(model.ok()) << model.error().message;
-    auto engine = engine::Engine::create(**model, backend, {.n_ctx = 8, .n_batch = 4, .max_sequences = 1, .block_size = 4, .kv_type = KvType::F32});
+    auto engine = engine::Engine::create(**model, {.n_ctx = 8, .n_batch = 4, .max_sequences = 1, .block_size = 4, .kv_type = KvType::F32});
     ASSERT_TRUE(engine.ok());
     std::vector<float> logits;
     const std::vector<int32_t> bad = {1, 100000};

@@ -146,8 +146,10 @@ Result<void*> CudaBackend::scratch(int slot, size_t bytes) {
 namespace {
 
 // Formats without a kernel become Q8_0 at load (F16 where rows are not whole Q8_0 blocks).
+TensorType conversion_target(int64_t cols) { return cols % 32 == 0 ? TensorType::Q8_0 : TensorType::F16; }
+
 Result<WeightMatrix> convert_for_gpu(const WeightMatrix& host, std::vector<uint8_t>& bytes) {
-    const TensorType target = host.cols % 32 == 0 ? TensorType::Q8_0 : TensorType::F16;
+    const TensorType target = conversion_target(host.cols);
     RF_ASSIGN_OR_RETURN(size_t row_bytes, quant::quantized_size(target, static_cast<size_t>(host.cols)));
     const int64_t rows = host.rows * host.count;
     bytes.resize(row_bytes * static_cast<size_t>(rows));
@@ -167,6 +169,12 @@ Result<WeightMatrix> convert_for_gpu(const WeightMatrix& host, std::vector<uint8
 }
 
 }  // namespace
+
+Backend::WeightSupport CudaBackend::weight_support(TensorType type, int64_t cols) const {
+    if (has_gpu_kernel(type)) return {true, type};
+    if (quant::can_dequantize(type)) return {true, conversion_target(cols)};
+    return {false, type};
+}
 
 Result<WeightMatrix> CudaBackend::import_weight(const WeightMatrix& host, bool) {
     if (host.rows <= 0 || host.cols <= 0 || host.count <= 0 || host.layout != WeightLayout::Rows)

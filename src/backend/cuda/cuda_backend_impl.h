@@ -65,6 +65,7 @@ public:
     Status upload(const DeviceBuffer& dst, const void* src, size_t bytes) override;
     Status download(void* dst, const float* src, size_t n_floats) override;
     Result<WeightMatrix> import_weight(const WeightMatrix& host, bool writable) override;
+    WeightSupport weight_support(TensorType type, int64_t cols) const override;
     Result<std::unique_ptr<KvStorage>> create_kv_storage(const KvCacheShape& shape) override;
     int64_t kv_block_bytes(const KvCacheShape& shape) const override { return CudaKvStorage::bytes_per_block(shape); }
 

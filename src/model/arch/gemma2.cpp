@@ -25,10 +25,11 @@ public:
     }
 
     Status forward(ForwardState& s) const override {
-        Backend& be = s.backend();
-        const Act x = s.residual(), h = s.normed(), out = s.block_out();
         RF_TRY(embed_tokens(s, embedding_, std::sqrt(static_cast<float>(hp_.n_embd))));
         for (int64_t il = 0; il < static_cast<int64_t>(layers_.size()); ++il) {
+            RF_TRY(s.enter_layer(il));
+            Backend& be = s.backend();
+            const Act x = s.residual(), h = s.normed(), out = s.block_out();
             const Gemma2Layer& l = layers_[il];
             const bool sliding = il % 2 == 0;
             RF_TRY(rms_norm(s, x, l.attn_norm, hp_.norm_eps, h));
@@ -51,10 +52,10 @@ public:
 
 }  // namespace
 
-Result<std::unique_ptr<Model>> load_gemma2(const gguf::File& file, Backend& backend, HParams hp) {
+Result<std::unique_ptr<Model>> load_gemma2(const gguf::File& file, const Placement& placement, HParams hp) {
     if (hp.sliding_window <= 0)
         return make_error("{}: gemma2 needs {}", file.path(), hp.key("attention.sliding_window"));
-    WeightLoader w(file, backend);
+    WeightLoader w(file, placement);
     auto model = std::make_unique<Gemma2Model>(hp, default_attention(hp, RopeStyle::Neox));
     RF_ASSIGN_OR_RETURN(model->embedding_, w.matrix(TensorName::TokenEmbd, -1, hp.n_embd, hp.n_vocab));
     for (int64_t il = 0; il < hp.n_layer; ++il) {

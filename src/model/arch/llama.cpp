@@ -17,10 +17,11 @@ public:
     LlamaModel(HParams hp, AttentionOptions attention) : Model(std::move(hp)), attention_(attention) {}
 
     Status forward(ForwardState& s) const override {
-        Backend& be = s.backend();
-        const Act x = s.residual(), h = s.normed(), out = s.block_out();
         RF_TRY(embed_tokens(s, embedding_));
         for (int64_t il = 0; il < static_cast<int64_t>(layers_.size()); ++il) {
+            RF_TRY(s.enter_layer(il));
+            Backend& be = s.backend();
+            const Act x = s.residual(), h = s.normed(), out = s.block_out();
             const LlamaLayer& l = layers_[il];
             RF_TRY(rms_norm(s, x, l.attn_norm, hp_.norm_eps, h));
             RF_TRY(self_attention(s, l.attention, attention_, il, h, out));
@@ -40,19 +41,16 @@ public:
     WeightMatrix embedding_;
     std::vector<LlamaLayer> layers_;
     OutputHead head_;
-    friend Result<std::unique_ptr<Model>> rf::model::load_llama_variant(const gguf::File&, Backend&, HParams,
+    friend Result<std::unique_ptr<Model>> rf::model::load_llama_variant(const gguf::File&, const Placement&, HParams,
                                                                         LlamaVariant);
 };
 
 }  // namespace
 
-Result<std::unique_ptr<Model>> load_llama_variant(const gguf::File& file, Backend& backend, HParams hp,
+Result<std::unique_ptr<Model>> load_llama_variant(const gguf::File& file, const Placement& placement, HParams hp,
                                                   LlamaVariant variant) {
-    WeightLoader w(file, backend);
-    AttentionOptions attention = default_attention(hp, variant.rope);
-    // Llama 3 stores per-pair rope frequency divisors.
-    RF_ASSIGN_OR_RETURN(attention.rope.freq_factors, w.optional_vector(TensorName::RopeFreqs, -1, hp.rope.n_dims / 2));
-    auto model = std::make_unique<LlamaModel>(hp, attention);
+    WeightLoader w(file, placement);
+    auto model = std::make_unique<LlamaModel>(hp, default_attention(hp, variant.rope));
     RF_ASSIGN_OR_RETURN(model->embedding_, w.matrix(TensorName::TokenEmbd, -1, hp.n_embd, hp.n_vocab));
     for (int64_t il = 0; il < hp.n_layer; ++il) {
         LlamaLayer l;
@@ -71,8 +69,8 @@ Result<std::unique_ptr<Model>> load_llama_variant(const gguf::File& file, Backen
     return std::unique_ptr<Model>(std::move(model));
 }
 
-Result<std::unique_ptr<Model>> load_llama(const gguf::File& file, Backend& backend, HParams hp) {
-    return load_llama_variant(file, backend, std::move(hp), LlamaVariant{});
+Result<std::unique_ptr<Model>> load_llama(const gguf::File& file, const Placement& placement, HParams hp) {
+    return load_llama_variant(file, placement, std::move(hp), LlamaVariant{});
 }
 
 }  // namespace rf::model

@@ -15,7 +15,7 @@ struct LlamaVariant {
     bool fused_gate_up = false;
 };
 
-Result<std::unique_ptr<Model>> load_llama_variant(const gguf::File& file, Backend& backend, HParams hp,
+Result<std::unique_ptr<Model>> load_llama_variant(const gguf::File& file, const Placement& placement, HParams hp,
                                                   LlamaVariant variant);
 
 }  // namespace rf::model

@@ -4,11 +4,11 @@
 
 namespace rf::model {
 
-Result<std::unique_ptr<Model>> load_qwen3(const gguf::File& file, Backend& backend, HParams hp) {
+Result<std::unique_ptr<Model>> load_qwen3(const gguf::File& file, const Placement& placement, HParams hp) {
     LlamaVariant variant;
     variant.rope = RopeStyle::Neox;
     variant.attention.qk_norm = true;
-    return load_llama_variant(file, backend, std::move(hp), variant);
+    return load_llama_variant(file, placement, std::move(hp), variant);
 }
 
 }  // namespace rf::model
