@@ -5,6 +5,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <random>
 #include <stdexcept>
 #include <thread>
@@ -192,11 +193,16 @@ Result<BackendSet> make_backends(const DeviceOptions& device, int threads, const
         std::replace(note.begin(), note.end(), '\n', ' ');
         notice("note", note);
     }
-    BackendSet set{.main = std::make_unique<CountingBackend>(std::move(created.backend)), .cpu = nullptr, .split = split};
+    BackendSet set{.main = std::make_unique<InstrumentedBackend>(std::move(created.backend)), .cpu = nullptr, .split = split};
+    if (const char* plan = std::getenv("ROCMFORGE_INJECT_FAULT"); plan && *plan) {
+        RF_ASSIGN_OR_RETURN(FaultInjector faults, FaultInjector::parse(plan));
+        set.main->inject_faults(faults);
+        notice("warning", fmt::format("ROCMFORGE_INJECT_FAULT={}: {} calls will fail on purpose", plan, set.main->name()));
+    }
     if (set.main->name() != "cpu") {
         // The CPU takes the layers the GPU does not (its threads sleep while the GPU computes).
         RF_ASSIGN_OR_RETURN(CreatedBackend cpu, rf::create_backend(cpu_options));
-        set.cpu = std::make_unique<CountingBackend>(std::move(cpu.backend));
+        set.cpu = std::make_unique<InstrumentedBackend>(std::move(cpu.backend));
     }
     return set;
 }

@@ -14,7 +14,7 @@
 #include <CLI/CLI.hpp>
 
 #include "backend/backend.h"
-#include "backend/counting_backend.h"
+#include "backend/instrumented_backend.h"
 #include "engine/loaded_model.h"
 #include "engine/sampler.h"
 
@@ -43,7 +43,7 @@ void add_device_flags(CLI::App& cmd, DeviceOptions& device);
 // layers may be split between the GPU and the CPU, as `split` says. Each counts the operations it
 // runs (what ran where).
 struct BackendSet {
-    std::unique_ptr<CountingBackend> main, cpu;
+    std::unique_ptr<InstrumentedBackend> main, cpu;
     engine::SplitRequest split;
     engine::Devices devices() const { return {main.get(), cpu.get(), split}; }
 };

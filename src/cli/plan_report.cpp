@@ -72,10 +72,9 @@ int run_plan(const std::string& path, const PlanOptions& o) {
     fmt::print("devices:    {}\n", placement.device_names());
     if (backends->cpu) {
         fmt::print("gpu memory: {} free; the plan counts {} of forward state, {} for the output head and per layer "
-                   "its weights and {} of KV cache ({} tokens x {} sequences)\n",
+                   "its weights and {} of KV cache (one context of {} tokens; the pool takes what is left)\n",
                    e.gpu_free_bytes ? format_bytes(e.gpu_free_bytes) : "unknown", format_bytes(e.state_bytes),
-                   format_bytes(e.output_bytes), format_bytes(e.layer_kv_bytes), o.n_ctx ? o.n_ctx : hp->n_ctx_train,
-                   o.parallel);
+                   format_bytes(e.output_bytes), format_bytes(e.layer_kv_bytes), o.n_ctx ? o.n_ctx : hp->n_ctx_train);
         fmt::print("\n{:<6} {:<8} {:>14}\n", "layer", "backend", "gpu weights");
         for (const auto& l : layers)
             fmt::print("{:<6} {:<8} {:>14}{}\n", l["layer"].get<int64_t>(), l["backend"].get<std::string>(),

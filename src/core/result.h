@@ -12,6 +12,9 @@ namespace rf {
 
 struct Error {
     std::string message;
+    // The same call may succeed if made again (a device's momentary shortage, an injected fault);
+    // the engine retries a step that failed so, a bounded number of times.
+    bool transient = false;
 };
 
 template <typename... Args>

@@ -1,6 +1,8 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 namespace rf::engine {
 
@@ -108,6 +110,19 @@ Status Engine::step(std::span<const BatchToken> batch, std::vector<float>& logit
         slots_.push_back(cache_.slot(t.seq, t.pos));
         if (t.want_logits) logit_rows_.push_back(static_cast<int32_t>(i));
     }
+    // A step that failed transiently (the same calls may succeed again) is run again, a bounded
+    // number of times with a growing pause: it rewrites the same cache slots, so nothing of the
+    // failed attempt remains.
+    Status run = run_forward(logits);
+    for (int retry = 0; !run.ok() && run.error().transient && retry < kStepRetries; ++retry) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1 << (2 * retry)));
+        ++retried_steps_;
+        run = run_forward(logits);
+    }
+    return run;
+}
+
+Status Engine::run_forward(std::vector<float>& logits) {
     // A GPU backend selects its device here (the batch upload needs it) and may record the step
     // until end_step, which runs even after an error so that nothing stays half-recorded.
     const std::vector<Backend*>& backends = model_->placement().backends;
@@ -119,12 +134,12 @@ Status Engine::step(std::span<const BatchToken> batch, std::vector<float>& logit
         ++begun;
     }
     if (forward.ok()) forward = state_.set_batch({.tokens = tokens_,
-                                       .positions = positions_,
-                                       .seq_rows = seq_rows_,
-                                       .kv_slots = slots_,
-                                       .block_tables = cache_.block_tables(),
-                                       .max_blocks_per_seq = cache_.max_blocks_per_seq(),
-                                       .logit_rows = logit_rows_});
+                                                  .positions = positions_,
+                                                  .seq_rows = seq_rows_,
+                                                  .kv_slots = slots_,
+                                                  .block_tables = cache_.block_tables(),
+                                                  .max_blocks_per_seq = cache_.max_blocks_per_seq(),
+                                                  .logit_rows = logit_rows_});
     if (forward.ok()) forward = model_->forward(state_);
     Status ended = ok_status();
     for (size_t i = 0; i < begun; ++i) {

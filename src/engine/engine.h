@@ -70,11 +70,17 @@ public:
     // `logits` receives the last token's logits, or every token's when all_logits is set.
     Status feed(int32_t seq, std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits);
 
+    // Steps that failed transiently and were run again (at most kStepRetries times each).
+    static constexpr int kStepRetries = 2;
+    int64_t retried_steps() const { return retried_steps_; }
+
     // Forgets the sequence's positions from `n` on.
     void rewind(int32_t seq, int64_t n) { cache_.truncate(seq, n); }
 
 private:
     Engine(const model::Model& model, EngineOptions options, model::ForwardState state, KvCache cache);
+    // The forward pass over the batch in tokens_ ... logit_rows_, once.
+    Status run_forward(std::vector<float>& logits);
 
     const model::Model* model_;
     EngineOptions options_;
@@ -84,6 +90,7 @@ private:
     std::vector<int32_t> tokens_, positions_, seq_rows_, slots_, logit_rows_;
     std::vector<float> feed_logits_;
     std::vector<BatchToken> feed_batch_;
+    int64_t retried_steps_ = 0;
 };
 
 }  // namespace rf::engine

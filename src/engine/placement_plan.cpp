@@ -65,13 +65,15 @@ Result<model::Placement> plan_split(const gguf::File& file, const model::HParams
     }
     if (tied) e.output_bytes += e.embedding_bytes;
 
+    // A layer on the GPU needs room for one sequence's full context: the engine then sizes the KV
+    // pool to the memory left (as when the whole model is on the GPU), instead of the plan moving
+    // layers to the CPU to make room for every sequence's context.
     const int64_t n_ctx = options.n_ctx > 0 ? options.n_ctx : hp.n_ctx_train;
     const int64_t blocks_per_seq = (n_ctx + options.block_size - 1) / options.block_size;
-    const int64_t blocks = blocks_per_seq * options.max_sequences;
     e.layer_kv_bytes = static_cast<uint64_t>(
-        gpu.kv_block_bytes(KvCache::shape(hp, options.block_size, options.kv_type, 0, 1)) * blocks);
+        gpu.kv_block_bytes(KvCache::shape(hp, options.block_size, options.kv_type, 0, 1)) * blocks_per_seq);
     e.state_bytes = model::ForwardState::planned_bytes(hp, std::min(options.n_batch, n_ctx * options.max_sequences),
-                                                       blocks);
+                                                       blocks_per_seq * options.max_sequences);
     RF_ASSIGN_OR_RETURN(MemoryInfo memory, gpu.memory());
     e.gpu_free_bytes = memory.free_bytes;
 

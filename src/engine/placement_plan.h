@@ -1,7 +1,7 @@
 // Placing a model between a GPU and the CPU (`--gpu-layers N|auto`, `--output-on gpu|cpu`): the
 // first layers on the GPU, the rest on the CPU. With `auto`, as many layers as fit in the GPU's
-// free memory once the forward state, the output head and each layer's share of the KV cache (a
-// full context for every sequence) are counted, as llama.cpp's -ngl would need to be guessed.
+// free memory once the forward state, the output head and each layer's share of the KV cache (one
+// sequence's full context; the pool then takes what memory is left) are counted.
 // A layer holding a weight format the GPU cannot compute with, even converted, stays on the CPU.
 #pragma once
 
@@ -26,7 +26,7 @@ struct SplitRequest {
 struct PlanEstimate {
     std::vector<uint64_t> layer_weight_bytes;  // per layer, as the GPU would hold them
     std::vector<bool> layer_supported;         // per layer: the GPU can hold every weight
-    uint64_t layer_kv_bytes = 0;               // one layer's KV cache for every full context
+    uint64_t layer_kv_bytes = 0;               // one layer's KV cache for one sequence's full context
     uint64_t embedding_bytes = 0, output_bytes = 0, state_bytes = 0;
     uint64_t gpu_free_bytes = 0;               // 0: not known
     uint64_t gpu_budget_bytes = 0;             // what the plan let the GPU part take

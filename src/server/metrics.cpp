@@ -74,7 +74,7 @@ void Metrics::set_placement(std::string placement, std::vector<std::pair<std::st
     layers_per_backend_ = std::move(layers_per_backend);
 }
 
-void Metrics::set_op_counters(std::vector<const CountingBackend*> counters) {
+void Metrics::set_op_counters(std::vector<const InstrumentedBackend*> counters) {
     std::lock_guard lock(mutex_);
     op_counters_ = std::move(counters);
 }
@@ -153,7 +153,7 @@ std::string Metrics::render(const engine::SchedulerStats& s, std::optional<OtlpS
     if (!op_counters_.empty()) {
         out += "# HELP rocmforge_backend_ops_total Operations each backend ran (what ran where).\n"
                "# TYPE rocmforge_backend_ops_total counter\n";
-        for (const CountingBackend* b : op_counters_)
+        for (const InstrumentedBackend* b : op_counters_)
             for (int i = 0; i < kBackendOpCount; ++i)
                 if (const uint64_t n = b->count(static_cast<BackendOp>(i)); n > 0)
                     out += fmt::format("rocmforge_backend_ops_total{{backend=\"{}\",op=\"{}\"}} {}\n",

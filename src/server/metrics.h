@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "backend/counting_backend.h"
+#include "backend/instrumented_backend.h"
 #include "engine/scheduler.h"
 #include "server/otlp_exporter.h"
 
@@ -51,7 +51,7 @@ public:
     // Where the model's layers run: a gauge of layers per backend, and the description as a label.
     void set_placement(std::string placement, std::vector<std::pair<std::string, int64_t>> layers_per_backend);
     // Backends whose operation counts /metrics shows (they must outlive the metrics).
-    void set_op_counters(std::vector<const CountingBackend*> counters);
+    void set_op_counters(std::vector<const InstrumentedBackend*> counters);
 
     // Everything, gauges from `stats`; the span export's counters when there is an exporter.
     std::string render(const engine::SchedulerStats& stats, std::optional<OtlpStats> otlp = std::nullopt) const;
@@ -64,7 +64,7 @@ private:
     Histogram ttft_, itl_, duration_;
     std::string backend_, device_, placement_;
     std::vector<std::pair<std::string, int64_t>> layers_per_backend_;
-    std::vector<const CountingBackend*> op_counters_;
+    std::vector<const InstrumentedBackend*> op_counters_;
 };
 
 }  // namespace rf::server

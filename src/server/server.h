@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "backend/counting_backend.h"
+#include "backend/instrumented_backend.h"
 
 #include "core/result.h"
 #include "engine/scheduler.h"
@@ -44,7 +44,7 @@ struct ServerOptions {
     std::string placement = {};
     std::vector<std::pair<std::string, int64_t>> layers_per_backend = {};
     // The operations each backend ran, counted, for /metrics; empty: not shown.
-    std::vector<const CountingBackend*> op_counters = {};
+    std::vector<const InstrumentedBackend*> op_counters = {};
     // One line per generation request (and its trace ids); null: none.
     std::shared_ptr<const Logger> log = {};
     // Each generation request's spans go to this collector; an empty traces_url: no exporter.

@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "backend/counting_backend.h"
+#include "backend/instrumented_backend.h"
 #include "backend/cpu/cpu_backend.h"
 #include "engine/engine.h"
 #include "engine/placement_plan.h"
@@ -20,8 +20,8 @@
 namespace rf {
 namespace {
 
-std::unique_ptr<CountingBackend> counted_cpu() {
-    return std::make_unique<CountingBackend>(std::make_unique<cpu::CpuBackend>(cpu::CpuBackendOptions{.threads = 2}));
+std::unique_ptr<InstrumentedBackend> counted_cpu() {
+    return std::make_unique<InstrumentedBackend>(std::make_unique<cpu::CpuBackend>(cpu::CpuBackendOptions{.threads = 2}));
 }
 
 std::vector<std::string> shared_models() {
@@ -87,8 +87,8 @@ TEST_P(Hybrid, SplitsComputeWhatOneBackendComputes) {
             EXPECT_EQ(run(**m), reference);
             // The prompt (13 tokens in one step of up to 16), the second sequence's 5, the step of two.
             const uint64_t steps = 3;
-            const auto on = [&](const CountingBackend& b) { return &b == &placement.backend(0) ? 0 : 1; };
-            for (const CountingBackend* b : {first.get(), second.get()}) {
+            const auto on = [&](const InstrumentedBackend& b) { return &b == &placement.backend(0) ? 0 : 1; };
+            for (const InstrumentedBackend* b : {first.get(), second.get()}) {
                 const bool used = std::find(placement.backends.begin(), placement.backends.end(), b) !=
                                   placement.backends.end();
                 const int64_t layers = used ? placement.layers_on(on(*b)) : 0;
@@ -106,10 +106,10 @@ INSTANTIATE_TEST_SUITE_P(SharedModels, Hybrid, ::testing::ValuesIn(shared_models
 });
 
 // A stand-in GPU with a given amount of free memory and, optionally, a weight format it cannot hold.
-class FakeGpu : public CountingBackend {
+class FakeGpu : public InstrumentedBackend {
 public:
     FakeGpu(uint64_t free_bytes, std::optional<TensorType> unsupported)
-        : CountingBackend(std::make_unique<cpu::CpuBackend>(cpu::CpuBackendOptions{.threads = 1})),
+        : InstrumentedBackend(std::make_unique<cpu::CpuBackend>(cpu::CpuBackendOptions{.threads = 1})),
           free_(free_bytes), unsupported_(unsupported) {}
     std::string name() const override { return "fakegpu"; }
     Result<MemoryInfo> memory() const override { return MemoryInfo{.free_bytes = free_, .total_bytes = free_}; }
@@ -149,8 +149,8 @@ TEST(PlacementPlan, AutoTakesTheLayersThatFit) {
         EXPECT_EQ(&p->backend(0), &gpu);
     }
     for (int64_t il = 0; il < 8; ++il) EXPECT_EQ(e.layer_weight_bytes[il], layer_bytes(*file, il));
-    // Keys and values (f32) of 16 blocks of 16 positions for each of the 2 sequences.
-    const uint64_t kv_per_layer = 16 * hp->n_head_kv * (hp->head_dim_k + hp->head_dim_v) * 4 * (256 / 16 * 2);
+    // Keys and values (f32) of one sequence's context: 16 blocks of 16 positions.
+    const uint64_t kv_per_layer = 16 * hp->n_head_kv * (hp->head_dim_k + hp->head_dim_v) * 4 * (256 / 16);
     EXPECT_EQ(e.layer_kv_bytes, kv_per_layer);
     const gguf::TensorInfo* embd = file->find_tensor("token_embd.weight");
     EXPECT_EQ(e.output_bytes, embd->n_bytes + hp->n_embd * 4);  // the tied table and the final norm

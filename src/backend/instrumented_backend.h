@@ -1,7 +1,8 @@
-// A backend that counts the operations it runs and hands each to the backend it wraps: the
-// "what ran where" telemetry of a model whose parts run on several backends (one wrapper per
-// backend; /metrics shows the counts per operation and backend). A count is one relaxed atomic
-// increment per call, nothing next to the work of the call.
+// A backend that hands every call to the backend it wraps, counting the operations it runs (the
+// "what ran where" telemetry of a model whose parts run on several backends: /metrics shows the
+// counts per operation and backend) and failing calls on purpose when given a fault plan
+// (fault_injection.h). A count is one relaxed atomic increment per call, nothing next to the work
+// of the call.
 #pragma once
 
 #include <array>
@@ -10,6 +11,7 @@
 #include <string_view>
 
 #include "backend/backend.h"
+#include "backend/fault_injection.h"
 
 namespace rf {
 
@@ -20,12 +22,15 @@ enum class BackendOp {
 inline constexpr int kBackendOpCount = static_cast<int>(BackendOp::Attention) + 1;
 std::string_view backend_op_name(BackendOp op);  // "matmul", "rms_norm", ...
 
-class CountingBackend : public Backend {
+class InstrumentedBackend : public Backend {
 public:
-    explicit CountingBackend(std::unique_ptr<Backend> inner) : inner_(std::move(inner)) {}
+    explicit InstrumentedBackend(std::unique_ptr<Backend> inner) : inner_(std::move(inner)) {}
 
     uint64_t count(BackendOp op) const { return counts_[static_cast<size_t>(op)].load(std::memory_order_relaxed); }
     Backend& inner() const { return *inner_; }
+    // From now on, calls fail as `plan` says.
+    void inject_faults(const FaultInjector& plan) { faults_ = plan; }
+    uint64_t injected_faults() const { return faults_.injected(); }
 
     std::string name() const override { return inner_->name(); }
     std::string device_name() const override { return inner_->device_name(); }
@@ -33,12 +38,20 @@ public:
     Status begin_step() override { return inner_->begin_step(); }
     Status end_step() override { return inner_->end_step(); }
 
-    Result<DeviceBuffer> allocate(size_t bytes) override { return inner_->allocate(bytes); }
+    Result<DeviceBuffer> allocate(size_t bytes) override {
+        RF_TRY(faults_.check(FaultKind::Alloc));
+        return inner_->allocate(bytes);
+    }
     Status upload(const DeviceBuffer& dst, const void* src, size_t bytes) override {
+        RF_TRY(faults_.check(FaultKind::Copy));
         return inner_->upload(dst, src, bytes);
     }
-    Status download(void* dst, const float* src, size_t n_floats) override { return inner_->download(dst, src, n_floats); }
+    Status download(void* dst, const float* src, size_t n_floats) override {
+        RF_TRY(faults_.check(FaultKind::Copy));
+        return inner_->download(dst, src, n_floats);
+    }
     Result<WeightMatrix> import_weight(const WeightMatrix& host, bool writable) override {
+        RF_TRY(faults_.check(FaultKind::Alloc));
         return inner_->import_weight(host, writable);
     }
     WeightSupport weight_support(TensorType type, int64_t cols) const override {
@@ -70,10 +83,14 @@ public:
                      const BatchLayout& batch, const Act& out) override;
 
 private:
-    void tick(BackendOp op) { counts_[static_cast<size_t>(op)].fetch_add(1, std::memory_order_relaxed); }
+    Status enter(BackendOp op) {
+        counts_[static_cast<size_t>(op)].fetch_add(1, std::memory_order_relaxed);
+        return faults_.check(FaultKind::Op);
+    }
 
     std::unique_ptr<Backend> inner_;
     std::array<std::atomic<uint64_t>, kBackendOpCount> counts_{};
+    FaultInjector faults_;
 };
 
 }  // namespace rf
