@@ -213,23 +213,30 @@ def main():
     ap.add_argument("--check-ids", help="a file of token ids (whitespace separated, as `rocmforge tokenize "
                     "--no-bos` prints) that must equal encode() of --check-text")
     ap.add_argument("--check-text", help="the text those ids are for (default: the whole corpus)")
+    ap.add_argument("--tokenizer", help="with --check-ids: a tokenizer.json written earlier (instead of training)")
+    ap.add_argument("--n-vocab", type=int, default=N_VOCAB, help="vocabulary size (smaller for quick tests)")
     args = ap.parse_args()
 
     start = time.time()
     with open(args.corpus, "r", encoding="utf-8", newline="") as f:
         text = f.read()
     train_text, valid_text = split_corpus(text)
-    n_merges = N_VOCAB - 256 - len(SPECIAL_TOKENS)
-    merges = train_merges(pre_tokenize(train_text), n_merges)
-    if len(merges) != n_merges:
-        sys.exit(f"error: only {len(merges)} merges could be learned")
-    tokens = list(BYTE_CHARS) + [a + b for a, b in merges] + SPECIAL_TOKENS
+    if args.check_ids and args.tokenizer:
+        with open(args.tokenizer, encoding="utf-8") as f:
+            saved = json.load(f)
+        tokens, merges = saved["tokens"], [tuple(m.split(" ", 1)) for m in saved["merges"]]
+    else:
+        n_merges = args.n_vocab - 256 - len(SPECIAL_TOKENS)
+        merges = train_merges(pre_tokenize(train_text), n_merges)
+        if len(merges) != n_merges:
+            sys.exit(f"error: only {len(merges)} merges could be learned")
+        tokens = list(BYTE_CHARS) + [a + b for a, b in merges] + SPECIAL_TOKENS
     if len(set(tokens)) != len(tokens):
         sys.exit("error: duplicate token texts")
     bos = tokens.index("<|endoftext|>")
     im_start, im_end = tokens.index("<|im_start|>"), tokens.index("<|im_end|>")
     enc = Encoder(tokens, merges)
-    print(f"trained {len(merges)} merges in {time.time() - start:.1f} s", file=sys.stderr)
+    print(f"{len(merges)} merges ready in {time.time() - start:.1f} s", file=sys.stderr)
 
     if args.check_ids:
         check_text = text
@@ -276,7 +283,7 @@ def main():
                    "parts": {"train": len(train_ids), "chat": len(chat_ids), "valid": len(valid_ids)},
                    "split": {"corpus_bytes": len(text.encode("utf-8")),
                              "train_bytes": len(train_text.encode("utf-8"))},
-                   "bos_token_id": bos, "model": MODEL, "train": TRAIN}, f, indent=1)
+                   "bos_token_id": bos, "model": dict(MODEL, n_vocab=len(tokens)), "train": TRAIN}, f, indent=1)
     print(f"train {len(train_ids)} ids, chat {len(chat_ids)} ids, valid {len(valid_ids)} ids; "
           f"{time.time() - start:.1f} s; wrote {args.out}")
 
