@@ -8,6 +8,7 @@
 // first token is context only and the others are predicted. The loss is the mean negative
 // log-likelihood (natural log, from a float64 log-softmax of the logits) over all predicted tokens;
 // perplexity = exp(loss).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>

@@ -1,6 +1,7 @@
 // End-to-end: `rocmforge perplexity` against the same protocol computed here from the engine's
 // logits fed one token at a time (the command feeds each chunk in one batch), with a direct
 // float64 log-softmax (issue 20).
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
