@@ -48,7 +48,7 @@ double expected_loss(const std::string& model_path, const std::string& text, int
     double sum = 0;
     scored = 0;
     for (size_t start = 0; start < ids.size(); start += static_cast<size_t>(chunk)) {
-        auto engine = engine::Engine::create(**model, *backend, {.n_ctx = 64, .n_batch = 1});
+        auto engine = engine::Engine::create(**model, {.n_ctx = 64, .n_batch = 1});
         EXPECT_TRUE(engine.ok());
         int32_t previous = tok->special().bos;
         for (size_t j = start; j < std::min(ids.size(), start + static_cast<size_t>(chunk)); ++j) {
