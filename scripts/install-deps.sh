@@ -9,6 +9,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
   libpcre2-dev libicu-dev
   libcpp-httplib-dev
+  python3  # tools/demo_model and its pipeline test (test_demo_export)
   hipcc libamdhip64-dev rocm-device-libs  # compile-only HIP check of the GPU kernels
 )
 

@@ -26,6 +26,7 @@ void add_generate_command(CLI::App& app, CommandContext& ctx);
 void add_chat_command(CLI::App& app, CommandContext& ctx);
 void add_quantize_command(CLI::App& app, CommandContext& ctx);
 void add_bench_command(CLI::App& app, CommandContext& ctx);
+void add_perplexity_command(CLI::App& app, CommandContext& ctx);
 void add_template_command(CLI::App& app, CommandContext& ctx);
 void add_tokenize_command(CLI::App& app, CommandContext& ctx);  // tokenize and detokenize
 void add_serve_command(CLI::App& app, CommandContext& ctx);

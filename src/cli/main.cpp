@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
     rf::cli::add_chat_command(app, ctx);
     rf::cli::add_quantize_command(app, ctx);
     rf::cli::add_bench_command(app, ctx);
+    rf::cli::add_perplexity_command(app, ctx);
     rf::cli::add_template_command(app, ctx);
     rf::cli::add_tokenize_command(app, ctx);
     rf::cli::add_serve_command(app, ctx);
