@@ -233,6 +233,27 @@ TEST(CliBench, TimesEveryTestAtEveryDepth) {
 
 // `devices` exists in every build; one without CUDA, or a machine without a GPU, says so plainly
 // and succeeds; a self-test needs a GPU.
+// inspect --plan: on the CPU everything is one part; --gpu-layers with --device cpu is refused.
+TEST(CliInspect, PlanShowsWhereEachPartRuns) {
+    RF_REQUIRE_SHARED();
+    const std::string model = shared_path("models/llama-gqa-q8_0.gguf").string();
+    auto r = run_command(rocmforge("inspect --plan --device cpu --json " + model + " 2>&1"));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto j = nlohmann::json::parse(r.output);
+    EXPECT_EQ(j["placement"], "cpu: embedding, layers 0-1, output");
+    EXPECT_EQ(j["layers"].size(), 2u);
+    EXPECT_EQ(j["layers"][1]["backend"], "cpu");
+    auto text = run_command(rocmforge("inspect --plan --device cpu " + model + " 2>&1"));
+    EXPECT_EQ(text.exit_code, 0) << text.output;
+    EXPECT_NE(text.output.find("placement:  cpu: embedding, layers 0-1, output"), std::string::npos) << text.output;
+    auto refused = run_command(rocmforge("inspect --plan --device cpu --gpu-layers 1 " + model + " 2>&1"));
+    EXPECT_EQ(refused.exit_code, 1) << refused.output;
+    EXPECT_NE(refused.output.find("asks for the GPU"), std::string::npos) << refused.output;
+    auto bad = run_command(rocmforge("inspect --plan --gpu-layers many " + model + " 2>&1"));
+    EXPECT_EQ(bad.exit_code, 2) << bad.output;
+    EXPECT_NE(bad.output.find("number of layers or auto"), std::string::npos) << bad.output;
+}
+
 TEST(CliDevices, AnswersInEveryBuild) {
     auto r = run_command(rocmforge("devices 2>&1"));
 #if defined(ROCMFORGE_HAVE_CUDA)

@@ -420,5 +420,66 @@ TEST_F(HttpTest, BackendInfoIsAnEscapedLabelSet) {
     EXPECT_EQ(parse_json(models->body)["data"][0]["backend"], "cpu");
 }
 
+// Where the model runs: the placement, layers per backend, and the operations each backend ran.
+TEST_F(HttpTest, PlacementAndOperationCountsAreShown) {
+    class Idle : public Backend {  // only its name and counts are read
+    public:
+        std::string name() const override { return "cuda"; }
+        std::string device_name() const override { return "a card"; }
+        Result<MemoryInfo> memory() const override { return MemoryInfo{}; }
+        Result<DeviceBuffer> allocate(size_t) override { return make_error("none"); }
+        Status upload(const DeviceBuffer&, const void*, size_t) override { return ok_status(); }
+        Status download(void*, const float*, size_t) override { return ok_status(); }
+        Result<WeightMatrix> import_weight(const WeightMatrix& w, bool) override { return w; }
+        Result<std::unique_ptr<KvStorage>> create_kv_storage(const KvCacheShape&) override { return make_error("none"); }
+        int64_t kv_block_bytes(const KvCacheShape&) const override { return 0; }
+        Status matmul(const WeightMatrix&, const Act&, const Act&) override { return ok_status(); }
+        Status matmul_experts(const WeightMatrix&, const int32_t*, int64_t, const Act&, const Act&) override { return ok_status(); }
+        Status route_top_k(const Act&, int64_t, bool, int32_t*, float*) override { return ok_status(); }
+        Status combine_experts(const Act&, const float*, int64_t, const Act&) override { return ok_status(); }
+        Status gather_rows(const Act&, const int32_t*, const Act&) override { return ok_status(); }
+        Status embed(const WeightMatrix&, const int32_t*, const Act&) override { return ok_status(); }
+        Status rms_norm(const Act&, ParamVector, float, const Act&) override { return ok_status(); }
+        Status rms_norm_heads(const Act&, int64_t, ParamVector, float) override { return ok_status(); }
+        Status rope(const Act&, int64_t, const int32_t*, const RopeConfig&) override { return ok_status(); }
+        Status add(const Act&, const Act&, const Act&) override { return ok_status(); }
+        Status add_bias(const Act&, ParamVector) override { return ok_status(); }
+        Status scale(const Act&, float) override { return ok_status(); }
+        Status softcap(const Act&, float) override { return ok_status(); }
+        Status gated_activation(GatedActivation, const Act&, const Act&, const Act&) override { return ok_status(); }
+        Status softmax_rows(const Act&) override { return ok_status(); }
+        Status store_kv(KvStorage&, int64_t, const Act&, const Act&, const BatchLayout&) override { return ok_status(); }
+        Status attention(KvStorage&, int64_t, const Act&, const AttentionConfig&, const BatchLayout&,
+                         const Act&) override {
+            return ok_status();
+        }
+    };
+    struct NoStorage : KvStorage {
+        KvCacheShape none;
+        const KvCacheShape& shape() const override { return none; }
+    } storage;
+    InstrumentedBackend gpu(std::make_unique<Idle>());
+    ASSERT_TRUE(gpu.matmul({}, {}, {}).ok());
+    ASSERT_TRUE(gpu.matmul({}, {}, {}).ok());
+    ASSERT_TRUE(gpu.attention(storage, 0, {}, {}, {}, {}).ok());
+    start(1ms, {.backend = "cuda+cpu",
+                .device = "a card + a cpu",
+                .placement = "cuda: layers 0-15, output; cpu: embedding, layers 16-31",
+                .layers_per_backend = {{"cuda", 16}, {"cpu", 16}},
+                .op_counters = {&gpu}});
+    auto m = harness->client().Get("/metrics");
+    ASSERT_TRUE(m);
+    for (const char* line : {"rocmforge_placement_info{placement=\"cuda: layers 0-15, output; cpu: embedding, layers 16-31\"} 1\n",
+                             "rocmforge_placement_layers{backend=\"cuda\"} 16\n",
+                             "rocmforge_placement_layers{backend=\"cpu\"} 16\n",
+                             "rocmforge_backend_ops_total{backend=\"cuda\",op=\"matmul\"} 2\n",
+                             "rocmforge_backend_ops_total{backend=\"cuda\",op=\"attention\"} 1\n"})
+        EXPECT_NE(m->body.find(line), std::string::npos) << line << "\n" << m->body;
+    EXPECT_EQ(m->body.find("op=\"rms_norm\""), std::string::npos) << "operations that never ran are left out";
+    auto models = harness->client().Get("/v1/models");
+    ASSERT_TRUE(models);
+    EXPECT_EQ(parse_json(models->body)["data"][0]["placement"], "cuda: layers 0-15, output; cpu: embedding, layers 16-31");
+}
+
 }  // namespace
 }  // namespace rf::server
