@@ -377,6 +377,10 @@ bool SchedulerImpl::step() {
     if (batch_.empty()) return false;
 
     if (auto done = engine_.step(batch_, logits_); !done.ok()) {
+        {
+            std::lock_guard lock(mu_);
+            ++stats_.failed_steps;
+        }
         for (auto& [r, n] : batch_requests_)
             if (!r->finished)
                 finish(*r, StopReason::Cancelled, "the forward step failed: " + done.error().message, Outcome::Failed);
@@ -494,6 +498,7 @@ void SchedulerImpl::refresh_kv_stats() {
     stats_.kv_blocks_used = cache.used_blocks();
     stats_.kv_blocks_cached = cache.cached_blocks();
     stats_.kv_evictions = cache.evictions();
+    stats_.retried_steps = engine_.retried_steps();
 }
 
 void SchedulerImpl::update_statuses() {

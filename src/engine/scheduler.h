@@ -104,6 +104,8 @@ struct SchedulerStats {
     int64_t generated_tokens = 0;
     int64_t preemptions = 0;           // running requests sent back to the queue to free KV blocks
     int64_t kv_evictions = 0;          // cached blocks evicted to make room
+    int64_t retried_steps = 0;         // steps run again after a transient device failure
+    int64_t failed_steps = 0;          // steps that failed (their requests ended with the error)
 };
 
 enum class SubmitError { Invalid, Overloaded, ShuttingDown };

@@ -126,6 +126,9 @@ std::string Metrics::render(const engine::SchedulerStats& s, std::optional<OtlpS
     gauge(out, "rocmforge_prefix_cache_hit_rate", "Hit tokens / lookup tokens since start.",
           s.prefix_lookup_tokens > 0 ? static_cast<double>(s.prefix_hit_tokens) / s.prefix_lookup_tokens : 0.0);
     counter(out, "rocmforge_scheduler_steps_total", "Forward steps run by the scheduler.", s.steps);
+    counter(out, "rocmforge_steps_retried_total", "Steps run again after a transient device failure.", s.retried_steps);
+    counter(out, "rocmforge_steps_failed_total", "Steps that failed; their requests ended with the error.",
+            s.failed_steps);
     counter(out, "rocmforge_computed_prompt_tokens_total", "Prompt tokens computed (not reused).", s.prompt_tokens);
     if (otlp) {
         counter(out, "rocmforge_otlp_spans_exported_total", "Spans the OTLP collector accepted.", otlp->exported);

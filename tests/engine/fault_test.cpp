@@ -108,6 +108,8 @@ TEST(Faults, SchedulerFailsOnlyTheAffectedRequestsAndKeepsServing) {
         EXPECT_EQ(o.tokens.size(), 8u);
     }
     EXPECT_EQ(f.backend.injected_faults(), 1u);
+    EXPECT_EQ((*s)->stats().retried_steps, 1);
+    EXPECT_EQ((*s)->stats().failed_steps, 0);
     // The device is lost: every request ends once, failed, with the error; none hangs.
     Collector lost;
     f.inject("op:1:sticky");
@@ -128,6 +130,7 @@ TEST(Faults, SchedulerFailsOnlyTheAffectedRequestsAndKeepsServing) {
     EXPECT_FALSE(back.get(0).finished->failed);
     const SchedulerStats st = (*s)->stats();
     EXPECT_EQ(st.kv_blocks_used, 0);
+    EXPECT_GE(st.failed_steps, 1);
 }
 
 }  // namespace

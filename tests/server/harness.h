@@ -25,6 +25,12 @@ public:
         port_ = port.ok() ? *port : 0;
         server_->set_ready(true);
         thread_ = std::thread([this] { server_->run(); });
+        // Until the accept loop runs, a stop() would be lost and the run thread would never end:
+        // wait for /health to answer (a test that stops at once hung on a loaded machine).
+        httplib::Client probe("127.0.0.1", port_);
+        probe.set_connection_timeout(std::chrono::seconds(1));
+        for (int i = 0; i < 200 && port_ > 0 && !probe.Get("/health"); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     ~ServerHarness() { stop(); }
 
