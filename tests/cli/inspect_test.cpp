@@ -199,9 +199,11 @@ TEST(CliBench, TimesEveryTestAtEveryDepth) {
     // CSV (a header, quoted text) and JSON lines give the same rows; comma lists as llama-bench takes.
     auto csv = run_command(rocmforge("bench -m " + model.string() + " -p 4,8 -n 0 -r 1 -t 2 --device cpu -o csv"));
     ASSERT_EQ(csv.exit_code, 0) << csv.output;
-    EXPECT_EQ(csv.output.rfind("model,file,size_bytes,parameters,backend,device,threads,test,tokens,depth,sequences,avg_ts,stddev_ts\n", 0),
+    EXPECT_EQ(csv.output.rfind("model,file,size_bytes,parameters,backend,device,gpu_layers,threads,test,tokens,depth,sequences,avg_ts,stddev_ts\n", 0),
               0u) << csv.output;
     EXPECT_NE(csv.output.find(",\"pp4\",4,0,"), std::string::npos) << csv.output;
+    EXPECT_NE(csv.output.find(",\"cpu\",\""), std::string::npos) << csv.output;
+    EXPECT_NE(csv.output.find("\",0,2,\"pp4\""), std::string::npos) << "no layer on a GPU: " << csv.output;
     EXPECT_NE(csv.output.find(",\"pp8\",8,0,"), std::string::npos) << csv.output;
     auto jsonl = run_command(rocmforge("bench -m " + model.string() + " -p 4,8 -n 0 -r 1 -t 2 --device cpu -o jsonl"));
     ASSERT_EQ(jsonl.exit_code, 0) << jsonl.output;
