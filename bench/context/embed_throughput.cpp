@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
     if (!backend) return fail(backend.error());
     auto model = rf::engine::LoadedModel::open(model_path, *backend->backend);
     if (!model) return fail(model.error());
-    auto embedder = rf::engine::Embedder::create(*model->model, *backend->backend, *model->tokenizer,
+    auto embedder = rf::engine::Embedder::create(*model->model, *model->tokenizer,
                                                  {.n_ctx = words * 8 + 16});
     if (!embedder) return fail(embedder.error());
 

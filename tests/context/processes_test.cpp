@@ -24,7 +24,7 @@ struct Opened {
     std::unique_ptr<engine::Embedder> embedder;
     std::unique_ptr<ContextStore> store;
     explicit Opened(const std::string& dir) {
-        auto e = engine::Embedder::create(*model.model, *model.backend, *model.tok, {.n_ctx = 128});
+        auto e = engine::Embedder::create(*model.model, *model.tok, {.n_ctx = 128});
         if (!e.ok()) return;
         embedder = std::move(*e);
         auto s = ContextStore::open(dir, *embedder, "tiny#mean", {.chunks = {.tokens = 64, .overlap = 8}});

@@ -18,7 +18,7 @@ struct Fixture {
     std::unique_ptr<engine::Embedder> embedder;
     test::TempDir dir;
     Fixture() {
-        auto e = engine::Embedder::create(*model.model, *model.backend, *model.tok, {.n_ctx = 128});
+        auto e = engine::Embedder::create(*model.model, *model.tok, {.n_ctx = 128});
         EXPECT_TRUE(e.ok()) << e.error().message;
         embedder = std::move(*e);
     }
