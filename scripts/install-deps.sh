@@ -10,6 +10,7 @@ packages=(
   libpcre2-dev libicu-dev
   libcpp-httplib-dev
   python3  # tools/demo_model and its pipeline test (test_demo_export)
+  libsqlite3-dev libhnswlib-dev  # the context store (ROCMFORGE_CONTEXT)
   hipcc libamdhip64-dev rocm-device-libs  # compile-only HIP check of the GPU kernels
 )
 

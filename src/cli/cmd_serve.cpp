@@ -11,6 +11,11 @@
 
 #include "cli/commands.h"
 #include "cli/generation_options.h"
+#include "engine/embedder.h"
+#ifdef ROCMFORGE_HAVE_CONTEXT
+#include "context/store.h"
+#include "context/store_dir.h"
+#endif
 #include "engine/loaded_model.h"
 #include "engine/scheduler.h"
 #include "server/server.h"
@@ -40,8 +45,41 @@ struct ServeOptions {
     std::string alias;
     std::string otlp_endpoint;
     std::string log_format = "text";
+    bool embeddings = false;          // /v1/embeddings from the served model
+    std::string embedding_model;      // ... or from this one
+    int64_t embedding_ctx = 512;
+    std::string pooling = "mean";
+    bool context = false;             // /v1/context/... over a store in context_db
+    std::string context_db;
     server::ServerOptions http;
 };
+
+// The model behind /v1/embeddings: the served one, or a second file loaded on the same backend.
+struct EmbeddingSource {
+    engine::LoadedModel separate;  // only with --embedding-model
+    std::unique_ptr<engine::Embedder> embedder;
+};
+
+Result<EmbeddingSource> make_embedding_source(const ServeOptions& o, Backend& backend, const engine::LoadedModel& served,
+                                              engine::Scheduler& scheduler, FileLoad file_load) {
+    EmbeddingSource src;
+    RF_ASSIGN_OR_RETURN(engine::Pooling pooling, engine::parse_pooling(o.pooling));
+    const model::Model* model = served.model.get();
+    const tokenizer::Tokenizer* tok = served.tokenizer.get();
+    if (!o.embedding_model.empty()) {
+        RF_ASSIGN_OR_RETURN(src.separate, engine::LoadedModel::open(o.embedding_model, backend, file_load));
+        model = src.separate.model.get();
+        tok = src.separate.tokenizer.get();
+    }
+    RF_ASSIGN_OR_RETURN(src.embedder,
+                        engine::Embedder::create(*model, *tok,
+                                                 {.n_ctx = o.embedding_ctx,
+                                                  .pooling = pooling,
+                                                  .gate = [&scheduler](const std::function<Status()>& work) {
+                                                      return scheduler.run_between_steps(work);
+                                                  }}));
+    return src;
+}
 
 // Waits for SIGINT/SIGTERM (blocked in every thread, so only this one sees them) and stops the
 // server; polls `done` so that it also ends when the server stops by itself.
@@ -116,6 +154,32 @@ int run_serve(ServeOptions o) {
                                                 .step_token_budget = o.n_batch,
                                                 .prefix_caching = !o.no_prefix_cache});
     if (!scheduler) return fail(scheduler.error());
+    EmbeddingSource embedding;
+    if (o.embeddings || !o.embedding_model.empty() || o.context) {
+        // A separate embedding model goes on the main backend whole.
+        auto made = make_embedding_source(o, *backends->main, m, **scheduler, file_load(o.loading, *backends));
+        if (!made) return fail(made.error());
+        embedding = std::move(*made);
+        o.http.embedder = embedding.embedder.get();
+        if (!o.embedding_model.empty())
+            o.http.embedding_model_id = std::filesystem::path(o.embedding_model).filename().string();
+        log->info(fmt::format("embeddings: {} dimensions, {} pooling, up to {} tokens per input",
+                              embedding.embedder->dimension(), o.pooling, embedding.embedder->n_ctx()));
+    }
+#ifdef ROCMFORGE_HAVE_CONTEXT
+    std::unique_ptr<context::ContextStore> store;
+    if (o.context) {
+        auto dir = context::store_dir(o.context_db);
+        if (!dir) return fail(dir.error(), kExitUsage);
+        const std::string& source = o.embedding_model.empty() ? o.model_path : o.embedding_model;
+        auto opened = context::ContextStore::open(*dir, *embedding.embedder,
+                                                  context::embedding_model_key(source, *engine::parse_pooling(o.pooling)));
+        if (!opened) return fail(opened.error());
+        store = std::move(*opened);
+        o.http.context = store.get();
+        log->info(fmt::format("context store in {}", *dir));
+    }
+#endif
     o.http.model_id = o.alias.empty() ? std::filesystem::path(o.model_path).filename().string() : o.alias;
     o.http.max_body_bytes = static_cast<size_t>(o.max_body_mib) << 20;
     o.http.request_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout_s * 1000));
@@ -193,6 +257,20 @@ void add_serve_command(CLI::App& app, CommandContext& ctx) {
     cmd->add_option("--otlp-endpoint", o->otlp_endpoint,
                     "Send each request's trace to this OpenTelemetry collector (OTLP/HTTP JSON, e.g. "
                     "http://localhost:4318; default: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT)");
+    cmd->add_flag("--embeddings", o->embeddings,
+                  "Serve POST /v1/embeddings from the model (its final hidden state, pooled and normalised)");
+    cmd->add_option("--embedding-model", o->embedding_model, "Serve POST /v1/embeddings from this GGUF model instead");
+    cmd->add_option("--embedding-ctx", o->embedding_ctx, "Most tokens per embedding input (0: the model's training "
+                                                         "context)")
+        ->check(number_in(0, 1 << 20));
+    cmd->add_option("--pooling", o->pooling, "How token rows become one embedding: mean or last")
+        ->check(CLI::IsMember({"mean", "last"}));
+#ifdef ROCMFORGE_HAVE_CONTEXT
+    cmd->add_flag("--context", o->context, "Serve the context store at /v1/context/... (embeds with the model, as "
+                                           "--embeddings)");
+    cmd->add_option("--context-db", o->context_db, "Context store directory (default: $ROCMFORGE_CONTEXT_DIR, else "
+                                                   "$XDG_DATA_HOME/rocmforge/context)");
+#endif
     cmd->add_option("--log-format", o->log_format, "Log lines as text or json (with trace ids)")
         ->check(CLI::IsMember({"text", "json"}));
     cmd->callback([o, &ctx] { ctx.exit_code = run_serve(*o); });

@@ -32,5 +32,6 @@ void add_tokenize_command(CLI::App& app, CommandContext& ctx);  // tokenize and 
 void add_serve_command(CLI::App& app, CommandContext& ctx);
 void add_status_command(CLI::App& app, CommandContext& ctx);
 void add_cancel_command(CLI::App& app, CommandContext& ctx);
+void add_context_command(CLI::App& app, CommandContext& ctx);  // only with ROCMFORGE_CONTEXT
 
 }  // namespace rf::cli

@@ -48,6 +48,9 @@ int main(int argc, char** argv) {
     rf::cli::add_status_command(app, ctx);
     rf::cli::add_cancel_command(app, ctx);
     rf::cli::add_devices_command(app, ctx);
+#ifdef ROCMFORGE_HAVE_CONTEXT
+    rf::cli::add_context_command(app, ctx);
+#endif
 
     std::vector<std::string> args = rf::cli::translate_llama_spellings(argc, argv);
     if (unknown_command(app, args)) return rf::cli::kExitUsage;

@@ -95,6 +95,14 @@ Result<Engine> Engine::create(const model::Model& model, EngineOptions o) {
 }
 
 Status Engine::step(std::span<const BatchToken> batch, std::vector<float>& logits) {
+    return run_step(batch, /*hidden_only=*/false, logits);
+}
+
+Status Engine::step_hidden(std::span<const BatchToken> batch, std::vector<float>& hidden) {
+    return run_step(batch, /*hidden_only=*/true, hidden);
+}
+
+Status Engine::run_step(std::span<const BatchToken> batch, bool hidden_only, std::vector<float>& out) {
     if (batch.empty() || static_cast<int64_t>(batch.size()) > options_.n_batch)
         return make_error("a step takes 1 to {} tokens, not {}", options_.n_batch, batch.size());
     tokens_.clear(); positions_.clear(); seq_rows_.clear(); slots_.clear(); logit_rows_.clear();
@@ -113,16 +121,16 @@ Status Engine::step(std::span<const BatchToken> batch, std::vector<float>& logit
     // A step that failed transiently (the same calls may succeed again) is run again, a bounded
     // number of times with a growing pause: it rewrites the same cache slots, so nothing of the
     // failed attempt remains.
-    Status run = run_forward(logits);
+    Status run = run_forward(hidden_only, out);
     for (int retry = 0; !run.ok() && run.error().transient && retry < kStepRetries; ++retry) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1 << (2 * retry)));
         ++retried_steps_;
-        run = run_forward(logits);
+        run = run_forward(hidden_only, out);
     }
     return run;
 }
 
-Status Engine::run_forward(std::vector<float>& logits) {
+Status Engine::run_forward(bool hidden_only, std::vector<float>& out) {
     // A GPU backend selects its device here (the batch upload needs it) and may record the step
     // until end_step, which runs even after an error so that nothing stays half-recorded.
     const std::vector<Backend*>& backends = model_->placement().backends;
@@ -139,7 +147,8 @@ Status Engine::run_forward(std::vector<float>& logits) {
                                                   .kv_slots = slots_,
                                                   .block_tables = cache_.block_tables(),
                                                   .max_blocks_per_seq = cache_.max_blocks_per_seq(),
-                                                  .logit_rows = logit_rows_});
+                                                  .logit_rows = logit_rows_,
+                                                  .hidden_only = hidden_only});
     if (forward.ok()) forward = model_->forward(state_);
     Status ended = ok_status();
     for (size_t i = 0; i < begun; ++i) {
@@ -148,9 +157,11 @@ Status Engine::run_forward(std::vector<float>& logits) {
     }
     RF_TRY(forward);
     RF_TRY(ended);
-    const size_t n = logit_rows_.size() * static_cast<size_t>(n_vocab());
-    logits.resize(n);
-    return model_->placement().backend(model_->placement().output).download(logits.data(), state_.logits().data, n);
+    // The logits, or the final-norm rows before them (hidden_only), live with the output head.
+    const Act rows = hidden_only ? state_.logit_inputs() : state_.logits();
+    const size_t n = logit_rows_.size() * static_cast<size_t>(hidden_only ? hparams().n_embd : n_vocab());
+    out.resize(n);
+    return model_->placement().backend(model_->placement().output).download(out.data(), rows.data, n);
 }
 
 Status Engine::feed(int32_t seq, std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits) {

@@ -65,6 +65,9 @@ public:
     // The logits of the tokens that
     // want them are written to `logits`, n_vocab floats each, in batch order.
     Status step(std::span<const BatchToken> batch, std::vector<float>& logits);
+    // The same step, but `hidden` receives the final hidden state (after the output norm, before
+    // the vocabulary product, which is skipped) of the tokens that want logits: n_embd floats each.
+    Status step_hidden(std::span<const BatchToken> batch, std::vector<float>& hidden);
 
     // Appends `tokens` to sequence `seq` (positions continue from its length), in batches of n_batch.
     // `logits` receives the last token's logits, or every token's when all_logits is set.
@@ -78,9 +81,12 @@ public:
     void rewind(int32_t seq, int64_t n) { cache_.truncate(seq, n); }
 
 private:
+    // Builds the step and runs it (again when it fails transiently); `out` receives the logits or,
+    // with hidden_only, the final-norm rows of the tokens that want them.
+    Status run_step(std::span<const BatchToken> batch, bool hidden_only, std::vector<float>& out);
     Engine(const model::Model& model, EngineOptions options, model::ForwardState state, KvCache cache);
     // The forward pass over the batch in tokens_ ... logit_rows_, once.
-    Status run_forward(std::vector<float>& logits);
+    Status run_forward(bool hidden_only, std::vector<float>& out);
 
     const model::Model* model_;
     EngineOptions options_;

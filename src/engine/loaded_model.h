@@ -38,6 +38,9 @@ struct LoadedModel {
     // only when layers land on the CPU (a model all on the GPU needs no copy in host memory).
     static Result<LoadedModel> load(const std::string& path, const Devices& devices, EngineOptions options,
                                     FileLoad file_load = FileLoad::Map, const MappedFile::Progress& progress = {});
+    // The same without an engine (null), for users that make their own (an Embedder).
+    static Result<LoadedModel> open(const std::string& path, Backend& backend, FileLoad file_load = FileLoad::Map,
+                                    const MappedFile::Progress& progress = {});
 };
 
 }  // namespace rf::engine

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -53,10 +54,13 @@ public:
     bool cancel(uint64_t id) override;
     std::optional<RequestStatus> status(uint64_t id) const override;
     SchedulerStats stats() const override;
+    Status run_between_steps(const std::function<Status()>& work) override;
     void shutdown(std::chrono::milliseconds deadline) override;
 
 private:
     void run();
+    // Runs the work handed to run_between_steps (loop thread, no lock held while it runs).
+    void run_tasks();
     // Under mu_: queued or running requests that are cancelled, timed out, or cut by shutdown.
     void collect_doomed(std::vector<std::pair<RequestPtr, std::string>>& doomed, Clock::time_point now);
     // Under mu_: admits from the head of the queue while there is room.
@@ -93,6 +97,11 @@ private:
     mutable std::mutex mu_;
     std::condition_variable wake_, drained_;
     std::deque<RequestPtr> queue_;
+    struct Task {
+        const std::function<Status()>* work;
+        std::promise<Status> done;
+    };
+    std::deque<Task> tasks_;  // run_between_steps, in arrival order
     std::unordered_map<uint64_t, RequestPtr> live_;  // queued and running
     std::unordered_map<uint64_t, RequestStatus> statuses_;
     std::deque<uint64_t> finished_order_;
@@ -191,17 +200,43 @@ void SchedulerImpl::shutdown(std::chrono::milliseconds deadline) {
     if (thread_.joinable()) thread_.join();
 }
 
+Status SchedulerImpl::run_between_steps(const std::function<Status()>& work) {
+    std::future<Status> done;
+    {
+        std::lock_guard lock(mu_);
+        if (stop_) return make_error("the scheduler has stopped");
+        tasks_.push_back({&work, {}});
+        done = tasks_.back().done.get_future();
+        wake_.notify_all();
+    }
+    return done.get();
+}
+
+void SchedulerImpl::run_tasks() {
+    std::deque<Task> tasks;
+    {
+        std::lock_guard lock(mu_);
+        tasks.swap(tasks_);
+    }
+    for (Task& t : tasks) t.done.set_value((*t.work)());
+}
+
 void SchedulerImpl::run() {
     std::vector<std::pair<RequestPtr, std::string>> doomed;
     while (true) {
         doomed.clear();
         {
             std::unique_lock lock(mu_);
-            wake_.wait(lock, [&] { return stop_ || !queue_.empty() || !running_.empty(); });
-            if (stop_ && live_.empty()) return;
+            wake_.wait(lock, [&] { return stop_ || !queue_.empty() || !running_.empty() || !tasks_.empty(); });
+            if (stop_ && live_.empty()) {
+                lock.unlock();
+                run_tasks();  // those that came before stop_: still answered
+                return;
+            }
             const auto now = Clock::now();
             collect_doomed(doomed, now);
         }
+        run_tasks();
         for (auto& [r, error] : doomed) finish(*r, StopReason::Cancelled, std::move(error));
         std::erase_if(running_, [](const RequestPtr& r) { return r->finished || r->seq < 0; });
         {

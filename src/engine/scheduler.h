@@ -129,6 +129,10 @@ public:
     virtual bool cancel(uint64_t id) = 0;
     virtual std::optional<RequestStatus> status(uint64_t id) const = 0;
     virtual SchedulerStats stats() const = 0;
+    // Runs `work` on the loop thread between two forward steps and waits for it: work that must not
+    // overlap a step on the same backend (an embedding engine's steps). An Error when the scheduler
+    // has stopped, else what `work` returns.
+    virtual Status run_between_steps(const std::function<Status()>& work) = 0;
     // Stops admitting (submit answers ShuttingDown), lets queued and running requests finish until
     // `deadline`, cancels what is left, and stops the loop. Idempotent.
     virtual void shutdown(std::chrono::milliseconds deadline) = 0;

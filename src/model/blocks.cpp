@@ -124,6 +124,7 @@ Status output_logits(ForwardState& s, const OutputHead& head, float norm_eps) {
     const Act rows = s.logit_inputs();
     RF_TRY(be.gather_rows(s.residual(), s.logit_rows(), rows));
     RF_TRY(be.rms_norm(rows, head.norm, norm_eps, rows));
+    if (s.hidden_only()) return ok_status();  // embeddings read the normed rows
     RF_TRY(be.matmul(head.output, rows, s.logits()));
     if (head.softcap > 0.0f) RF_TRY(be.softcap(s.logits(), head.softcap));
     return ok_status();

@@ -72,7 +72,7 @@ Status self_attention(ForwardState& s, const AttentionWeights& w, const Attentio
 Status feed_forward(ForwardState& s, const FeedForwardWeights& w, const Act& in, const Act& out);
 // Uses scratch slots 0..3.
 Status mixture_of_experts(ForwardState& s, const MoeWeights& w, const Act& in, const Act& out);
-// Final norm and logits of the rows the batch asks for.
+// Final norm and logits of the rows the batch asks for (only the norm when it wants hidden rows).
 Status output_logits(ForwardState& s, const OutputHead& head, float norm_eps);
 
 }  // namespace rf::model

@@ -142,6 +142,7 @@ Status ForwardState::set_batch(const StepBatch& b) {
     n_tokens_ = n;
     n_logit_rows_ = static_cast<int64_t>(b.logit_rows.size());
     current_ = placement_.input;
+    hidden_only_ = b.hidden_only;
     return ok_status();
 }
 

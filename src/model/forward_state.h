@@ -24,6 +24,8 @@ struct StepBatch {
     std::span<const int32_t> block_tables;
     int64_t max_blocks_per_seq = 0;
     std::span<const int32_t> logit_rows;  // tokens whose logits are wanted, in output order
+    // Only the final-norm rows of logit_rows are wanted (embeddings), not the vocabulary product.
+    bool hidden_only = false;
 };
 
 class ForwardState {
@@ -53,6 +55,7 @@ public:
     void set_kv(int part, KvStorage& kv) { parts_[static_cast<size_t>(part)].kv = &kv; }
     int64_t n_tokens() const { return n_tokens_; }
     int64_t n_logit_rows() const { return n_logit_rows_; }
+    bool hidden_only() const { return hidden_only_; }
     int64_t max_tokens() const { return max_tokens_; }
     // Backend memory of all the buffers on the backend of `part` (the engine sizes the KV pool
     // around it).
@@ -106,6 +109,7 @@ private:
     int64_t max_tokens_ = 0, max_table_entries_ = 0, scratch_floats_ = 0;
     int64_t n_tokens_ = 0, n_logit_rows_ = 0;
     std::vector<float> crossing_;    // host copy of the residual stream between two backends
+    bool hidden_only_ = false;
 };
 
 }  // namespace rf::model

@@ -4,6 +4,7 @@
 // the requests are cancelled and their KV blocks freed.
 #include <fmt/format.h>
 
+#include "server/context_augment.h"
 #include "server/generation.h"
 #include "server/openai_response.h"
 #include "server/recorder.h"
@@ -107,7 +108,16 @@ void handle(Server::Impl& s, const httplib::Request& req, httplib::Response& res
         recorder->end(e.status, e.status >= 500 ? e.message : "");
     };
     if (!s.ready) return refuse(not_ready(s));
-    auto parsed = parse_request(endpoint, req.body, s.model);
+    // Chat with "context": the stored items go in as a system message (context_augment.h).
+    std::shared_ptr<Augmentation> augmentation;
+    if (endpoint == Endpoint::Chat && mentions_context(req.body)) {
+        if (!s.options.context)
+            return refuse(bad_request("'context' needs a server with a context store (serve --context)", "context"));
+        auto augmented = augment_chat(req.body, *s.options.context, *s.model.tokenizer);
+        if (auto* e = std::get_if<ApiError>(&augmented)) return refuse(*e);
+        augmentation = std::make_shared<Augmentation>(std::move(std::get<Augmentation>(augmented)));
+    }
+    auto parsed = parse_request(endpoint, augmentation ? augmentation->body : req.body, s.model);
     if (auto* e = std::get_if<ApiError>(&parsed)) return refuse(*e);
     ParsedRequest& r = std::get<ParsedRequest>(parsed);
     r.options.timeout = s.options.request_timeout;
@@ -127,7 +137,8 @@ void handle(Server::Impl& s, const httplib::Request& req, httplib::Response& res
                .tokenizer = s.model.tokenizer,
                .parse_tool_calls = r.tools.parse_calls,
                .tool_format = r.tools.format,
-               .tool_names = r.tools.names};
+               .tool_names = r.tools.names,
+               .context = augmentation ? augmentation->report : nlohmann::json(nullptr)};
     x->include_usage = r.include_usage;
     recorder->started(*x->generation, r, x->meta.id);
     x->recorder = std::move(recorder);
@@ -135,7 +146,7 @@ void handle(Server::Impl& s, const httplib::Request& req, httplib::Response& res
     // The releaser runs however the response ends; a generation still running is cancelled, and
     // its requests' finishes are still recorded, so that every request that entered the scheduler
     // is counted once (metrics, traces), also when its client left.
-    auto release = [x](bool sent) {
+    auto release = [x, augmentation, &s](bool sent) {
         Generation& g = *x->generation;
         if (!g.finished()) {
             g.cancel_all();
@@ -151,6 +162,13 @@ void handle(Server::Impl& s, const httplib::Request& req, httplib::Response& res
         x->recorder->end(200, !sent         ? "the client went away before the response ended"
                               : all_failed ? choices[0].error
                                            : "");
+        // The exchange is stored once the response went out whole (a failed store is only logged:
+        // the client has its answer).
+        if (augmentation && augmentation->store && sent && !choices[0].failed && choices[0].error.empty()) {
+            if (Status stored = store_exchange(*s.options.context, *augmentation, choices[0].text);
+                !stored.ok() && s.options.log)
+                s.options.log->warning("context: storing the exchange failed: " + stored.error().message);
+        }
     };
     if (r.stream) {
         res.set_header("Cache-Control", "no-cache");

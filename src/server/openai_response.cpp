@@ -14,7 +14,9 @@ const char* object_name(const ResponseMeta& meta, bool chunk) {
 }
 
 json envelope(const ResponseMeta& meta, bool chunk) {
-    return json{{"id", meta.id}, {"object", object_name(meta, chunk)}, {"created", meta.created}, {"model", meta.model}};
+    json j{{"id", meta.id}, {"object", object_name(meta, chunk)}, {"created", meta.created}, {"model", meta.model}};
+    if (!meta.context.is_null()) j["context"] = meta.context;
+    return j;
 }
 
 std::string token_text(const ResponseMeta& meta, int32_t id) { return meta.tokenizer->token_bytes(id); }

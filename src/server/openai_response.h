@@ -47,6 +47,8 @@ struct ResponseMeta {
     bool parse_tool_calls = false;
     ToolFormat tool_format = ToolFormat::Generic;
     std::vector<std::string> tool_names = {};
+    // Chat with "context": what the context store contributed (docs/context.md); null: nothing.
+    nlohmann::json context = nullptr;
 };
 
 // "stop", "length" or "cancelled" (the last is ours: OpenAI has no word for it).

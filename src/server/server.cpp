@@ -160,6 +160,10 @@ Server::Server(engine::Scheduler& scheduler, ModelContext model, ServerOptions o
     if (!s.options.otlp.traces_url.empty()) s.exporter = std::make_unique<OtlpExporter>(s.options.otlp, s.options.log);
     add_info_routes(s);
     add_generation_routes(s);
+    add_embedding_routes(s);
+#ifdef ROCMFORGE_HAVE_CONTEXT
+    add_context_routes(s);
+#endif
 }
 
 Server::~Server() { stop(std::chrono::milliseconds(0)); }

@@ -17,10 +17,15 @@
 #include "backend/instrumented_backend.h"
 
 #include "core/result.h"
+#include "engine/embedder.h"
 #include "engine/scheduler.h"
 #include "server/log.h"
 #include "server/openai_request.h"
 #include "server/otlp_config.h"
+
+namespace rf::context {
+class ContextStore;
+}
 
 namespace rf::server {
 
@@ -49,6 +54,12 @@ struct ServerOptions {
     std::shared_ptr<const Logger> log = {};
     // Each generation request's spans go to this collector; an empty traces_url: no exporter.
     OtlpOptions otlp = {};
+    // Computes /v1/embeddings (its gate should be the scheduler's run_between_steps); null: the
+    // route answers 404. Must outlive the server.
+    engine::Embedder* embedder = nullptr;
+    std::string embedding_model_id = {};  // the `model` of embedding responses; empty: model_id
+    // Serves /v1/context/... (builds with ROCMFORGE_CONTEXT); null: those routes answer 404.
+    context::ContextStore* context = nullptr;
 };
 
 class Server {

@@ -38,5 +38,7 @@ ApiError not_ready(const Server::Impl& impl);
 // The routes, registered on impl.http.
 void add_generation_routes(Server::Impl& impl);  // /v1/completions, /v1/chat/completions
 void add_info_routes(Server::Impl& impl);        // health, ready, models, metrics, traces, tokenize, requests
+void add_embedding_routes(Server::Impl& impl);   // /v1/embeddings
+void add_context_routes(Server::Impl& impl);     // /v1/context/... (built with ROCMFORGE_CONTEXT)
 
 }  // namespace rf::server

@@ -10,6 +10,7 @@
 
 #include "engine/generate.h"
 #include "engine/scheduler.h"
+#include "engine/embedder.h"
 #include "engine_fixture.h"
 #include "scheduler_support.h"
 
@@ -462,6 +463,40 @@ TEST(Scheduler, RandomBurstWithCancelsLeaksNoBlock) {
         expect_same(c.get(i), alone.get(i), i);
     }
     EXPECT_GT(compared, kRequests / 3);
+}
+
+
+// Embeddings computed between the scheduler's steps (on their own engine, same backend) while
+// requests run: generation is unchanged and the vectors equal those computed alone.
+TEST(Scheduler, WorkBetweenStepsLeavesGenerationAlone) {
+    Collector alone, together;
+    std::vector<RequestOptions> requests;
+    for (uint32_t i = 0; i < 4; ++i) requests.push_back(greedy(prompt_of(90 + i, 9), 12));
+    {
+        Served s;
+        for (size_t i = 0; i < requests.size(); ++i) submitted(s.scheduler->submit(requests[i], alone.sink(i)));
+        ASSERT_TRUE(alone.wait(requests.size()));
+    }
+    Served s;
+    auto solo = Embedder::create(*s.model.model, *s.model.tok, {.n_ctx = 64});
+    ASSERT_TRUE(solo.ok());
+    auto expected = (*solo)->embed_text("between the steps");
+    ASSERT_TRUE(expected.ok());
+    auto gated = Embedder::create(
+        *s.model.model, *s.model.tok,
+        {.n_ctx = 64, .gate = [&](const std::function<Status()>& w) { return s.scheduler->run_between_steps(w); }});
+    ASSERT_TRUE(gated.ok());
+    for (size_t i = 0; i < requests.size(); ++i) submitted(s.scheduler->submit(requests[i], together.sink(i)));
+    for (int k = 0; k < 5; ++k) {
+        auto v = (*gated)->embed_text("between the steps");
+        ASSERT_TRUE(v.ok()) << v.error().message;
+        EXPECT_EQ(*v, *expected);
+    }
+    ASSERT_TRUE(together.wait(requests.size()));
+    for (size_t i = 0; i < requests.size(); ++i) expect_same(together.get(i), alone.get(i), i);
+    s.scheduler->shutdown(0ms);
+    auto after = s.scheduler->run_between_steps([] { return ok_status(); });
+    EXPECT_FALSE(after.ok());
 }
 
 }  // namespace

@@ -49,6 +49,11 @@ public:
         std::lock_guard lock(mutex_);
         return {.running = static_cast<int64_t>(active_.size()), .kv_blocks_total = 10, .kv_blocks_used = 3};
     }
+    Status run_between_steps(const std::function<Status()>& work) override {
+        std::lock_guard lock(mutex_);  // no model steps here: serialising the work is enough
+        if (stopping_) return make_error("the scheduler has stopped");
+        return work();
+    }
     void shutdown(std::chrono::milliseconds deadline) override {
         {
             std::unique_lock lock(mutex_);

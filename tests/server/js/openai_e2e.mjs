@@ -1,5 +1,6 @@
 // The official openai client against a running `rocmforge serve` (URL as the argument):
-// completions, chat, streaming with usage, errors, a json_schema response and a tool round trip.
+// completions, chat, streaming with usage, errors, a json_schema response, a tool round trip and
+// embeddings.
 // Exits non-zero on the first failure.
 import assert from "node:assert/strict";
 import OpenAI from "openai";
@@ -127,5 +128,23 @@ const answer = await client.chat.completions.create({
 });
 assert.equal(answer.choices[0].message.role, "assistant");
 assert.equal(typeof answer.choices[0].message.content, "string");
+
+// Embeddings (the server runs with --embeddings): the client asks for base64 by default and
+// decodes it; floats on request give the same vector; unit length; the same text twice is identical.
+const cosine = (a, b) => a.reduce((sum, x, i) => sum + x * b[i], 0);
+const embedded = await client.embeddings.create({ model, input: ["the cat sat", "the cat sat", "42 + 17 = 59"] });
+assert.equal(embedded.object, "list");
+assert.equal(embedded.data.length, 3);
+assert.deepEqual(embedded.data.map((d) => d.index), [0, 1, 2]);
+const [first, again, other] = embedded.data.map((d) => d.embedding);
+assert.ok(first.length > 0);
+assert.ok(Math.abs(cosine(first, first) - 1) < 1e-4, "unit length");
+assert.deepEqual(again, first);
+assert.ok(cosine(first, other) < 0.9999, "different texts differ");
+assert.ok(embedded.usage.prompt_tokens > 0 && embedded.usage.total_tokens === embedded.usage.prompt_tokens);
+const floats = await client.embeddings.create({ model, input: "the cat sat", encoding_format: "float" });
+assert.equal(floats.data[0].embedding.length, first.length);
+floats.data[0].embedding.forEach((x, i) => assert.ok(Math.abs(x - first[i]) < 1e-6));
+await assert.rejects(client.embeddings.create({ model, input: "" }), (e) => e.status === 400);
 
 console.log("openai client e2e: ok");

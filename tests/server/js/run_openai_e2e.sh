@@ -14,7 +14,7 @@ if [ ! -f "$model" ]; then
   exit 77
 fi
 log=$(mktemp)
-"$bin" serve -m "$model" --port 0 -c 256 --parallel 4 -t 2 --api-key test-key >"$log" 2>&1 &
+"$bin" serve -m "$model" --port 0 -c 256 --parallel 4 -t 2 --api-key test-key --embeddings >"$log" 2>&1 &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; rm -f "$log"; }
 trap cleanup EXIT

@@ -1,0 +1,53 @@
+// The vector indexes of one store and embedding model, one per namespace, each kept in memory
+// with the store revision it reflects and persisted next to the database. The database is the
+// source of truth: an index whose file is missing, stale (another process wrote since) or
+// damaged is rebuilt from the stored embeddings.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "context/node_store.h"
+#include "context/vector_index.h"
+
+namespace rf::context {
+
+class IndexSet {
+public:
+    IndexSet(std::string dir, std::string model, int64_t dimension, HnswOptions options);
+
+    // The namespace's index as of `revision`: the one in memory, else its file, else rebuilt.
+    Result<std::shared_ptr<VectorIndex>> current(NodeStore& store, std::string_view ns, int64_t revision);
+    // After a write took the namespace from revision `before` to `after`: `apply` brings the index
+    // in memory along when it was at `before` and the result is saved; otherwise the index is
+    // dropped and rebuilt on its next use.
+    Status update(std::string_view ns, int64_t before, int64_t after, const std::function<Status(VectorIndex&)>& apply);
+
+    // Where the namespace's index lives: DIR/index/NS.MODELHASH.hnsw (+ .json).
+    std::string path(std::string_view ns) const;
+    // Rebuilds printed to the log by the caller (counts, for tests and diagnostics).
+    int64_t rebuilds() const { return rebuilds_; }
+    const std::string& last_rebuild_reason() const { return last_reason_; }
+
+private:
+    Result<std::shared_ptr<VectorIndex>> rebuild(NodeStore& store, std::string_view ns, int64_t revision);
+
+    struct Entry {
+        std::shared_ptr<VectorIndex> index;
+        int64_t revision = -1;
+    };
+    std::string dir_, model_;
+    int64_t dimension_;
+    HnswOptions options_;
+    std::mutex mu_;
+    std::map<std::string, Entry, std::less<>> entries_;
+    int64_t rebuilds_ = 0;
+    std::string last_reason_;
+};
+
+}  // namespace rf::context

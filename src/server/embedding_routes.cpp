@@ -1,0 +1,47 @@
+// POST /v1/embeddings: each input embedded by the server's Embedder, whose forward steps run
+// between the scheduler's (one input at a time; they do not share a batch with generation).
+#include <fmt/format.h>
+
+#include "server/embedding_request.h"
+#include "server/server_impl.h"
+
+namespace rf::server {
+
+namespace {
+
+void embeddings(Server::Impl& s, const httplib::Request& req, httplib::Response& res) {
+    if (!s.ready) return send_error(res, not_ready(s));
+    engine::Embedder& embedder = *s.options.embedder;
+    auto parsed = parse_embedding_request(req.body, {.tokenizer = &embedder.tokenizer(),
+                                                     .dimension = embedder.dimension(),
+                                                     .n_ctx = embedder.n_ctx()});
+    if (auto* e = std::get_if<ApiError>(&parsed)) return send_error(res, *e);
+    const EmbeddingRequest& r = std::get<EmbeddingRequest>(parsed);
+    std::vector<std::vector<float>> vectors;
+    int64_t tokens = 0;
+    for (const std::vector<int32_t>& input : r.inputs) {
+        auto v = embedder.embed_tokens(input);
+        if (!v.ok())
+            return send_error(res, {.status = 500, .message = "embedding failed: " + v.error().message,
+                                    .type = "server_error"});
+        vectors.push_back(std::move(*v));
+        tokens += static_cast<int64_t>(input.size());
+    }
+    send_json(res, embedding_response(vectors, r.base64, s.options.embedding_model_id.empty()
+                                                             ? s.options.model_id
+                                                             : s.options.embedding_model_id,
+                                      tokens));
+}
+
+}  // namespace
+
+void add_embedding_routes(Server::Impl& s) {
+    s.http.Post("/v1/embeddings", [&s](const httplib::Request& req, httplib::Response& res) {
+        if (!s.options.embedder)
+            return send_error(res, {.status = 404, .message = "this server computes no embeddings",
+                                    .type = "not_found_error", .code = "embeddings_disabled"});
+        embeddings(s, req, res);
+    });
+}
+
+}  // namespace rf::server

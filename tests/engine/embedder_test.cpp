@@ -1,0 +1,126 @@
+// Embeddings on a small synthetic model: unit length, the same vector on every call and for every
+// batch size, pooled rows that match the engine's hidden rows, and clear errors for bad input.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numeric>
+
+#include "engine/embedder.h"
+#include "engine_fixture.h"
+
+namespace rf::engine {
+namespace {
+
+double dot(const std::vector<float>& a, const std::vector<float>& b) {
+    double s = 0.0;
+    for (size_t i = 0; i < a.size(); ++i) s += double{a[i]} * b[i];
+    return s;
+}
+
+struct Fixture : test::TinyModel {
+    Fixture() : TinyModel(TensorType::F32) {}
+    std::unique_ptr<Embedder> embedder(Pooling pooling, int64_t n_batch = 256, StepGate gate = {}) {
+        auto e = Embedder::create(*model, *tok,
+                                  {.n_ctx = 64, .n_batch = n_batch, .pooling = pooling, .gate = std::move(gate)});
+        EXPECT_TRUE(e.ok()) << e.error().message;
+        return std::move(*e);
+    }
+};
+
+TEST(Embedder, UnitLengthAndTheSameOnEveryCall) {
+    Fixture f;
+    auto e = f.embedder(Pooling::Mean);
+    auto a = e->embed_text("the cat sat on the mat");
+    auto b = e->embed_text("the cat sat on the mat");
+    ASSERT_TRUE(a.ok()) << a.error().message;
+    ASSERT_TRUE(b.ok()) << b.error().message;
+    ASSERT_EQ(a->size(), static_cast<size_t>(e->dimension()));
+    EXPECT_NEAR(dot(*a, *a), 1.0, 1e-5);
+    EXPECT_EQ(*a, *b);  // bit for bit: the sequence starts empty each time
+}
+
+TEST(Embedder, SimilarityRanksTheSameTextFirst) {
+    Fixture f;
+    auto e = f.embedder(Pooling::Mean);
+    auto q = e->embed_text("abcabc hello world");
+    auto same = e->embed_text("abcabc hello world");
+    auto other = e->embed_text("zzzz 0123 ~~~~ ####");
+    ASSERT_TRUE(q.ok() && same.ok() && other.ok());
+    EXPECT_NEAR(dot(*q, *same), 1.0, 1e-5);
+    EXPECT_LT(dot(*q, *other), 0.9999);
+    EXPECT_GE(dot(*q, *other), -1.0 - 1e-5);
+}
+
+TEST(Embedder, BatchSizeDoesNotChangeTheVector) {
+    Fixture f;
+    for (Pooling p : {Pooling::Mean, Pooling::Last}) {
+        auto whole = f.embedder(p, 256)->embed_text("spans batches of three");
+        auto pieces = f.embedder(p, 3)->embed_text("spans batches of three");
+        ASSERT_TRUE(whole.ok()) << whole.error().message;
+        ASSERT_TRUE(pieces.ok()) << pieces.error().message;
+        EXPECT_NEAR(dot(*whole, *pieces), 1.0, 1e-4) << pooling_name(p);
+    }
+}
+
+TEST(Embedder, PoolingReadsTheEnginesHiddenRows) {
+    Fixture f;
+    const std::vector<int32_t> tokens = {1, 40, 50, 60, 70};
+    auto engine = f.engine({.n_ctx = 64, .n_batch = 16, .max_sequences = 1, .block_size = 4});
+    std::vector<BatchToken> batch;
+    for (int32_t i = 0; i < 5; ++i) batch.push_back({tokens[i], 0, i, true});
+    std::vector<float> hidden;
+    ASSERT_TRUE(engine->step_hidden(batch, hidden).ok());
+    const size_t dim = static_cast<size_t>(f.model->hparams().n_embd);
+    ASSERT_EQ(hidden.size(), 5 * dim);
+    std::vector<float> mean(dim, 0.0f), last(hidden.end() - static_cast<ptrdiff_t>(dim), hidden.end());
+    for (size_t r = 0; r < 5; ++r)
+        for (size_t j = 0; j < dim; ++j) mean[j] += hidden[r * dim + j];
+    auto normalise = [](std::vector<float>& v) {
+        const double n = std::sqrt(dot(v, v));
+        for (float& x : v) x = static_cast<float>(x / n);
+    };
+    normalise(mean);
+    normalise(last);
+    auto m = f.embedder(Pooling::Mean)->embed_tokens(tokens);
+    auto l = f.embedder(Pooling::Last)->embed_tokens(tokens);
+    ASSERT_TRUE(m.ok() && l.ok());
+    EXPECT_NEAR(dot(*m, mean), 1.0, 1e-5);
+    EXPECT_NEAR(dot(*l, last), 1.0, 1e-5);
+    // The logits step still gives the vocabulary product after a hidden-only step.
+    std::vector<float> logits;
+    engine->rewind(0, 0);
+    ASSERT_TRUE(engine->step(batch, logits).ok());
+    EXPECT_EQ(logits.size(), 5 * static_cast<size_t>(f.model->hparams().n_vocab));
+}
+
+TEST(Embedder, GateRunsEveryStep) {
+    Fixture f;
+    int calls = 0;
+    auto e = f.embedder(Pooling::Mean, 256, [&](const std::function<Status()>& work) {
+        ++calls;
+        return work();
+    });
+    ASSERT_TRUE(e->embed_text("gated").ok());
+    EXPECT_EQ(calls, 1);
+}
+
+TEST(Embedder, BadInputIsAnError) {
+    Fixture f;
+    auto e = f.embedder(Pooling::Mean);
+    auto empty = e->embed_tokens({});
+    ASSERT_FALSE(empty.ok());
+    EXPECT_NE(empty.error().message.find("no tokens"), std::string::npos);
+    const std::vector<int32_t> outside = {1, 100000};
+    auto bad = e->embed_tokens(outside);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message.find("outside the vocabulary"), std::string::npos);
+    const std::vector<int32_t> too_long(65, 5);
+    auto long_input = e->embed_tokens(too_long);
+    ASSERT_FALSE(long_input.ok());
+    EXPECT_NE(long_input.error().message.find("embedding context of 64"), std::string::npos);
+    EXPECT_TRUE(e->embed_text("still works").ok());
+    EXPECT_FALSE(parse_pooling("max").ok());
+}
+
+}  // namespace
+}  // namespace rf::engine
