@@ -61,7 +61,7 @@ int run_chat(const ChatCliOptions& o) {
 
     std::vector<int32_t> cached;  // tokens whose keys and values are in the cache
     std::string line;
-    fmt::print(stderr, "chat with {} (Ctrl-C stops a reply, Ctrl-D or /exit quits)\n", o.runtime.model_path);
+    fmt::print(stderr, "chat with {} (Ctrl-C stops a reply, Ctrl-D or /exit quits)\n", (*session)->model_path);
     for (;;) {
         fmt::print("> ");
         std::fflush(stdout);

@@ -80,10 +80,6 @@ int run_generate(const GenerateCliOptions& o) {
         return kExitUsage;
     }
     if (!o.remote.url.empty()) return generate_remote(o.remote, *text, o.n_predict, o.sampling, *params);
-    if (o.runtime.model_path.empty()) {
-        fmt::print(stderr, "error: --model is required (or --host URL of a running server)\n");
-        return kExitUsage;
-    }
     auto session = load_session(o.runtime);
     if (!session) {
         fmt::print(stderr, "error: {}\n", session.error().message);
@@ -141,7 +137,6 @@ void add_generate_command(CLI::App& app, CommandContext& ctx) {
     auto o = std::make_shared<GenerateCliOptions>();
     CLI::App* cmd = app.add_subcommand("generate", "Generate text from a prompt");
     add_runtime_options(*cmd, o->runtime);
-    cmd->get_option("--model")->required(false);  // not with --host
     cmd->add_option("--host", o->remote.url, "Stream from a running `rocmforge serve` at this URL instead");
     cmd->add_option("--api-key", o->remote.api_key, "With --host: the server's API key");
     auto* prompt = cmd->add_option("-p,--prompt", o->prompt, "Prompt text (or -f)")->each([o](const std::string&) {

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/default_model.h"
 #include "cli/generation_options.h"
 #include "engine/embedder.h"
 #ifdef ROCMFORGE_HAVE_CONTEXT
@@ -125,6 +126,9 @@ int run_serve(ServeOptions o) {
         if (level == "warning") log->warning(text);
         else log->info(text);
     };
+    auto model_path = model_or_demo(o.model_path, to_log);
+    if (!model_path) return fail(model_path.error());
+    o.model_path = *model_path;
     auto backends = make_backends(o.device, o.threads, o.loading, to_log);
     if (!backends) return fail(backends.error());
     log->info(fmt::format("{} backend on {}", backends->main->name(), backends->main->device_name()));
@@ -225,7 +229,7 @@ int run_serve(ServeOptions o) {
 void add_serve_command(CLI::App& app, CommandContext& ctx) {
     auto o = std::make_shared<ServeOptions>();
     CLI::App* cmd = app.add_subcommand("serve", "Serve a model over an OpenAI-compatible HTTP API");
-    cmd->add_option("-m,--model", o->model_path, "GGUF model file")->required();
+    cmd->add_option("-m,--model", o->model_path, "GGUF model file (default: the demo model)");
     cmd->add_option("--host", o->http.host, "Address to listen on (default 127.0.0.1: this machine only)");
     cmd->add_option("--port", o->http.port, "TCP port (0: any free port, printed at start)")->check(number_in(0, 65535));
     cmd->add_option("--api-key", o->http.api_key, "Require 'Authorization: Bearer KEY' on every route but /health");

@@ -16,6 +16,7 @@
 
 #include "backend/backend_factory.h"
 #include "cli/cli_habits.h"
+#include "cli/default_model.h"
 #include "cli/model_summary.h"
 #include "gguf/reader.h"
 #include "model/hparams.h"
@@ -36,7 +37,7 @@ const std::atomic<bool>* InterruptGuard::flag() const { return &g_interrupted; }
 void InterruptGuard::clear() { g_interrupted = false; }
 
 void add_runtime_options(CLI::App& cmd, RuntimeOptions& o) {
-    cmd.add_option("-m,--model", o.model_path, "GGUF model file")->required();
+    cmd.add_option("-m,--model", o.model_path, "GGUF model file (default: the demo model)");
     cmd.add_option("-t,--threads", o.threads, "CPU threads (0: one per core)")->check(number_in(0, 1024));
     cmd.add_option("-c,--ctx-size", o.n_ctx, "Context size in tokens (0: the model's training context)")
         ->check(number_in(0, 1 << 24))
@@ -219,9 +220,10 @@ Result<std::unique_ptr<LoadedSession>> load_session(const RuntimeOptions& o) {
     RF_ASSIGN_OR_RETURN(const KvType kv, kv_type(o.kv_type));
     const auto started = std::chrono::steady_clock::now();
     auto session = std::make_unique<LoadedSession>();
+    RF_ASSIGN_OR_RETURN(session->model_path, model_or_demo(o.model_path));
     RF_ASSIGN_OR_RETURN(session->backends, make_backends(o.device, o.threads, o.loading));
     RF_ASSIGN_OR_RETURN(session->loaded,
-                        engine::LoadedModel::load(o.model_path, session->backends.devices(),
+                        engine::LoadedModel::load(session->model_path, session->backends.devices(),
                                                   {.n_ctx = o.n_ctx,
                                                    .n_batch = o.n_batch,
                                                    .max_sequences = o.max_sequences,
@@ -232,7 +234,7 @@ Result<std::unique_ptr<LoadedSession>> load_session(const RuntimeOptions& o) {
     if (o.n_ctx_given) warn_about_context(session->loaded.engine->n_ctx(), hp.n_ctx_train);
     if (isatty(STDERR_FILENO)) {  // on a terminal only: scripts read stdout and stderr together
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        fmt::print(stderr, "loaded {} ({}, {} layers) on {} ({}) in {:.2f} s; context {} tokens\n", o.model_path,
+        fmt::print(stderr, "loaded {} ({}, {} layers) on {} ({}) in {:.2f} s; context {} tokens\n", session->model_path,
                    format_bytes(session->loaded.file->file_size()), hp.n_layer, session->backend().name(),
                    session->backend().device_name(), seconds, session->loaded.engine->n_ctx());
         if (session->backends.cpu) fmt::print(stderr, "placement: {}\n", placement_line(session->loaded));

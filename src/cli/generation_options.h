@@ -100,12 +100,13 @@ void add_sampling_options(CLI::App& cmd, SamplingOptions& options);
 Result<engine::SamplerParams> sampling_params(const SamplingOptions& options);
 
 struct LoadedSession {
+    std::string model_path;  // the file loaded: -m, or the demo model without it
     BackendSet backends;
     engine::LoadedModel loaded;
     // The backend that runs the model's layers (the first of its placement), for reports.
     const Backend& backend() const { return *loaded.model->placement().backends.front(); }
 };
-// Loads the model on the requested backend with the requested threads, context and KV type.
+// Loads the model (-m, or without it the demo model: default_model.h) on the requested backend with the requested threads, context and KV type.
 Result<std::unique_ptr<LoadedSession>> load_session(const RuntimeOptions& options);
 
 // While alive, Ctrl-C sets a flag (checked between tokens) instead of ending the process.
