@@ -177,10 +177,11 @@ TEST(ServeCli, JsonLogsAndSpansFromTheEnvironment) {
     std::remove(log_path.c_str());
 }
 
-TEST(ServeCli, GenerateNeedsAModelOrAHost) {
-    const CommandResult r = run_command(rocmforge("generate -p x 2>&1"));
-    EXPECT_EQ(r.exit_code, 2) << r.output;
-    EXPECT_NE(r.output.find("--host"), std::string::npos) << r.output;
+// Neither -m nor --host: the shipped demo model (issue 20; test_demo_model checks it further).
+TEST(ServeCli, GenerateWithoutModelOrHostUsesTheDemoModel) {
+    const CommandResult r = run_command(rocmforge("generate -p x -n 1 -t 1 2>&1"));
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("using the demo model"), std::string::npos) << r.output;
 }
 
 }  // namespace
