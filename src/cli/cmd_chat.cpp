@@ -1,4 +1,4 @@
-// rocmforge chat -m FILE: an interactive conversation through the model's chat template. Each turn
+// rocmforge chat [-m FILE]: an interactive conversation through the model's chat template. Each turn
 // renders the whole conversation, reuses the cached prefix it shares with the previous turn and
 // feeds only the rest. Ctrl-C stops a reply; Ctrl-D (end of input) or /exit leaves.
 #include <algorithm>

@@ -1,4 +1,4 @@
-// rocmforge generate -m FILE -p TEXT|-f FILE [...]: streams a continuation of the prompt, then prints the
+// rocmforge generate [-m FILE] -p TEXT|-f FILE [...]: streams a continuation of the prompt, then prints the
 // prompt and generation speed. --json prints the token ids, text and (with --top-logits K) the K
 // best raw logits of every prompt position and generated step instead. With --host URL it streams
 // from a running `rocmforge serve` instead of loading a model.
