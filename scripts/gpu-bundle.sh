@@ -13,11 +13,15 @@ rm -rf "$dest"
 mkdir -p "$dest/bin" "$dest/lib" "$dest/shared/models" "$dest/shared/quant"
 
 bins=(src/cli/rocmforge tools/rocmforge-synth tests/backend/test_backend_ops tests/model/test_model_conformance
-      tests/engine/test_engine tests/engine/test_scheduler_reference tests/server/test_server_e2e tests/model/test_hybrid)
+      tests/engine/test_engine tests/engine/test_scheduler_reference tests/server/test_server_e2e tests/model/test_hybrid
+      bench/kernels/gpu_products_bench)
 for b in "${bins[@]}"; do
   [ -x "$build/$b" ] || { echo "gpu-bundle: $build/$b is missing (build it first)" >&2; exit 1; }
   strip -o "$dest/bin/$(basename "$b")" "$build/$b"
 done
+# RF_OTHER_BENCHES: gpu_products_bench programs built from other code (main before a kernel change,
+# variants of a kernel), run beside this build's by the device script's `products` step.
+for b in ${RF_OTHER_BENCHES:-}; do strip -o "$dest/bin/gpu_products_bench_$(basename "$b")" "$b"; done
 
 # Libraries from this machine's packages that an Ubuntu machine with only CUDA does not have;
 # glibc and libstdc++ are newer there and stay the system's, and cuBLAS is the CUDA toolkit's there.

@@ -19,7 +19,7 @@ unpacked=/tmp/rocmforge-gpu-programs
 mkdir -p "$unpacked" && xz -dc "$bundle/programs.tar.xz" | tar -C "$unpacked" -xf - || exit 1
 bin=$unpacked/bin
 export LD_LIBRARY_PATH=$unpacked/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-steps=${RF_STEPS:-"env ceilings ops conformance conformance_f16 engine server determinism streams synthetic hybrid bench"}
+steps=${RF_STEPS:-"env ceilings ops conformance conformance_f16 engine server determinism streams synthetic hybrid products bench"}
 export ROCMFORGE_SHARED_DIR=$PWD/$bundle/shared ROCMFORGE_TEST_DEVICE=cuda
 declare -a table=()
 
@@ -104,6 +104,18 @@ streams() {
   curl -s "http://127.0.0.1:$port/metrics" | grep -q "^rocmforge_kv_blocks_used 0$" || { echo "KV blocks leaked"; rc=1; }
   kill $pid; wait $pid
   return $rc
+}
+
+# The few-token products on Llama-3-8B shapes against the copy bandwidth (bench/kernels), and the
+# same from other builds where the bundle has them (RF_OTHER_BENCHES of gpu-bundle.sh).
+products() {
+  local args=(--formats "${RF_PRODUCT_FORMATS:-Q4_K,Q6_K,Q4_0,Q8_0,F16}" --tokens "${RF_PRODUCT_TOKENS:-1}") other
+  for other in "$bin"/gpu_products_bench_*; do
+    [ -x "$other" ] || continue
+    echo "-- ${other##*/}"; "$other" "${args[@]}" || return 1
+  done
+  echo "-- this build"
+  "$bin/gpu_products_bench" "${args[@]}"
 }
 
 bench() { "$bin/rocmforge" bench --device cuda -m "$first_model" -p 512 -n 128 -r 3; }
@@ -204,6 +216,7 @@ if has_model llama-gqa-q4_0; then step server "$bin/test_server_e2e"; fi
 step determinism determinism
 step streams streams
 step synthetic python3 tools/compare_backends.py --bin "$bin" --out /tmp
+step products products
 step bench bench
 step hybrid hybrid
 step cpu_bandwidth cpu_bandwidth
