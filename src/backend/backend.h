@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "backend/weight_matrix.h"
@@ -145,6 +146,16 @@ public:
 
     // y[t][r] = sum_c W[r][c] * x[t][c], for the rows of x.
     virtual Status matmul(const WeightMatrix& w, const Act& x, const Act& y) = 0;
+    // Products of one input by several matrices (Q, K and V; gate and up), each y as matmul writes
+    // it; a backend may run them as one pass (a GPU: one launch for all).
+    struct MatmulOutput {
+        const WeightMatrix* w;
+        Act y;
+    };
+    virtual Status matmuls(const Act& x, std::span<const MatmulOutput> products) {
+        for (const MatmulOutput& p : products) RF_TRY(matmul(*p.w, x, p.y));
+        return ok_status();
+    }
     // Mixture of experts: for token t and slot j, y[t * k + j] = W[ids[t][j]] x[t or t * k + j]
     // (x has one row per token, or one per (token, slot) when x.rows == y.rows); `experts` is a
     // stack of `count` matrices and ids (in backend memory) pick among them.

@@ -15,6 +15,10 @@ Status InstrumentedBackend::matmul(const WeightMatrix& w, const Act& x, const Ac
     RF_TRY(enter(BackendOp::Matmul));
     return inner_->matmul(w, x, y);
 }
+Status InstrumentedBackend::matmuls(const Act& x, std::span<const MatmulOutput> products) {
+    for (size_t i = 0; i < products.size(); ++i) RF_TRY(enter(BackendOp::Matmul));
+    return inner_->matmuls(x, products);
+}
 Status InstrumentedBackend::matmul_experts(const WeightMatrix& experts, const int32_t* ids, int64_t k, const Act& x,
                                        const Act& y) {
     RF_TRY(enter(BackendOp::MatmulExperts));

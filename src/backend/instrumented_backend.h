@@ -63,6 +63,7 @@ public:
     int64_t kv_block_bytes(const KvCacheShape& shape) const override { return inner_->kv_block_bytes(shape); }
 
     Status matmul(const WeightMatrix& w, const Act& x, const Act& y) override;
+    Status matmuls(const Act& x, std::span<const MatmulOutput> products) override;  // counted as matmuls
     Status matmul_experts(const WeightMatrix& experts, const int32_t* ids, int64_t k, const Act& x,
                           const Act& y) override;
     Status route_top_k(const Act& logits, int64_t k, bool normalize, int32_t* ids, float* weights) override;

@@ -49,9 +49,8 @@ Result<QkvViews> project_qkv(ForwardState& s, const AttentionWeights& w, const A
     RF_ASSIGN_OR_RETURN(views.q, s.scratch(0, q_cols));
     RF_ASSIGN_OR_RETURN(views.k, s.scratch(1, k_cols));
     RF_ASSIGN_OR_RETURN(views.v, s.scratch(2, v_cols));
-    RF_TRY(be.matmul(sep.q, in, views.q));
-    RF_TRY(be.matmul(sep.k, in, views.k));
-    RF_TRY(be.matmul(sep.v, in, views.v));
+    const Backend::MatmulOutput products[] = {{&sep.q, views.q}, {&sep.k, views.k}, {&sep.v, views.v}};
+    RF_TRY(be.matmuls(in, products));
     if (sep.q_bias.data) RF_TRY(be.add_bias(views.q, sep.q_bias));
     if (sep.k_bias.data) RF_TRY(be.add_bias(views.k, sep.k_bias));
     if (sep.v_bias.data) RF_TRY(be.add_bias(views.v, sep.v_bias));
@@ -92,8 +91,8 @@ Status feed_forward(ForwardState& s, const FeedForwardWeights& w, const Act& in,
         const auto& sep = std::get<SeparateGateUp>(w.gate_up);
         RF_ASSIGN_OR_RETURN(gate, s.scratch(0, n_ff));
         RF_ASSIGN_OR_RETURN(up, s.scratch(1, n_ff));
-        RF_TRY(be.matmul(sep.gate, in, gate));
-        RF_TRY(be.matmul(sep.up, in, up));
+        const Backend::MatmulOutput products[] = {{&sep.gate, gate}, {&sep.up, up}};
+        RF_TRY(be.matmuls(in, products));
     }
     RF_ASSIGN_OR_RETURN(Act hidden, s.scratch(2, n_ff));
     RF_TRY(be.gated_activation(w.activation, gate, up, hidden));

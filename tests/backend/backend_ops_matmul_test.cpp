@@ -306,6 +306,79 @@ TEST_P(Products, OneInputThroughSeveralRoundings) {
     }
 }
 
+// Products of one input by several matrices (Q, K and V; gate and up) are each matrix's matmul,
+// bit for bit, whatever the backend runs them as: one format (a GPU's one launch), mixed formats,
+// row counts that do not fill its groups, one token and several.
+TEST_P(Products, MatmulsOfOneInputAreEachMatmul) {
+    std::mt19937 rng(515);
+    constexpr int64_t kCols = 512;
+    const std::vector<std::vector<TensorType>> groups = {
+        {TensorType::Q4_K, TensorType::Q4_K, TensorType::Q4_K}, {TensorType::Q6_K, TensorType::Q6_K},
+        {TensorType::Q4_0, TensorType::Q4_0, TensorType::Q4_0}, {TensorType::Q8_0, TensorType::Q8_0},
+        {TensorType::F16, TensorType::F16, TensorType::F16},     {TensorType::Q4_K, TensorType::Q6_K, TensorType::Q4_K},
+        {TensorType::F32, TensorType::F32}};
+    const int64_t rows[] = {37, 11, 16};
+    for (const int64_t tokens : {1, 3, 40}) {
+        const std::vector<float> x = random_values(rng, static_cast<size_t>(tokens * kCols));
+        const DevMat xd = upload_mat(x, tokens, kCols);
+        for (const std::vector<TensorType>& types : groups) {
+            const std::string what = fmt::format("{} tokens, {} {} matrices", tokens, types.size(), tensor_type_name(types[0]));
+            SCOPED_TRACE(what);
+            std::vector<WeightMatrix> ws;
+            std::vector<DevMat> together, alone;
+            for (size_t i = 0; i < types.size(); ++i) {
+                ws.push_back(import(keep(make_weight(rng, types[i], rows[i], kCols))));
+                together.push_back(poisoned(tokens, rows[i]));
+                alone.push_back(poisoned(tokens, rows[i]));
+            }
+            std::vector<Backend::MatmulOutput> products;
+            for (size_t i = 0; i < ws.size(); ++i) products.push_back({&ws[i], together[i].all()});
+            check(b().matmuls(xd.cols(0, kCols), products), "matmuls");
+            for (size_t i = 0; i < ws.size(); ++i) {
+                check(b().matmul(ws[i], xd.cols(0, kCols), alone[i].all()), "matmul");
+                expect_exact(fmt::format("{}: matrix {}", what, i), fetch(together[i]), fetch(alone[i]));
+            }
+        }
+    }
+}
+
+// A layer's RMSNorm and gated activation write the next product's input; a backend may prepare
+// that input for the product in the same pass once it has seen which format the product reads
+// (the GPU packs it after the first step). Through either way, the op's output and the product
+// are bit for bit those of a buffer never used before.
+TEST_P(Products, OpsThatWriteAProductsInputGiveTheSameProduct) {
+    std::mt19937 rng(616);
+    constexpr int64_t kCols = 512, kRows = 24;
+    for (const TensorType type : {TensorType::Q4_K, TensorType::Q8_0, TensorType::Q4_0})
+        for (const int64_t tokens : {1, 3}) {
+            SCOPED_TRACE(fmt::format("{} weights, {} tokens", tensor_type_name(type), tokens));
+            const WeightMatrix w = import(keep(make_weight(rng, type, kRows, kCols)));
+            const std::vector<float> norm_weight = random_values(rng, static_cast<size_t>(kCols), 0.5f, 1.5f);
+            const DeviceBuffer nw = upload(norm_weight);
+            const ParamVector pv{nw.f32(), kCols};
+            const DevMat reused = poisoned(tokens, kCols), y = poisoned(tokens, kRows);
+            // Each round: the op into the reused buffer and its product, then both again into
+            // buffers never seen before.
+            for (int round = 0; round < 3; ++round) {
+                const DevMat x = upload_mat(random_values(rng, static_cast<size_t>(tokens * kCols)), tokens, kCols);
+                const DevMat gate = upload_mat(random_values(rng, static_cast<size_t>(tokens * kCols)), tokens, kCols);
+                for (const bool norm : {true, false}) {
+                    const std::string op = fmt::format("{} (round {})", norm ? "rms_norm" : "gated activation", round);
+                    const auto run = [&](const DevMat& out, const DevMat& product) {
+                        if (norm) check(b().rms_norm(x.all(), pv, 1e-5f, out.all()), op);
+                        else check(b().gated_activation(GatedActivation::Silu, gate.all(), x.all(), out.all()), op);
+                        check(b().matmul(w, out.all(), product.all()), "matmul after " + op);
+                    };
+                    run(reused, y);
+                    const DevMat fresh = poisoned(tokens, kCols), fresh_y = poisoned(tokens, kRows);
+                    run(fresh, fresh_y);
+                    expect_exact(op, fetch(reused), fetch(fresh));
+                    expect_exact("product after " + op, fetch(y), fetch(fresh_y));
+                }
+            }
+        }
+}
+
 // A lattice format no backend quantizes to (and the GPU converts at import): the zoo's IQ2_XXS.
 TEST_P(Products, Iq2XxsFromTheQuantZoo) {
     RF_REQUIRE_SHARED();

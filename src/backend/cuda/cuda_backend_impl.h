@@ -70,6 +70,7 @@ public:
     int64_t kv_block_bytes(const KvCacheShape& shape) const override { return CudaKvStorage::bytes_per_block(shape); }
 
     Status matmul(const WeightMatrix& w, const Act& x, const Act& y) override;
+    Status matmuls(const Act& x, std::span<const MatmulOutput> products) override;
     Status matmul_experts(const WeightMatrix& experts, const int32_t* ids, int64_t k, const Act& x,
                           const Act& y) override;
     Status route_top_k(const Act& logits, int64_t k, bool normalize, int32_t* ids, float* weights) override;
@@ -112,8 +113,13 @@ private:
     }
     // Waits for the stream and turns a fault a kernel recorded into an Error.
     Status synchronize(std::string_view during);
+    // Which kernel a product of `tokens` rows through w takes (cuda_ops.cpp says why).
+    enum class ProductPath { Int8, Blas, Gemv, Generic };
+    ProductPath product_path(const WeightMatrix& w, bool expert_ids, int64_t tokens) const;
     // Matrix products: y rows from x rows through W (or, with ids, the expert each row picks).
     Status product(const WeightMatrix& w, const int32_t* ids, int64_t k, const Act& x, const Act& y);
+    // x quantized for the direct kernels of `type` in scratch slot 0 (or already there).
+    Result<void*> gemv_input(const Act& x, TensorType type);
     // y = W x for a prompt-sized x through the BLAS library: tensor-core products of 16-bit
     // operands (quantized W decoded to f16 in chunks of rows), or f32 for F32 weights.
     Status blas_product(const WeightMatrix& w, const Act& x, const Act& y);
@@ -144,6 +150,19 @@ private:
         }
     };
     std::optional<QuantizedInput> quantized_;
+    // The input format the direct products last read each activation buffer in, by rows and
+    // columns (a decode step's shapes repeat): RMSNorm and gated activations writing such a buffer
+    // pack it in that format in the same launch, so the product that follows finds its input
+    // ready (one launch fewer each). A stale guess costs only the packing.
+    struct InputHint {
+        int64_t rows, cols;
+        int format;
+    };
+    std::unordered_map<const float*, InputHint> input_hints_;
+    // The hint for an op writing `out`, when it can pack in that format.
+    std::optional<int> packing_hint(const Act& out) const;
+    // After an op packed `out` (in scratch slot 0): the products find it there.
+    Status launched_packed(gpuError_t err, std::string_view op, const Act& out, int format);
     std::mutex import_mutex_;
     // Weights imported so far, by host bytes, so that a table used twice (tied embeddings) is copied
     // once. The entries do not keep device memory alive: once the model lets go, a new import copies.

@@ -3,6 +3,7 @@
 // strided views (the columns of a fused projection) cost nothing extra.
 #include <algorithm>
 
+#include "backend/cuda/act_quantize.h"
 #include "backend/cuda/kernels.h"
 
 namespace rf::gpu {
@@ -38,6 +39,24 @@ __global__ void map_kernel(Mat a, Mat b, float s, Mat out) {
     const int64_t c = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
     if (c >= out.cols) return;
     for (int64_t r = blockIdx.y; r < out.rows; r += gridDim.y) at(out, r, c) = apply<Op>(at(a, r, c), b, r, c, s);
+}
+
+// A gated activation that also packs its output as the next product's input: group g of 32
+// lanes takes input block g (act_quantize.h), computing its values as map_kernel does.
+template <MapOp Op, ActRounding R>
+__global__ void gated_packed_kernel(Mat gate, Mat up, Mat out, int64_t n_blocks, PackedInput packed) {
+    constexpr int kBlock = kPackBlock<R>;
+    const int64_t g = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / 32;
+    if (g >= n_blocks) return;  // whole groups leave together
+    const int lane = threadIdx.x % 32;
+    const int64_t per_row = out.cols / kBlock, r = g / per_row, b = g % per_row;
+    float v[8];
+    RF_UNROLL for (int j = 0; j < kBlock / 32; ++j) {
+        const int64_t c = b * kBlock + lane + 32 * j;
+        v[j] = apply<Op>(at(gate, r, c), up, r, c, 0.0f);
+        at(out, r, c) = v[j];
+    }
+    pack_block<R>(v, lane, packed, r, out.cols, b);
 }
 
 // The CPU's softmax: f32 exponentials summed in double, then scaled by float(1 / sum).
@@ -91,6 +110,22 @@ gpuError_t launch_map(gpuStream_t stream, MapOp op, Mat a, Mat b, float s, Mat o
         case MapOp::Silu: map_kernel<MapOp::Silu><<<grid, kThreads, 0, stream>>>(a, b, s, out); break;
         case MapOp::GeluTanh: map_kernel<MapOp::GeluTanh><<<grid, kThreads, 0, stream>>>(a, b, s, out); break;
     }
+    return gpuGetLastError();
+}
+
+gpuError_t launch_gated_packed(gpuStream_t stream, MapOp op, Mat gate, Mat up, Mat out, int format, void* scratch) {
+    if (out.rows == 0) return gpuSuccess;
+    if ((op != MapOp::Silu && op != MapOp::GeluTanh) || !packable_format(format, out.cols)) return gpuErrorInvalidValue;
+    const auto rounding = static_cast<ActRounding>(format);
+    const int64_t n_blocks = out.rows * out.cols / (rounding == ActRounding::Q8_K ? 256 : 32);
+    const auto grid = static_cast<unsigned>((n_blocks + 7) / 8);  // 8 groups of 32 lanes per CUDA block
+    const PackedInput packed = packed_input(scratch, out.rows, out.cols);
+    const auto launch = [&]<MapOp Op>() {
+        if (rounding == ActRounding::Q8_K) gated_packed_kernel<Op, ActRounding::Q8_K><<<grid, 256, 0, stream>>>(gate, up, out, n_blocks, packed);
+        else gated_packed_kernel<Op, ActRounding::Q8_0><<<grid, 256, 0, stream>>>(gate, up, out, n_blocks, packed);
+    };
+    if (op == MapOp::Silu) launch.template operator()<MapOp::Silu>();
+    else launch.template operator()<MapOp::GeluTanh>();
     return gpuGetLastError();
 }
 

@@ -5,14 +5,15 @@
 //  1. The activations are quantized once per product as the CPU rounds them (act_rounding.h):
 //     int8 levels and a scale per block (Q8_0 for 32-value weight blocks, Q8_K for 256), or the
 //     values rounded to F16/BF16 for 16-bit weights; a group of 32 lanes per block.
-//  2. Each group of 32 lanes takes one weight row; its lanes read the row's blocks slice by slice
-//     side by side (block_dot.h), each slice once for up to Tile activation rows, several slices
-//     in flight per lane, and sum across the group.
+//  2. Each group of 32 lanes takes one weight row (two for one token); its lanes read the row's
+//     blocks slice by slice side by side (block_dot.h), each slice once for up to Tile activation
+//     rows, several slices in flight per lane, and sum across the group.
 // A token's result is summed in the same order whatever Tile and however many tokens share the
 // launch, so a sequence's output does not depend on the rest of its batch.
 #include <algorithm>
 #include <type_traits>
 
+#include "backend/cuda/act_quantize.h"
 #include "backend/cuda/act_rounding.h"
 #include "backend/cuda/block_dot.h"
 #include "backend/cuda/kernels.h"
@@ -25,67 +26,18 @@ constexpr int kGroups = kThreads / 32;
 
 // ---- activation quantization ---------------------------------------------------------------------
 
-// Where a launch keeps the quantized activations in its scratch: the levels (or 16-bit values) of
-// all rows, then one scale per block.
-struct Packed {
-    void* values;
-    float* scales;
-};
-
-size_t align16(size_t n) { return (n + 15) / 16 * 16; }
-
-Packed packed_in(void* scratch, int64_t rows, int64_t cols) {
-    return {scratch, reinterpret_cast<float*>(static_cast<uint8_t*>(scratch) + align16(static_cast<size_t>(rows * cols)))};
-}
-
-// Q8_0: group g of 32 lanes takes block g, a value per lane.
-__global__ void quantize_q8_0_kernel(Mat x, int64_t n_blocks, int8_t* q, float* scales) {
-    const int64_t b = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / 32;
-    if (b >= n_blocks) return;  // whole groups leave together
+// Q8_0 and Q8_K: group g of 32 lanes takes block g (act_quantize.h).
+template <ActRounding R>
+__global__ void quantize_kernel(Mat x, int64_t n_blocks, PackedInput out) {
+    constexpr int kBlock = kPackBlock<R>;
+    const int64_t g = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / 32;
+    if (g >= n_blocks) return;  // whole groups leave together
     const int lane = threadIdx.x % 32;
-    const int64_t per_row = x.cols / 32, r = b / per_row, c = b % per_row * 32 + lane;
-    const float v = x.data[r * x.stride + c];
-    const Q8Scale scale = q8_0_scale(group_max(abs_float(v)));
-    q[r * x.cols + c] = static_cast<int8_t>(q8_level(mul_rn(v, scale.inverse)));
-    if (lane == 0) scales[b] = scale.stored;
-}
-
-// Q8_K: group g of 32 lanes takes block g, 8 values per lane. The scale comes from the first value
-// of largest magnitude: the largest (magnitude, -index) pair over the group.
-__global__ void quantize_q8_k_kernel(Mat x, int64_t n_blocks, int8_t* q, float* scales) {
-    const int64_t b = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / 32;
-    if (b >= n_blocks) return;
-    const int lane = threadIdx.x % 32;
-    const int64_t per_row = x.cols / 256, r = b / per_row, c0 = b % per_row * 256;
-    const float* src = x.data + r * x.stride + c0;
+    const int64_t per_row = x.cols / kBlock, r = g / per_row, b = g % per_row;
+    const float* src = x.data + r * x.stride + b * kBlock;
     float v[8];
-    float amax = 0.0f;
-    int at = 0;
-    RF_UNROLL for (int j = 0; j < 8; ++j) {
-        v[j] = src[lane + 32 * j];
-        const float a = abs_float(v[j]);
-        if (a > amax) {
-            amax = a;
-            at = lane + 32 * j;
-        }
-    }
-    for (int offset = 16; offset > 0; offset >>= 1) {
-        const float other = gpu_shfl_xor(amax, offset);
-        const int other_at = gpu_shfl_xor(at, offset);
-        if (other > amax || (other == amax && other_at < at)) {
-            amax = other;
-            at = other_at;
-        }
-    }
-    int8_t* dst = q + r * x.cols + c0;
-    if (amax == 0.0f) {
-        RF_UNROLL for (int j = 0; j < 8; ++j) dst[lane + 32 * j] = 0;
-        if (lane == 0) scales[b] = 0.0f;
-        return;
-    }
-    const float iscale = q8_k_iscale(src[at]);
-    RF_UNROLL for (int j = 0; j < 8; ++j) dst[lane + 32 * j] = static_cast<int8_t>(q8_k_level(iscale, v[j]));
-    if (lane == 0) scales[b] = div_rn(1.0f, iscale);
+    RF_UNROLL for (int j = 0; j < kBlock / 32; ++j) v[j] = src[lane + 32 * j];
+    pack_block<R>(v, lane, out, r, x.cols, b);
 }
 
 template <bool Bf16>
@@ -96,7 +48,7 @@ __global__ void round_16bit_kernel(Mat x, uint16_t* out) {
     out[i] = static_cast<uint16_t>(Bf16 ? float_to_bf16_bits(v) : float_to_half_bits(v));
 }
 
-gpuError_t quantize(gpuStream_t stream, TensorType type, Mat x, Packed out) {
+gpuError_t quantize(gpuStream_t stream, TensorType type, Mat x, PackedInput out) {
     const ActRounding rounding = act_rounding_for(type);
     if (rounding == ActRounding::F16 || rounding == ActRounding::BF16) {
         const auto grid = static_cast<unsigned>((x.rows * x.cols + 255) / 256);
@@ -108,35 +60,73 @@ gpuError_t quantize(gpuStream_t stream, TensorType type, Mat x, Packed out) {
     const int block = rounding == ActRounding::Q8_K ? 256 : 32;
     const int64_t n_blocks = x.rows * x.cols / block;
     const auto grid = static_cast<unsigned>((n_blocks + 7) / 8);  // 8 groups of 32 lanes per CUDA block
-    auto* q = static_cast<int8_t*>(out.values);
-    if (block == 256) quantize_q8_k_kernel<<<grid, 256, 0, stream>>>(x, n_blocks, q, out.scales);
-    else quantize_q8_0_kernel<<<grid, 256, 0, stream>>>(x, n_blocks, q, out.scales);
+    if (block == 256) quantize_kernel<ActRounding::Q8_K><<<grid, 256, 0, stream>>>(x, n_blocks, out);
+    else quantize_kernel<ActRounding::Q8_0><<<grid, 256, 0, stream>>>(x, n_blocks, out);
     return gpuGetLastError();
 }
 
 // ---- products ------------------------------------------------------------------------------------
 
+// One launch takes the products of one input by up to kMaxGemvGroup matrices of one format and
+// width (Q, K and V; gate and up): the CUDA blocks [first_block[m], first_block[m + 1]) take the
+// rows of matrix m, whose own fields replace p's.
 struct GemvArgs {
     ProductParams p;
-    Packed x;
+    PackedInput x;
     bool x_per_y_row;  // x row of y row i: i (true) or i / k
+    int group;
+    const uint8_t* w[kMaxGemvGroup];
+    float* y[kMaxGemvGroup];
+    int64_t rows[kMaxGemvGroup], y_stride[kMaxGemvGroup];
+    size_t row_bytes[kMaxGemvGroup];
+    int64_t first_block[kMaxGemvGroup + 1];
 };
 
-// Adds n_slices slices of consecutive blocks to acc: `blocks` holds block first_block onwards (in
-// the row itself or staged in shared memory); lane takes slices lane, lane + 32, ...
-template <class Dot, class X, int Tile>
-__device__ __forceinline__ void add_slices(const uint8_t* blocks, int64_t first_block, int64_t n_slices, int lane,
-                                           const X* const (&xs)[Tile], const float* const (&ds)[Tile], float (&acc)[Tile]) {
-    constexpr int kUnroll = Tile >= 8 ? 2 : 4;  // slices in flight per lane, within the registers
-#pragma unroll kUnroll
-    for (int64_t i = lane; i < n_slices; i += 32) {
-        const int64_t local = i / Dot::kSlices, b = first_block + local;
-        const int s = static_cast<int>(i % Dot::kSlices);
-        const typename Dot::Slice w = Dot::load(blocks + local * Dot::kBytes, s);
+// v[m] with m known only at run time, without indexing the kernel's parameters dynamically (which
+// would copy them to local memory).
+template <class V>
+__device__ __forceinline__ V pick(const V (&v)[kMaxGemvGroup], int m) {
+    static_assert(kMaxGemvGroup == 3);
+    return m == 0 ? v[0] : m == 1 ? v[1] : v[2];
+}
+
+// Rows a group of lanes takes at once: with one token, two, so that each input word a lane loads
+// serves both and twice the weight bytes are in flight per lane (rows staged through shared memory
+// and tiles of several tokens keep one, within the registers).
+template <int Tile, bool Staged>
+inline constexpr int kRowsPerGroup = Tile == 1 && !Staged ? 2 : 1;
+
+// Adds n_slices slices of consecutive blocks of each row to acc[row]: rows[r] holds block
+// first_block onwards of row r (in the row itself or staged in shared memory); lane takes slices
+// lane, lane + 32, ... The loads of kInFlight slices of every row are issued before any of their
+// sums, so a lane has that many bytes in flight whatever the compiler's schedule; each row's
+// slices are still added in order, so the sums do not depend on Rows or kInFlight.
+template <class Dot, class X, int Tile, int Rows>
+__device__ __forceinline__ void add_slices(const uint8_t* const (&rows)[Rows], int64_t first_block, int64_t n_slices,
+                                           int lane, const X* const (&xs)[Tile], const float* const (&ds)[Tile],
+                                           float (&acc)[Rows][Tile]) {
+    constexpr int kInFlight = Tile >= 8 ? 2 : 4;
+    for (int64_t i0 = lane; i0 < n_slices; i0 += 32 * kInFlight) {
+        typename Dot::Slice w[Rows][kInFlight];
 #pragma unroll
-        for (int j = 0; j < Tile; ++j) {
-            const float xd = std::is_same_v<X, int8_t> ? ds[j][b] : 1.0f;
-            acc[j] += Dot::dot(w, xs[j] + b * Dot::kValues, xd, s);
+        for (int k = 0; k < kInFlight; ++k) {
+            const int64_t i = min(i0 + 32 * k, n_slices - 1);  // past the end: loaded again, not added
+            const int64_t offset = i / Dot::kSlices * Dot::kBytes;
+#pragma unroll
+            for (int r = 0; r < Rows; ++r) w[r][k] = Dot::load(rows[r] + offset, static_cast<int>(i % Dot::kSlices));
+        }
+#pragma unroll
+        for (int k = 0; k < kInFlight; ++k) {
+            const int64_t i = i0 + 32 * k;
+            if (i >= n_slices) break;
+            const int64_t b = first_block + i / Dot::kSlices;
+            const int s = static_cast<int>(i % Dot::kSlices);
+#pragma unroll
+            for (int j = 0; j < Tile; ++j) {
+                const float xd = std::is_same_v<X, int8_t> ? ds[j][b] : 1.0f;
+#pragma unroll
+                for (int r = 0; r < Rows; ++r) acc[r][j] += Dot::dot(w[r][k], xs[j] + b * Dot::kValues, xd, s);
+            }
         }
     }
 }
@@ -162,16 +152,26 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a) {
     using Dot = BlockDot<T>;
     using X = std::conditional_t<T == TensorType::F16 || T == TensorType::BF16, uint16_t, int8_t>;
     using S = Stage<Dot>;
-    const ProductParams& p = a.p;
-    const int64_t r = blockIdx.x * int64_t{kGroups} + threadIdx.x / 32;
-    if (r >= p.rows) return;  // whole groups leave together
+    constexpr int Rows = kRowsPerGroup<Tile, Staged>;
+    ProductParams p = a.p;
+    int64_t block = blockIdx.x;
+    if (a.group > 1) {
+        const int m = block >= a.first_block[2] ? 2 : block >= a.first_block[1] ? 1 : 0;
+        p.w = pick(a.w, m);
+        p.y = pick(a.y, m);
+        p.rows = pick(a.rows, m);
+        p.y_stride = pick(a.y_stride, m);
+        p.row_bytes = pick(a.row_bytes, m);
+        block -= m == 0 ? 0 : m == 1 ? a.first_block[1] : a.first_block[2];
+    }
+    const int64_t r0 = (block * kGroups + threadIdx.x / 32) * Rows;
+    if (r0 >= p.rows) return;  // whole groups leave together
     const int lane = threadIdx.x % 32;
     const int64_t n_blocks = p.cols / Dot::kValues, n_slices = n_blocks * Dot::kSlices;
     __shared__ uint4 stage[Staged ? kGroups : 1][Staged ? S::kWords : 1];
     for (int64_t y0 = blockIdx.y * int64_t{Tile}; y0 < p.y_rows; y0 += int64_t{gridDim.y} * Tile) {
         const uint8_t* matrix = product_matrix(p, y0, lane == 0);  // with expert ids, Tile is 1
         if (!matrix) continue;
-        const uint8_t* row = matrix + r * p.row_bytes;
         const X* xs[Tile];
         const float* ds[Tile];
 #pragma unroll
@@ -180,12 +180,15 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a) {
             xs[j] = static_cast<const X*>(a.x.values) + xr * p.cols;
             ds[j] = std::is_same_v<X, int8_t> ? a.x.scales + xr * n_blocks : nullptr;  // 16-bit inputs: no scales
         }
-        float acc[Tile] = {};
+        float acc[Rows][Tile] = {};
         if constexpr (!Staged) {
-            add_slices<Dot, X, Tile>(row, 0, n_slices, lane, xs, ds, acc);
+            const uint8_t* rows[Rows];
+#pragma unroll
+            for (int r = 0; r < Rows; ++r) rows[r] = matrix + min(r0 + r, p.rows - 1) * p.row_bytes;  // past the end: not written
+            add_slices<Dot, X, Tile, Rows>(rows, 0, n_slices, lane, xs, ds, acc);
         } else {
             uint4* mine = stage[threadIdx.x / 32];
-            const auto* row_words = reinterpret_cast<const uint4*>(row);
+            const auto* row_words = reinterpret_cast<const uint4*>(matrix + r0 * p.row_bytes);
             uint4 next[S::kWordsPerLane];
             const auto fetch = [&](int64_t b0) {
                 const int64_t w0 = S::first_word(b0), n = S::words(b0, min(int64_t{S::kBlocks}, n_blocks - b0));
@@ -201,15 +204,19 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a) {
                     if (lane + 32 * k < S::words(b0, n)) mine[lane + 32 * k] = next[k];
                 gpu_syncwarp();
                 if (b0 + S::kBlocks < n_blocks) fetch(b0 + S::kBlocks);
-                const uint8_t* staged = reinterpret_cast<const uint8_t*>(mine) + (b0 * Dot::kBytes - S::first_word(b0) * 16);
-                add_slices<Dot, X, Tile>(staged, b0, n * Dot::kSlices, lane, xs, ds, acc);
+                const uint8_t* const staged[1] = {reinterpret_cast<const uint8_t*>(mine) + (b0 * Dot::kBytes - S::first_word(b0) * 16)};
+                add_slices<Dot, X, Tile, 1>(staged, b0, n * Dot::kSlices, lane, xs, ds, acc);
                 gpu_syncwarp();
             }
         }
 #pragma unroll
-        for (int j = 0; j < Tile; ++j) {
-            const float sum = group_sum(acc[j]);
-            if (lane == 0 && y0 + j < p.y_rows) p.y[(y0 + j) * p.y_stride + r] = sum;
+        for (int r = 0; r < Rows; ++r) {
+            if (r0 + r >= p.rows) break;  // the same for every lane of the group
+#pragma unroll
+            for (int j = 0; j < Tile; ++j) {
+                const float sum = group_sum(acc[r][j]);
+                if (lane == 0 && y0 + j < p.y_rows) p.y[(y0 + j) * p.y_stride + r0 + r] = sum;
+            }
         }
     }
 }
@@ -219,11 +226,15 @@ bool aligned16(const ProductParams& p) {
 }
 
 template <TensorType T, int Tile>
-void launch_tile(gpuStream_t stream, const GemvArgs& a) {
+void launch_tile(gpuStream_t stream, GemvArgs a, bool staged) {
+    const int64_t per_block = int64_t{kGroups} * (staged ? kRowsPerGroup<Tile, true> : kRowsPerGroup<Tile, false>);
+    a.first_block[0] = 0;
+    for (int m = 0; m < kMaxGemvGroup; ++m)
+        a.first_block[m + 1] = a.first_block[m] + (m < a.group ? (a.rows[m] + per_block - 1) / per_block : 0);
     const int64_t tiles = (a.p.y_rows + Tile - 1) / Tile;
-    const dim3 grid(static_cast<unsigned>((a.p.rows + kGroups - 1) / kGroups), static_cast<unsigned>(std::min(tiles, kMaxGridRows)));
+    const dim3 grid(static_cast<unsigned>(a.first_block[a.group]), static_cast<unsigned>(std::min(tiles, kMaxGridRows)));
     if constexpr (BlockDot<T>::kBytes % 16 != 0) {
-        if (aligned16(a.p)) {
+        if (staged) {
             gemv_kernel<T, Tile, true><<<grid, kThreads, 0, stream>>>(a);
             return;
         }
@@ -231,13 +242,16 @@ void launch_tile(gpuStream_t stream, const GemvArgs& a) {
     gemv_kernel<T, Tile, false><<<grid, kThreads, 0, stream>>>(a);
 }
 
+// Rows of a 2-byte aligned format are staged through shared memory with 16-byte loads where
+// every matrix of the launch is 16-byte aligned.
 template <TensorType T>
-void launch_typed(gpuStream_t stream, const GemvArgs& a) {
+void launch_typed(gpuStream_t stream, const GemvArgs& a, bool aligned) {
+    const bool staged = BlockDot<T>::kBytes % 16 != 0 && aligned;
     const int64_t n = a.p.ids ? 1 : a.p.y_rows;
-    if (n == 1) launch_tile<T, 1>(stream, a);
-    else if (n == 2) launch_tile<T, 2>(stream, a);
-    else if (n <= 4) launch_tile<T, 4>(stream, a);
-    else launch_tile<T, 8>(stream, a);
+    if (n == 1) launch_tile<T, 1>(stream, a, staged);
+    else if (n == 2) launch_tile<T, 2>(stream, a, staged);
+    else if (n <= 4) launch_tile<T, 4>(stream, a, staged);
+    else launch_tile<T, 8>(stream, a, staged);
 }
 
 #define RF_GEMV_FORMATS(X) X(F16) X(BF16) X(Q4_0) X(Q8_0) X(Q4_K) X(Q6_K)
@@ -267,27 +281,55 @@ size_t gemv_scratch_bytes(int64_t x_rows, int64_t cols) {
 }
 
 GemvInput gemv_input_view(const void* scratch, int64_t x_rows, int64_t cols) {
-    const Packed packed = packed_in(const_cast<void*>(scratch), x_rows, cols);
+    const PackedInput packed = packed_input(const_cast<void*>(scratch), x_rows, cols);
     return {packed.values, packed.scales};
 }
 
 int gemv_input_format(TensorType type) { return static_cast<int>(act_rounding_for(type)); }
 
-gpuError_t launch_gemv_quantize(gpuStream_t stream, TensorType type, Mat x, void* scratch) {
-    if (x.rows == 0) return gpuSuccess;
-    return quantize(stream, type, x, packed_in(scratch, x.rows, x.cols));
+bool packable_format(int format, int64_t cols) {
+    const auto rounding = static_cast<ActRounding>(format);
+    if (rounding == ActRounding::Q8_0) return cols % 32 == 0;
+    return rounding == ActRounding::Q8_K && cols % 256 == 0;
 }
 
-gpuError_t launch_gemv(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams& p) {
+gpuError_t launch_gemv_quantize(gpuStream_t stream, TensorType type, Mat x, void* scratch) {
+    if (x.rows == 0) return gpuSuccess;
+    return quantize(stream, type, x, packed_input(scratch, x.rows, x.cols));
+}
+
+gpuError_t launch_gemv_group(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams* ps, int n) {
+    if (n < 1 || n > kMaxGemvGroup) return gpuErrorInvalidValue;
+    const ProductParams& p = ps[0];
     if (p.y_rows == 0) return gpuSuccess;
-    const GemvArgs a{p, packed_in(const_cast<void*>(scratch), x_rows, p.cols), x_rows == p.y_rows};
+    GemvArgs a{};
+    a.p = p;
+    a.x = packed_input(const_cast<void*>(scratch), x_rows, p.cols);
+    a.x_per_y_row = x_rows == p.y_rows;
+    a.group = n;
+    bool aligned = true;
+    for (int m = 0; m < n; ++m) {
+        const ProductParams& q = ps[m];
+        if (q.type != p.type || q.cols != p.cols || q.y_rows != p.y_rows || (n > 1 && (q.ids || q.count != 1)))
+            return gpuErrorInvalidValue;
+        a.w[m] = q.w;
+        a.y[m] = q.y;
+        a.rows[m] = q.rows;
+        a.y_stride[m] = q.y_stride;
+        a.row_bytes[m] = q.row_bytes;
+        aligned = aligned && aligned16(q);
+    }
     switch (p.type) {
-#define RF_CASE(T) case TensorType::T: launch_typed<TensorType::T>(stream, a); break;
+#define RF_CASE(T) case TensorType::T: launch_typed<TensorType::T>(stream, a, aligned); break;
         RF_GEMV_FORMATS(RF_CASE)
 #undef RF_CASE
         default: return gpuErrorInvalidValue;
     }
     return gpuGetLastError();
+}
+
+gpuError_t launch_gemv(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams& p) {
+    return launch_gemv_group(stream, x_rows, scratch, &p, 1);
 }
 
 }  // namespace rf::gpu

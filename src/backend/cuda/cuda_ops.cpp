@@ -67,9 +67,28 @@ Status CudaBackend::softcap(const Act& x, float cap) {
     return launched(launch_map(op_stream(), MapOp::Softcap, mat(x), mat(x), cap, mat(x)), "softcap");
 }
 
+std::optional<int> CudaBackend::packing_hint(const Act& out) const {
+    const auto it = input_hints_.find(out.data);
+    if (it == input_hints_.end() || it->second.rows != out.rows || it->second.cols != out.cols ||
+        !packable_format(it->second.format, out.cols))
+        return std::nullopt;
+    return it->second.format;
+}
+
+Status CudaBackend::launched_packed(gpuError_t err, std::string_view op, const Act& out, int format) {
+    RF_TRY(launched(err, op));
+    quantized_ = QuantizedInput{mat(out), format};
+    return ok_status();
+}
+
 Status CudaBackend::gated_activation(GatedActivation act, const Act& gate, const Act& up, const Act& out) {
     if (!same_shape(gate, up) || !same_shape(gate, out)) return make_error("gated activation: shapes do not match");
     const MapOp op = act == GatedActivation::Silu ? MapOp::Silu : MapOp::GeluTanh;
+    if (const std::optional<int> format = packing_hint(out); format && !overlaps(out, gate) && !overlaps(out, up)) {
+        RF_ASSIGN_OR_RETURN(void* scratch0, scratch(0, gemv_scratch_bytes(out.rows, out.cols)));
+        return launched_packed(launch_gated_packed(op_stream(), op, mat(gate), mat(up), mat(out), *format, scratch0),
+                               "gated activation (packed)", out, *format);
+    }
     return launched(launch_map(op_stream(), op, mat(gate), mat(up), 0.0f, mat(out)), "gated activation");
 }
 
@@ -85,6 +104,11 @@ Status CudaBackend::rms_norm(const Act& x, ParamVector weight, float eps, const 
     if (!same_shape(x, out) || (weight.data && weight.size != x.cols))
         return make_error("rms_norm: shapes do not match ({} values, weight {})", x.cols, weight.size);
     RF_TRY(rows_fit("rms_norm", x.rows));
+    if (const std::optional<int> format = packing_hint(out)) {
+        RF_ASSIGN_OR_RETURN(void* scratch0, scratch(0, gemv_scratch_bytes(out.rows, out.cols)));
+        return launched_packed(launch_rms_norm_packed(op_stream(), mat(x), weight.data, eps, mat(out), *format, scratch0),
+                               "rms_norm (packed)", out, *format);
+    }
     return launched(launch_rms_norm(op_stream(), mat(x), 1, x.cols, weight.data, eps, mat(out)), "rms_norm");
 }
 
@@ -142,14 +166,33 @@ int64_t CudaBackend::int8_max_tokens_from_env() {
     return *end == '\0' && v >= 0 ? v : kInt8MaxTokens;
 }
 
+CudaBackend::ProductPath CudaBackend::product_path(const WeightMatrix& w, bool expert_ids, int64_t tokens) const {
+    const bool batched = !expert_ids && !batch_invariant_;
+    if (batched && tokens >= kInt8MinTokens && tokens <= int8_max_tokens_ &&
+        int8_product_supports(w.type, w.data, w.row_bytes, w.matrix_bytes(), w.cols))
+        return ProductPath::Int8;
+    if (batched && tokens >= blas_min_tokens(w.type) && w.cols % 32 == 0) return ProductPath::Blas;
+    return gemv_supports(w.type, w.data, w.row_bytes, w.matrix_bytes(), w.cols) ? ProductPath::Gemv : ProductPath::Generic;
+}
+
+Result<void*> CudaBackend::gemv_input(const Act& x, TensorType type) {
+    RF_ASSIGN_OR_RETURN(void* packed, scratch(0, gemv_scratch_bytes(x.rows, x.cols)));
+    const QuantizedInput wanted{mat(x), gemv_input_format(type)};
+    if (!(quantized_ && *quantized_ == wanted)) {
+        quantized_.reset();
+        RF_TRY(gpu_check(launch_gemv_quantize(op_stream(), type, mat(x), packed), "quantizing activations"));
+        quantized_ = wanted;
+    }
+    input_hints_[x.data] = InputHint{x.rows, x.cols, wanted.format};
+    return packed;
+}
+
 Status CudaBackend::product(const WeightMatrix& w, const int32_t* ids, int64_t k, const Act& x, const Act& y) {
     if (y.rows == 0) return ok_status();
     const int block = rounding_block(w.type);
     if (x.cols % block != 0) return make_error("matmul: {} inputs are not whole blocks of {}", x.cols, block);
-    const bool int8 = !ids && !batch_invariant_ && y.rows >= kInt8MinTokens && y.rows <= int8_max_tokens_ &&
-                      int8_product_supports(w.type, w.data, w.row_bytes, w.matrix_bytes(), w.cols);
-    if (!int8 && !ids && !batch_invariant_ && y.rows >= blas_min_tokens(w.type) && w.cols % 32 == 0)
-        return blas_product(w, x, y);
+    const ProductPath path = product_path(w, ids != nullptr, y.rows);
+    if (path == ProductPath::Blas) return blas_product(w, x, y);
     const ProductParams p{.type = w.type,
                           .w = w.data,
                           .row_bytes = w.row_bytes,
@@ -163,27 +206,65 @@ Status CudaBackend::product(const WeightMatrix& w, const int32_t* ids, int64_t k
                           .ids = ids,
                           .k = std::max<int64_t>(k, 1),
                           .fault = fault_word()};
-    const bool gemv = gemv_supports(w.type, w.data, w.row_bytes, w.matrix_bytes(), w.cols);
-    const size_t packed_bytes = gemv ? gemv_scratch_bytes(x.rows, x.cols) : static_cast<size_t>(x.rows * x.cols) * sizeof(float);
-    RF_ASSIGN_OR_RETURN(void* packed, scratch(0, packed_bytes));
     gpuError_t err = gpuSuccess;
-    if (gemv) {
-        const QuantizedInput wanted{mat(x), gemv_input_format(w.type)};
-        if (!(quantized_ && *quantized_ == wanted)) {
-            quantized_.reset();
-            err = launch_gemv_quantize(op_stream(), w.type, mat(x), packed);
-            if (err == gpuSuccess) quantized_ = wanted;
-        }
-        if (err == gpuSuccess) err = int8 ? launch_int8_product(op_stream(), x.rows, packed, p) : launch_gemv(op_stream(), x.rows, packed, p);
-        if (overlaps(y, x)) quantized_.reset();
-    } else {
+    if (path == ProductPath::Generic) {
         quantized_.reset();
+        RF_ASSIGN_OR_RETURN(void* packed, scratch(0, static_cast<size_t>(x.rows * x.cols) * sizeof(float)));
         err = launch_product(op_stream(), mat(x), static_cast<float*>(packed), p);
+    } else {
+        RF_ASSIGN_OR_RETURN(void* packed, gemv_input(x, w.type));
+        err = path == ProductPath::Int8 ? launch_int8_product(op_stream(), x.rows, packed, p)
+                                        : launch_gemv(op_stream(), x.rows, packed, p);
+        if (overlaps(y, x)) quantized_.reset();
     }
     if (err != gpuSuccess)
         return gpu_check(err, fmt::format("{} product {}x{}", tensor_type_name(w.type), w.rows, w.cols));
     if (profile_.on())
-        profile_.op_done(stream_, fmt::format("{} {}", int8 ? "int8" : gemv ? "gemv" : "product", tensor_type_name(w.type)));
+        profile_.op_done(stream_, fmt::format("{} {}", path == ProductPath::Int8 ? "int8" : path == ProductPath::Gemv ? "gemv" : "product",
+                                              tensor_type_name(w.type)));
+    return graph_.after_op(stream_);
+}
+
+// Q, K and V (gate and up) of one or a few tokens: one gemv launch for all where they share a
+// format (each row's sum is the one matmul computes); otherwise one product each, which still
+// share the quantized input.
+Status CudaBackend::matmuls(const Act& x, std::span<const MatmulOutput> products) {
+    const auto groupable = [&] {
+        if (products.size() < 2 || products.size() > static_cast<size_t>(kMaxGemvGroup) || x.rows == 0) return false;
+        for (const MatmulOutput& o : products) {
+            const WeightMatrix& w = *o.w;
+            if (w.type != products[0].w->type || w.count != 1 || w.cols != x.cols || o.y.cols != w.rows ||
+                o.y.rows != x.rows || product_path(w, false, x.rows) != ProductPath::Gemv || overlaps(o.y, x))
+                return false;
+        }
+        return true;
+    };
+    if (!groupable()) return Backend::matmuls(x, products);
+    const TensorType type = products[0].w->type;
+    if (x.cols % rounding_block(type) != 0) return make_error("matmul: {} inputs are not whole blocks of {}", x.cols, rounding_block(type));
+    RF_ASSIGN_OR_RETURN(void* packed, gemv_input(x, type));
+    ProductParams ps[kMaxGemvGroup];
+    for (size_t i = 0; i < products.size(); ++i) {
+        const WeightMatrix& w = *products[i].w;
+        const Act& y = products[i].y;
+        ps[i] = ProductParams{.type = w.type,
+                              .w = w.data,
+                              .row_bytes = w.row_bytes,
+                              .matrix_bytes = w.matrix_bytes(),
+                              .rows = w.rows,
+                              .cols = w.cols,
+                              .count = 1,
+                              .y = y.data,
+                              .y_rows = y.rows,
+                              .y_stride = y.stride,
+                              .ids = nullptr,
+                              .k = 1,
+                              .fault = fault_word()};
+    }
+    const int n = static_cast<int>(products.size());
+    if (gpuError_t err = launch_gemv_group(op_stream(), x.rows, packed, ps, n); err != gpuSuccess)
+        return gpu_check(err, fmt::format("{} {} products of one input", n, tensor_type_name(type)));
+    if (profile_.on()) profile_.op_done(stream_, fmt::format("gemv {} x{}", tensor_type_name(type), n));
     return graph_.after_op(stream_);
 }
 

@@ -36,6 +36,8 @@ enum class MapOp { Add, AddBias, Scale, Softcap, Silu, GeluTanh };
 // out = op(a, b): a + b, a + bias[col] (b.data is the bias), a * s, s * tanh(a / s), act(a) * b.
 gpuError_t launch_map(gpuStream_t stream, MapOp op, Mat a, Mat b, float s, Mat out);
 gpuError_t launch_softmax(gpuStream_t stream, Mat x);
+// The gated activation (Silu, GeluTanh) of launch_map that also packs `out` as launch_rms_norm_packed does.
+gpuError_t launch_gated_packed(gpuStream_t stream, MapOp op, Mat gate, Mat up, Mat out, int format, void* scratch);
 gpuError_t launch_gather(gpuStream_t stream, Mat x, const int32_t* rows, Mat out, int* fault);
 
 // ---- cuda_norm_rope.cu ----
@@ -48,6 +50,10 @@ struct RopeParams {
     const float* freq_factors;
 };
 gpuError_t launch_rope(gpuStream_t stream, Mat x, const int32_t* positions, const RopeParams& p);
+
+// launch_rms_norm of whole rows that also leaves `out` in `scratch` as launch_gemv_quantize would
+// for weights of input format `format` (gemv_input_format), in the same launch.
+gpuError_t launch_rms_norm_packed(gpuStream_t stream, Mat x, const float* weight, float eps, Mat out, int format, void* scratch);
 
 // ---- cuda_attention.cu ----
 gpuError_t launch_store_kv(gpuStream_t stream, bool f16, Mat k, Mat v, void* keys, void* values, const int32_t* slots,
@@ -162,6 +168,10 @@ int gemv_input_format(TensorType type);
 // dot products over the quantized x of x_rows rows.
 gpuError_t launch_gemv_quantize(gpuStream_t stream, TensorType type, Mat x, void* scratch);
 gpuError_t launch_gemv(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams& p);
+// launch_gemv of n (at most kMaxGemvGroup) products of the same input in one launch: one weight
+// type, width and token count, no expert ids; each y gets what launch_gemv would write.
+inline constexpr int kMaxGemvGroup = 3;
+gpuError_t launch_gemv_group(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams* ps, int n);
 // Where launch_gemv_quantize leaves the int8 levels (x_rows x cols, dense) and the scale of each
 // rounding block (x_rows x cols / block) in its scratch.
 struct GemvInput {
@@ -169,6 +179,9 @@ struct GemvInput {
     const float* scales;
 };
 GemvInput gemv_input_view(const void* scratch, int64_t x_rows, int64_t cols);
+// Whether ops that write a product's input can also pack it in this input format (the int8
+// ones: Q8_0 and Q8_K blocks) for rows of `cols` values.
+bool packable_format(int format, int64_t cols);
 
 // ---- cuda_int8_products.cu ----
 // Whether launch_int8_product takes this weight matrix: Q4_0, Q8_0, Q4_K or Q6_K as gemv_supports
