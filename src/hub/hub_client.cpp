@@ -111,6 +111,22 @@ std::string curl_failure(CURLcode code, const Transfer& t) {
     return t.error[0] ? std::string(t.error) : std::string(curl_easy_strerror(code));
 }
 
+// A path inside the repo, each segment percent-encoded ("sub dir/a+b.gguf" -> "sub%20dir/a%2Bb.gguf").
+std::string url_path(CURL* curl, const std::string& path) {
+    std::string out;
+    size_t start = 0;
+    while (start <= path.size()) {
+        size_t end = path.find('/', start);
+        if (end == std::string::npos) end = path.size();
+        char* escaped = curl_easy_escape(curl, path.data() + start, static_cast<int>(end - start));
+        if (escaped) out += escaped;
+        curl_free(escaped);
+        if (end < path.size()) out += '/';
+        start = end + 1;
+    }
+    return out;
+}
+
 size_t collect(char* data, size_t size, size_t count, void* user) {
     static_cast<std::string*>(user)->append(data, size * count);
     return size * count;
@@ -166,23 +182,26 @@ std::string bytes(double b) {
     return fmt::format("{:.1f} {}", b, units[u]);
 }
 
-int on_progress(void* user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t, curl_off_t) {
-    auto* p = static_cast<Progress*>(user);
-    const auto now = std::chrono::steady_clock::now();
-    if (now - p->last < std::chrono::milliseconds(200)) return 0;
-    p->last = now;
-    const int64_t total = p->total > 0 ? p->total : (dltotal > 0 ? p->offset + dltotal : -1);
-    const int64_t done = p->offset + dlnow;
-    const double secs = std::chrono::duration<double>(now - p->start).count();
-    const std::string speed = secs > 0 ? bytes(static_cast<double>(dlnow) / secs) + "/s" : "";
+void draw_progress(const Progress& p, int64_t done, int64_t total, int64_t this_run) {
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - p.start).count();
+    const std::string speed = secs > 0 ? bytes(static_cast<double>(this_run) / secs) + "/s" : "";
     if (total > 0) {
         const int width = 30;
         const int filled = static_cast<int>(width * std::min<double>(1.0, static_cast<double>(done) / static_cast<double>(total)));
-        fmt::print(stderr, "\r{} [{}{}] {:3d}% {} / {} {}   ", p->name, std::string(filled, '#'), std::string(width - filled, ' '),
+        fmt::print(stderr, "\r{} [{}{}] {:3d}% {} / {} {}   ", p.name, std::string(filled, '#'), std::string(width - filled, ' '),
                    static_cast<int>(100 * done / total), bytes(static_cast<double>(done)), bytes(static_cast<double>(total)), speed);
     } else {
-        fmt::print(stderr, "\r{} {} {}   ", p->name, bytes(static_cast<double>(done)), speed);
+        fmt::print(stderr, "\r{} {} {}   ", p.name, bytes(static_cast<double>(done)), speed);
     }
+}
+
+int on_progress(void* user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t, curl_off_t) {
+    auto* p = static_cast<Progress*>(user);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - p->last < std::chrono::milliseconds(200)) return 0;  // redraw five times a second at most
+    p->last = now;
+    const int64_t total = p->total > 0 ? p->total : (dltotal > 0 ? p->offset + dltotal : -1);
+    draw_progress(*p, p->offset + dlnow, total, dlnow);
     return 0;
 }
 
@@ -221,7 +240,11 @@ Status attempt(const HubOptions& options, const std::string& url, const std::str
         curl_easy_setopt(c, CURLOPT_XFERINFODATA, &progress);
     }
     const CURLcode code = curl_easy_perform(c);
-    if (options.progress) fmt::print(stderr, "\n");
+    if (options.progress) {  // the last state, however fast the transfer was
+        const int64_t done = sink.offset + sink.written;
+        draw_progress(progress, done, file.size > 0 ? file.size : done, sink.written);
+        fmt::print(stderr, "\n");
+    }
     if (!t.linked_etag.empty()) linked_etag = t.linked_etag;
     const int closed = std::fclose(out.release());
     if (!sink.write_error.empty()) return make_error("writing {}: {}", part, sink.write_error);
@@ -250,9 +273,10 @@ HubOptions hub_options_from_env(HubOptions given, bool endpoint_given, bool toke
 
 Result<std::vector<HubFile>> list_repo_files(const HubOptions& options, const std::string& repo) {
     init_curl_once();
-    const std::string url = fmt::format("{}/api/models/{}/tree/{}?recursive=true", options.endpoint, repo, options.revision);
     Transfer t;
     if (!t.curl) return make_error("libcurl could not start a transfer");
+    const std::string url = fmt::format("{}/api/models/{}/tree/{}?recursive=true", options.endpoint, repo,
+                                        url_path(t.curl.get(), options.revision));
     setup(t, options, url);
     std::string body;
     curl_easy_setopt(t.curl.get(), CURLOPT_WRITEFUNCTION, collect);
@@ -284,7 +308,13 @@ Result<std::vector<HubFile>> list_repo_files(const HubOptions& options, const st
 Status download_file(const HubOptions& options, const std::string& repo, const HubFile& file, const std::string& dest,
                      HubNotice notice) {
     init_curl_once();
-    const std::string url = fmt::format("{}/{}/resolve/{}/{}", options.endpoint, repo, options.revision, file.path);
+    std::string url;
+    {
+        Transfer t;
+        if (!t.curl) return make_error("libcurl could not start a transfer");
+        url = fmt::format("{}/{}/resolve/{}/{}", options.endpoint, repo, url_path(t.curl.get(), options.revision),
+                          url_path(t.curl.get(), file.path));
+    }
     const std::string part = dest + ".part";
     std::error_code ec;
     fs::create_directories(fs::path(dest).parent_path(), ec);

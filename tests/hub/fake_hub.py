@@ -12,6 +12,7 @@ import http.server
 import json
 import socket
 import threading
+import urllib.parse
 
 
 class HubFile:
@@ -42,6 +43,7 @@ class FakeHub:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        self.server.handle_error = lambda request, address: None  # the dropped connections are on purpose
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -69,7 +71,7 @@ class FakeHub:
         return False
 
     def answer(self, h):
-        path = h.path.split("?")[0]
+        path = urllib.parse.unquote(h.path.split("?")[0])
         parts = path.strip("/").split("/")
         if parts[:2] == ["api", "models"] and len(parts) >= 6 and parts[4] == "tree":
             repo = "/".join(parts[2:4])
@@ -91,7 +93,7 @@ class FakeHub:
                 return self.send(h, 404, b'{"error":"Entry not found"}')
             if not self.authorized(h, repo):
                 return
-            return self.send(h, 302, b"", {"Location": f"/cdn/{repo}/{file}", "X-Linked-Etag": f'"{f.listed_sha}"',
+            return self.send(h, 302, b"", {"Location": f"/cdn/{repo}/{urllib.parse.quote(file)}", "X-Linked-Etag": f'"{f.listed_sha}"',
                                            "X-Linked-Size": str(len(f.data))})
         if parts[0] == "cdn" and len(parts) >= 4:
             repo, file = "/".join(parts[1:3]), "/".join(parts[3:])

@@ -6,6 +6,7 @@ hub saw. Exits 1 on the first failed check.
 """
 import json
 import os
+import pty
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,9 @@ hub.repos = {
     "acme/retry-GGUF": {"retry-Q4_K_M.gguf": HubFile(DATA, drops=1)},
     "acme/gated-GGUF": {"gated-Q4_K_M.gguf": HubFile(DATA)},
     "acme/demo-GGUF": {"demo-Q4_K_M.gguf": HubFile(DATA)},
+    "acme/tty-GGUF": {"tty-Q4_K_M.gguf": HubFile(DATA)},
+    "acme/full-GGUF": {"full-Q4_K_M.gguf": HubFile(DATA)},
+    "acme/space-GGUF": {"sub dir/a+b-Q4_K_M.gguf": HubFile(DATA)},
 }
 hub.gated = {"acme/gated-GGUF": "secret"}
 
@@ -127,6 +131,33 @@ code, out, err = rf("pull", "acme/gated-GGUF:Q4_K_M", HF_TOKEN="secret")
 check(code == 0 and same_bytes(out.strip()), "HF_TOKEN opens a gated repo", err)
 check(all(h.get("Authorization") == "Bearer secret" for _, p, h in requests_since(n) if not p.startswith("/cdn/")),
       "the token goes as Authorization: Bearer", requests_since(n))
+
+# A full disk: the .part file is /dev/full.
+os.makedirs(cached("acme/full-GGUF", ""), exist_ok=True)
+os.symlink("/dev/full", cached("acme/full-GGUF", "full-Q4_K_M.gguf.part"))
+code, out, err = rf("pull", "acme/full-GGUF:Q4_K_M")
+check(code == 1 and "No space left on device" in err, "a full disk is a clear error", err)
+
+# File names are percent-encoded in the URL.
+code, out, err = rf("pull", "acme/space-GGUF:Q4_K_M")
+check(code == 0 and same_bytes(cached("acme/space-GGUF", "sub dir/a+b-Q4_K_M.gguf")), "a file name with a space and '+'", err)
+
+# On a terminal, a progress bar.
+master, slave = pty.openpty()
+proc = subprocess.Popen([BIN, "pull", "acme/tty-GGUF:Q4_K_M"], env=env(), stdout=subprocess.PIPE, stderr=slave)
+os.close(slave)
+tty = b""
+while True:
+    try:
+        chunk = os.read(master, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    tty += chunk
+proc.wait(timeout=60)
+os.close(master)
+check(proc.returncode == 0 and b"100%" in tty and b"[###" in tty, "a progress bar on a terminal", tty[-400:])
 
 # Not found, and no hub at all.
 code, out, err = rf("pull", "acme/missing-GGUF:Q4_K_M")
