@@ -232,7 +232,10 @@ Status attempt(const HubOptions& options, const std::string& url, const std::str
     CURL* c = t.curl.get();
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
-    if (sink.offset > 0) curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(sink.offset));
+    // A plain Range header rather than CURLOPT_RESUME_FROM, which fails on a server that answers
+    // with the whole file: on_body starts the .part over then.
+    const std::string range = fmt::format("{}-", sink.offset);
+    if (sink.offset > 0) curl_easy_setopt(c, CURLOPT_RANGE, range.c_str());
     Progress progress{fs::path(file.path).filename().string(), sink.offset, file.size};
     if (options.progress) {
         curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);

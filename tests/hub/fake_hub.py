@@ -4,8 +4,8 @@ It answers the two routes rocmforge uses, as the real hub lays them out:
   GET /api/models/{owner}/{name}/tree/{revision}   the file list (path, size, lfs.oid = SHA-256)
   GET /{owner}/{name}/resolve/{revision}/{file}    302 to /cdn/..., with X-Linked-Etag and X-Linked-Size
 and serves the bytes under /cdn/ with Range support. Files can be set to drop the connection
-halfway (once), to publish a wrong checksum, to publish the checksum only in X-Linked-Etag, or to
-need a token. Every request is recorded in `requests` for the test to assert on.
+halfway (once), to publish a wrong checksum, to publish the checksum only in X-Linked-Etag, to ignore
+Range requests, or to need a token. Every request is recorded in `requests` for the test to assert on.
 """
 import hashlib
 import http.server
@@ -16,8 +16,9 @@ import urllib.parse
 
 
 class HubFile:
-    def __init__(self, data, drops=0, wrong_sha=False, sha_in_header_only=False):
+    def __init__(self, data, drops=0, wrong_sha=False, sha_in_header_only=False, ignores_range=False):
         self.data = data
+        self.ignores_range = ignores_range       # answers Range requests with the whole file (200)
         self.drops = drops                      # how many full GETs are cut off halfway
         self.sha = hashlib.sha256(data).hexdigest()
         self.listed_sha = hashlib.sha256(data + b"x").hexdigest() if wrong_sha else self.sha
@@ -105,7 +106,7 @@ class FakeHub:
 
     def serve_bytes(self, h, f):
         start = 0
-        rng = h.headers.get("Range")
+        rng = None if f.ignores_range else h.headers.get("Range")
         if rng and rng.startswith("bytes="):
             start = int(rng[6:].split("-")[0])
             if start >= len(f.data):

@@ -29,6 +29,7 @@ hub.repos = {
     "acme/retry-GGUF": {"retry-Q4_K_M.gguf": HubFile(DATA, drops=1)},
     "acme/gated-GGUF": {"gated-Q4_K_M.gguf": HubFile(DATA)},
     "acme/demo-GGUF": {"demo-Q4_K_M.gguf": HubFile(DATA)},
+    "acme/norange-GGUF": {"norange-Q4_K_M.gguf": HubFile(DATA, ignores_range=True)},
     "acme/tty-GGUF": {"tty-Q4_K_M.gguf": HubFile(DATA)},
     "acme/full-GGUF": {"full-Q4_K_M.gguf": HubFile(DATA)},
     "acme/space-GGUF": {"sub dir/a+b-Q4_K_M.gguf": HubFile(DATA)},
@@ -120,6 +121,13 @@ check(any(h.get("Range") == f"bytes={half}-" for _, p, h in requests_since(n) if
 # A dropped connection with the default retries: resumed within the same run.
 code, out, err = rf("pull", "acme/retry-GGUF:Q4_K_M")
 check(code == 0 and "retrying" in err and "resuming" in err and same_bytes(out.strip()), "a drop is resumed in the same run", err)
+
+# A server that ignores the Range request: the stale partial bytes are thrown away, not kept.
+os.makedirs(cached("acme/norange-GGUF", ""), exist_ok=True)
+with open(cached("acme/norange-GGUF", "norange-Q4_K_M.gguf.part"), "wb") as stale:
+    stale.write(b"\0" * 1000)
+code, out, err = rf("pull", "acme/norange-GGUF:Q4_K_M")
+check(code == 0 and "resuming" in err and same_bytes(out.strip()), "a server without Range support restarts the file", err)
 
 # A gated repo: 401 without a token, fine with HF_TOKEN or --token.
 code, out, err = rf("pull", "acme/gated-GGUF:Q4_K_M")
