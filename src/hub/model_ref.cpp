@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
-#include <regex>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -22,16 +22,41 @@ std::string strip_host(const std::string& text) {
     return text;
 }
 
-// Hub repository names: letters, digits, '-', '_', '.'; neither part may start with '.' (no
-// "../" can reach the cache path built from them).
-bool valid_repo(const std::string& repo) {
-    static const std::regex pattern(R"([A-Za-z0-9_\-][A-Za-z0-9_.\-]*/[A-Za-z0-9_\-][A-Za-z0-9_.\-]*)");
-    return std::regex_match(repo, pattern);
+bool name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'; }
+
+// One part of a repo name: letters, digits, '-', '_', '.', not starting with '.' (so no "../"
+// can reach the cache path built from it).
+bool valid_name_part(std::string_view part) {
+    return !part.empty() && part[0] != '.' && std::all_of(part.begin(), part.end(), name_char);
 }
 
+bool valid_repo(const std::string& repo) {
+    const size_t slash = repo.find('/');
+    if (slash == std::string::npos) return false;
+    const std::string_view view(repo);
+    return valid_name_part(view.substr(0, slash)) && valid_name_part(view.substr(slash + 1));
+}
+
+bool all_digits(std::string_view s, size_t n) {
+    return s.size() == n && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+}
+
+// A shard of a split model: "...-00001-of-00003.gguf".
 bool is_shard(const std::string& name) {
-    static const std::regex pattern(R"(-\d{5}-of-\d{5}\.gguf$)", std::regex::icase);
-    return std::regex_search(name, pattern);
+    const std::string u = upper(name);
+    if (u.size() < 20 || !ends_with_gguf(u)) return false;
+    const std::string_view tail = std::string_view(u).substr(u.size() - 20, 15);  // "-00001-OF-00003"
+    return tail[0] == '-' && all_digits(tail.substr(1, 5), 5) && tail.substr(6, 4) == "-OF-" && all_digits(tail.substr(10, 5), 5);
+}
+
+// A quantization tag: Q4_K_M, IQ4_XS, Q8_0, Q4, F16, F32, BF16 (upper case).
+bool is_quant_tag(std::string_view p) {
+    if (p == "F16" || p == "F32" || p == "BF16") return true;
+    if (!p.empty() && p[0] == 'I') p.remove_prefix(1);
+    if (p.size() < 2 || p[0] != 'Q' || !std::isdigit(static_cast<unsigned char>(p[1]))) return false;
+    if (p.size() == 2) return true;
+    if (p[2] != '_' || p.size() == 3) return std::all_of(p.begin() + 1, p.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+    return std::all_of(p.begin() + 3, p.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 
 std::string list_files(const std::vector<const HubFile*>& ggufs) {
@@ -71,7 +96,6 @@ Result<ModelRef> parse_model_ref(const std::string& text) {
 }
 
 std::string quant_of(const std::string& file_name) {
-    static const std::regex quant(R"(^(I?Q[0-9]_[A-Z0-9_]+|Q[0-9]+|F16|F32|BF16)$)");
     std::string stem = upper(file_name);
     if (ends_with_gguf(stem)) stem.resize(stem.size() - 5);
     std::string found;
@@ -80,7 +104,7 @@ std::string quant_of(const std::string& file_name) {
         size_t end = stem.find_first_of(".-/", start);
         if (end == std::string::npos) end = stem.size();
         const std::string part = stem.substr(start, end - start);
-        if (std::regex_match(part, quant)) found = part;  // the last tag wins ("q8_0-model-Q4_K_M")
+        if (is_quant_tag(part)) found = part;  // the last tag wins ("q8_0-model-Q4_K_M")
         start = end + 1;
     }
     return found;
