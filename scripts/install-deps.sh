@@ -9,6 +9,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
   libpcre2-dev libicu-dev
   libcpp-httplib-dev
+  libcurl4-openssl-dev libssl-dev  # rocmforge pull: HTTP(S) downloads, SHA-256 checks (src/hub)
   python3  # tools/demo_model and its pipeline test (test_demo_export)
   libsqlite3-dev libhnswlib-dev  # the context store (ROCMFORGE_CONTEXT)
   hipcc libamdhip64-dev rocm-device-libs  # compile-only HIP check of the GPU kernels

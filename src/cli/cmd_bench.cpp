@@ -217,7 +217,7 @@ int bench_model(const BenchOptions& opts, const std::string& model_path, nlohman
     const std::string model = fmt::format("{} {} {}", summary.architecture, format_count(summary.parameters),
                                           summary.dominant_type);
     for (const BenchResult& r : results) {
-        rows.push_back({{"model", model}, {"file", runtime.model_path}, {"size_bytes", file.file_size()},
+        rows.push_back({{"model", model}, {"file", (*session)->model_path}, {"size_bytes", file.file_size()},
                         {"parameters", summary.parameters}, {"backend", placement.backend_names()},
                         {"device", placement.device_names()}, {"gpu_layers", gpu_layers}, {"threads", threads},
                         {"test", r.test}, {"tokens", r.tokens}, {"depth", r.depth}, {"sequences", r.sequences},
@@ -272,7 +272,7 @@ void add_bench_command(CLI::App& app, CommandContext& ctx) {
     add_runtime_options(*cmd, opts->runtime);
     // -m takes several models here, as llama-bench's does.
     cmd->remove_option(cmd->get_option("-m"));
-    cmd->add_option("-m,--model", opts->models, "GGUF model files (repeatable or a comma list)")
+    cmd->add_option("-m,--model", opts->models, "GGUF model files or hub REPO:QUANT names (repeatable or a comma list)")
         ->required()
         ->delimiter(',');
     cmd->add_option("-p,--n-prompt", opts->prompt_sizes, "Prompt lengths to time (repeatable or a comma list; 0 skips)")

@@ -1,4 +1,5 @@
-// rocmforge models [--dir D]...: one line per GGUF file found in the model directories.
+// rocmforge models [--dir D]...: one line per GGUF file found in the model directories; files the
+// hub cache holds (hub/model_cache.h) are named by repo, file and quantization.
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -9,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/model_summary.h"
+#include "hub/model_cache.h"
 
 namespace rf::cli {
 namespace {
@@ -20,13 +22,12 @@ struct ModelsOptions {
     bool json = false;
 };
 
-// --dir wins; otherwise ROCMFORGE_MODELS_DIR, ./models and ~/.cache/rocmforge/models.
+// --dir wins; otherwise the models cache (ROCMFORGE_MODELS_DIR, else the user's cache) and ./models.
 std::vector<fs::path> search_dirs(const ModelsOptions& opts) {
     std::vector<fs::path> dirs(opts.dirs.begin(), opts.dirs.end());
     if (!dirs.empty()) return dirs;
-    if (const char* env = std::getenv("ROCMFORGE_MODELS_DIR"); env && *env) dirs.emplace_back(env);
+    dirs.push_back(hub::models_dir());
     dirs.emplace_back("models");
-    if (const char* home = std::getenv("HOME"); home && *home) dirs.emplace_back(fs::path(home) / ".cache/rocmforge/models");
     return dirs;
 }
 
@@ -72,12 +73,23 @@ int run_models(const ModelsOptions& opts) {
                 continue;
             }
             ModelSummary s = summarize(*file);
+            hub::CachedModel cached;
+            const bool from_hub = hub::cache_entry(dir, path, cached);
             if (opts.json) {
                 nlohmann::json j = to_json(s);
                 j["file"] = path.string();
                 j["valid"] = true;
                 j["file_size"] = file->file_size();
+                if (from_hub) {
+                    j["repo"] = cached.repo;
+                    j["repo_file"] = cached.file;
+                    j["quant"] = cached.quant;
+                }
                 list.push_back(std::move(j));
+            } else if (from_hub) {
+                fmt::print("{}  {}  {}  {}  {}  {} params  {}\n", cached.repo, cached.file,
+                           cached.quant.empty() ? s.dominant_type : cached.quant, format_bytes(file->file_size()),
+                           s.architecture.empty() ? "-" : s.architecture, format_count(s.parameters), path.string());
             } else {
                 fmt::print("{}  {}  {}  {} params  {}  {}\n", path.string(), s.architecture.empty() ? "-" : s.architecture,
                            s.dominant_type.empty() ? "-" : s.dominant_type, format_count(s.parameters),
@@ -88,7 +100,8 @@ int run_models(const ModelsOptions& opts) {
     }
     if (opts.json) fmt::print("{}\n", list.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     for (const auto& p : problems) fmt::print(stderr, "warning: {}\n", p);
-    if (!any_dir && !opts.json) fmt::print(stderr, "no model directory found (searched --dir, ROCMFORGE_MODELS_DIR, ./models, ~/.cache/rocmforge/models)\n");
+    if (!any_dir && !opts.json) fmt::print(stderr, "no model directory found (searched {} and ./models); `rocmforge pull REPO:QUANT` fills the first\n",
+                                        hub::models_dir().string());
     return (unreadable > 0 || !problems.empty()) ? kExitError : kExitOk;
 }
 
@@ -97,7 +110,8 @@ int run_models(const ModelsOptions& opts) {
 void add_models_command(CLI::App& app, CommandContext& ctx) {
     auto opts = std::make_shared<ModelsOptions>();
     CLI::App* cmd = app.add_subcommand("models", "List the GGUF models found in the model directories");
-    cmd->add_option("--dir", opts->dirs, "Directory to search (repeatable); default: ROCMFORGE_MODELS_DIR, ./models, ~/.cache/rocmforge/models");
+    cmd->add_option("--dir", opts->dirs, "Directory to search (repeatable); default: the models cache ($ROCMFORGE_MODELS_DIR, else "
+                    "$XDG_CACHE_HOME/rocmforge/models, else ~/.cache/rocmforge/models) and ./models");
     cmd->add_flag("--json", opts->json, "Machine-readable output");
     cmd->callback([opts, &ctx] { ctx.exit_code = run_models(*opts); });
 }

@@ -28,6 +28,7 @@ namespace {
 
 struct ServeOptions {
     std::string model_path;
+    bool offline = false;
     int threads = 0;
     int64_t n_ctx = 4096;
     bool n_ctx_given = false;
@@ -126,7 +127,7 @@ int run_serve(ServeOptions o) {
         if (level == "warning") log->warning(text);
         else log->info(text);
     };
-    auto model_path = model_or_demo(o.model_path, to_log);
+    auto model_path = model_or_demo(o.model_path, to_log, o.offline);
     if (!model_path) return fail(model_path.error());
     o.model_path = *model_path;
     auto backends = make_backends(o.device, o.threads, o.loading, to_log);
@@ -229,7 +230,10 @@ int run_serve(ServeOptions o) {
 void add_serve_command(CLI::App& app, CommandContext& ctx) {
     auto o = std::make_shared<ServeOptions>();
     CLI::App* cmd = app.add_subcommand("serve", "Serve a model over an OpenAI-compatible HTTP API");
-    cmd->add_option("-m,--model", o->model_path, "GGUF model file (default: the demo model)");
+    cmd->add_option("-m,--model", o->model_path,
+                    "GGUF model file, or REPO[:QUANT|:FILE] from the hub, pulled into the models cache when missing "
+                    "(default: the demo model)");
+    cmd->add_flag("--offline", o->offline, "Never download: -m REPO:QUANT must be in the models cache (also ROCMFORGE_OFFLINE=1)");
     cmd->add_option("--host", o->http.host, "Address to listen on (default 127.0.0.1: this machine only)");
     cmd->add_option("--port", o->http.port, "TCP port (0: any free port, printed at start)")->check(number_in(0, 65535));
     cmd->add_option("--api-key", o->http.api_key, "Require 'Authorization: Bearer KEY' on every route but /health");

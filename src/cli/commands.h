@@ -21,6 +21,7 @@ struct CommandContext {
 
 void add_inspect_command(CLI::App& app, CommandContext& ctx);
 void add_models_command(CLI::App& app, CommandContext& ctx);
+void add_pull_command(CLI::App& app, CommandContext& ctx);
 void add_devices_command(CLI::App& app, CommandContext& ctx);
 void add_generate_command(CLI::App& app, CommandContext& ctx);
 void add_chat_command(CLI::App& app, CommandContext& ctx);

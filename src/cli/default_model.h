@@ -21,7 +21,10 @@ std::vector<std::filesystem::path> demo_model_places();
 // The first of `places` that holds the demo model, or an error naming every place looked.
 Result<std::string> find_demo_model(const std::vector<std::filesystem::path>& places);
 
-// `given` when not empty; otherwise the demo model, with a note saying which file.
-Result<std::string> model_or_demo(const std::string& given, const Notice& notice = print_notice);
+// The model file -m names: `given` when it is an existing path or does not read as a hub model;
+// for REPO, REPO:FILE or REPO:QUANT (hub/model_ref.h) the file in the models cache, pulled from
+// the hub when missing unless `offline` (or ROCMFORGE_OFFLINE=1); without -m the demo model. A
+// note says which file when it is not the one given.
+Result<std::string> model_or_demo(const std::string& given, const Notice& notice = print_notice, bool offline = false);
 
 }  // namespace rf::cli

@@ -37,7 +37,10 @@ const std::atomic<bool>* InterruptGuard::flag() const { return &g_interrupted; }
 void InterruptGuard::clear() { g_interrupted = false; }
 
 void add_runtime_options(CLI::App& cmd, RuntimeOptions& o) {
-    cmd.add_option("-m,--model", o.model_path, "GGUF model file (default: the demo model)");
+    cmd.add_option("-m,--model", o.model_path,
+                   "GGUF model file, or REPO[:QUANT|:FILE] from the hub, pulled into the models cache when missing "
+                   "(default: the demo model)");
+    cmd.add_flag("--offline", o.offline, "Never download: -m REPO:QUANT must be in the models cache (also ROCMFORGE_OFFLINE=1)");
     cmd.add_option("-t,--threads", o.threads, "CPU threads (0: one per core)")->check(number_in(0, 1024));
     cmd.add_option("-c,--ctx-size", o.n_ctx, "Context size in tokens (0: the model's training context)")
         ->check(number_in(0, 1 << 24))
@@ -220,7 +223,7 @@ Result<std::unique_ptr<LoadedSession>> load_session(const RuntimeOptions& o) {
     RF_ASSIGN_OR_RETURN(const KvType kv, kv_type(o.kv_type));
     const auto started = std::chrono::steady_clock::now();
     auto session = std::make_unique<LoadedSession>();
-    RF_ASSIGN_OR_RETURN(session->model_path, model_or_demo(o.model_path));
+    RF_ASSIGN_OR_RETURN(session->model_path, model_or_demo(o.model_path, print_notice, o.offline));
     RF_ASSIGN_OR_RETURN(session->backends, make_backends(o.device, o.threads, o.loading));
     RF_ASSIGN_OR_RETURN(session->loaded,
                         engine::LoadedModel::load(session->model_path, session->backends.devices(),

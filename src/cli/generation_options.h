@@ -73,7 +73,8 @@ void add_kv_type_options(CLI::App& cmd, KvTypeOptions& o);
 Result<KvType> kv_type(const KvTypeOptions& o);
 
 struct RuntimeOptions {
-    std::string model_path;
+    std::string model_path;  // a file, or REPO[:FILE|:QUANT] from the hub (default_model.h)
+    bool offline = false;    // --offline: -m REPO:QUANT only from the models cache
     int threads = 0;
     int64_t n_ctx = 4096;
     bool n_ctx_given = false;  // -c on the command line (only then a context past training warns)

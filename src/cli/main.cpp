@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
 
     rf::cli::CommandContext ctx;
     rf::cli::add_inspect_command(app, ctx);
+    rf::cli::add_pull_command(app, ctx);
     rf::cli::add_models_command(app, ctx);
     rf::cli::add_generate_command(app, ctx);
     rf::cli::add_chat_command(app, ctx);
