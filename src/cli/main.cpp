@@ -8,7 +8,9 @@
 #include <fmt/ranges.h>
 
 #include "build_info.h"
+#include "core/text_file.h"
 #include "cli/commands.h"
+#include "cli/settings.h"
 
 namespace {
 
@@ -24,6 +26,17 @@ bool unknown_command(const CLI::App& app, const std::vector<std::string>& args) 
     fmt::print(stderr, "error: unknown command '{}'; the commands are: {}\nRun with --help for more information.\n",
                args[1], fmt::join(names, ", "));
     return true;
+}
+
+// The environment and the config file, for the commands that take them.
+rf::Status apply_settings(CLI::App& app, const std::vector<std::string>& args) {
+    RF_ASSIGN_OR_RETURN(std::optional<std::string> path, rf::cli::config_path(args, rf::cli::default_config_paths()));
+    std::optional<rf::cli::ConfigFile> file;
+    if (path) {
+        RF_ASSIGN_OR_RETURN(std::string text, rf::read_text_file(*path));
+        RF_ASSIGN_OR_RETURN(file, rf::cli::parse_config(text, *path));
+    }
+    return rf::cli::apply_settings(app, {"serve", "generate", "chat"}, file ? &*file : nullptr);
 }
 
 }  // namespace
@@ -54,6 +67,11 @@ int main(int argc, char** argv) {
 
     std::vector<std::string> args = rf::cli::translate_llama_spellings(argc, argv);
     if (unknown_command(app, args)) return rf::cli::kExitUsage;
+    // Below the command line: ROCMFORGE_* variables, then the config file (docs/configuration.md).
+    if (rf::Status set = apply_settings(app, args); !set.ok()) {
+        fmt::print(stderr, "error: {}\n", set.error().message);
+        return rf::cli::kExitUsage;
+    }
     try {
         std::reverse(args.begin(), args.end());  // CLI11 takes the arguments reversed, without argv[0]
         args.pop_back();
