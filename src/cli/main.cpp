@@ -1,6 +1,7 @@
 // rocmforge: the command-line entry point. Sub-commands live in cmd_*.cpp.
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,15 +29,22 @@ bool unknown_command(const CLI::App& app, const std::vector<std::string>& args) 
     return true;
 }
 
-// The environment and the config file, for the commands that take them.
+// The environment and the config file, for the commands that take them (serve, generate, chat).
+// The config file is read only for those commands, so that a broken one cannot stop `inspect` or
+// `bench`.
 rf::Status apply_settings(CLI::App& app, const std::vector<std::string>& args) {
-    RF_ASSIGN_OR_RETURN(std::optional<std::string> path, rf::cli::config_path(args, rf::cli::default_config_paths()));
+    const std::vector<std::string> commands = {"serve", "generate", "chat"};
+    const bool configured = args.size() > 1 && std::find(commands.begin(), commands.end(), args[1]) != commands.end();
+    std::optional<std::string> path;
+    if (configured) {
+        RF_ASSIGN_OR_RETURN(path, rf::cli::config_path(args, rf::cli::default_config_paths()));
+    }
     std::optional<rf::cli::ConfigFile> file;
     if (path) {
         RF_ASSIGN_OR_RETURN(std::string text, rf::read_text_file(*path));
         RF_ASSIGN_OR_RETURN(file, rf::cli::parse_config(text, *path));
     }
-    return rf::cli::apply_settings(app, {"serve", "generate", "chat"}, file ? &*file : nullptr);
+    return rf::cli::apply_settings(app, commands, file ? &*file : nullptr);
 }
 
 }  // namespace
