@@ -11,6 +11,8 @@ The convention (docs/README-doc-tests in docs/cli.md, "Examples in these docs ar
 - A ```json block right after a ```sh block is the documented output of that block's last
   command: its stdout must be JSON of the same shape (the same keys in every object, the same kinds
   of value; an array's first element stands for all).
+- A ```toml block is a config file (docs/configuration.md): `rocmforge serve --config FILE --help`
+  must accept it (every key an option, every value one the option takes).
 
 Usage: doc_commands.py ROCMFORGE_BINARY SOURCE_DIR FILE.md...
 """
@@ -139,6 +141,16 @@ def main():
             path = os.path.join(source, doc)
             found = blocks(open(path, encoding="utf-8").read())
             for i, (lang, lines) in enumerate(found):
+                if lang == "toml":
+                    ran += 1
+                    conf = os.path.join(scratch, "doc.conf")
+                    with open(conf, "w", encoding="utf-8") as f:
+                        f.write("\n".join(lines) + "\n")
+                    r = subprocess.run([binary, "serve", "--config", conf, "--help"], env=env, capture_output=True,
+                                       text=True, timeout=30)
+                    if r.returncode != 0:
+                        failures.append(f"{doc}: config file block {i}: {r.stderr.strip()}")
+                    continue
                 if lang not in ("sh", "bash", "shell"):
                     continue
                 documented = None
