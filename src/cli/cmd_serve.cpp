@@ -47,6 +47,7 @@ struct ServeOptions {
     std::string alias;
     std::string otlp_endpoint;
     std::string log_format = "text";
+    std::string log_level = "info";
     bool embeddings = false;          // /v1/embeddings from the served model
     std::string embedding_model;      // ... or from this one
     int64_t embedding_ctx = 512;
@@ -112,7 +113,8 @@ int run_serve(ServeOptions o) {
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
 
-    auto log = std::make_shared<const server::Logger>(*server::parse_log_format(o.log_format));
+    auto log = std::make_shared<const server::Logger>(*server::parse_log_format(o.log_format), "serve: ",
+                                                      server::Logger::Writer{}, *server::parse_log_level(o.log_level));
     auto fail = [&](const Error& e, int code = kExitError) {
         log->error(e.message);
         return code;
@@ -279,8 +281,10 @@ void add_serve_command(CLI::App& app, CommandContext& ctx) {
     cmd->add_option("--context-db", o->context_db, "Context store directory (default: $ROCMFORGE_CONTEXT_DIR, else "
                                                    "$XDG_DATA_HOME/rocmforge/context)");
 #endif
-    cmd->add_option("--log-format", o->log_format, "Log lines as text or json (with trace ids)")
+    cmd->add_option("--log-format", o->log_format, "Log lines as text or json (with request and trace ids)")
         ->check(CLI::IsMember({"text", "json"}));
+    cmd->add_option("--log-level", o->log_level, "Least severe log lines written: debug, info, warn or error")
+        ->check(CLI::IsMember({"debug", "info", "warn", "warning", "error"}));
     cmd->callback([o, &ctx] { ctx.exit_code = run_serve(*o); });
 }
 

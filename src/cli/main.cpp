@@ -1,6 +1,7 @@
 // rocmforge: the command-line entry point. Sub-commands live in cmd_*.cpp.
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -8,7 +9,9 @@
 #include <fmt/ranges.h>
 
 #include "build_info.h"
+#include "core/text_file.h"
 #include "cli/commands.h"
+#include "cli/settings.h"
 
 namespace {
 
@@ -24,6 +27,24 @@ bool unknown_command(const CLI::App& app, const std::vector<std::string>& args) 
     fmt::print(stderr, "error: unknown command '{}'; the commands are: {}\nRun with --help for more information.\n",
                args[1], fmt::join(names, ", "));
     return true;
+}
+
+// The environment and the config file, for the commands that take them (serve, generate, chat).
+// The config file is read only for those commands, so that a broken one cannot stop `inspect` or
+// `bench`.
+rf::Status apply_settings(CLI::App& app, const std::vector<std::string>& args) {
+    const std::vector<std::string> commands = {"serve", "generate", "chat"};
+    const bool configured = args.size() > 1 && std::find(commands.begin(), commands.end(), args[1]) != commands.end();
+    std::optional<std::string> path;
+    if (configured) {
+        RF_ASSIGN_OR_RETURN(path, rf::cli::config_path(args, rf::cli::default_config_paths()));
+    }
+    std::optional<rf::cli::ConfigFile> file;
+    if (path) {
+        RF_ASSIGN_OR_RETURN(std::string text, rf::read_text_file(*path));
+        RF_ASSIGN_OR_RETURN(file, rf::cli::parse_config(text, *path));
+    }
+    return rf::cli::apply_settings(app, commands, file ? &*file : nullptr);
 }
 
 }  // namespace
@@ -55,6 +76,11 @@ int main(int argc, char** argv) {
 
     std::vector<std::string> args = rf::cli::translate_llama_spellings(argc, argv);
     if (unknown_command(app, args)) return rf::cli::kExitUsage;
+    // Below the command line: ROCMFORGE_* variables, then the config file (docs/configuration.md).
+    if (rf::Status set = apply_settings(app, args); !set.ok()) {
+        fmt::print(stderr, "error: {}\n", set.error().message);
+        return rf::cli::kExitUsage;
+    }
     try {
         std::reverse(args.begin(), args.end());  // CLI11 takes the arguments reversed, without argv[0]
         args.pop_back();

@@ -165,9 +165,8 @@ void handle(Server::Impl& s, const httplib::Request& req, httplib::Response& res
         // The exchange is stored once the response went out whole (a failed store is only logged:
         // the client has its answer).
         if (augmentation && augmentation->store && sent && !choices[0].failed && choices[0].error.empty()) {
-            if (Status stored = store_exchange(*s.options.context, *augmentation, choices[0].text);
-                !stored.ok() && s.options.log)
-                s.options.log->warning("context: storing the exchange failed: " + stored.error().message);
+            if (Status stored = store_exchange(*s.options.context, *augmentation, choices[0].text); !stored.ok())
+                x->recorder->log(LogLevel::Warning, "context: storing the exchange failed: " + stored.error().message);
         }
     };
     if (r.stream) {

@@ -38,16 +38,28 @@ std::optional<LogFormat> parse_log_format(std::string_view name) {
     return std::nullopt;
 }
 
-Logger::Logger(LogFormat format, std::string text_prefix, Writer writer)
-    : format_(format), text_prefix_(std::move(text_prefix)), writer_(std::move(writer)) {
+std::optional<LogLevel> parse_log_level(std::string_view name) {
+    if (name == "debug") return LogLevel::Debug;
+    if (name == "info") return LogLevel::Info;
+    if (name == "warn" || name == "warning") return LogLevel::Warning;
+    if (name == "error") return LogLevel::Error;
+    return std::nullopt;
+}
+
+Logger::Logger(LogFormat format, std::string text_prefix, Writer writer, LogLevel least)
+    : format_(format), least_(least), text_prefix_(std::move(text_prefix)), writer_(std::move(writer)) {
     if (!writer_) writer_ = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
 }
 
-void Logger::info(std::string_view message, const nlohmann::ordered_json& fields) const { write("info", message, fields); }
-void Logger::warning(std::string_view message, const nlohmann::ordered_json& fields) const { write("warning", message, fields); }
-void Logger::error(std::string_view message, const nlohmann::ordered_json& fields) const { write("error", message, fields); }
+void Logger::debug(std::string_view message, const nlohmann::ordered_json& fields) const { log(LogLevel::Debug, message, fields); }
+void Logger::info(std::string_view message, const nlohmann::ordered_json& fields) const { log(LogLevel::Info, message, fields); }
+void Logger::warning(std::string_view message, const nlohmann::ordered_json& fields) const { log(LogLevel::Warning, message, fields); }
+void Logger::error(std::string_view message, const nlohmann::ordered_json& fields) const { log(LogLevel::Error, message, fields); }
 
-void Logger::write(std::string_view level, std::string_view message, const nlohmann::ordered_json& fields) const {
+void Logger::log(LogLevel severity, std::string_view message, const nlohmann::ordered_json& fields) const {
+    if (!enabled(severity)) return;
+    static constexpr std::string_view kNames[] = {"debug", "info", "warning", "error"};
+    const std::string_view level = kNames[static_cast<int>(severity)];
     std::string line;
     if (format_ == LogFormat::Json) {
         nlohmann::ordered_json j{{"time", utc_timestamp()}, {"level", level}, {"message", message}};

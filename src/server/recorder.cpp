@@ -28,6 +28,15 @@ Recorder::Recorder(Server::Impl& server, const httplib::Request& req, Endpoint e
     x_.start_unix = unix_now();
     x_.operation = endpoint == Endpoint::Chat ? "chat" : "text_completion";
     x_.model = server.options.model_id;
+    log(LogLevel::Debug, "request received", {{"method", x_.method}, {"path", x_.path}});
+}
+
+void Recorder::log(LogLevel level, std::string_view message, nlohmann::ordered_json fields) const {
+    const Logger* logger = server_.options.log.get();
+    if (!logger || !logger->enabled(level)) return;
+    nlohmann::ordered_json line{{"request_id", request_id()}};
+    line.update(fields);
+    logger->log(level, message, line);
 }
 
 void Recorder::started(const Generation& g, const ParsedRequest& request, std::string response_id) {
@@ -38,6 +47,8 @@ void Recorder::started(const Generation& g, const ParsedRequest& request, std::s
     submitted_unix_ = unix_now() - seconds(Clock::now() - g.submitted());
     x_.response_id = std::move(response_id);
     x_.max_tokens = request.options.max_tokens;
+    log(LogLevel::Debug, "request submitted",
+        {{"request_ids", ids_}, {"choices", g.choices().size()}, {"max_tokens", x_.max_tokens ? nlohmann::ordered_json(*x_.max_tokens) : nlohmann::ordered_json()}});
 }
 
 void Recorder::observe(const TimedEvent& e) {
@@ -74,7 +85,7 @@ void Recorder::end(int status, std::string error) {
     x_.error = std::move(error);
     x_.end_unix = unix_now();
     if (g_) x_.usage = total_usage(g_->choices());
-    if (server_.options.log) {
+    {
         nlohmann::ordered_json fields{{"method", x_.method}, {"path", x_.path}, {"status", status}};
         if (g_) {
             std::vector<std::string> reasons;
@@ -89,7 +100,7 @@ void Recorder::end(int status, std::string error) {
                        {"span_id", x_.context.span_id},
                        {"trace_flags", fmt::format("{:02x}", x_.context.flags)}});
         if (!x_.error.empty()) fields["error"] = x_.error;
-        server_.options.log->info("request", fields);
+        log(LogLevel::Info, "request", std::move(fields));
     }
     if (server_.exporter && x_.context.sampled()) server_.exporter->enqueue(exchange_spans(x_));
 }

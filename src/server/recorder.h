@@ -18,6 +18,12 @@ public:
     // At arrival: joins the caller's trace (traceparent, tracestate) or starts one.
     Recorder(Server::Impl& server, const httplib::Request& req, Endpoint endpoint);
     const TraceContext& trace() const { return x_.context; }
+    // The id every log line of this request carries: the server span's id, which the caller also
+    // gets as the third part of the `traceresponse` header.
+    const std::string& request_id() const { return x_.context.span_id; }
+    // A log line of this request (with its request_id); nothing without a server log.
+    void log(LogLevel level, std::string_view message,
+             nlohmann::ordered_json fields = nlohmann::ordered_json::object()) const;
 
     // The request's prompts were submitted as `g`.
     void started(const Generation& g, const ParsedRequest& request, std::string response_id);

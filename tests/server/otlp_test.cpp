@@ -401,5 +401,62 @@ TEST_F(OtlpTest, LogLinesCarryTheTraceIds) {
     }
 }
 
+// At debug level a request logs its arrival, its submission and its end, and every one of those
+// lines carries the same request_id: the server span's id, which the caller has from traceresponse.
+TEST_F(OtlpTest, EveryLineOfARequestCarriesItsRequestId) {
+    std::vector<std::string> lines;
+    std::mutex lines_mutex;
+    start({.log = std::make_shared<const Logger>(LogFormat::Json, "serve: ",
+                                                 [&](const std::string& line) {
+                                                     std::lock_guard lock(lines_mutex);
+                                                     lines.push_back(line);
+                                                 },
+                                                 LogLevel::Debug)});
+    auto first = complete(R"({"prompt":"x","max_tokens":2})");
+    auto second = complete(R"({"prompt":"y","max_tokens":1})");
+    ASSERT_TRUE(first && second);
+    const std::string first_id = header_parts(first->get_header_value("traceresponse"))[2];
+    const std::string second_id = header_parts(second->get_header_value("traceresponse"))[2];
+    EXPECT_NE(first_id, second_id);
+    TearDown();
+    std::vector<std::string> first_messages;
+    size_t second_lines = 0;
+    for (const std::string& line : lines) {
+        const json j = parse_json(line);
+        ASSERT_TRUE(j.is_object()) << line;
+        ASSERT_TRUE(j.contains("time") && j.contains("level") && j.contains("message")) << line;
+        ASSERT_TRUE(j.contains("request_id")) << line;
+        if (j["request_id"] == first_id) first_messages.push_back(j["message"]);
+        else if (j["request_id"] == second_id) ++second_lines;
+        else ADD_FAILURE() << "a line of no request: " << line;
+    }
+    EXPECT_EQ(first_messages, (std::vector<std::string>{"request received", "request submitted", "request"}));
+    EXPECT_EQ(second_lines, 3u);
+}
+
+// At the default level (info) a request writes one line; at warn, none.
+TEST_F(OtlpTest, TheLogLevelDropsLessSevereLines) {
+    for (const LogLevel least : {LogLevel::Info, LogLevel::Warning}) {
+        std::vector<std::string> lines;
+        std::mutex lines_mutex;
+        start({.log = std::make_shared<const Logger>(LogFormat::Text, "serve: ",
+                                                     [&](const std::string& line) {
+                                                         std::lock_guard lock(lines_mutex);
+                                                         lines.push_back(line);
+                                                     },
+                                                     least)});
+        auto res = complete(R"({"prompt":"x","max_tokens":1})");
+        ASSERT_TRUE(res);
+        const std::string id = header_parts(res->get_header_value("traceresponse"))[2];
+        TearDown();
+        if (least == LogLevel::Warning) {
+            EXPECT_TRUE(lines.empty()) << lines.front();
+            continue;
+        }
+        ASSERT_EQ(lines.size(), 1u);
+        EXPECT_EQ(lines[0].rfind("serve: request request_id=" + id + " ", 0), 0u) << lines[0];
+    }
+}
+
 }  // namespace
 }  // namespace rf::server

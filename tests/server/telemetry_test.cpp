@@ -279,5 +279,26 @@ TEST(Logger, TextAndJsonLines) {
     EXPECT_FALSE(parse_log_format("yaml"));
 }
 
+TEST(Logger, LevelsBelowTheLeastAreDropped) {
+    std::vector<std::string> lines;
+    Logger log(LogFormat::Text, "serve: ", [&](const std::string& line) { lines.push_back(line); }, LogLevel::Warning);
+    log.debug("d");
+    log.info("i");
+    log.warning("w");
+    log.error("e");
+    EXPECT_EQ(lines, (std::vector<std::string>{"warning: w", "error: e"}));
+    EXPECT_FALSE(log.enabled(LogLevel::Info));
+    Logger verbose(LogFormat::Json, "", [&](const std::string& line) { lines.push_back(line); }, LogLevel::Debug);
+    verbose.debug("d", {{"request_id", "abc"}});
+    const json j = json::parse(lines.back());
+    EXPECT_EQ(j["level"], "debug");
+    EXPECT_EQ(j["request_id"], "abc");
+    EXPECT_EQ(parse_log_level("warn"), LogLevel::Warning);
+    EXPECT_EQ(parse_log_level("warning"), LogLevel::Warning);
+    EXPECT_EQ(parse_log_level("debug"), LogLevel::Debug);
+    EXPECT_EQ(parse_log_level("error"), LogLevel::Error);
+    EXPECT_FALSE(parse_log_level("verbose"));
+}
+
 }  // namespace
 }  // namespace rf::server
