@@ -9,6 +9,8 @@ packages=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
   libpcre2-dev libicu-dev
   libcpp-httplib-dev
+  libedit-dev  # line editing and history in `rocmforge chat`
+  chromium  # the web chat page's browser test (test_server_web_page)
   python3  # tools/demo_model and its pipeline test (test_demo_export)
   libsqlite3-dev libhnswlib-dev  # the context store (ROCMFORGE_CONTEXT)
   hipcc libamdhip64-dev rocm-device-libs  # compile-only HIP check of the GPU kernels
