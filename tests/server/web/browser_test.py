@@ -151,7 +151,8 @@ def main():
         if "<img" in rendered or "<strong>b</strong>" not in rendered or "<code>&lt;i&gt;</code>" not in rendered \
                 or '<pre><code class="language-js">x&lt;y</code></pre>' not in rendered:
             fail(f"renderMarkdown gave {rendered!r}")
-        if screenshot:
+        if screenshot:  # with the settings open, to show them too
+            tools.evaluate("document.getElementById('settings').open = true")
             shot = tools.call("Page.captureScreenshot", format="png")
             with open(screenshot, "wb") as f:
                 f.write(base64.b64decode(shot["data"]))
