@@ -146,16 +146,27 @@ def main():
         saved = tools.evaluate("JSON.parse(localStorage.getItem('rocmforge.chat')).conversations[0].messages.length")
         if saved != 2:
             fail(f"localStorage holds {saved} messages, expected 2")
-        # The Markdown renderer escapes HTML: a reply's markup never becomes elements.
-        rendered = tools.evaluate("renderMarkdown('<img src=x onerror=alert(1)> **b** `<i>` \\n```js\\nx<y\\n```')")
-        if "<img" in rendered or "<strong>b</strong>" not in rendered or "<code>&lt;i&gt;</code>" not in rendered \
-                or '<pre><code class="language-js">x&lt;y</code></pre>' not in rendered:
-            fail(f"renderMarkdown gave {rendered!r}")
         if screenshot:  # with the settings open, to show them too
             tools.evaluate("document.getElementById('settings').open = true")
             shot = tools.call("Page.captureScreenshot", format="png")
             with open(screenshot, "wb") as f:
                 f.write(base64.b64decode(shot["data"]))
+        # Stop, pressed at once, aborts the request: the reply is marked stopped and Send comes back.
+        tools.evaluate("""(() => {
+            document.getElementById('input').value = 'JULIET: Wherefore art thou Romeo?';
+            document.getElementById('send').click();
+            document.getElementById('stop').click();
+        })()""")
+        wait_for(tools, "document.querySelectorAll('.message').length === 4 && "
+                        "/\\(stopped\\)/.test(document.querySelectorAll('.message.assistant .stats')[1].textContent)",
+                 "the second reply to be marked stopped")
+        wait_for(tools, "!document.getElementById('send').hidden && document.getElementById('stop').hidden",
+                 "Send to come back after Stop")
+        # The Markdown renderer escapes HTML: a reply's markup never becomes elements.
+        rendered = tools.evaluate("renderMarkdown('<img src=x onerror=alert(1)> **b** `<i>` \\n```js\\nx<y\\n```')")
+        if "<img" in rendered or "<strong>b</strong>" not in rendered or "<code>&lt;i&gt;</code>" not in rendered \
+                or '<pre><code class="language-js">x&lt;y</code></pre>' not in rendered:
+            fail(f"renderMarkdown gave {rendered!r}")
         print(f"ok: reply {reply.strip()[:60]!r}; {stats}")
     finally:
         for process in (browser, server):
