@@ -10,6 +10,8 @@ packages=(
   libpcre2-dev libicu-dev
   libcpp-httplib-dev
   libcurl4-openssl-dev libssl-dev  # rocmforge pull: HTTP(S) downloads, SHA-256 checks (src/hub)
+  libedit-dev  # line editing and history in `rocmforge chat`
+  chromium  # the web chat page's browser test (test_server_web_page)
   python3  # tools/demo_model and its pipeline test (test_demo_export)
   libsqlite3-dev libhnswlib-dev  # the context store (ROCMFORGE_CONTEXT)
   hipcc libamdhip64-dev rocm-device-libs  # compile-only HIP check of the GPU kernels

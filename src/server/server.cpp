@@ -94,7 +94,8 @@ Server::Server(engine::Scheduler& scheduler, ModelContext model, ServerOptions o
             return httplib::Server::HandlerResponse::Handled;
         }
         if (req.method == "OPTIONS") return httplib::Server::HandlerResponse::Unhandled;  // a CORS preflight
-        if (!s.options.api_key.empty() && req.path != "/health" && !authorized(req, s.options.api_key)) {
+        if (!s.options.api_key.empty() && req.path != "/health" && !is_web_page_path(req.path) &&
+            !authorized(req, s.options.api_key)) {
             res.set_header("WWW-Authenticate", "Bearer");
             send_error(res, {.status = 401, .message = "missing or wrong API key (Authorization: Bearer KEY)",
                              .type = "authentication_error", .code = "invalid_api_key"});
@@ -161,6 +162,7 @@ Server::Server(engine::Scheduler& scheduler, ModelContext model, ServerOptions o
     add_info_routes(s);
     add_generation_routes(s);
     add_embedding_routes(s);
+    add_web_routes(s);
 #ifdef ROCMFORGE_HAVE_CONTEXT
     add_context_routes(s);
 #endif

@@ -40,5 +40,8 @@ void add_generation_routes(Server::Impl& impl);  // /v1/completions, /v1/chat/co
 void add_info_routes(Server::Impl& impl);        // health, ready, models, metrics, traces, tokenize, requests
 void add_embedding_routes(Server::Impl& impl);   // /v1/embeddings
 void add_context_routes(Server::Impl& impl);     // /v1/context/... (built with ROCMFORGE_CONTEXT)
+void add_web_routes(Server::Impl& impl);         // the chat page: / and /ui/...
+// Whether `path` is one of the chat page's files (served without the API key).
+bool is_web_page_path(std::string_view path);
 
 }  // namespace rf::server

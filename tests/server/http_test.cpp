@@ -55,6 +55,29 @@ TEST_F(HttpTest, ApiKeyGuardsEverythingButHealth) {
     EXPECT_EQ(ok->status, 200) << ok->body;
 }
 
+// The chat page (issue 22): embedded files, served without the key under a strict CSP; anything
+// else under /ui/ is still guarded, and the API the page calls still needs the key.
+TEST_F(HttpTest, ChatPageIsServedWithoutTheKey) {
+    start(1ms, {.api_key = "sekret"});
+    auto anon = harness->client();
+    auto page = anon.Get("/");
+    ASSERT_TRUE(page);
+    EXPECT_EQ(page->status, 200);
+    EXPECT_EQ(page->get_header_value("Content-Type"), "text/html; charset=utf-8");
+    EXPECT_NE(page->get_header_value("Content-Security-Policy").find("script-src 'self'"), std::string::npos);
+    EXPECT_NE(page->body.find("/ui/chat.js"), std::string::npos);
+    for (const char* file : {"/ui/chat.js", "/ui/markdown.js", "/ui/chat.css"}) {
+        auto res = anon.Get(file);
+        ASSERT_TRUE(res) << file;
+        EXPECT_EQ(res->status, 200) << file;
+        EXPECT_FALSE(res->body.empty()) << file;
+    }
+    EXPECT_EQ(anon.Get("/ui/chat.js")->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
+    expect_openai_error(anon.Get("/ui/secret.js"), 401);
+    expect_openai_error(harness->client("sekret").Get("/ui/secret.js"), 404);
+    expect_openai_error(anon.Post("/v1/chat/completions", R"({"messages":[]})", "application/json"), 401);
+}
+
 // RFC 7235: the scheme is case-insensitive; the key is not.
 TEST_F(HttpTest, BearerSchemeInAnyCase) {
     start(1ms, {.api_key = "sekret"});
