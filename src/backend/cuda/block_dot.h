@@ -5,9 +5,9 @@
 //
 // A weight block is cut into kSlices slices that neighbouring lanes read side by side, so that a
 // group of lanes reads a stretch of a row contiguously and with loads as wide as the block's
-// alignment allows (Q4_K blocks are 144 bytes: 16-byte loads, the header's included; Q8_0, Q4_0
-// and Q6_K blocks are 34, 18 and 210 bytes: 2-byte loads, from shared memory where cuda_gemv.cu
-// staged aligned rows). For each format:
+// alignment allows (Q4_K blocks are 144 bytes: 16-byte loads; Q8_0, Q4_0 and Q6_K blocks are 34,
+// 18 and 210 bytes: 2-byte loads, from shared memory where cuda_gemv.cu staged aligned rows). For
+// each format:
 //   Slice load(block, s)                slice s's quants and the block's scales
 //   float dot(slice, x, xd, s)          its share of sum_i w_i * xd * x_i, where x are the int8
 //                                       levels of the activation block lined up with the weight block
@@ -62,28 +62,13 @@ RF_HOST_DEVICE Words4 load_words4_a16(const void* p) {
     return {{load_u32(b), load_u32(b + 4), load_u32(b + 8), load_u32(b + 12)}};
 #endif
 }
-// Exact F16 -> f32 of 16 bits held in a register, and at a 2-byte aligned address.
-RF_HOST_DEVICE float half_bits_to_float(uint32_t bits) {
+// Exact F16 -> f32 at a 2-byte aligned address.
+RF_HOST_DEVICE float load_half_a2(const uint8_t* p) {
 #if defined(__CUDA_ARCH__)
-    return __half2float(__ushort_as_half(static_cast<unsigned short>(bits)));
+    return __half2float(__ushort_as_half(static_cast<unsigned short>(load_u16_a2(p))));
 #else
-    return half_to_float(bits);
+    return half_to_float(load_u16_a2(p));
 #endif
-}
-RF_HOST_DEVICE float load_half_a2(const uint8_t* p) { return half_bits_to_float(load_u16_a2(p)); }
-
-// k4_scale_min over the 12 scale bytes held in three words (bytes 0-3, 4-7, 8-11): sub-block j's
-// 6-bit scale and min without byte loads.
-RF_HOST_DEVICE void k4_scale_min_words(uint32_t lo, uint32_t mid, uint32_t hi, int j, int& scale, int& min) {
-    const int shift = 8 * (j & 3);
-    const uint32_t a = lo >> shift, b = mid >> shift, c = hi >> shift;
-    if (j < 4) {
-        scale = static_cast<int>(a & 63);
-        min = static_cast<int>(b & 63);
-    } else {
-        scale = static_cast<int>((c & 0x0f) | (((a >> 6) & 3) << 4));
-        min = static_cast<int>(((c >> 4) & 0x0f) | (((b >> 6) & 3) << 4));
-    }
 }
 
 inline constexpr int kOnes = 0x01010101;  // dp4a(kOnes, x, 0) sums x's four bytes
@@ -134,16 +119,14 @@ template <> struct BlockDot<TensorType::Q4_K> {
         int scale_lo, min_lo, scale_hi, min_hi;
         Words4 q;
     };
-    // Two 16-byte loads: the block's header (d, dmin, the 12 scale bytes) and the slice's quants.
     RF_HOST_DEVICE static Slice load(const uint8_t* b, int s) {
-        const Words4 h = load_words4_a16(b);
-        const int c = s / 2;
         Slice w;
+        w.d = load_half_a2(b);
+        w.dmin = load_half_a2(b + 2);
+        const int c = s / 2;
+        k4_scale_min(b + 4, 2 * c, w.scale_lo, w.min_lo);
+        k4_scale_min(b + 4, 2 * c + 1, w.scale_hi, w.min_hi);
         w.q = load_words4_a16(b + 16 + 32 * c + 16 * (s % 2));
-        w.d = half_bits_to_float(h.v[0] & 0xffffu);
-        w.dmin = half_bits_to_float(h.v[0] >> 16);
-        k4_scale_min_words(h.v[1], h.v[2], h.v[3], 2 * c, w.scale_lo, w.min_lo);
-        k4_scale_min_words(h.v[1], h.v[2], h.v[3], 2 * c + 1, w.scale_hi, w.min_hi);
         return w;
     }
     RF_HOST_DEVICE static float dot(const Slice& w, const int8_t* x, float xd, int s) {

@@ -5,9 +5,9 @@
 //  1. The activations are quantized once per product as the CPU rounds them (act_rounding.h):
 //     int8 levels and a scale per block (Q8_0 for 32-value weight blocks, Q8_K for 256), or the
 //     values rounded to F16/BF16 for 16-bit weights; a group of 32 lanes per block.
-//  2. Each group of 32 lanes takes one weight row (two for one token); its lanes read the row's
-//     blocks slice by slice side by side (block_dot.h), each slice once for up to Tile activation
-//     rows, several slices in flight per lane, and sum across the group.
+//  2. Each group of 32 lanes takes one weight row; its lanes read the row's blocks slice by slice
+//     side by side (block_dot.h), each slice once for up to Tile activation rows, several slices
+//     in flight per lane, and sum across the group.
 // A token's result is summed in the same order whatever Tile and however many tokens share the
 // launch, so a sequence's output does not depend on the rest of its batch.
 #include <algorithm>
@@ -90,43 +90,21 @@ __device__ __forceinline__ V pick(const V (&v)[kMaxGemvGroup], int m) {
     return m == 0 ? v[0] : m == 1 ? v[1] : v[2];
 }
 
-// Rows a group of lanes takes at once: with one token, two, so that each input word a lane loads
-// serves both and twice the weight bytes are in flight per lane (rows staged through shared memory
-// and tiles of several tokens keep one, within the registers).
-template <int Tile, bool Staged>
-inline constexpr int kRowsPerGroup = Tile == 1 && !Staged ? 2 : 1;
-
-// Adds n_slices slices of consecutive blocks of each row to acc[row]: rows[r] holds block
-// first_block onwards of row r (in the row itself or staged in shared memory); lane takes slices
-// lane, lane + 32, ... The loads of kInFlight slices of every row are issued before any of their
-// sums, so a lane has that many bytes in flight whatever the compiler's schedule; each row's
-// slices are still added in order, so the sums do not depend on Rows or kInFlight.
-template <class Dot, class X, int Tile, int Rows>
-__device__ __forceinline__ void add_slices(const uint8_t* const (&rows)[Rows], int64_t first_block, int64_t n_slices,
-                                           int lane, const X* const (&xs)[Tile], const float* const (&ds)[Tile],
-                                           float (&acc)[Rows][Tile]) {
-    constexpr int kInFlight = Tile >= 8 ? 2 : 4;
-    for (int64_t i0 = lane; i0 < n_slices; i0 += 32 * kInFlight) {
-        typename Dot::Slice w[Rows][kInFlight];
+// Adds n_slices slices of consecutive blocks to acc: `blocks` holds block first_block onwards (in
+// the row itself or staged in shared memory); lane takes slices lane, lane + 32, ...
+template <class Dot, class X, int Tile>
+__device__ __forceinline__ void add_slices(const uint8_t* blocks, int64_t first_block, int64_t n_slices, int lane,
+                                           const X* const (&xs)[Tile], const float* const (&ds)[Tile], float (&acc)[Tile]) {
+    constexpr int kUnroll = Tile >= 8 ? 2 : 4;  // slices in flight per lane, within the registers
+#pragma unroll kUnroll
+    for (int64_t i = lane; i < n_slices; i += 32) {
+        const int64_t local = i / Dot::kSlices, b = first_block + local;
+        const int s = static_cast<int>(i % Dot::kSlices);
+        const typename Dot::Slice w = Dot::load(blocks + local * Dot::kBytes, s);
 #pragma unroll
-        for (int k = 0; k < kInFlight; ++k) {
-            const int64_t i = min(i0 + 32 * k, n_slices - 1);  // past the end: loaded again, not added
-            const int64_t offset = i / Dot::kSlices * Dot::kBytes;
-#pragma unroll
-            for (int r = 0; r < Rows; ++r) w[r][k] = Dot::load(rows[r] + offset, static_cast<int>(i % Dot::kSlices));
-        }
-#pragma unroll
-        for (int k = 0; k < kInFlight; ++k) {
-            const int64_t i = i0 + 32 * k;
-            if (i >= n_slices) break;
-            const int64_t b = first_block + i / Dot::kSlices;
-            const int s = static_cast<int>(i % Dot::kSlices);
-#pragma unroll
-            for (int j = 0; j < Tile; ++j) {
-                const float xd = std::is_same_v<X, int8_t> ? ds[j][b] : 1.0f;
-#pragma unroll
-                for (int r = 0; r < Rows; ++r) acc[r][j] += Dot::dot(w[r][k], xs[j] + b * Dot::kValues, xd, s);
-            }
+        for (int j = 0; j < Tile; ++j) {
+            const float xd = std::is_same_v<X, int8_t> ? ds[j][b] : 1.0f;
+            acc[j] += Dot::dot(w, xs[j] + b * Dot::kValues, xd, s);
         }
     }
 }
@@ -152,7 +130,6 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a) {
     using Dot = BlockDot<T>;
     using X = std::conditional_t<T == TensorType::F16 || T == TensorType::BF16, uint16_t, int8_t>;
     using S = Stage<Dot>;
-    constexpr int Rows = kRowsPerGroup<Tile, Staged>;
     ProductParams p = a.p;
     int64_t block = blockIdx.x;
     if (a.group > 1) {
@@ -164,8 +141,8 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a) {
         p.row_bytes = pick(a.row_bytes, m);
         block -= m == 0 ? 0 : m == 1 ? a.first_block[1] : a.first_block[2];
     }
-    const int64_t r0 = (block * kGroups + threadIdx.x / 32) * Rows;
-    if (r0 >= p.rows) return;  // whole groups leave together
+    const int64_t r = block * kGroups + threadIdx.x / 32;
+    if (r >= p.rows) return;  // whole groups leave together
     const int lane = threadIdx.x % 32;
     const int64_t n_blocks = p.cols / Dot::kValues, n_slices = n_blocks * Dot::kSlices;
     __shared__ uint4 stage[Staged ? kGroups : 1][Staged ? S::kWords : 1];
@@ -180,15 +157,13 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a) {
             xs[j] = static_cast<const X*>(a.x.values) + xr * p.cols;
             ds[j] = std::is_same_v<X, int8_t> ? a.x.scales + xr * n_blocks : nullptr;  // 16-bit inputs: no scales
         }
-        float acc[Rows][Tile] = {};
+        const uint8_t* row = matrix + r * p.row_bytes;
+        float acc[Tile] = {};
         if constexpr (!Staged) {
-            const uint8_t* rows[Rows];
-#pragma unroll
-            for (int r = 0; r < Rows; ++r) rows[r] = matrix + min(r0 + r, p.rows - 1) * p.row_bytes;  // past the end: not written
-            add_slices<Dot, X, Tile, Rows>(rows, 0, n_slices, lane, xs, ds, acc);
+            add_slices<Dot, X, Tile>(row, 0, n_slices, lane, xs, ds, acc);
         } else {
             uint4* mine = stage[threadIdx.x / 32];
-            const auto* row_words = reinterpret_cast<const uint4*>(matrix + r0 * p.row_bytes);
+            const auto* row_words = reinterpret_cast<const uint4*>(row);
             uint4 next[S::kWordsPerLane];
             const auto fetch = [&](int64_t b0) {
                 const int64_t w0 = S::first_word(b0), n = S::words(b0, min(int64_t{S::kBlocks}, n_blocks - b0));
@@ -204,19 +179,15 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a) {
                     if (lane + 32 * k < S::words(b0, n)) mine[lane + 32 * k] = next[k];
                 gpu_syncwarp();
                 if (b0 + S::kBlocks < n_blocks) fetch(b0 + S::kBlocks);
-                const uint8_t* const staged[1] = {reinterpret_cast<const uint8_t*>(mine) + (b0 * Dot::kBytes - S::first_word(b0) * 16)};
-                add_slices<Dot, X, Tile, 1>(staged, b0, n * Dot::kSlices, lane, xs, ds, acc);
+                const uint8_t* staged = reinterpret_cast<const uint8_t*>(mine) + (b0 * Dot::kBytes - S::first_word(b0) * 16);
+                add_slices<Dot, X, Tile>(staged, b0, n * Dot::kSlices, lane, xs, ds, acc);
                 gpu_syncwarp();
             }
         }
 #pragma unroll
-        for (int r = 0; r < Rows; ++r) {
-            if (r0 + r >= p.rows) break;  // the same for every lane of the group
-#pragma unroll
-            for (int j = 0; j < Tile; ++j) {
-                const float sum = group_sum(acc[r][j]);
-                if (lane == 0 && y0 + j < p.y_rows) p.y[(y0 + j) * p.y_stride + r0 + r] = sum;
-            }
+        for (int j = 0; j < Tile; ++j) {
+            const float sum = group_sum(acc[j]);
+            if (lane == 0 && y0 + j < p.y_rows) p.y[(y0 + j) * p.y_stride + r] = sum;
         }
     }
 }
@@ -227,7 +198,7 @@ bool aligned16(const ProductParams& p) {
 
 template <TensorType T, int Tile>
 void launch_tile(gpuStream_t stream, GemvArgs a, bool staged) {
-    const int64_t per_block = int64_t{kGroups} * (staged ? kRowsPerGroup<Tile, true> : kRowsPerGroup<Tile, false>);
+    const int64_t per_block = kGroups;
     a.first_block[0] = 0;
     for (int m = 0; m < kMaxGemvGroup; ++m)
         a.first_block[m + 1] = a.first_block[m] + (m < a.group ? (a.rows[m] + per_block - 1) / per_block : 0);
