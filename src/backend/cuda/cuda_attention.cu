@@ -38,11 +38,8 @@ __global__ void store_kv_kernel(Mat k, Mat v, T* keys, T* values, const int32_t*
 
 
 // Row of n values (n a multiple of 8, the row 16-byte aligned) dotted with q in shared memory.
-// Unrolled so that a row's loads are in flight together, not one memory latency per 8 values;
-// the sum keeps its order.
 __device__ float dot_row(const float* row, const float* q, int64_t n) {
     float sum = 0.0f;
-#pragma unroll 8
     for (int64_t d = 0; d < n; d += 8) {
         const float4 a = *reinterpret_cast<const float4*>(row + d), b = *reinterpret_cast<const float4*>(row + d + 4);
         sum += a.x * q[d] + a.y * q[d + 1] + a.z * q[d + 2] + a.w * q[d + 3];
@@ -52,15 +49,13 @@ __device__ float dot_row(const float* row, const float* q, int64_t n) {
 }
 __device__ float dot_row(const gpuHalf* row, const float* q, int64_t n) {
     float sum = 0.0f;
-#pragma unroll 8
     for (int64_t d = 0; d < n; d += 8) {
         const uint4 u = *reinterpret_cast<const uint4*>(row + d);
         const uint32_t words[4] = {u.x, u.y, u.z, u.w};
 #pragma unroll
-        for (int k = 0; k < 4; ++k) {  // halves from the word's bits: no address taken, no local memory
-            const float lo = __half2float(__ushort_as_half(static_cast<unsigned short>(words[k] & 0xffffu)));
-            const float hi = __half2float(__ushort_as_half(static_cast<unsigned short>(words[k] >> 16)));
-            sum += lo * q[d + 2 * k] + hi * q[d + 2 * k + 1];
+        for (int k = 0; k < 4; ++k) {
+            const float2 f = __half22float2(*reinterpret_cast<const __half2*>(&words[k]));
+            sum += f.x * q[d + 2 * k] + f.y * q[d + 2 * k + 1];
         }
     }
     return sum;
@@ -127,30 +122,15 @@ __global__ void __launch_bounds__(32 * kGroups) attention_kernel(AttentionParams
         m = m_new;
 #pragma unroll
         for (int i = 0; i < PerLane; ++i) acc[i] *= correction;
-        // The tile's value rows, kKeysInFlight at a time: their loads are issued together, then
-        // added in key order.
-        constexpr int kKeysInFlight = PerLane <= 4 ? 16 : 4;  // within the registers
         const int n = static_cast<int>(min(int64_t{32}, last - tile + 1));
-        for (int j0 = 0; j0 < n; j0 += kKeysInFlight) {
-            float e_j[kKeysInFlight], v_j[kKeysInFlight][PerLane];
+        for (int j = 0; j < n; ++j) {
+            const float e_j = gpu_shfl(e, j);
+            const int64_t slot_j = gpu_shfl(slot, j);
+            const T* v = values + (slot_j * p.n_kv_heads + kv_head) * p.head_dim_v;
 #pragma unroll
-            for (int jj = 0; jj < kKeysInFlight; ++jj) {
-                const int j = j0 + jj;  // below 32: j0 is a multiple of kKeysInFlight (which divides 32) below n
-                e_j[jj] = gpu_shfl(e, j);
-                const int64_t slot_j = gpu_shfl(slot, j);
-                const T* v = values + (slot_j * p.n_kv_heads + kv_head) * p.head_dim_v;
-#pragma unroll
-                for (int i = 0; i < PerLane; ++i) {
-                    const int64_t d = lane + 32 * i;
-                    v_j[jj][i] = j < n && d < p.head_dim_v ? load_kv(v + d) : 0.0f;
-                }
-            }
-#pragma unroll
-            for (int jj = 0; jj < kKeysInFlight; ++jj) {
-                if (j0 + jj >= n) break;
-#pragma unroll
-                for (int i = 0; i < PerLane; ++i)
-                    if (lane + 32 * i < p.head_dim_v) acc[i] += e_j[jj] * v_j[jj][i];
+            for (int i = 0; i < PerLane; ++i) {
+                const int64_t d = lane + 32 * i;
+                if (d < p.head_dim_v) acc[i] += e_j * load_kv(v + d);
             }
         }
     }
