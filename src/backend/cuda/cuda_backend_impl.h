@@ -116,6 +116,8 @@ private:
     // Which kernel a product of `tokens` rows through w takes (cuda_ops.cpp says why).
     enum class ProductPath { Int8, Blas, Gemv, Generic };
     ProductPath product_path(const WeightMatrix& w, bool expert_ids, int64_t tokens) const;
+    // The kernels' description of the product y = W x (ids: the expert of each y row, or null).
+    ProductParams product_params(const WeightMatrix& w, const int32_t* ids, int64_t k, const Act& y) const;
     // Matrix products: y rows from x rows through W (or, with ids, the expert each row picks).
     Status product(const WeightMatrix& w, const int32_t* ids, int64_t k, const Act& x, const Act& y);
     // x quantized for the direct kernels of `type` in scratch slot 0 (or already there).

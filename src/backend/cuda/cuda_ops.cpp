@@ -166,6 +166,22 @@ int64_t CudaBackend::int8_max_tokens_from_env() {
     return *end == '\0' && v >= 0 ? v : kInt8MaxTokens;
 }
 
+ProductParams CudaBackend::product_params(const WeightMatrix& w, const int32_t* ids, int64_t k, const Act& y) const {
+    return {.type = w.type,
+            .w = w.data,
+            .row_bytes = w.row_bytes,
+            .matrix_bytes = w.matrix_bytes(),
+            .rows = w.rows,
+            .cols = w.cols,
+            .count = w.count,
+            .y = y.data,
+            .y_rows = y.rows,
+            .y_stride = y.stride,
+            .ids = ids,
+            .k = std::max<int64_t>(k, 1),
+            .fault = fault_word()};
+}
+
 CudaBackend::ProductPath CudaBackend::product_path(const WeightMatrix& w, bool expert_ids, int64_t tokens) const {
     const bool batched = !expert_ids && !batch_invariant_;
     if (batched && tokens >= kInt8MinTokens && tokens <= int8_max_tokens_ &&
@@ -193,19 +209,7 @@ Status CudaBackend::product(const WeightMatrix& w, const int32_t* ids, int64_t k
     if (x.cols % block != 0) return make_error("matmul: {} inputs are not whole blocks of {}", x.cols, block);
     const ProductPath path = product_path(w, ids != nullptr, y.rows);
     if (path == ProductPath::Blas) return blas_product(w, x, y);
-    const ProductParams p{.type = w.type,
-                          .w = w.data,
-                          .row_bytes = w.row_bytes,
-                          .matrix_bytes = w.matrix_bytes(),
-                          .rows = w.rows,
-                          .cols = w.cols,
-                          .count = w.count,
-                          .y = y.data,
-                          .y_rows = y.rows,
-                          .y_stride = y.stride,
-                          .ids = ids,
-                          .k = std::max<int64_t>(k, 1),
-                          .fault = fault_word()};
+    const ProductParams p = product_params(w, ids, k, y);
     gpuError_t err = gpuSuccess;
     if (path == ProductPath::Generic) {
         quantized_.reset();
@@ -244,23 +248,7 @@ Status CudaBackend::matmuls(const Act& x, std::span<const MatmulOutput> products
     if (x.cols % rounding_block(type) != 0) return make_error("matmul: {} inputs are not whole blocks of {}", x.cols, rounding_block(type));
     RF_ASSIGN_OR_RETURN(void* packed, gemv_input(x, type));
     ProductParams ps[kMaxGemvGroup];
-    for (size_t i = 0; i < products.size(); ++i) {
-        const WeightMatrix& w = *products[i].w;
-        const Act& y = products[i].y;
-        ps[i] = ProductParams{.type = w.type,
-                              .w = w.data,
-                              .row_bytes = w.row_bytes,
-                              .matrix_bytes = w.matrix_bytes(),
-                              .rows = w.rows,
-                              .cols = w.cols,
-                              .count = 1,
-                              .y = y.data,
-                              .y_rows = y.rows,
-                              .y_stride = y.stride,
-                              .ids = nullptr,
-                              .k = 1,
-                              .fault = fault_word()};
-    }
+    for (size_t i = 0; i < products.size(); ++i) ps[i] = product_params(*products[i].w, nullptr, 1, products[i].y);
     const int n = static_cast<int>(products.size());
     if (gpuError_t err = launch_gemv_group(op_stream(), x.rows, packed, ps, n); err != gpuSuccess)
         return gpu_check(err, fmt::format("{} {} products of one input", n, tensor_type_name(type)));
