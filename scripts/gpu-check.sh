@@ -190,6 +190,9 @@ profile() {
   echo "profile of $2: bench -p 512 -n 0 -r 3 -b 512 (three 512-token prompt steps after the warm-up)"
   ROCMFORGE_GPU_PROFILE=1 "$bin/rocmforge" bench --device cuda -m "$1" -p 512 -n 0 -r 3 -b 512 --kv-type f16 \
     2>&1 >/dev/null | grep "gpu profile" | head -30
+  echo "host share of $2's generation with step graphs (ROCMFORGE_GPU_PROFILE=host): generate -n 128"
+  ROCMFORGE_GPU_PROFILE=host "$bin/rocmforge" generate --device cuda -m "$1" -p "Once upon a time" -n 128 --temp 0 \
+    --kv-type f16 2>&1 >/dev/null | grep "gpu profile" | head -3
   echo "generation of $2 with every kernel launched on its own (ROCMFORGE_GPU_GRAPHS=0)"
   ROCMFORGE_GPU_GRAPHS=0 "$bin/rocmforge" bench --device cuda -m "$1" -p 0 -n 128 -r 2 --kv-type f16 2>&1 | grep "tg128" |
     sed "s/^/[graphs off] /"

@@ -156,6 +156,9 @@ public:
         for (const MatmulOutput& p : products) RF_TRY(matmul(*p.w, x, p.y));
         return ok_status();
     }
+    // y += W x (y the residual stream, apart from x): the sum y + (W x) that matmul and add would
+    // give, which a backend may compute as the product's last step instead of a pass of its own.
+    virtual Status matmul_add(const WeightMatrix& w, const Act& x, const Act& y) = 0;
     // Mixture of experts: for token t and slot j, y[t * k + j] = W[ids[t][j]] x[t or t * k + j]
     // (x has one row per token, or one per (token, slot) when x.rows == y.rows); `experts` is a
     // stack of `count` matrices and ids (in backend memory) pick among them.
@@ -189,6 +192,14 @@ public:
     // Writes the batch's keys and values of one layer into their cache slots.
     virtual Status store_kv(KvStorage& cache, int64_t layer, const Act& k, const Act& v,
                             const BatchLayout& batch) = 0;
+    // rope of q and of k (heads of head_dim, the batch's positions), then store_kv of k and v: a
+    // layer's attention inputs made ready, which a backend may do in one pass.
+    virtual Status rope_store_kv(KvStorage& cache, int64_t layer, const Act& q, const Act& k, const Act& v,
+                                 int64_t head_dim, const RopeConfig& rope_config, const BatchLayout& batch) {
+        RF_TRY(rope(q, head_dim, batch.positions, rope_config));
+        RF_TRY(rope(k, head_dim, batch.positions, rope_config));
+        return store_kv(cache, layer, k, v, batch);
+    }
     // Causal attention of each query over the cached keys of its own sequence up to its position.
     virtual Status attention(KvStorage& cache, int64_t layer, const Act& q, const AttentionConfig& config,
                              const BatchLayout& batch, const Act& out) = 0;

@@ -19,6 +19,11 @@ Status InstrumentedBackend::matmuls(const Act& x, std::span<const MatmulOutput> 
     for (size_t i = 0; i < products.size(); ++i) RF_TRY(enter(BackendOp::Matmul));
     return inner_->matmuls(x, products);
 }
+Status InstrumentedBackend::matmul_add(const WeightMatrix& w, const Act& x, const Act& y) {
+    RF_TRY(enter(BackendOp::Matmul));
+    RF_TRY(enter(BackendOp::Add));
+    return inner_->matmul_add(w, x, y);
+}
 Status InstrumentedBackend::matmul_experts(const WeightMatrix& experts, const int32_t* ids, int64_t k, const Act& x,
                                        const Act& y) {
     RF_TRY(enter(BackendOp::MatmulExperts));
@@ -80,6 +85,13 @@ Status InstrumentedBackend::store_kv(KvStorage& cache, int64_t layer, const Act&
                                  const BatchLayout& batch) {
     RF_TRY(enter(BackendOp::StoreKv));
     return inner_->store_kv(cache, layer, k, v, batch);
+}
+Status InstrumentedBackend::rope_store_kv(KvStorage& cache, int64_t layer, const Act& q, const Act& k, const Act& v,
+                                          int64_t head_dim, const RopeConfig& rope_config, const BatchLayout& batch) {
+    RF_TRY(enter(BackendOp::Rope));
+    RF_TRY(enter(BackendOp::Rope));
+    RF_TRY(enter(BackendOp::StoreKv));
+    return inner_->rope_store_kv(cache, layer, q, k, v, head_dim, rope_config, batch);
 }
 Status InstrumentedBackend::attention(KvStorage& cache, int64_t layer, const Act& q, const AttentionConfig& config,
                                   const BatchLayout& batch, const Act& out) {

@@ -64,6 +64,7 @@ public:
 
     Status matmul(const WeightMatrix& w, const Act& x, const Act& y) override;
     Status matmuls(const Act& x, std::span<const MatmulOutput> products) override;  // counted as matmuls
+    Status matmul_add(const WeightMatrix& w, const Act& x, const Act& y) override;     // counted as matmul and add
     Status matmul_experts(const WeightMatrix& experts, const int32_t* ids, int64_t k, const Act& x,
                           const Act& y) override;
     Status route_top_k(const Act& logits, int64_t k, bool normalize, int32_t* ids, float* weights) override;
@@ -80,6 +81,9 @@ public:
     Status gated_activation(GatedActivation act, const Act& gate, const Act& up, const Act& out) override;
     Status softmax_rows(const Act& x) override;
     Status store_kv(KvStorage& cache, int64_t layer, const Act& k, const Act& v, const BatchLayout& batch) override;
+    // Counted as two ropes and a store_kv.
+    Status rope_store_kv(KvStorage& cache, int64_t layer, const Act& q, const Act& k, const Act& v, int64_t head_dim,
+                         const RopeConfig& rope_config, const BatchLayout& batch) override;
     Status attention(KvStorage& cache, int64_t layer, const Act& q, const AttentionConfig& config,
                      const BatchLayout& batch, const Act& out) override;
 

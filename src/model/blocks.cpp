@@ -57,10 +57,15 @@ Result<QkvViews> project_qkv(ForwardState& s, const AttentionWeights& w, const A
     return views;
 }
 
+// A block's last product, written to out or added to it.
+Status project_out(Backend& be, const WeightMatrix& w, const Act& in, const Act& out, Into into) {
+    return into == Into::Add ? be.matmul_add(w, in, out) : be.matmul(w, in, out);
+}
+
 }  // namespace
 
 Status self_attention(ForwardState& s, const AttentionWeights& w, const AttentionOptions& o, int64_t layer,
-                      const Act& in, const Act& out) {
+                      const Act& in, const Act& out, Into into) {
     Backend& be = s.backend();
     const AttentionConfig& c = o.config;
     RF_ASSIGN_OR_RETURN(QkvViews qkv, project_qkv(s, w, c, in));
@@ -68,17 +73,15 @@ Status self_attention(ForwardState& s, const AttentionWeights& w, const Attentio
     if (w.k_norm.data) RF_TRY(be.rms_norm_heads(qkv.k, c.head_dim_k, w.k_norm, o.norm_eps));
     RopeConfig rope = o.rope;
     if (w.rope_factors.data) rope.freq_factors = w.rope_factors;
-    RF_TRY(be.rope(qkv.q, c.head_dim_k, s.positions(), rope));
-    RF_TRY(be.rope(qkv.k, c.head_dim_k, s.positions(), rope));
     // The cache of this backend holds only its own layers.
     const int64_t kv_layer = s.kv_layer(layer);
-    RF_TRY(be.store_kv(s.kv(), kv_layer, qkv.k, qkv.v, s.layout()));
+    RF_TRY(be.rope_store_kv(s.kv(), kv_layer, qkv.q, qkv.k, qkv.v, c.head_dim_k, rope, s.layout()));
     RF_ASSIGN_OR_RETURN(Act heads, s.scratch(3, c.n_heads * c.head_dim_v));
     RF_TRY(be.attention(s.kv(), kv_layer, qkv.q, c, s.layout(), heads));
-    return be.matmul(w.output, heads, out);
+    return project_out(be, w.output, heads, out, into);
 }
 
-Status feed_forward(ForwardState& s, const FeedForwardWeights& w, const Act& in, const Act& out) {
+Status feed_forward(ForwardState& s, const FeedForwardWeights& w, const Act& in, const Act& out, Into into) {
     Backend& be = s.backend();
     const int64_t n_ff = w.down.cols;
     Act gate, up;
@@ -96,7 +99,7 @@ Status feed_forward(ForwardState& s, const FeedForwardWeights& w, const Act& in,
     }
     RF_ASSIGN_OR_RETURN(Act hidden, s.scratch(2, n_ff));
     RF_TRY(be.gated_activation(w.activation, gate, up, hidden));
-    return be.matmul(w.down, hidden, out);
+    return project_out(be, w.down, hidden, out, into);
 }
 
 Status mixture_of_experts(ForwardState& s, const MoeWeights& w, const Act& in, const Act& out) {

@@ -65,11 +65,15 @@ struct OutputHead {
 // residual = embedding rows of the batch tokens, times `scale`.
 Status embed_tokens(ForwardState& s, const WeightMatrix& table, float scale = 1.0f);
 Status rms_norm(ForwardState& s, const Act& in, ParamVector weight, float eps, const Act& out);
-// Uses scratch slots 0..2.
+// Where a block's result goes: written to `out`, or added to it (out is the residual stream; the
+// backend may fold the addition into the block's last product).
+enum class Into { Write, Add };
+// Uses scratch slots 0..3.
 Status self_attention(ForwardState& s, const AttentionWeights& w, const AttentionOptions& o, int64_t layer,
-                      const Act& in, const Act& out);
-// Uses scratch slots 0..1.
-Status feed_forward(ForwardState& s, const FeedForwardWeights& w, const Act& in, const Act& out);
+                      const Act& in, const Act& out, Into into = Into::Write);
+// Uses scratch slots 0..2.
+Status feed_forward(ForwardState& s, const FeedForwardWeights& w, const Act& in, const Act& out,
+                    Into into = Into::Write);
 // Uses scratch slots 0..3.
 Status mixture_of_experts(ForwardState& s, const MoeWeights& w, const Act& in, const Act& out);
 // Final norm and logits of the rows the batch asks for (only the norm when it wants hidden rows).

@@ -3,7 +3,9 @@
 // query heads over 2 KV heads), head sizes 64 and 80 (and keys of 80 with values of 64),
 // scrambled block tables, two sequences of different lengths in one batch with their tokens
 // interleaved, a prompt chunk at an offset whose earlier positions were stored by the previous
-// call, causal masking inside the batch, sliding windows, soft-capping, block sizes 16 and 8.
+// call, causal masking inside the batch, sliding windows, soft-capping, block sizes 16 and 8, and a
+// long context whose decode step spans several tiles and splits of the keys; rope_store_kv bit for
+// bit against rope, rope and store_kv.
 // q, k and v are column ranges of one fused QKV activation; the output is a column range too.
 #include <map>
 #include <tuple>
@@ -13,7 +15,7 @@
 namespace rf::test::ops {
 namespace {
 
-constexpr int64_t kHeads = 8, kLayers = 2, kBlocks = 12, kMaxBlocksPerSeq = 4;
+constexpr int64_t kHeads = 8, kLayers = 2, kBlocks = 30, kMaxBlocksPerSeq = 12;
 constexpr float kAttentionTolerance = 1e-5f;  // of the largest |value| the head attends to
 
 struct AttentionCase {
@@ -37,9 +39,13 @@ const std::vector<AttentionCase> kCases = {
     {"f32_80_pairs_window", KvType::F32, 80, 80, 16, 0.0f, 6, 4},
 };
 
-// Sequence 0 ("A") uses block-table row 1, sequence 1 ("B") row 0; physical blocks scrambled.
-const std::vector<int32_t> kBlockTables = {5, 11, 0, 3,   // row 0: B
-                                           9, 2, 7, 4};   // row 1: A
+// Sequence 0 ("A") uses block-table row 1, sequence 1 ("B") row 0; physical blocks scrambled
+// (block 7i + 3 mod 30 as entry i).
+const std::vector<int32_t> kBlockTables = [] {
+    std::vector<int32_t> t;
+    for (int32_t i = 0; i < 2 * kMaxBlocksPerSeq; ++i) t.push_back((7 * i + 3) % static_cast<int32_t>(kBlocks));
+    return t;
+}();
 int32_t table_row(int seq) { return seq == 0 ? 1 : 0; }
 
 struct Token {
@@ -194,6 +200,47 @@ TEST_P(Attention, MatchesSoftmaxAttentionOverTheStoredKeys) {
         SCOPED_TRACE("third step: one decode token of each, B first");
         step(*cache, concat({tokens_of(1, 6, 6), tokens_of(0, 30, 30)}), rng);
     }
+    // A long context: keys over several tiles and splits of a decode step.
+    const auto last = static_cast<int32_t>(kMaxBlocksPerSeq * c().block_size - 1);
+    {
+        SCOPED_TRACE("fourth step: A's long prompt chunk up to the end of its block table");
+        step(*cache, tokens_of(0, 31, last - 1), rng);
+    }
+    {
+        SCOPED_TRACE("fifth step: one decode token of each, A at the last position its table holds");
+        step(*cache, concat({tokens_of(0, last, last), tokens_of(1, 7, 7)}), rng);
+    }
+}
+
+// rope_store_kv leaves the queries, the keys and the cache as rope, rope and store_kv do, bit for
+// bit (partial NEOX rotation: the unrotated dimensions are stored too).
+TEST_P(Attention, RopeStoreKvIsRopeRopeAndStoreKv) {
+    std::mt19937 rng(6200);
+    const KvCacheShape shape{.n_layers = kLayers, .n_kv_heads = c().kv_heads, .head_dim_k = c().head_dim_k,
+                             .head_dim_v = c().head_dim_v, .block_size = c().block_size, .n_blocks = kBlocks,
+                             .type = c().type};
+    auto fused_cache = check(b().create_kv_storage(shape), "create_kv_storage");
+    auto apart_cache = check(b().create_kv_storage(shape), "create_kv_storage");
+    const std::vector<Token> tokens = concat({tokens_of(0, 0, 10), tokens_of(1, 0, 4)});
+    const auto n = static_cast<int64_t>(tokens.size());
+    Batch batch = make_batch(tokens);
+    const RopeConfig rope{.style = RopeStyle::Neox, .n_dims = c().head_dim_k / 2, .freq_base = 10000.0f};
+    const std::vector<float> values = random_values(rng, static_cast<size_t>(n * fused_width()));
+    const DevMat fused = upload_mat(values, n, fused_width()), apart = upload_mat(values, n, fused_width());
+    const auto q = [&](const DevMat& m) { return m.cols(0, q_cols()); };
+    const auto k = [&](const DevMat& m) { return m.cols(q_cols(), k_cols()); };
+    const auto v = [&](const DevMat& m) { return m.cols(q_cols() + k_cols(), v_cols()); };
+    check(b().rope_store_kv(*fused_cache, 1, q(fused), k(fused), v(fused), c().head_dim_k, rope, batch.layout),
+          "rope_store_kv");
+    check(b().rope(q(apart), c().head_dim_k, batch.layout.positions, rope), "rope q");
+    check(b().rope(k(apart), c().head_dim_k, batch.layout.positions, rope), "rope k");
+    check(b().store_kv(*apart_cache, 1, k(apart), v(apart), batch.layout), "store_kv");
+    expect_exact("queries and keys", fetch(fused), fetch(apart));
+    const int64_t out_cols = kHeads * c().head_dim_v;
+    const DevMat out_fused = poisoned(n, out_cols), out_apart = poisoned(n, out_cols);
+    check(b().attention(*fused_cache, 1, q(apart), config(), batch.layout, out_fused.all()), "attention");
+    check(b().attention(*apart_cache, 1, q(apart), config(), batch.layout, out_apart.all()), "attention");
+    expect_exact("attention over the stored keys and values", fetch(out_fused), fetch(out_apart));
 }
 
 // Shapes that do not fit the cache are Errors; a slot outside the cache is an Error from store_kv

@@ -379,6 +379,31 @@ TEST_P(Products, OpsThatWriteAProductsInputGiveTheSameProduct) {
         }
 }
 
+// y += W x is bit for bit the product followed by the add, whatever path the product takes (the
+// GPU: the direct kernels for one token, int8 tensor cores for a few, the BLAS library for many,
+// the generic kernel for formats without direct ones), and a y that overlaps x is refused.
+TEST_P(Products, MatmulAddIsTheProductThenTheAdd) {
+    std::mt19937 rng(717);
+    constexpr int64_t kCols = 512, kRows = 40;
+    for (const TensorType type : {TensorType::Q4_K, TensorType::Q6_K, TensorType::Q8_0, TensorType::F16, TensorType::Q5_K})
+        for (const int64_t tokens : {1, 3, 40}) {
+            const std::string what = fmt::format("{} weights, {} tokens", tensor_type_name(type), tokens);
+            SCOPED_TRACE(what);
+            const WeightMatrix w = import(keep(make_weight(rng, type, kRows, kCols)));
+            const DevMat x = upload_mat(random_values(rng, static_cast<size_t>(tokens * kCols)), tokens, kCols);
+            const std::vector<float> residual = random_values(rng, static_cast<size_t>(tokens * kRows));
+            const DevMat fused = upload_mat(residual, tokens, kRows), apart = upload_mat(residual, tokens, kRows);
+            const DevMat product = poisoned(tokens, kRows);
+            check(b().matmul_add(w, x.all(), fused.all()), "matmul_add");
+            check(b().matmul(w, x.all(), product.all()), "matmul");
+            check(b().add(apart.all(), product.all(), apart.all()), "add");
+            expect_exact(what, fetch(fused), fetch(apart));
+        }
+    const WeightMatrix square = import(keep(make_weight(rng, TensorType::Q8_0, kCols, kCols)));
+    const DevMat x = upload_mat(random_values(rng, static_cast<size_t>(kCols)), 1, kCols);
+    EXPECT_FALSE(b().matmul_add(square, x.all(), x.all()).ok()) << "the sum written over the product's input";
+}
+
 // A lattice format no backend quantizes to (and the GPU converts at import): the zoo's IQ2_XXS.
 TEST_P(Products, Iq2XxsFromTheQuantZoo) {
     RF_REQUIRE_SHARED();

@@ -108,6 +108,16 @@ Status CpuBackend::matmul(const WeightMatrix& w, const Act& x, const Act& y) {
     return reference_.run(w, x, y);
 }
 
+Status CpuBackend::matmul_add(const WeightMatrix& w, const Act& x, const Act& y) {
+    const float* x_end = x.data + (x.rows > 0 ? (x.rows - 1) * x.stride + x.cols : 0);
+    const float* y_end = y.data + (y.rows > 0 ? (y.rows - 1) * y.stride + y.cols : 0);
+    if (x.data < y_end && y.data < x_end) return make_error("matmul_add: the sum overlaps the product's input");
+    product_.resize(static_cast<size_t>(y.rows * y.cols));
+    const Act product{product_.data(), y.rows, y.cols, y.cols};
+    RF_TRY(matmul(w, x, product));
+    return add(y, product, y);
+}
+
 Status CpuBackend::gather_rows(const Act& x, const int32_t* rows, const Act& out) {
     if (x.cols != out.cols) return make_error("gather_rows: shapes do not match");
     for (int64_t i = 0; i < out.rows; ++i) {

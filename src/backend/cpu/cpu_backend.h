@@ -39,6 +39,8 @@ public:
     int64_t kv_block_bytes(const KvCacheShape& shape) const override;
 
     Status matmul(const WeightMatrix& w, const Act& x, const Act& y) override;
+    // The product into a buffer of the backend's, then add: the CPU gains nothing from folding them.
+    Status matmul_add(const WeightMatrix& w, const Act& x, const Act& y) override;
     Status matmul_experts(const WeightMatrix& experts, const int32_t* ids, int64_t k, const Act& x,
                           const Act& y) override;
     Status route_top_k(const Act& logits, int64_t k, bool normalize, int32_t* ids, float* weights) override;
@@ -81,6 +83,7 @@ private:
     // Scratch kept between calls so that the token loop allocates nothing after warm-up.
     std::vector<std::vector<float>> attention_scratch_;  // per worker: scores, then the output row
     std::vector<float> expert_in_, expert_out_;
+    std::vector<float> product_;  // matmul_add's product
     std::vector<int32_t> expert_rows_;
 };
 

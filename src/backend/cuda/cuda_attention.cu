@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/rope_rotate.h"
 
 namespace rf::gpu {
 namespace {
@@ -23,10 +24,9 @@ template <> __device__ float load_kv<gpuHalf>(const gpuHalf* p) { return __half2
 __device__ void save_kv(float* p, float v) { *p = v; }
 __device__ void save_kv(gpuHalf* p, float v) { *p = __float2half_rn(v); }
 
-// Thread blockIdx.x's token: keys then values of all KV heads into the token's slot.
+// The block's threads store token t's keys then values of all KV heads into its slot.
 template <typename T>
-__global__ void store_kv_kernel(Mat k, Mat v, T* keys, T* values, const int32_t* slots, int64_t n_slots, int* fault) {
-    const int64_t t = blockIdx.x;
+__device__ void store_token(int64_t t, Mat k, Mat v, T* keys, T* values, const int32_t* slots, int64_t n_slots, int* fault) {
     const int32_t slot = slots[t];
     if (slot < 0 || slot >= n_slots) {
         if (threadIdx.x == 0) atomicCAS(fault, kFaultNone, kFaultCacheSlot);
@@ -34,6 +34,29 @@ __global__ void store_kv_kernel(Mat k, Mat v, T* keys, T* values, const int32_t*
     }
     for (int64_t i = threadIdx.x; i < k.cols; i += blockDim.x) save_kv(keys + slot * k.cols + i, k.data[t * k.stride + i]);
     for (int64_t i = threadIdx.x; i < v.cols; i += blockDim.x) save_kv(values + slot * v.cols + i, v.data[t * v.stride + i]);
+}
+
+template <typename T>
+__global__ void store_kv_kernel(Mat k, Mat v, T* keys, T* values, const int32_t* slots, int64_t n_slots, int* fault) {
+    store_token(blockIdx.x, k, v, keys, values, slots, n_slots, fault);
+}
+
+// Block t: token t's query and key heads rotated (a pair per thread), then its keys and values
+// stored, as rope, rope and store_kv would leave them.
+template <typename T>
+__global__ void rope_store_kv_kernel(Mat q, Mat k, Mat v, const int32_t* positions, RopeParams p, T* keys, T* values,
+                                     const int32_t* slots, int64_t n_slots, int* fault) {
+    const int64_t t = blockIdx.x;
+    const int32_t pos = positions[t];
+    const int64_t q_pairs = p.n_heads * p.half, k_pairs = k.cols / p.head_dim * p.half;
+    for (int64_t i = threadIdx.x; i < q_pairs + k_pairs; i += blockDim.x) {
+        const bool is_q = i < q_pairs;
+        const int64_t j = is_q ? i : i - q_pairs;
+        float* head = (is_q ? q.data + t * q.stride : k.data + t * k.stride) + j / p.half * p.head_dim;
+        rope_rotate_pair(head, j % p.half, pos, p);
+    }
+    __syncthreads();  // every rotated key of the token is visible to the block
+    store_token(t, k, v, keys, values, slots, n_slots, fault);
 }
 
 
@@ -193,10 +216,16 @@ void launch_typed(gpuStream_t stream, const AttentionParams& p, const T* keys, c
         attention_kernel<T, 4><<<grid, 32 * kGroups, shared, stream>>>(p, keys, values, split.keys, partial, fault);
     else
         attention_kernel<T, kValuesPerLane><<<grid, 32 * kGroups, shared, stream>>>(p, keys, values, split.keys, partial, fault);
-    if (partial) merge_splits_kernel<<<dim3(grid.x, grid.y), 128, 0, stream>>>(p, static_cast<int>(split.splits), partial);
+    if (partial) launch_merge_attention_splits(stream, p, split.splits, partial);
 }
 
 }  // namespace
+
+gpuError_t launch_merge_attention_splits(gpuStream_t stream, const AttentionParams& p, int64_t splits, const float* partial) {
+    const dim3 grid(static_cast<unsigned>(p.n_tokens), static_cast<unsigned>(p.n_heads));
+    merge_splits_kernel<<<grid, 128, 0, stream>>>(p, static_cast<int>(splits), partial);
+    return gpuGetLastError();
+}
 
 gpuError_t launch_store_kv(gpuStream_t stream, bool f16, Mat k, Mat v, void* keys, void* values, const int32_t* slots,
                            int64_t n_slots, int* fault) {
@@ -208,6 +237,20 @@ gpuError_t launch_store_kv(gpuStream_t stream, bool f16, Mat k, Mat v, void* key
     else
         store_kv_kernel<<<grid, 128, 0, stream>>>(k, v, static_cast<float*>(keys), static_cast<float*>(values), slots,
                                                   n_slots, fault);
+    return gpuGetLastError();
+}
+
+gpuError_t launch_rope_store_kv(gpuStream_t stream, bool f16, Mat q, Mat k, Mat v, const int32_t* positions,
+                                const RopeParams& p, void* keys, void* values, const int32_t* slots, int64_t n_slots,
+                                int* fault) {
+    if (k.rows == 0) return gpuSuccess;
+    const auto grid = static_cast<unsigned>(k.rows);
+    if (f16)
+        rope_store_kv_kernel<<<grid, 256, 0, stream>>>(q, k, v, positions, p, static_cast<gpuHalf*>(keys),
+                                                       static_cast<gpuHalf*>(values), slots, n_slots, fault);
+    else
+        rope_store_kv_kernel<<<grid, 256, 0, stream>>>(q, k, v, positions, p, static_cast<float*>(keys),
+                                                       static_cast<float*>(values), slots, n_slots, fault);
     return gpuGetLastError();
 }
 

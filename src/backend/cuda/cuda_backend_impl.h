@@ -71,6 +71,7 @@ public:
 
     Status matmul(const WeightMatrix& w, const Act& x, const Act& y) override;
     Status matmuls(const Act& x, std::span<const MatmulOutput> products) override;
+    Status matmul_add(const WeightMatrix& w, const Act& x, const Act& y) override;
     Status matmul_experts(const WeightMatrix& experts, const int32_t* ids, int64_t k, const Act& x,
                           const Act& y) override;
     Status route_top_k(const Act& logits, int64_t k, bool normalize, int32_t* ids, float* weights) override;
@@ -89,14 +90,17 @@ public:
     Status softmax_rows(const Act& x) override;
 
     Status store_kv(KvStorage& cache, int64_t layer, const Act& k, const Act& v, const BatchLayout& batch) override;
+    Status rope_store_kv(KvStorage& cache, int64_t layer, const Act& q, const Act& k, const Act& v, int64_t head_dim,
+                         const RopeConfig& rope_config, const BatchLayout& batch) override;
     Status attention(KvStorage& cache, int64_t layer, const Act& q, const AttentionConfig& config,
                      const BatchLayout& batch, const Act& out) override;
 
 private:
     CudaBackend(int device, std::string device_name, gpuStream_t stream, gpublasHandle_t blas, DeviceBuffer error_word);
     // Scratch slots of at least `bytes`, kept between calls: the prepared input of the products (0:
-    // quantized, or 16-bit with alpha and beta for the BLAS path) and either a chunk of decoded
-    // weight rows for the BLAS path or attention's partial results (1).
+    // quantized, or 16-bit with alpha and beta for the BLAS path), either a chunk of decoded
+    // weight rows for the BLAS path or attention's partial results (1), and the BLAS product that
+    // matmul_add then adds (2).
     Result<void*> scratch(int slot, size_t bytes);
     int* fault_word() const { return reinterpret_cast<int*>(error_word_.bytes()); }
     // The stream an op enqueues its kernels on: inside a step, the first op starts capturing it.
@@ -118,8 +122,10 @@ private:
     ProductPath product_path(const WeightMatrix& w, bool expert_ids, int64_t tokens) const;
     // The kernels' description of the product y = W x (ids: the expert of each y row, or null).
     ProductParams product_params(const WeightMatrix& w, const int32_t* ids, int64_t k, const Act& y) const;
-    // Matrix products: y rows from x rows through W (or, with ids, the expert each row picks).
-    Status product(const WeightMatrix& w, const int32_t* ids, int64_t k, const Act& x, const Act& y);
+    // Matrix products: y rows from x rows through W (or, with ids, the expert each row picks),
+    // written to y or, accumulating, added to it.
+    Status product(const WeightMatrix& w, const int32_t* ids, int64_t k, const Act& x, const Act& y,
+                   bool accumulate = false);
     // x quantized for the direct kernels of `type` in scratch slot 0 (or already there).
     Result<void*> gemv_input(const Act& x, TensorType type);
     // y = W x for a prompt-sized x through the BLAS library: tensor-core products of 16-bit
@@ -131,7 +137,7 @@ private:
     gpuStream_t stream_;
     gpublasHandle_t blas_;
     DeviceBuffer error_word_;  // one int, KernelFault
-    DeviceBuffer scratch_[2];
+    DeviceBuffer scratch_[3];
     bool batch_invariant_ = false;
     // Plain products of 2 to this many tokens of the int8 formats take the int8 tensor cores
     // (cuda_ops.cpp); ROCMFORGE_GPU_INT8_MAX_TOKENS sets it (0: never), to measure the crossover.

@@ -187,7 +187,10 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a) {
 #pragma unroll
         for (int j = 0; j < Tile; ++j) {
             const float sum = group_sum(acc[j]);
-            if (lane == 0 && y0 + j < p.y_rows) p.y[(y0 + j) * p.y_stride + r] = sum;
+            if (lane == 0 && y0 + j < p.y_rows) {
+                float& y = p.y[(y0 + j) * p.y_stride + r];
+                y = p.accumulate ? y + sum : sum;
+            }
         }
     }
 }

@@ -247,7 +247,10 @@ __global__ void __launch_bounds__(kThreads) int8_product_kernel(ProductParams p,
     RF_UNROLL for (int n = 0; n < NT; ++n)
         RF_UNROLL for (int e = 0; e < 4; ++e) {
             const int64_t r = row0 + g + 8 * (e / 2), y_row = tok0 + 8 * n + 2 * t + e % 2;
-            if (r < p.rows && y_row < p.y_rows) p.y[y_row * p.y_stride + r] = acc[n][e];
+            if (r < p.rows && y_row < p.y_rows) {
+                float& y = p.y[y_row * p.y_stride + r];
+                y = p.accumulate ? y + acc[n][e] : acc[n][e];
+            }
         }
 }
 

@@ -1,6 +1,7 @@
 // RMSNorm (whole rows, or each head of a row) and rotary position embedding.
 #include "backend/cuda/act_quantize.h"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/rope_rotate.h"
 
 namespace rf::gpu {
 namespace {
@@ -48,26 +49,11 @@ __global__ void __launch_bounds__(kMaxNormThreads) rms_norm_kernel(Mat x, int64_
     }
 }
 
-// Thread (pair i, head blockIdx.y, token row blockIdx.z): one angle, applied to pair i of the
-// head. The angle is pos * theta_scale^i by repeated f32 multiplication, as the CPU advances it.
+// Thread (pair i, head blockIdx.y, token row blockIdx.z): one pair of one head.
 __global__ void rope_kernel(Mat x, const int32_t* positions, RopeParams p) {
     const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x, h = blockIdx.y, t = blockIdx.z;
     if (i >= p.half) return;
-    float theta_extrap = static_cast<float>(positions[t]);
-    for (int64_t j = 0; j < i; ++j) theta_extrap *= p.theta_scale;
-    const float extrapolated = p.freq_factors ? theta_extrap / p.freq_factors[i] : theta_extrap;
-    float theta = extrapolated * p.freq_scale;
-    if (p.ext_factor != 0.0f) {
-        const double y = (i - static_cast<double>(p.ramp_low)) / fmax(0.001, static_cast<double>(p.ramp_high - p.ramp_low));
-        const float mix = static_cast<float>((1.0 - fmin(fmax(y, 0.0), 1.0)) * p.ext_factor);
-        theta = theta * (1 - mix) + extrapolated * mix;
-    }
-    const float cos_t = cosf(theta) * p.mscale, sin_t = sinf(theta) * p.mscale;
-    const int64_t a = p.neox ? i : 2 * i, b = p.neox ? i + p.half : 2 * i + 1;
-    float* head = x.data + t * x.stride + h * p.head_dim;
-    const float x0 = head[a], x1 = head[b];
-    head[a] = x0 * cos_t - x1 * sin_t;
-    head[b] = x0 * sin_t + x1 * cos_t;
+    rope_rotate_pair(x.data + t * x.stride + h * p.head_dim, i, positions[t], p);
 }
 
 }  // namespace

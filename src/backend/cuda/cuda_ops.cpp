@@ -33,6 +33,8 @@ int64_t blas_min_tokens(TensorType type) {
 // Products of a few to a few dozen tokens in the int8 formats (the batched steps of serving) read
 // the weights once on int8 tensor cores; one token stays with the gemv (no mma work to waste).
 constexpr int64_t kInt8MinTokens = 2, kInt8MaxTokens = 64;
+// Steps of at most this many tokens (a decode step's sequences) take the decode attention kernel.
+constexpr int64_t kDecodeAttentionMaxTokens = 16;
 constexpr int64_t kBlasChunkValues = int64_t{1} << 25;  // 64 MiB of decoded f16 weights per chunk
 
 Status rows_fit(std::string_view op, int64_t rows) {
@@ -120,7 +122,10 @@ Status CudaBackend::rms_norm_heads(const Act& x, int64_t head_dim, ParamVector w
                      "rms_norm_heads");
 }
 
-Status CudaBackend::rope(const Act& x, int64_t head_dim, const int32_t* positions, const RopeConfig& c) {
+namespace {
+
+// The kernels' RoPE parameters for rows of x in heads of head_dim, checked.
+Result<RopeParams> rope_params(const Act& x, int64_t head_dim, const RopeConfig& c) {
     if (head_dim <= 0 || x.cols % head_dim != 0 || c.n_dims <= 0 || c.n_dims > head_dim || c.n_dims % 2 != 0)
         return make_error("rope: bad dimensions (row {}, head {}, rotated {})", x.cols, head_dim, c.n_dims);
     if (c.freq_factors.data && c.freq_factors.size != c.n_dims / 2)
@@ -144,7 +149,28 @@ Status CudaBackend::rope(const Act& x, int64_t head_dim, const int32_t* position
             std::min(c.n_dims - 1.0, std::ceil(yarn_corr_dim(c.n_dims, c.n_ctx_orig, c.beta_slow, c.freq_base))));
         p.mscale *= 1.0f + 0.1f * std::log(1.0f / c.freq_scale);
     }
+    return p;
+}
+
+}  // namespace
+
+Status CudaBackend::rope(const Act& x, int64_t head_dim, const int32_t* positions, const RopeConfig& c) {
+    RF_ASSIGN_OR_RETURN(const RopeParams p, rope_params(x, head_dim, c));
     return launched(launch_rope(op_stream(), mat(x), positions, p), "rope");
+}
+
+Status CudaBackend::rope_store_kv(KvStorage& cache, int64_t layer, const Act& q, const Act& k, const Act& v,
+                                  int64_t head_dim, const RopeConfig& c, const BatchLayout& batch) {
+    auto& kv = static_cast<CudaKvStorage&>(cache);
+    const KvCacheShape& s = kv.shape();
+    RF_TRY(check_store_kv(s, layer, k, v, batch));
+    if (q.rows != k.rows || head_dim <= 0 || k.cols % head_dim != 0)
+        return make_error("rope_store_kv: keys of {}x{} for queries of {}x{} in heads of {}", k.rows, k.cols, q.rows,
+                          q.cols, head_dim);
+    RF_ASSIGN_OR_RETURN(const RopeParams p, rope_params(q, head_dim, c));
+    return launched(launch_rope_store_kv(op_stream(), s.type == KvType::F16, mat(q), mat(k), mat(v), batch.positions, p,
+                                         kv.keys(layer), kv.values(layer), batch.kv_slots, kv.slots(), fault_word()),
+                    "rope + store_kv");
 }
 
 Status CudaBackend::route_top_k(const Act& logits, int64_t k, bool normalize, int32_t* ids, float* weights) {
@@ -203,13 +229,22 @@ Result<void*> CudaBackend::gemv_input(const Act& x, TensorType type) {
     return packed;
 }
 
-Status CudaBackend::product(const WeightMatrix& w, const int32_t* ids, int64_t k, const Act& x, const Act& y) {
+Status CudaBackend::product(const WeightMatrix& w, const int32_t* ids, int64_t k, const Act& x, const Act& y,
+                            bool accumulate) {
     if (y.rows == 0) return ok_status();
     const int block = rounding_block(w.type);
     if (x.cols % block != 0) return make_error("matmul: {} inputs are not whole blocks of {}", x.cols, block);
     const ProductPath path = product_path(w, ids != nullptr, y.rows);
-    if (path == ProductPath::Blas) return blas_product(w, x, y);
-    const ProductParams p = product_params(w, ids, k, y);
+    if (path == ProductPath::Blas) {
+        if (!accumulate) return blas_product(w, x, y);
+        // The library's product lands in a buffer of its own, then the add (as matmul and add would).
+        RF_ASSIGN_OR_RETURN(void* buffer, scratch(2, static_cast<size_t>(y.rows * y.cols) * sizeof(float)));
+        const Act product{static_cast<float*>(buffer), y.rows, y.cols, y.cols};
+        RF_TRY(blas_product(w, x, product));
+        return add(y, product, y);
+    }
+    ProductParams p = product_params(w, ids, k, y);
+    p.accumulate = accumulate;
     gpuError_t err = gpuSuccess;
     if (path == ProductPath::Generic) {
         quantized_.reset();
@@ -338,6 +373,14 @@ Status CudaBackend::matmul(const WeightMatrix& w, const Act& x, const Act& y) {
     return product(w, nullptr, 1, x, y);
 }
 
+Status CudaBackend::matmul_add(const WeightMatrix& w, const Act& x, const Act& y) {
+    if (x.cols != w.cols || y.cols != w.rows || x.rows != y.rows || w.count != 1)
+        return make_error("matmul_add: shapes do not match (weight {}x{}, x {}x{}, y {}x{})", w.rows, w.cols, x.rows,
+                          x.cols, y.rows, y.cols);
+    if (overlaps(x, y)) return make_error("matmul_add: the sum overlaps the product's input");
+    return product(w, nullptr, 1, x, y, true);
+}
+
 Status CudaBackend::matmul_experts(const WeightMatrix& experts, const int32_t* ids, int64_t k, const Act& x,
                                    const Act& y) {
     if (experts.count < 1 || k <= 0 || y.rows % k != 0) return make_error("matmul_experts: bad arguments");
@@ -393,16 +436,24 @@ Status CudaBackend::attention(KvStorage& cache, int64_t layer, const Act& q, con
     // split (each token's keys in the same four interleaved runs whatever shares its step).
     const int64_t table_keys = batch.max_blocks_per_seq * s.block_size;
     const int64_t max_keys = batch.max_position >= 0 ? std::min(batch.max_position + 1, table_keys) : table_keys;
+    const bool f16 = s.type == KvType::F16;
+    // A decode step's few tokens take the kernel that reads each KV head once for the query heads
+    // sharing it (its splits follow the batch, so not in a batch-invariant backend).
+    const bool decode = !batch_invariant_ && batch.n_tokens <= kDecodeAttentionMaxTokens &&
+                        decode_attention_supports(f16, p, kv.keys(layer), kv.values(layer));
     AttentionSplit split = batch_invariant_ ? AttentionSplit{.splits = 1, .keys = table_keys, .partial = nullptr}
+                           : decode         ? decode_attention_split(f16, p, max_keys)
                                             : attention_split(batch.n_tokens, c.n_heads, max_keys);
     if (split.splits > 1) {
         const auto floats = static_cast<size_t>(batch.n_tokens * c.n_heads * split.splits * (c.head_dim_v + 2));
         RF_ASSIGN_OR_RETURN(void* partial, scratch(1, floats * sizeof(float)));
         split.partial = static_cast<float*>(partial);
     }
-    return launched(
-        launch_attention(op_stream(), s.type == KvType::F16, p, kv.keys(layer), kv.values(layer), split, fault_word()),
-        "attention");
+    if (decode)
+        return launched(launch_decode_attention(op_stream(), f16, p, kv.keys(layer), kv.values(layer), split, fault_word()),
+                        "attention (decode)");
+    return launched(launch_attention(op_stream(), f16, p, kv.keys(layer), kv.values(layer), split, fault_word()),
+                    "attention");
 }
 
 }  // namespace rf::gpu

@@ -58,6 +58,11 @@ gpuError_t launch_rms_norm_packed(gpuStream_t stream, Mat x, const float* weight
 // ---- cuda_attention.cu ----
 gpuError_t launch_store_kv(gpuStream_t stream, bool f16, Mat k, Mat v, void* keys, void* values, const int32_t* slots,
                            int64_t n_slots, int* fault);
+// launch_rope of q (p.n_heads heads) and of k (k.cols / p.head_dim heads), then launch_store_kv,
+// in one launch.
+gpuError_t launch_rope_store_kv(gpuStream_t stream, bool f16, Mat q, Mat k, Mat v, const int32_t* positions,
+                                const RopeParams& p, void* keys, void* values, const int32_t* slots, int64_t n_slots,
+                                int* fault);
 struct AttentionParams {
     const float* q;
     int64_t q_stride;
@@ -81,6 +86,18 @@ struct AttentionSplit {
 AttentionSplit attention_split(int64_t n_tokens, int64_t n_heads, int64_t max_keys);
 gpuError_t launch_attention(gpuStream_t stream, bool f16, const AttentionParams& p, const void* keys, const void* values,
                             const AttentionSplit& split, int* fault);
+// The splits' partial results (n_tokens x n_heads x splits) merged into p.out.
+gpuError_t launch_merge_attention_splits(gpuStream_t stream, const AttentionParams& p, int64_t splits, const float* partial);
+
+// ---- cuda_decode_attention.cu ----
+// Attention for the few tokens of a decode step: one block per (token, KV head, split) for all the
+// query heads that share the KV head (at most kDecodeMaxGroup), tiles of keys copied to shared
+// memory. Takes head sizes that are multiples of 8 and a 16-byte aligned cache.
+inline constexpr int64_t kDecodeMaxGroup = 8;
+bool decode_attention_supports(bool f16, const AttentionParams& p, const void* keys, const void* values);
+AttentionSplit decode_attention_split(bool f16, const AttentionParams& p, int64_t max_keys);
+gpuError_t launch_decode_attention(gpuStream_t stream, bool f16, const AttentionParams& p, const void* keys,
+                                   const void* values, const AttentionSplit& split, int* fault);
 
 // ---- cuda_experts.cu ----
 gpuError_t launch_route(gpuStream_t stream, Mat logits, int64_t k, bool normalize, int32_t* ids, float* weights);
@@ -105,6 +122,7 @@ struct ProductParams {
     const int32_t* ids;  // expert per y row, or null
     int64_t k;           // y rows per token (experts)
     int* fault;
+    bool accumulate = false;  // y += W x (the sum y + (W x) of an add after the product)
 };
 #if defined(__CUDACC__) || defined(__HIPCC__)
 // The matrix that y row y reads: W itself, or with expert ids the matrix of the stack the row's id

@@ -7,10 +7,14 @@
 
 namespace rf::gpu {
 
-StepProfile::StepProfile() : on_(std::getenv("ROCMFORGE_GPU_PROFILE") != nullptr) {}
+StepProfile::StepProfile() {
+    const char* env = std::getenv("ROCMFORGE_GPU_PROFILE");
+    host_only_ = env && std::string_view(env) == "host";
+    on_ = env && !host_only_;
+}
 
 StepProfile::~StepProfile() {
-    if (on_ && gpu_.count > 0) fmt::print(stderr, "{}", report());
+    if ((on_ || host_only_) && enqueue_.count > 0) fmt::print(stderr, "{}", report());
     for (gpuEvent_t e : events_) gpuEventDestroy(e);
 }
 
@@ -24,11 +28,16 @@ gpuEvent_t StepProfile::next_event() {
 }
 
 void StepProfile::begin_step(gpuStream_t stream) {
-    if (!on_) return;
+    if (!on_ && !host_only_) return;
     used_ = 0;
     names_.clear();
     in_step_ = true;
     step_start_ = Clock::now();
+    if (enqueue_.count > 0) {
+        between_.ms += std::chrono::duration<double, std::milli>(step_start_ - step_end_).count();
+        ++between_.count;
+    }
+    if (host_only_) return;
     if (gpuEvent_t e = next_event()) gpuEventRecord(e, stream);
 }
 
@@ -41,19 +50,20 @@ void StepProfile::op_done(gpuStream_t stream, std::string_view op) {
 }
 
 void StepProfile::before_wait(gpuStream_t stream) {
-    if (!on_ || !in_step_) return;
+    if (!in_step_) return;
     op_done(stream, "(download)");
     wait_start_ = Clock::now();
 }
 
 void StepProfile::after_wait() {
-    if (!on_ || !in_step_) return;
+    if (!in_step_) return;
     in_step_ = false;
     if (!warmed_up_) {  // the first step allocates buffers and sets libraries up: not counted
         warmed_up_ = true;
         return;
     }
     const auto now = Clock::now();
+    step_end_ = now;
     enqueue_.ms += std::chrono::duration<double, std::milli>(wait_start_ - step_start_).count();
     wait_.ms += std::chrono::duration<double, std::milli>(now - wait_start_).count();
     ++enqueue_.count;
@@ -71,8 +81,10 @@ void StepProfile::after_wait() {
 
 std::string StepProfile::report() const {
     std::string out = fmt::format("[gpu profile] {} steps: host enqueue {:.3f} ms/step, host wait {:.3f} ms/step, "
-                                  "GPU {:.3f} ms/step\n",
-                                  gpu_.count, enqueue_.ms / enqueue_.count, wait_.ms / wait_.count, gpu_.ms / gpu_.count);
+                                  "host between steps {:.3f} ms",
+                                  enqueue_.count, enqueue_.ms / enqueue_.count, wait_.ms / wait_.count,
+                                  between_.count > 0 ? between_.ms / between_.count : 0.0);
+    out += host_only_ ? "\n" : fmt::format(", GPU {:.3f} ms/step\n", gpu_.ms / gpu_.count);
     std::vector<std::pair<std::string, Total>> sorted(ops_.begin(), ops_.end());
     std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
     for (const auto& [name, t] : sorted)

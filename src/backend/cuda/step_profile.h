@@ -4,6 +4,9 @@
 // the op that waited); the host's share is the time from begin_step until the step's download
 // waits, and the wait itself. The first step (allocations, library set-up) is left out. The
 // backend prints the totals to stderr when it goes away.
+// ROCMFORGE_GPU_PROFILE=host measures only the host's share (no events, step graphs kept), and
+// the host's time between steps (sampling, the next batch): with graphs, whether the GPU waits
+// for the host.
 #pragma once
 
 #include <chrono>
@@ -35,6 +38,7 @@ private:
     gpuEvent_t next_event();
 
     bool on_ = false;
+    bool host_only_ = false;
     bool in_step_ = false;
     bool warmed_up_ = false;
     std::vector<gpuEvent_t> events_;  // reused every step
@@ -45,8 +49,8 @@ private:
         int64_t count = 0;
     };
     std::map<std::string, Total> ops_;
-    Total enqueue_, wait_, gpu_;
-    Clock::time_point step_start_, wait_start_;
+    Total enqueue_, wait_, gpu_, between_;
+    Clock::time_point step_start_, wait_start_, step_end_;
 };
 
 }  // namespace rf::gpu

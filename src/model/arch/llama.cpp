@@ -24,15 +24,14 @@ public:
             const Act x = s.residual(), h = s.normed(), out = s.block_out();
             const LlamaLayer& l = layers_[il];
             RF_TRY(rms_norm(s, x, l.attn_norm, hp_.norm_eps, h));
-            RF_TRY(self_attention(s, l.attention, attention_, il, h, out));
-            RF_TRY(be.add(x, out, x));
+            RF_TRY(self_attention(s, l.attention, attention_, il, h, x, Into::Add));
             RF_TRY(rms_norm(s, x, l.ffn_norm, hp_.norm_eps, h));
             if (const auto* dense = std::get_if<FeedForwardWeights>(&l.ffn)) {
-                RF_TRY(feed_forward(s, *dense, h, out));
+                RF_TRY(feed_forward(s, *dense, h, x, Into::Add));
             } else {
                 RF_TRY(mixture_of_experts(s, std::get<MoeWeights>(l.ffn), h, out));
+                RF_TRY(be.add(x, out, x));
             }
-            RF_TRY(be.add(x, out, x));
         }
         return output_logits(s, head_, hp_.norm_eps);
     }
