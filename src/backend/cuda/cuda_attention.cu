@@ -104,17 +104,10 @@ __global__ void __launch_bounds__(32 * kGroups) attention_kernel(AttentionParams
 
     const int64_t t = blockIdx.x, head = blockIdx.y, kv_head = head / (p.n_heads / p.n_kv_heads);
     const int lane = threadIdx.x % 32, group = threadIdx.x / 32;
-    const int64_t pos = p.positions[t], seq_row = p.seq_rows[t];
-    // A position past the splits' reach: past what the host said the batch's last position is,
-    // or past the block table (reported as a cache fault, as a missing block would be).
-    if (pos < 0 || pos >= gridDim.z * split_keys || seq_row < 0 || (p.n_seq_rows > 0 && seq_row >= p.n_seq_rows)) {
-        if (threadIdx.x == 0) atomicCAS(fault, kFaultNone, kFaultCacheSlot);
-        return;
-    }
-    const int32_t* table = p.block_tables + seq_row * p.max_blocks_per_seq;
-    const int64_t window_first = p.sliding_window > 0 ? max(int64_t{0}, pos - p.sliding_window + 1) : 0;
-    const int64_t first = max(window_first, blockIdx.z * split_keys);
-    const int64_t last = min(pos, (blockIdx.z + 1) * split_keys - 1);
+    KeyRange range;
+    if (!key_range(p, t, split_keys, fault, range)) return;
+    const int32_t* table = range.table;
+    const int64_t first = range.first, last = range.last;
     for (int64_t d = threadIdx.x; d < p.head_dim_k; d += blockDim.x) q[d] = p.q[t * p.q_stride + head * p.head_dim_k + d];
     __syncthreads();
 

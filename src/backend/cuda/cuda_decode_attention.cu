@@ -81,15 +81,10 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(AttentionPar
     float* rescale = run_sum + group;                                 // group
 
     const int64_t t = blockIdx.y, kv_head = blockIdx.x, first_head = kv_head * group;
-    const int64_t pos = p.positions[t], seq_row = p.seq_rows[t];
-    if (pos < 0 || pos >= gridDim.z * split_keys || seq_row < 0 || (p.n_seq_rows > 0 && seq_row >= p.n_seq_rows)) {
-        if (threadIdx.x == 0) atomicCAS(fault, kFaultNone, kFaultCacheSlot);
-        return;
-    }
-    const int32_t* table = p.block_tables + seq_row * p.max_blocks_per_seq;
-    const int64_t window_first = p.sliding_window > 0 ? max(int64_t{0}, pos - p.sliding_window + 1) : 0;
-    const int64_t first = max(window_first, blockIdx.z * split_keys);
-    const int64_t last = min(pos, (blockIdx.z + 1) * split_keys - 1);
+    KeyRange range;
+    if (!key_range(p, t, split_keys, fault, range)) return;
+    const int32_t* table = range.table;
+    const int64_t first = range.first, last = range.last;
 
     for (int64_t i = threadIdx.x; i < group * p.head_dim_k; i += kThreads)
         q[i] = p.q[t * p.q_stride + first_head * p.head_dim_k + i];

@@ -86,6 +86,28 @@ struct AttentionSplit {
 AttentionSplit attention_split(int64_t n_tokens, int64_t n_heads, int64_t max_keys);
 gpuError_t launch_attention(gpuStream_t stream, bool f16, const AttentionParams& p, const void* keys, const void* values,
                             const AttentionSplit& split, int* fault);
+#if defined(__CUDACC__) || defined(__HIPCC__)
+// The keys [first, last] that token t sees in split blockIdx.z (of split_keys positions each),
+// and its sequence's block table; false for a position past the splits' reach (past what the host
+// said the batch's last position is, or past the block table) or a bad sequence row, which
+// thread 0 reports as a cache fault, as a missing block would be.
+struct KeyRange {
+    int64_t first, last;
+    const int32_t* table;
+};
+__device__ inline bool key_range(const AttentionParams& p, int64_t t, int64_t split_keys, int* fault, KeyRange& r) {
+    const int64_t pos = p.positions[t], seq_row = p.seq_rows[t];
+    if (pos < 0 || pos >= gridDim.z * split_keys || seq_row < 0 || (p.n_seq_rows > 0 && seq_row >= p.n_seq_rows)) {
+        if (threadIdx.x == 0) atomicCAS(fault, kFaultNone, kFaultCacheSlot);
+        return false;
+    }
+    const int64_t window_first = p.sliding_window > 0 ? max(int64_t{0}, pos - p.sliding_window + 1) : 0;
+    r.table = p.block_tables + seq_row * p.max_blocks_per_seq;
+    r.first = max(window_first, blockIdx.z * split_keys);
+    r.last = min(pos, (blockIdx.z + 1) * split_keys - 1);
+    return true;
+}
+#endif
 // The splits' partial results (n_tokens x n_heads x splits) merged into p.out.
 gpuError_t launch_merge_attention_splits(gpuStream_t stream, const AttentionParams& p, int64_t splits, const float* partial);
 
