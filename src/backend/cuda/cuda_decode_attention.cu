@@ -92,6 +92,7 @@ __global__ void __launch_bounds__(kThreads) decode_attention_kernel(AttentionPar
         run_max[threadIdx.x] = -INFINITY;
         run_sum[threadIdx.x] = 0.0f;
     }
+    __syncthreads();  // read by every thread at the end, also where no tile of keys follows
     float acc[kMaxOutputs];
 #pragma unroll
     for (int i = 0; i < kMaxOutputs; ++i) acc[i] = 0.0f;
