@@ -140,9 +140,10 @@ struct HttpListener::Core : std::enable_shared_from_this<HttpListener::Core> {
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
 public:
     using Core = HttpListener::Core;
-    HttpSession(std::shared_ptr<Core> core, tcp::socket socket, std::string client, bool over_cap)
+    // Over a cap: `over_client_cap` when it is the per-address one (429), else the total (503).
+    HttpSession(std::shared_ptr<Core> core, tcp::socket socket, std::string client, bool over_cap, bool over_client_cap)
         : core_(std::move(core)), socket_(std::move(socket)), timer_(socket_.get_executor()),
-          client_(std::move(client)), over_cap_(over_cap) {}
+          client_(std::move(client)), over_cap_(over_cap), over_client_cap_(over_client_cap) {}
     ~HttpSession() { core_->forget(*this); }
 
     const std::string& client() const { return client_; }
@@ -252,7 +253,7 @@ private:
 
         const bool probe = core_->handlers.is_probe(*req);
         if (over_cap_ && !probe) {
-            if (core_->limits.max_connections_per_client > 0 && !core_->stopping)
+            if (over_client_cap_)
                 return refuse(429, "too many connections: this address has all the connections the server allows one client",
                               "too_many_connections");
             return refuse(503, "too many connections: the server has all the connections it allows", "too_many_connections");
@@ -362,6 +363,7 @@ private:
     std::optional<http::request_parser<http::string_body>> parser_;
     std::string client_;
     bool over_cap_;
+    bool over_client_cap_;
     std::string out_;
     std::array<char, 4096> discard_{};
     bool reading_ = false;
@@ -398,15 +400,15 @@ void HttpListener::Core::admit(tcp::socket socket) {
     {
         std::lock_guard lock(mutex);
         const size_t from_client = per_client.count(client) ? per_client[client] : 0;
-        const bool over = open >= limits.max_connections ||
-                          (limits.max_connections_per_client > 0 && from_client >= limits.max_connections_per_client);
+        const bool over_client = limits.max_connections_per_client > 0 && from_client >= limits.max_connections_per_client;
+        const bool over = open >= limits.max_connections || over_client;
         if (over && over_cap.size() >= limits.max_connections) {  // the lane is full: its oldest goes
             HttpSession* oldest = over_cap.front();
             over_cap.pop_front();
             oldest->in_lane = false;
             evicted = sessions[oldest].lock();  // null when it is being destroyed
         }
-        session = std::make_shared<HttpSession>(shared_from_this(), std::move(socket), client, over);
+        session = std::make_shared<HttpSession>(shared_from_this(), std::move(socket), client, over, over_client);
         if (over) {
             session->lane_entry = over_cap.insert(over_cap.end(), session.get());
             session->in_lane = true;

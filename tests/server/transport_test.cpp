@@ -188,7 +188,7 @@ TEST_F(TransportTest, PerClientCapLeavesProbesAndOtherClients) {
 
 // A full server answers 503 to what is not a probe.
 TEST_F(TransportTest, TotalCapLeavesProbes) {
-    start({.max_connections = 3, .max_connections_per_client = 0});
+    start({.max_connections = 3});  // the per-address cap (256) is far off
     const int port = harness->port();
     std::this_thread::sleep_for(200ms);  // the harness's own probe connection has closed
     std::vector<int> held;
@@ -200,6 +200,23 @@ TEST_F(TransportTest, TotalCapLeavesProbes) {
     const std::string refused = ask(port, get("/v1/models"), "127.0.0.5");
     EXPECT_EQ(status_of(refused), 503) << refused;
     EXPECT_EQ(status_of(ask(port, get("/health"), "127.0.0.5")), 200);
+    for (int fd : held) ::close(fd);
+}
+
+// Connections over a cap take a lane as large as --max-connections; when it is full its oldest is
+// closed, so a probe still gets in while one address floods the server.
+TEST_F(TransportTest, ProbesGetInWhenTheOverCapLaneIsFull) {
+    start({.max_connections = 2, .max_connections_per_client = 1});
+    const int port = harness->port();
+    std::this_thread::sleep_for(200ms);  // the harness's own probe connection has closed
+    std::vector<int> held;
+    for (int i = 0; i < 3; ++i) {  // one within the cap, two filling the lane
+        held.push_back(connect_to(port));
+        send_text(held.back(), "GET /v1/models HTTP/1.1\r\n");
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_EQ(status_of(ask(port, get("/health"))), 200);
+    EXPECT_EQ(read_until_closed(held[1], 2s), "") << "the oldest over the cap was closed without a word";
     for (int fd : held) ::close(fd);
 }
 
