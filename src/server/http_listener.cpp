@@ -263,12 +263,12 @@ private:
             handle(*req, res);
             return write_response(std::move(res));
         }
+        // The work guard keeps run() from returning while a handler holds the connection.
         asio::post(core_->workers, [self = shared_from_this(), req, work = asio::make_work_guard(core_->ioc)] {
             auto res = std::make_shared<HttpResponse>();
             self->handle(*req, *res);
             if (res->provider) return self->stream(*res);
             asio::post(self->socket_.get_executor(), [self, res] { self->write_response(std::move(*res)); });
-            (void)work;
         });
     }
 
