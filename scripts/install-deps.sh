@@ -8,7 +8,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
   libpcre2-dev libicu-dev
-  libcpp-httplib-dev
+  libcpp-httplib-dev  # the HTTP client (OTLP exporter, CLI, tests)
+  libboost-dev  # Boost.Asio and Boost.Beast: the server's HTTP transport (header-only)
   libcurl4-openssl-dev libssl-dev  # rocmforge pull: HTTP(S) downloads, SHA-256 checks (src/hub)
   libedit-dev  # line editing and history in `rocmforge chat`
   chromium  # the web chat page's browser test (test_server_web_page)

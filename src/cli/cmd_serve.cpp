@@ -2,6 +2,8 @@
 // on the backend --device picks, starts the scheduler and serves until SIGTERM or SIGINT, which drain
 // running requests for --drain-timeout seconds before the process exits.
 #include <atomic>
+#include <sys/resource.h>
+
 #include <csignal>
 #include <filesystem>
 #include <memory>
@@ -43,6 +45,9 @@ struct ServeOptions {
     double timeout_s = 0;
     double drain_s = 30;
     int64_t max_body_mib = 8;
+    double read_timeout_s = 10;
+    int64_t max_connections = 1024;
+    int64_t max_connections_per_client = 256;
     int64_t max_n = 16;
     std::string alias;
     std::string otlp_endpoint;
@@ -82,6 +87,21 @@ Result<EmbeddingSource> make_embedding_source(const ServeOptions& o, Backend& ba
                                                       return scheduler.run_between_steps(work);
                                                   }}));
     return src;
+}
+
+// Each connection is a file descriptor, and those over a cap take a second lane of the same size:
+// the soft limit (often 1024) goes up to the hard one. Returns a warning when that is still short.
+std::string raise_file_limit(int64_t max_connections) {
+    rlimit files{};
+    if (getrlimit(RLIMIT_NOFILE, &files) != 0) return {};
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+    getrlimit(RLIMIT_NOFILE, &files);
+    const auto wanted = static_cast<rlim_t>(2 * max_connections + 256);
+    if (files.rlim_cur != RLIM_INFINITY && files.rlim_cur < wanted)
+        return fmt::format("--max-connections {} wants about {} file descriptors, the limit is {} (ulimit -n)",
+                           max_connections, wanted, files.rlim_cur);
+    return {};
 }
 
 // Waits for SIGINT/SIGTERM (blocked in every thread, so only this one sees them) and stops the
@@ -189,6 +209,9 @@ int run_serve(ServeOptions o) {
 #endif
     o.http.model_id = o.alias.empty() ? std::filesystem::path(o.model_path).filename().string() : o.alias;
     o.http.max_body_bytes = static_cast<size_t>(o.max_body_mib) << 20;
+    o.http.read_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.read_timeout_s * 1000));
+    o.http.max_connections = static_cast<size_t>(o.max_connections);
+    o.http.max_connections_per_client = static_cast<size_t>(o.max_connections_per_client);
     o.http.request_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout_s * 1000));
     o.http.http_threads = static_cast<size_t>(o.parallel + o.queue + 8);
     o.http.backend = m.model->placement().backend_names();
@@ -209,6 +232,8 @@ int run_serve(ServeOptions o) {
                         .n_ctx = m.engine->n_ctx(),
                         .max_n = o.max_n},
                        o.http);
+    if (const std::string short_of_files = raise_file_limit(o.max_connections); !short_of_files.empty())
+        log->warning(short_of_files);
     auto port = srv.bind();
     if (!port) return fail(port.error());
     srv.set_ready(true);
@@ -263,6 +288,16 @@ void add_serve_command(CLI::App& app, CommandContext& ctx) {
     cmd->add_option("--drain-timeout", o->drain_s, "On SIGTERM/SIGINT, seconds running requests get to finish")
         ->check(number_in(0.0, 1e6));
     cmd->add_option("--max-body", o->max_body_mib, "Largest request body in MiB (larger: 413)")->check(number_in(1, 4096));
+    cmd->add_option("--read-timeout", o->read_timeout_s,
+                    "Seconds a request, headers and body together, may take to arrive (later: 408); also how "
+                    "long an idle kept-alive connection stays open")
+        ->check(number_in(0.1, 3600.0));
+    cmd->add_option("--max-connections", o->max_connections,
+                    "Most connections open at once (beyond: /health, /ready and /metrics only, else 503)")
+        ->check(number_in(1, 1 << 20));
+    cmd->add_option("--max-connections-per-client", o->max_connections_per_client,
+                    "Most connections from one client address (beyond: probes only, else 429; 0: no cap)")
+        ->check(number_in(0, 1 << 20));
     cmd->add_option("--max-n", o->max_n, "Most choices (prompts x n) one request may ask for")->check(number_in(1, 1024));
     cmd->add_option("--otlp-endpoint", o->otlp_endpoint,
                     "Send each request's trace to this OpenTelemetry collector (OTLP/HTTP JSON, e.g. "

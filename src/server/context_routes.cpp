@@ -46,14 +46,14 @@ std::optional<ApiError> check_namespace(context::ContextStore& store, const std:
     return std::nullopt;
 }
 
-std::variant<json, ApiError> object_body(const httplib::Request& req) {
+std::variant<json, ApiError> object_body(const HttpRequest& req) {
     json j = json::parse(req.body, nullptr, false);
     if (j.is_discarded()) return bad_request("the request body is not valid JSON", "", "invalid_json");
     if (!j.is_object()) return bad_request("the request body must be a JSON object");
     return j;
 }
 
-void add(context::ContextStore& store, const std::string& ns, const httplib::Request& req, httplib::Response& res) {
+void add(context::ContextStore& store, const std::string& ns, const HttpRequest& req, HttpResponse& res) {
     auto body = object_body(req);
     if (auto* e = std::get_if<ApiError>(&body)) return send_error(res, *e);
     const json& j = std::get<json>(body);
@@ -79,7 +79,7 @@ void add(context::ContextStore& store, const std::string& ns, const httplib::Req
     send_json(res, dump(context::added_json(*added)));
 }
 
-void search(context::ContextStore& store, const std::string& ns, const httplib::Request& req, httplib::Response& res) {
+void search(context::ContextStore& store, const std::string& ns, const HttpRequest& req, HttpResponse& res) {
     auto body = object_body(req);
     if (auto* e = std::get_if<ApiError>(&body)) return send_error(res, *e);
     const json& j = std::get<json>(body);
@@ -98,7 +98,7 @@ void search(context::ContextStore& store, const std::string& ns, const httplib::
     send_json(res, dump({{"namespace", ns}, {"results", std::move(results)}}));
 }
 
-void list(context::ContextStore& store, const std::string& ns, const httplib::Request& req, httplib::Response& res) {
+void list(context::ContextStore& store, const std::string& ns, const HttpRequest& req, HttpResponse& res) {
     int64_t limit = 100, offset = 0;
     if (req.has_param("limit")) {
         auto v = parse_id(req.get_param_value("limit"));
@@ -122,7 +122,7 @@ void list(context::ContextStore& store, const std::string& ns, const httplib::Re
 void add_context_routes(Server::Impl& s) {
     context::ContextStore* store = s.options.context;
     auto route = [&s, store](bool may_be_new, auto handler) {
-        return [&s, store, may_be_new, handler](const httplib::Request& req, httplib::Response& res) {
+        return [&s, store, may_be_new, handler](const HttpRequest& req, HttpResponse& res) {
             if (!store)
                 return send_error(res, not_found("this server keeps no context store (start it with --context)"));
             if (!s.ready) return send_error(res, not_ready(s));
@@ -131,7 +131,7 @@ void add_context_routes(Server::Impl& s) {
             handler(*store, ns, req, res);
         };
     };
-    s.http.Get("/v1/context", [&s, store](const httplib::Request&, httplib::Response& res) {
+    s.http.Get("/v1/context", [&s, store](const HttpRequest&, HttpResponse& res) {
         if (!store) return send_error(res, not_found("this server keeps no context store (start it with --context)"));
         auto names = store->namespaces();
         if (!names.ok()) return send_error(res, failed(names.error()));
@@ -141,8 +141,8 @@ void add_context_routes(Server::Impl& s) {
     s.http.Post(R"(/v1/context/([^/]+)/search)", route(false, search));
     s.http.Get(R"(/v1/context/([^/]+)/nodes)", route(false, list));
     s.http.Get(R"(/v1/context/([^/]+)/nodes/([^/]+))",
-               route(false, [](context::ContextStore& store, const std::string& ns, const httplib::Request& req,
-                               httplib::Response& res) {
+               route(false, [](context::ContextStore& store, const std::string& ns, const HttpRequest& req,
+                               HttpResponse& res) {
                    auto id = parse_id(req.matches[2]);
                    if (!id) return send_error(res, bad_request("the node id must be a non-negative integer"));
                    auto d = store.show(ns, *id);
@@ -150,8 +150,8 @@ void add_context_routes(Server::Impl& s) {
                    send_json(res, dump(context::detail_json(*d)));
                }));
     s.http.Delete(R"(/v1/context/([^/]+)/nodes/([^/]+))",
-                  route(false, [](context::ContextStore& store, const std::string& ns, const httplib::Request& req,
-                                  httplib::Response& res) {
+                  route(false, [](context::ContextStore& store, const std::string& ns, const HttpRequest& req,
+                                  HttpResponse& res) {
                       auto id = parse_id(req.matches[2]);
                       if (!id) return send_error(res, bad_request("the node id must be a non-negative integer"));
                       auto n = store.remove(ns, *id);
@@ -159,8 +159,8 @@ void add_context_routes(Server::Impl& s) {
                       send_json(res, dump({{"namespace", ns}, {"deleted", *n}}));
                   }));
     s.http.Delete(R"(/v1/context/([^/]+))",
-                  route(false, [](context::ContextStore& store, const std::string& ns, const httplib::Request&,
-                                  httplib::Response& res) {
+                  route(false, [](context::ContextStore& store, const std::string& ns, const HttpRequest&,
+                                  HttpResponse& res) {
                       auto n = store.clear(ns);
                       if (!n.ok()) return send_error(res, failed(n.error()));
                       send_json(res, dump({{"namespace", ns}, {"cleared", *n}}));

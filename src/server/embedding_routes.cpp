@@ -9,7 +9,7 @@ namespace rf::server {
 
 namespace {
 
-void embeddings(Server::Impl& s, const httplib::Request& req, httplib::Response& res) {
+void embeddings(Server::Impl& s, const HttpRequest& req, HttpResponse& res) {
     if (!s.ready) return send_error(res, not_ready(s));
     engine::Embedder& embedder = *s.options.embedder;
     auto parsed = parse_embedding_request(req.body, {.tokenizer = &embedder.tokenizer(),
@@ -36,7 +36,7 @@ void embeddings(Server::Impl& s, const httplib::Request& req, httplib::Response&
 }  // namespace
 
 void add_embedding_routes(Server::Impl& s) {
-    s.http.Post("/v1/embeddings", [&s](const httplib::Request& req, httplib::Response& res) {
+    s.http.Post("/v1/embeddings", [&s](const HttpRequest& req, HttpResponse& res) {
         if (!s.options.embedder)
             return send_error(res, {.status = 404, .message = "this server computes no embeddings",
                                     .type = "not_found_error", .code = "embeddings_disabled"});

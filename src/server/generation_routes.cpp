@@ -27,13 +27,13 @@ struct Exchange {
     std::unique_ptr<Recorder> recorder;
 };
 
-bool write(httplib::DataSink& sink, const std::string& data) { return sink.write(data.data(), data.size()); }
+bool write(DataSink& sink, const std::string& data) { return sink.write(data); }
 
 // A request that failed ends with an error; one cut by a timeout or by shutdown carries a message
 // too, but ends like any cancelled one (its text so far and finish_reason "cancelled", nothing
 // else; the message goes to its trace).
 
-bool stream_events(Exchange& x, httplib::DataSink& sink) {
+bool stream_events(Exchange& x, DataSink& sink) {
     Generation& g = *x.generation;
     std::vector<size_t> text_offsets(g.choices().size(), 0);
     if (x.meta.endpoint == Endpoint::Chat)  // OpenAI opens each choice with the assistant role
@@ -76,7 +76,7 @@ bool stream_events(Exchange& x, httplib::DataSink& sink) {
     return true;
 }
 
-bool send_whole(Exchange& x, httplib::DataSink& sink) {
+bool send_whole(Exchange& x, DataSink& sink) {
     Generation& g = *x.generation;
     Clock::time_point last_write = Clock::now();
     while (!g.finished()) {
@@ -100,7 +100,7 @@ bool send_whole(Exchange& x, httplib::DataSink& sink) {
     return true;
 }
 
-void handle(Server::Impl& s, const httplib::Request& req, httplib::Response& res, Endpoint endpoint) {
+void handle(Server::Impl& s, const HttpRequest& req, HttpResponse& res, Endpoint endpoint) {
     auto recorder = std::make_unique<Recorder>(s, req, endpoint);
     res.set_header("traceresponse", recorder->trace().header());  // the trace id, for the caller's logs
     auto refuse = [&](const ApiError& e) {
@@ -172,20 +172,20 @@ void handle(Server::Impl& s, const httplib::Request& req, httplib::Response& res
     if (r.stream) {
         res.set_header("Cache-Control", "no-cache");
         res.set_chunked_content_provider(
-            "text/event-stream", [x](size_t, httplib::DataSink& sink) { return stream_events(*x, sink); }, release);
+            "text/event-stream", [x](DataSink& sink) { return stream_events(*x, sink); }, release);
     } else {
         res.set_chunked_content_provider(
-            "application/json", [x](size_t, httplib::DataSink& sink) { return send_whole(*x, sink); }, release);
+            "application/json", [x](DataSink& sink) { return send_whole(*x, sink); }, release);
     }
 }
 
 }  // namespace
 
 void add_generation_routes(Server::Impl& s) {
-    s.http.Post("/v1/completions", [&s](const httplib::Request& req, httplib::Response& res) {
+    s.http.Post("/v1/completions", [&s](const HttpRequest& req, HttpResponse& res) {
         handle(s, req, res, Endpoint::Completions);
     });
-    s.http.Post("/v1/chat/completions", [&s](const httplib::Request& req, httplib::Response& res) {
+    s.http.Post("/v1/chat/completions", [&s](const HttpRequest& req, HttpResponse& res) {
         handle(s, req, res, Endpoint::Chat);
     });
 }

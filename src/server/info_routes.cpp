@@ -51,7 +51,7 @@ std::variant<json, ApiError> parse_object(const std::string& body) {
     return j;
 }
 
-void tokenize(Server::Impl& s, const httplib::Request& req, httplib::Response& res) {
+void tokenize(Server::Impl& s, const HttpRequest& req, HttpResponse& res) {
     auto parsed = parse_object(req.body);
     if (auto* e = std::get_if<ApiError>(&parsed)) return send_error(res, *e);
     const json& j = std::get<json>(parsed);
@@ -71,7 +71,7 @@ void tokenize(Server::Impl& s, const httplib::Request& req, httplib::Response& r
     send_json(res, dump({{"tokens", tokens}, {"count", tokens.size()}, {"max_model_len", s.model.n_ctx}}));
 }
 
-void detokenize(Server::Impl& s, const httplib::Request& req, httplib::Response& res) {
+void detokenize(Server::Impl& s, const HttpRequest& req, HttpResponse& res) {
     auto parsed = parse_object(req.body);
     if (auto* e = std::get_if<ApiError>(&parsed)) return send_error(res, *e);
     const json& j = std::get<json>(parsed);
@@ -89,12 +89,12 @@ void detokenize(Server::Impl& s, const httplib::Request& req, httplib::Response&
 }  // namespace
 
 void add_info_routes(Server::Impl& s) {
-    s.http.Get("/health", [](const httplib::Request&, httplib::Response& res) { send_json(res, R"({"status":"ok"})"); });
-    s.http.Get("/ready", [&s](const httplib::Request&, httplib::Response& res) {
+    s.http.Get("/health", [](const HttpRequest&, HttpResponse& res) { send_json(res, R"({"status":"ok"})"); });
+    s.http.Get("/ready", [&s](const HttpRequest&, HttpResponse& res) {
         if (s.ready) return send_json(res, R"({"status":"ready"})");
         send_error(res, not_ready(s));
     });
-    s.http.Get("/v1/models", [&s](const httplib::Request&, httplib::Response& res) {
+    s.http.Get("/v1/models", [&s](const HttpRequest&, HttpResponse& res) {
         json model{{"id", s.options.model_id}, {"object", "model"}, {"created", 0},
                    {"owned_by", "rocmforge"}, {"max_model_len", s.model.n_ctx}};
         if (!s.options.backend.empty()) {
@@ -104,11 +104,11 @@ void add_info_routes(Server::Impl& s) {
         if (!s.options.placement.empty()) model["placement"] = s.options.placement;
         send_json(res, dump({{"object", "list"}, {"data", json::array({model})}}));
     });
-    s.http.Get("/metrics", [&s](const httplib::Request&, httplib::Response& res) {
+    s.http.Get("/metrics", [&s](const HttpRequest&, HttpResponse& res) {
         const auto otlp = s.exporter ? std::optional(s.exporter->stats()) : std::nullopt;
         res.set_content(s.metrics.render(s.scheduler->stats(), otlp), "text/plain; version=0.0.4; charset=utf-8");
     });
-    s.http.Get("/traces", [&s](const httplib::Request& req, httplib::Response& res) {
+    s.http.Get("/traces", [&s](const HttpRequest& req, HttpResponse& res) {
         size_t limit = 100;
         if (req.has_param("limit")) {
             const std::string v = req.get_param_value("limit");
@@ -118,15 +118,15 @@ void add_info_routes(Server::Impl& s) {
         }
         send_json(res, dump(s.traces.to_json(limit)));
     });
-    s.http.Post("/v1/tokenize", [&s](const httplib::Request& req, httplib::Response& res) { tokenize(s, req, res); });
-    s.http.Post("/v1/detokenize", [&s](const httplib::Request& req, httplib::Response& res) { detokenize(s, req, res); });
-    s.http.Get(R"(/v1/requests/([^/]+))", [&s](const httplib::Request& req, httplib::Response& res) {
+    s.http.Post("/v1/tokenize", [&s](const HttpRequest& req, HttpResponse& res) { tokenize(s, req, res); });
+    s.http.Post("/v1/detokenize", [&s](const HttpRequest& req, HttpResponse& res) { detokenize(s, req, res); });
+    s.http.Get(R"(/v1/requests/([^/]+))", [&s](const HttpRequest& req, HttpResponse& res) {
         const auto id = parse_request_id(req.matches[1].str());
         const auto st = id ? s.scheduler->status(*id) : std::nullopt;
         if (!st) return send_error(res, not_found("no request " + req.matches[1].str()));
         send_json(res, dump(status_json(*st)));
     });
-    s.http.Delete(R"(/v1/requests/([^/]+))", [&s](const httplib::Request& req, httplib::Response& res) {
+    s.http.Delete(R"(/v1/requests/([^/]+))", [&s](const HttpRequest& req, HttpResponse& res) {
         const auto id = parse_request_id(req.matches[1].str());
         if (id && s.scheduler->cancel(*id)) return send_json(res, dump({{"id", *id}, {"cancelled", true}}));
         const auto st = id ? s.scheduler->status(*id) : std::nullopt;

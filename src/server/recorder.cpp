@@ -12,7 +12,7 @@ double unix_now() { return seconds(std::chrono::system_clock::now().time_since_e
 
 }  // namespace
 
-Recorder::Recorder(Server::Impl& server, const httplib::Request& req, Endpoint endpoint) : server_(server) {
+Recorder::Recorder(Server::Impl& server, const HttpRequest& req, Endpoint endpoint) : server_(server) {
     // A repeated traceparent is invalid (the specification): the request starts its own trace.
     const std::string traceparent = req.get_header_value("traceparent");
     std::string tracestate;

@@ -16,7 +16,7 @@ namespace rf::server {
 class Recorder {
 public:
     // At arrival: joins the caller's trace (traceparent, tracestate) or starts one.
-    Recorder(Server::Impl& server, const httplib::Request& req, Endpoint endpoint);
+    Recorder(Server::Impl& server, const HttpRequest& req, Endpoint endpoint);
     const TraceContext& trace() const { return x_.context; }
     // The id every log line of this request carries: the server span's id, which the caller also
     // gets as the third part of the `traceresponse` header.

@@ -1,6 +1,6 @@
-// Lifecycle and cross-cutting concerns: authentication, the JSON media type of request bodies, the
-// body limit, OpenAI-shaped errors for whatever httplib answers by itself (404, 413), the listen
-// backlog, response counting, and draining on stop.
+// Lifecycle and cross-cutting concerns: authentication, the JSON media type of request bodies,
+// the Host check, CORS, OpenAI-shaped errors for what no route answers (404) and for what the
+// transport refuses (408, 413, 414, 429, 431, 503), response counting, and draining on stop.
 #include "server/server.h"
 
 #include <netinet/in.h>
@@ -9,20 +9,18 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
-#include <cstring>
 #include <string_view>
 
 #include "server/server_impl.h"
 
 namespace rf::server {
 
-void send_json(httplib::Response& res, const std::string& body, int status) {
+void send_json(HttpResponse& res, const std::string& body, int status) {
     res.status = status;
     res.set_content(body, "application/json");
 }
 
-void send_error(httplib::Response& res, const ApiError& error) { send_json(res, error_body(error), error.status); }
+void send_error(HttpResponse& res, const ApiError& error) { send_json(res, error_body(error), error.status); }
 
 ApiError not_ready(const Server::Impl& s) {
     if (s.stopping)
@@ -34,14 +32,8 @@ ApiError not_ready(const Server::Impl& s) {
 
 namespace {
 
-bool equal_ignoring_case(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
 // "Bearer KEY", the scheme in any case (RFC 7235).
-bool authorized(const httplib::Request& req, const std::string& key) {
+bool authorized(const HttpRequest& req, const std::string& key) {
     const std::string header = req.get_header_value("Authorization");
     const size_t space = header.find(' ');
     return space != std::string::npos && equal_ignoring_case(std::string_view(header).substr(0, space), "Bearer") &&
@@ -68,60 +60,90 @@ std::string media_type(const std::string& content_type) {
     return type;
 }
 
+// The checks every request passes before its route; false when one answered it.
+bool admitted(Server::Impl& s, const HttpRequest& req, HttpResponse& res) {
+    // Without a key on a loopback address, only requests for a loopback name: a web page whose
+    // name an attacker re-points at 127.0.0.1 (DNS rebinding) sends its own name as Host.
+    if (s.options.api_key.empty() && is_loopback(s.options.host) && req.has_header("Host") &&
+        !is_loopback(host_name(req.get_header_value("Host")))) {
+        send_error(res, {.status = 403,
+                         .message = "Host '" + req.get_header_value("Host") +
+                                    "' is not this machine's loopback name (serving without --api-key)",
+                         .type = "permission_error",
+                         .code = "host_not_allowed"});
+        return false;
+    }
+    if (req.method == "OPTIONS") return true;  // a CORS preflight
+    if (!s.options.api_key.empty() && req.path != "/health" && !is_web_page_path(req.path) &&
+        !authorized(req, s.options.api_key)) {
+        res.set_header("WWW-Authenticate", "Bearer");
+        send_error(res, {.status = 401, .message = "missing or wrong API key (Authorization: Bearer KEY)",
+                         .type = "authentication_error", .code = "invalid_api_key"});
+        return false;
+    }
+    // Every POST route reads JSON. Requiring the JSON media type keeps other web pages out: a
+    // browser sends text/plain or form bodies across sites without asking, JSON only after a
+    // CORS preflight that this server grants only to --cors-origin.
+    if (req.method == "POST" && media_type(req.get_header_value("Content-Type")) != "application/json") {
+        send_error(res, {.status = 415,
+                         .message = "the request body must be JSON (Content-Type: application/json)",
+                         .code = "unsupported_media_type"});
+        return false;
+    }
+    return true;
+}
+
+// CORS: the configured origin may read responses.
+void grant_origin(const Server::Impl& s, const HttpRequest& req, HttpResponse& res) {
+    const std::string origin = req.get_header_value("Origin");
+    if (origin.empty() || s.options.cors_origin.empty()) return;
+    if (s.options.cors_origin != "*" && origin != s.options.cors_origin) return;
+    res.set_header("Access-Control-Allow-Origin", s.options.cors_origin == "*" ? "*" : origin);
+    res.set_header("Vary", "Origin");
+    res.set_header("Access-Control-Expose-Headers", "X-Request-Id, traceresponse");
+}
+
+void handle(Server::Impl& s, HttpRequest& req, HttpResponse& res) {
+    if (admitted(s, req, res)) {
+        try {
+            if (!s.http.dispatch(req, res))
+                send_error(res, {.status = 404, .message = "no route for " + req.method + " " + req.path,
+                                 .type = error_type_for_status(404)});
+        } catch (const std::exception& e) {
+            res = {};
+            send_error(res, {.status = 500, .message = e.what(), .type = "server_error"});
+        }
+    }
+    grant_origin(s, req, res);
+    s.metrics.count_response(res.status);
+}
+
+// Probes answer from the I/O threads, also for connections over a cap (http_listener.h).
+bool is_probe(const HttpRequest& req) {
+    return (req.method == "GET" || req.method == "HEAD") &&
+           (req.path == "/health" || req.path == "/ready" || req.path == "/metrics");
+}
+
 }  // namespace
 
 Server::Server(engine::Scheduler& scheduler, ModelContext model, ServerOptions options)
     : impl_(std::make_unique<Impl>(scheduler, std::move(model), std::move(options))) {
     Impl& s = *impl_;
-    const size_t threads = s.options.http_threads;
-    s.http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    s.http.set_payload_max_length(s.options.max_body_bytes);
-    s.http.set_tcp_nodelay(true);  // stream tokens as they come, not in Nagle-sized batches
-    s.http.set_socket_options([&s](socket_t sock) {
-        httplib::default_socket_options(sock);
-        s.listen_socket = sock;  // httplib listens with a backlog of 5: bind() widens it
-    });
-    s.http.set_pre_routing_handler([&s](const httplib::Request& req, httplib::Response& res) {
-        // Without a key on a loopback address, only requests for a loopback name: a web page whose
-        // name an attacker re-points at 127.0.0.1 (DNS rebinding) sends its own name as Host.
-        if (s.options.api_key.empty() && is_loopback(s.options.host) && req.has_header("Host") &&
-            !is_loopback(host_name(req.get_header_value("Host")))) {
-            send_error(res, {.status = 403,
-                             .message = "Host '" + req.get_header_value("Host") +
-                                        "' is not this machine's loopback name (serving without --api-key)",
-                             .type = "permission_error",
-                             .code = "host_not_allowed"});
-            return httplib::Server::HandlerResponse::Handled;
-        }
-        if (req.method == "OPTIONS") return httplib::Server::HandlerResponse::Unhandled;  // a CORS preflight
-        if (!s.options.api_key.empty() && req.path != "/health" && !is_web_page_path(req.path) &&
-            !authorized(req, s.options.api_key)) {
-            res.set_header("WWW-Authenticate", "Bearer");
-            send_error(res, {.status = 401, .message = "missing or wrong API key (Authorization: Bearer KEY)",
-                             .type = "authentication_error", .code = "invalid_api_key"});
-            return httplib::Server::HandlerResponse::Handled;
-        }
-        // Every POST route reads JSON. Requiring the JSON media type keeps other web pages out: a
-        // browser sends text/plain or form bodies across sites without asking, JSON only after a
-        // CORS preflight that this server grants only to --cors-origin.
-        if (req.method == "POST" && media_type(req.get_header_value("Content-Type")) != "application/json") {
-            send_error(res, {.status = 415,
-                             .message = "the request body must be JSON (Content-Type: application/json)",
-                             .code = "unsupported_media_type"});
-            return httplib::Server::HandlerResponse::Handled;
-        }
-        return httplib::Server::HandlerResponse::Unhandled;
-    });
-    // CORS: the configured origin may read responses; preflights are answered for it alone.
-    s.http.set_post_routing_handler([&s](const httplib::Request& req, httplib::Response& res) {
-        const std::string origin = req.get_header_value("Origin");
-        if (origin.empty() || s.options.cors_origin.empty()) return;
-        if (s.options.cors_origin != "*" && origin != s.options.cors_origin) return;
-        res.set_header("Access-Control-Allow-Origin", s.options.cors_origin == "*" ? "*" : origin);
-        res.set_header("Vary", "Origin");
-        res.set_header("Access-Control-Expose-Headers", "X-Request-Id, traceresponse");
-    });
-    s.http.Options(R"(/.*)", [&s](const httplib::Request& req, httplib::Response& res) {
+    s.listener = std::make_unique<HttpListener>(
+        HttpLimits{.body_bytes = s.options.max_body_bytes,
+                   .read_timeout = s.options.read_timeout,
+                   .max_connections = s.options.max_connections,
+                   .max_connections_per_client = s.options.max_connections_per_client,
+                   .handler_threads = s.options.http_threads},
+        HttpHandlers{.handle = [&s](HttpRequest& req, HttpResponse& res) { handle(s, req, res); },
+                     .is_probe = is_probe,
+                     .refuse = [&s](int status, const std::string& message, const std::string& code, HttpResponse& res) {
+                         send_error(res, {.status = status, .message = message,
+                                          .type = status >= 500 && status != 503 ? "server_error" : error_type_for_status(status),
+                                          .code = code});
+                         s.metrics.count_response(status);
+                     }});
+    s.http.Options(R"(/.*)", [&s](const HttpRequest& req, HttpResponse& res) {
         const std::string origin = req.get_header_value("Origin");
         const bool allowed = !origin.empty() && !s.options.cors_origin.empty() &&
                              (s.options.cors_origin == "*" || origin == s.options.cors_origin);
@@ -135,26 +157,6 @@ Server::Server(engine::Scheduler& scheduler, ModelContext model, ServerOptions o
         res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type, traceparent, tracestate");
         res.set_header("Access-Control-Max-Age", "600");
     });
-    // httplib answers unknown routes (404), oversized bodies (413) and the like without a body.
-    s.http.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
-        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-        std::string message = res.status == 404   ? "no route for " + req.method + " " + req.path
-                              : res.status == 413 ? "the request body is larger than the server accepts"
-                                                   : "HTTP error " + std::to_string(res.status);
-        send_error(res, {.status = res.status, .message = message, .type = error_type_for_status(res.status)});
-        return httplib::Server::HandlerResponse::Handled;
-    }));
-    s.http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-        std::string what = "internal error";
-        try {
-            if (ep) std::rethrow_exception(ep);
-        } catch (const std::exception& e) {
-            what = e.what();
-        } catch (...) {
-        }
-        send_error(res, {.status = 500, .message = what, .type = "server_error"});
-    });
-    s.http.set_logger([&s](const httplib::Request&, const httplib::Response& res) { s.metrics.count_response(res.status); });
     s.metrics.set_backend(s.options.backend, s.options.device);
     s.metrics.set_placement(s.options.placement, s.options.layers_per_backend);
     s.metrics.set_op_counters(s.options.op_counters);
@@ -168,34 +170,23 @@ Server::Server(engine::Scheduler& scheduler, ModelContext model, ServerOptions o
 #endif
 }
 
-Server::~Server() { stop(std::chrono::milliseconds(0)); }
-
-Result<int> Server::bind() {
-    Impl& s = *impl_;
-    int port = s.options.port;
-    if (port == 0) {
-        port = s.http.bind_to_any_port(s.options.host);
-        if (port <= 0) return make_error("cannot listen on {} (any port)", s.options.host);
-    } else if (!s.http.bind_to_port(s.options.host, port)) {
-        return make_error("cannot listen on {}:{} (in use, or not an address of this machine?)", s.options.host,
-                          port);
-    }
-    // Listening again on a listening socket sets its backlog: a burst of connects then waits in
-    // the kernel's queue instead of being refused.
-    if (s.listen_socket >= 0 && ::listen(s.listen_socket, SOMAXCONN) != 0)
-        return make_error("cannot set the listen backlog on {}:{}: {}", s.options.host, port, std::strerror(errno));
-    return port;
+Server::~Server() {
+    stop(std::chrono::milliseconds(0));
+    impl_->listener.reset();  // ends what is still queued while the state its handlers use is alive
 }
+
+Result<int> Server::bind() { return impl_->listener->bind(impl_->options.host, impl_->options.port); }
 
 int Server::accept_backlog() const {
     tcp_info info{};
     socklen_t size = sizeof(info);
-    if (impl_->listen_socket < 0 || getsockopt(impl_->listen_socket, IPPROTO_TCP, TCP_INFO, &info, &size) != 0) return -1;
+    const int listen_socket = impl_->listener->native_socket();
+    if (listen_socket < 0 || getsockopt(listen_socket, IPPROTO_TCP, TCP_INFO, &info, &size) != 0) return -1;
     return static_cast<int>(info.tcpi_sacked);  // for a listening socket: its backlog
 }
 
 void Server::run() {
-    impl_->http.listen_after_bind();
+    impl_->listener->run();
     // Every handler has returned: what they recorded is queued, and goes out before run() ends.
     if (impl_->exporter) impl_->exporter->shutdown();
 }
@@ -208,7 +199,7 @@ void Server::stop(std::chrono::milliseconds drain) {
     if (s.stopping.exchange(true)) return;
     s.ready = false;
     s.scheduler->shutdown(drain);  // running streams end (finished or cancelled) before this returns
-    s.http.stop();
+    s.listener->stop();
 }
 
 }  // namespace rf::server

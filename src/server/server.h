@@ -37,7 +37,14 @@ struct ServerOptions {
     std::string cors_origin = {};
     std::string model_id = "rocmforge";
     size_t max_body_bytes = 8u << 20;  // larger bodies get 413
-    size_t http_threads = 96;          // connections served at once (a stream holds one)
+    size_t http_threads = 96;          // requests handled at once (a stream holds one)
+    // The transport's limits (http_listener.h): each request, headers and body together, must
+    // arrive within read_timeout (408); connections open at once, in total and from one client
+    // address (0: no per-address cap); over a cap, a connection may still ask /health, /ready or
+    // /metrics, anything else gets 503 or 429.
+    std::chrono::milliseconds read_timeout{10'000};
+    size_t max_connections = 1024;
+    size_t max_connections_per_client = 256;
     size_t trace_capacity = 256;
     std::chrono::milliseconds request_timeout{0};  // per request, 0: none
     // What the model runs on, for /metrics and /v1/models ("cpu", "AMD EPYC ... (16 threads)");

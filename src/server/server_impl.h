@@ -4,8 +4,8 @@
 #include <atomic>
 #include <mutex>
 
-#include <httplib.h>
-
+#include "server/http_listener.h"
+#include "server/http_router.h"
 #include "server/metrics.h"
 #include "server/otlp_exporter.h"
 #include "server/server.h"
@@ -17,21 +17,21 @@ struct Server::Impl {
     engine::Scheduler* scheduler;
     ModelContext model;
     ServerOptions options;
-    httplib::Server http;
+    HttpRouter http;                         // the routes
+    std::unique_ptr<HttpListener> listener;  // the transport
     Metrics metrics;
     TraceBuffer traces;
     std::unique_ptr<OtlpExporter> exporter;  // only with a collector to send to
     std::atomic<bool> ready{false};
     std::atomic<bool> stopping{false};
     std::mutex stop_mutex;
-    int listen_socket = -1;  // set when httplib creates it
 
     Impl(engine::Scheduler& s, ModelContext m, ServerOptions o)
         : scheduler(&s), model(std::move(m)), options(std::move(o)), traces(options.trace_capacity) {}
 };
 
-void send_error(httplib::Response& res, const ApiError& error);
-void send_json(httplib::Response& res, const std::string& body, int status = 200);
+void send_error(HttpResponse& res, const ApiError& error);
+void send_json(HttpResponse& res, const std::string& body, int status = 200);
 // The 503 while the server is not ready: still loading (`not_ready`) or draining (`shutting_down`).
 ApiError not_ready(const Server::Impl& impl);
 

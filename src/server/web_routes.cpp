@@ -18,7 +18,7 @@ std::string content_type(std::string_view name) {
     return "application/octet-stream";
 }
 
-void serve_asset(const WebAsset& asset, httplib::Response& res) {
+void serve_asset(const WebAsset& asset, HttpResponse& res) {
     res.set_header("Content-Security-Policy",
                    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
                    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
@@ -40,7 +40,7 @@ bool is_web_page_path(std::string_view path) {
 void add_web_routes(Server::Impl& s) {
     for (const WebAsset& asset : web_assets()) {
         const std::string path = asset.name == "index.html" ? "/" : "/ui/" + std::string(asset.name);
-        s.http.Get(path, [&asset](const httplib::Request&, httplib::Response& res) { serve_asset(asset, res); });
+        s.http.Get(path, [&asset](const HttpRequest&, HttpResponse& res) { serve_asset(asset, res); });
     }
 }
 
