@@ -127,11 +127,11 @@ let argumentDeltas = 0;
 streamedCall.on("tool_calls.function.arguments.delta", () => { argumentDeltas += 1; });
 const final = await streamedCall.finalChatCompletion();
 assert.equal(final.choices[0].finish_reason, "tool_calls");
-const streamed = final.choices[0].message.tool_calls[0];
-assert.ok(streamed.id.startsWith("call_"), streamed.id);
-assert.equal(streamed.type, "function");
-assert.equal(streamed.function.name, call.function.name);
-assert.equal(streamed.function.arguments, call.function.arguments);
+const streamedCall0 = final.choices[0].message.tool_calls[0];
+assert.ok(streamedCall0.id.startsWith("call_"), streamedCall0.id);
+assert.equal(streamedCall0.type, "function");
+assert.equal(streamedCall0.function.name, call.function.name);
+assert.equal(streamedCall0.function.arguments, call.function.arguments);
 assert.ok(argumentDeltas > 2, `arguments in ${argumentDeltas} deltas`);
 const answer = await client.chat.completions.create({
   model,
