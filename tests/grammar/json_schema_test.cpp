@@ -114,6 +114,14 @@ TEST(JsonSchema, OneOfOnlyWhereNoValueMatchesTwoBranches) {
               std::string::npos);
 }
 
+TEST(JsonSchema, NumbersStayWithinADouble) {
+    auto g = schema_grammar(ojson::parse(R"({"type":"array","items":{"type":"number"}})"));
+    ASSERT_TRUE(g);
+    EXPECT_TRUE(matches(g, "[1.5e99,-9999999999999999.9999999999999999E-99,0]"));
+    EXPECT_FALSE(matches(g, "[5123E754]"));  // a fuzzer's find: past a double's range
+    EXPECT_FALSE(matches(g, "[1e100]"));
+}
+
 TEST(JsonSchema, StringsByLengthPatternAndFormat) {
     auto len = schema_grammar(ojson::parse(R"({"type":"string","minLength":2,"maxLength":3})"));
     ASSERT_TRUE(len);
