@@ -33,8 +33,8 @@ test-asan: deps
 	@cmake --build $(ASAN_BUILD) -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS) -LE slow
 
-# libFuzzer on the GGUF reader, the GBNF parser, JSON Schema to GBNF and the tool-call reader, each for FUZZ_SECONDS,
-# starting from the committed seed corpora (tests/fuzz/corpus/TARGET).
+# libFuzzer on the GGUF reader, the GBNF parser, JSON Schema to GBNF and the tool-call reader,
+# each for FUZZ_SECONDS, starting from the committed seed corpora (tests/fuzz/corpus/TARGET).
 FUZZ_TARGETS := fuzz_gguf_reader fuzz_gbnf_parser fuzz_json_schema fuzz_tool_call_reader
 fuzz: deps
 	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DROCMFORGE_FUZZ=ON \
