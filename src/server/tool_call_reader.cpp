@@ -13,6 +13,9 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
+// The longest call header read as it comes; a longer object is read whole.
+constexpr size_t kMaxHeader = 256;
+
 bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
 
 // Characters JSON allows outside strings; anything else (a letter of prose, '<' of a tag) shows
@@ -249,7 +252,9 @@ void ToolCallReader::object_char(char c) {
     }
     switch (phase_) {
         case Phase::Header: {
-            Header h = match_header(object_);
+            // A header is short (OpenAI's names have at most 64 characters); re-reading a longer
+            // one at every character would cost the square of its length.
+            Header h = object_.size() > kMaxHeader ? Header{Header::State::Mismatch} : match_header(object_);
             if (h.state == Header::State::Partial) return;
             if (h.state == Header::State::Mismatch) {
                 phase_ = Phase::Whole;

@@ -104,6 +104,7 @@ const std::vector<Recorded>& recorded() {
         {ToolFormat::Generic, "{\"name\": \"rm\", \"arguments\": {}}", 0},
         {ToolFormat::Generic, "{\"answer\": 42}", 0},
         {ToolFormat::Generic, "{\"name\": \"f\", \"arguments\": {\"cut\": \"in the mid", 1},
+        {ToolFormat::Hermes, "<tool_call>{\"name\": \"" + std::string(300, 'f') + "\", \"arguments\": {}}</tool_call>", 0},
     };
     return r;
 }
