@@ -33,12 +33,14 @@ test-asan: deps
 	@cmake --build $(ASAN_BUILD) -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS) -LE slow
 
-# libFuzzer on the GGUF reader for FUZZ_SECONDS, starting from the committed seed corpus.
+# libFuzzer on the GGUF reader, the GBNF parser, JSON Schema to GBNF and the tool-call reader,
+# each for FUZZ_SECONDS, starting from the committed seed corpora (tests/fuzz/corpus/TARGET).
+FUZZ_TARGETS := fuzz_gguf_reader fuzz_gbnf_parser fuzz_json_schema fuzz_tool_call_reader
 fuzz: deps
 	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DROCMFORGE_FUZZ=ON \
 		-DROCMFORGE_CUDA=OFF >/dev/null
-	@cmake --build $(FUZZ_BUILD) --target fuzz_gguf_reader -j$(JOBS)
-	scripts/run-fuzz.sh $(FUZZ_BUILD)/tests/fuzz/fuzz_gguf_reader $(FUZZ_SECONDS)
+	@cmake --build $(FUZZ_BUILD) --target $(FUZZ_TARGETS) -j$(JOBS)
+	@for t in $(FUZZ_TARGETS); do scripts/run-fuzz.sh $(FUZZ_BUILD)/tests/fuzz/$$t $(FUZZ_SECONDS) || exit 1; done
 
 # The shipped demo model (demo/, docs/demo-model.md: 5.8M parameters trained on Shakespeare) writes
 # a passage; the same one every time (fixed seed), then the speed.

@@ -2,8 +2,9 @@
 // formats. Every piece is an expression in the text form, ready to be a rule's body.
 //
 // Whitespace is bounded (one space, or one newline and up to 20 spaces or tabs, after `{`, `[`,
-// `,` and `:`), and numbers to 16 digits before and after the point and 3 of exponent, so that a
-// model cannot pad its output forever.
+// `,` and `:`), and numbers to 16 digits before and after the point and 2 of exponent, so that a
+// model cannot pad its output forever and every number a double can hold (a 3-digit exponent let
+// 5123E754 through, which JSON parsers refuse or turn into infinity: found by fuzz_json_schema).
 #pragma once
 
 #include <cstdint>

@@ -11,6 +11,7 @@
 
 #include "grammar/json_primitives.h"
 #include "grammar/regex_to_gbnf.h"
+#include "grammar/schema_disjoint.h"
 
 namespace rf::grammar {
 
@@ -86,6 +87,17 @@ private:
             if (!s.contains(key)) continue;
             const json& branches = s[key];
             if (!branches.is_array() || branches.empty()) return at(path, fmt::format("'{}' must be a non-empty array", key));
+            // A grammar cannot tell that a text matches exactly one branch: oneOf is written as
+            // anyOf only where no text can match two (schema_disjoint.h).
+            if (std::string_view(key) == "oneOf")
+                for (size_t i = 0; i < branches.size(); ++i)
+                    for (size_t j = i + 1; j < branches.size(); ++j)
+                        if (!provably_disjoint(branches[i], branches[j], root_))
+                            return at(path, fmt::format("oneOf branches {} and {} may both match a value (supported: branches "
+                                                        "told apart by their types, their const or enum values, or a "
+                                                        "required property with different const or enum values; use "
+                                                        "anyOf if either may match)",
+                                                        i, j));
             std::string out;
             for (size_t i = 0; i < branches.size(); ++i) {
                 RF_ASSIGN_OR_RETURN(std::string b, visit(branches[i], fmt::format("{}/{}/{}", path, key, i), hint));

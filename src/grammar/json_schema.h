@@ -10,7 +10,8 @@
 //
 // Properties come in the order the schema lists them. With additionalProperties false or absent,
 // only the listed properties are written; an object that lists none and allows others (true or a
-// schema) gets keys of its own choosing. oneOf is written as anyOf: its branches should not overlap.
+// schema) gets keys of its own choosing. oneOf is written as anyOf where its branches provably
+// admit no common value (schema_disjoint.h) and is an error otherwise.
 #pragma once
 
 #include <string>

@@ -2,6 +2,9 @@
 // so that the handler learns when the client has gone: a stream's write fails, and a plain
 // request writes a space (JSON ignores leading whitespace) every second while it waits. Either way
 // the requests are cancelled and their KV blocks freed.
+#include <algorithm>
+#include <iterator>
+
 #include <fmt/format.h>
 
 #include "server/context_augment.h"
@@ -36,6 +39,9 @@ bool write(DataSink& sink, const std::string& data) { return sink.write(data); }
 bool stream_events(Exchange& x, DataSink& sink) {
     Generation& g = *x.generation;
     std::vector<size_t> text_offsets(g.choices().size(), 0);
+    std::vector<ToolCallReader> readers;  // chat with tools: one per choice
+    if (x.meta.parse_tool_calls)
+        for (size_t i = 0; i < g.choices().size(); ++i) readers.emplace_back(x.meta.tool_format, x.meta.tool_names);
     if (x.meta.endpoint == Endpoint::Chat)  // OpenAI opens each choice with the assistant role
         for (const Choice& c : g.choices())
             if (!write(sink, sse_event(stream_chunk(x.meta, c.index, "", {}, std::nullopt, true)))) return false;
@@ -51,10 +57,15 @@ bool stream_events(Exchange& x, DataSink& sink) {
         const bool finished = ev.kind == engine::RequestEvent::Kind::Finished;
         std::span<const StepLogprob> steps;
         if (!finished && x.meta.logprobs != LogprobsMode::None) steps = {&c.logprobs.back(), 1};
-        if (x.meta.parse_tool_calls) {  // held back until the choice is whole (tool_stream_chunks)
+        if (x.meta.parse_tool_calls) {  // content and calls as the reader settles them
+            ToolCallReader& reader = readers[e->choice];
+            std::vector<ToolCallEvent> events = reader.feed(ev.text);
+            if (finished) std::ranges::move(reader.finish(), std::back_inserter(events));
+            for (const ToolCallEvent& te : events)
+                if (!write(sink, sse_event(tool_event_chunk(x.meta, c.index, te)))) return false;
             if (!finished) continue;
-            for (const std::string& chunk : tool_stream_chunks(x.meta, c.index, c.text, ev.reason))
-                if (!write(sink, sse_event(chunk))) return false;
+            const std::string last = stream_chunk(x.meta, c.index, "", {}, tool_finish_reason(ev.reason, reader.calls() > 0), false);
+            if (!write(sink, sse_event(last))) return false;
             if (ev.failed && !write(sink, sse_event(error_body({.status = 500, .message = ev.error, .type = "server_error"}))))
                 return false;
             continue;
@@ -62,7 +73,7 @@ bool stream_events(Exchange& x, DataSink& sink) {
         if (!finished && ev.text.empty() && steps.empty()) continue;
         const std::string chunk =
             stream_chunk(x.meta, c.index, ev.text, steps,
-                         finished ? std::optional<engine::StopReason>(ev.reason) : std::nullopt, false,
+                         finished ? std::optional<std::string_view>(finish_reason(ev.reason)) : std::nullopt, false,
                          text_offsets[e->choice]);
         text_offsets[e->choice] += ev.text.size();
         if (!write(sink, sse_event(chunk))) return false;

@@ -111,18 +111,11 @@ std::string call_id() {
     return id;
 }
 
-// The calls of a finished choice; none unless it ended by itself (a cut call is no call).
-ParsedOutput read_calls(const ResponseMeta& meta, const std::string& text, engine::StopReason reason) {
-    if (!meta.parse_tool_calls || reason != engine::StopReason::EndOfGeneration) return {text, {}};
-    return parse_tool_calls(text, meta.tool_format, meta.tool_names);
-}
-
-json tool_calls_json(const std::vector<ToolCall>& calls, bool with_index) {
+json tool_calls_json(const std::vector<ToolCall>& calls) {
     json list = json::array();
     for (size_t i = 0; i < calls.size(); ++i) {
         json call{{"id", call_id()}, {"type", "function"},
                   {"function", {{"name", calls[i].name}, {"arguments", calls[i].arguments}}}};
-        if (with_index) call["index"] = i;
         list.push_back(std::move(call));
     }
     return list;
@@ -130,24 +123,27 @@ json tool_calls_json(const std::vector<ToolCall>& calls, bool with_index) {
 
 }  // namespace
 
-std::vector<std::string> tool_stream_chunks(const ResponseMeta& meta, int64_t index, const std::string& text,
-                                            engine::StopReason finish) {
-    const ParsedOutput out = read_calls(meta, text, finish);
-    std::vector<std::string> chunks;
-    json body = envelope(meta, true);
+std::string_view tool_finish_reason(engine::StopReason reason, bool made_calls) {
+    return made_calls && reason == engine::StopReason::EndOfGeneration ? "tool_calls" : finish_reason(reason);
+}
+
+std::string tool_event_chunk(const ResponseMeta& meta, int64_t index, const ToolCallEvent& e) {
     json delta = json::object();
-    if (!out.content.empty()) delta["content"] = out.content;
-    if (!out.calls.empty()) delta["tool_calls"] = tool_calls_json(out.calls, true);
-    if (!delta.empty()) {
-        body["choices"] = json::array({{{"index", index}, {"logprobs", nullptr}, {"finish_reason", nullptr}, {"delta", delta}}});
-        chunks.push_back(dump(body));
+    switch (e.kind) {
+        case ToolCallEvent::Kind::Content: delta["content"] = e.text; break;
+        case ToolCallEvent::Kind::CallStart:
+            delta["tool_calls"] = json::array({{{"index", e.call},
+                                                {"id", call_id()},
+                                                {"type", "function"},
+                                                {"function", {{"name", e.text}, {"arguments", ""}}}}});
+            break;
+        case ToolCallEvent::Kind::Arguments:
+            delta["tool_calls"] = json::array({{{"index", e.call}, {"function", {{"arguments", e.text}}}}});
+            break;
     }
-    body["choices"] = json::array({{{"index", index},
-                                    {"logprobs", nullptr},
-                                    {"finish_reason", out.calls.empty() ? json(finish_reason(finish)) : json("tool_calls")},
-                                    {"delta", json::object()}}});
-    chunks.push_back(dump(body));
-    return chunks;
+    json body = envelope(meta, true);
+    body["choices"] = json::array({{{"index", index}, {"logprobs", nullptr}, {"finish_reason", nullptr}, {"delta", delta}}});
+    return dump(body);
 }
 
 std::string completion_body(const ResponseMeta& meta, const std::vector<Choice>& choices) {
@@ -157,12 +153,15 @@ std::string completion_body(const ResponseMeta& meta, const std::vector<Choice>&
         json choice{{"index", c.index}, {"logprobs", logprobs_json(meta, c.logprobs)},
                     {"finish_reason", finish_reason(c.reason)}};
         if (meta.endpoint == Endpoint::Chat) {
-            const ParsedOutput out = read_calls(meta, c.text, c.reason);
             choice["message"] = {{"role", "assistant"}, {"content", c.text}};
-            if (!out.calls.empty()) {
-                choice["message"]["content"] = out.content.empty() ? json(nullptr) : json(out.content);
-                choice["message"]["tool_calls"] = tool_calls_json(out.calls, false);
-                choice["finish_reason"] = "tool_calls";
+            if (meta.parse_tool_calls) {  // the same reading as a stream's (tool_call_reader.h)
+                const ParsedOutput out = parse_tool_calls(c.text, meta.tool_format, meta.tool_names);
+                choice["message"]["content"] = out.content;
+                if (!out.calls.empty()) {
+                    if (out.content.empty()) choice["message"]["content"] = nullptr;
+                    choice["message"]["tool_calls"] = tool_calls_json(out.calls);
+                    choice["finish_reason"] = tool_finish_reason(c.reason, true);
+                }
             }
         } else {
             choice["text"] = c.text;
@@ -175,11 +174,11 @@ std::string completion_body(const ResponseMeta& meta, const std::vector<Choice>&
 }
 
 std::string stream_chunk(const ResponseMeta& meta, int64_t index, std::string_view text, std::span<const StepLogprob> steps,
-                         std::optional<engine::StopReason> finish, bool first, size_t text_offset) {
+                         std::optional<std::string_view> finish, bool first, size_t text_offset) {
     json body = envelope(meta, true);
     json choice{{"index", index},
                 {"logprobs", steps.empty() ? json(nullptr) : logprobs_json(meta, steps, text_offset)},
-                {"finish_reason", finish ? json(finish_reason(*finish)) : json(nullptr)}};
+                {"finish_reason", finish ? json(*finish) : json(nullptr)}};
     if (meta.endpoint == Endpoint::Chat) {
         json delta = json::object();
         if (first) delta["role"] = "assistant";

@@ -14,6 +14,7 @@
 
 #include "engine/scheduler.h"
 #include "server/openai_request.h"
+#include "server/tool_call_reader.h"
 #include "server/tool_calls.h"
 
 namespace rf::server {
@@ -67,13 +68,14 @@ std::string completion_body(const ResponseMeta& meta, const std::vector<Choice>&
 // One streamed chunk of choice `index`: new text, its tokens' logprobs, and the finish reason
 // when it is the last. `first` (chat) adds the assistant role to the delta.
 std::string stream_chunk(const ResponseMeta& meta, int64_t index, std::string_view text,
-                         std::span<const StepLogprob> steps, std::optional<engine::StopReason> finish, bool first,
+                         std::span<const StepLogprob> steps, std::optional<std::string_view> finish, bool first,
                          size_t text_offset = 0);
-// With tools, a streamed choice is held back and sent whole when it finishes: a delta with its
-// content or its tool calls (each call whole, with its id), then the chunk with the finish reason
-// ("tool_calls" when there are calls).
-std::vector<std::string> tool_stream_chunks(const ResponseMeta& meta, int64_t index, const std::string& text,
-                                            engine::StopReason finish);
+// Chat with tools, streamed as OpenAI does: the delta of one event of the choice's reader
+// (tool_call_reader.h): content, a call's opening (index, id, type, name and empty arguments) or a
+// fragment of its arguments.
+std::string tool_event_chunk(const ResponseMeta& meta, int64_t index, const ToolCallEvent& event);
+// "tool_calls" for a choice with calls that ended by itself, else finish_reason(reason).
+std::string_view tool_finish_reason(engine::StopReason reason, bool made_calls);
 // The chunk with no choices that carries the usage (stream_options.include_usage).
 std::string usage_chunk(const ResponseMeta& meta, const engine::RequestUsage& usage);
 

@@ -82,6 +82,46 @@ TEST(JsonSchema, EnumConstAnyOfRefsAndTypeLists) {
     EXPECT_FALSE(matches(t, "6"));
 }
 
+TEST(JsonSchema, OneOfOnlyWhereNoValueMatchesTwoBranches) {
+    // Told apart by type, by const / enum values, by a required discriminator (through $ref).
+    const auto shapes = schema_grammar(ojson::parse(R"({"$defs":{
+        "circle":{"type":"object","properties":{"kind":{"const":"circle"},"r":{"type":"number"}},"required":["kind","r"]},
+        "square":{"type":"object","properties":{"kind":{"enum":["square","box"]},"side":{"type":"integer"}},"required":["kind"]}},
+        "oneOf":[{"$ref":"#/$defs/circle"},{"$ref":"#/$defs/square"},{"type":"string","maxLength":4},{"enum":[1,2]},
+                 {"type":"null"}]})"));
+    ASSERT_TRUE(shapes);
+    for (const char* ok : {R"({"kind":"circle","r":1.5})", R"({"kind":"box","side":2})", R"("abc")", "2", "null"})
+        EXPECT_TRUE(matches(shapes, ok)) << ok;
+    EXPECT_FALSE(matches(shapes, R"({"kind":"circle","side":2})"));
+    EXPECT_EQ(schema_error(ojson::parse(R"({"oneOf":[{"const":"a"},{"enum":["b",3]},{"type":"boolean"}]})")), "(converted)");
+    EXPECT_EQ(schema_error(ojson::parse(R"({"oneOf":[{"type":"integer"},{"type":["string","null"]}]})")), "(converted)");
+    // Branches that may both match are refused, naming them, rather than written as anyOf.
+    for (const char* overlapping : {
+             R"({"oneOf":[{"type":"integer"},{"type":"number"}]})",
+             R"({"oneOf":[{"type":"string"},{"type":"string","maxLength":3}]})",
+             R"({"oneOf":[{"type":"string"},{"enum":["a","b"]},{"type":"null"}]})",
+             R"({"oneOf":[{"type":"null"},{"properties":{"a":{"type":"string"}}}]})",  // no type: any value
+             R"({"oneOf":[{"type":"object","properties":{"k":{"const":"a"}},"required":["k"]},
+                          {"type":"object","properties":{"k":{"const":"a"},"x":{"type":"integer"}},"required":["k"]}]})",
+             R"({"oneOf":[{"type":"object","properties":{"k":{"const":"a"}}},
+                          {"type":"object","properties":{"k":{"const":"b"}}}]})",  // k not required: {} matches both
+         }) {
+        const std::string e = schema_error(ojson::parse(overlapping));
+        EXPECT_NE(e.find("oneOf branches"), std::string::npos) << overlapping << ": " << e;
+        EXPECT_NE(e.find("may both match"), std::string::npos) << e;
+    }
+    EXPECT_NE(schema_error(ojson::parse(R"({"oneOf":[{"const":1},{"type":"string"},{"const":1.0}]})")).find("branches 0 and 2"),
+              std::string::npos);
+}
+
+TEST(JsonSchema, NumbersStayWithinADouble) {
+    auto g = schema_grammar(ojson::parse(R"({"type":"array","items":{"type":"number"}})"));
+    ASSERT_TRUE(g);
+    EXPECT_TRUE(matches(g, "[1.5e99,-9999999999999999.9999999999999999E-99,0]"));
+    EXPECT_FALSE(matches(g, "[5123E754]"));  // a fuzzer's find: past a double's range
+    EXPECT_FALSE(matches(g, "[1e100]"));
+}
+
 TEST(JsonSchema, StringsByLengthPatternAndFormat) {
     auto len = schema_grammar(ojson::parse(R"({"type":"string","minLength":2,"maxLength":3})"));
     ASSERT_TRUE(len);

@@ -156,7 +156,15 @@ inline json random_schema(std::mt19937_64& rng, int depth, json& defs) {
             return s;
         }
         case 9: return {{"enum", {"red", 3, nullptr, "gr\"een", true}}};
-        case 10: return {{"anyOf", {{{"type", "boolean"}}, {{"type", "null"}}, {{"const", "x"}}}}};
+        case 10:
+            if (pick(2)) return {{"anyOf", {{{"type", "boolean"}}, {{"type", "null"}}, {{"const", "x"}}}}};
+            // oneOf of branches told apart by a required discriminator and by type.
+            return {{"oneOf",
+                     {{{"type", "object"}, {"properties", {{"k", {{"const", "a"}}}, {"v", random_schema(rng, depth - 1, defs)}}},
+                       {"required", {"k", "v"}}, {"additionalProperties", false}},
+                      {{"type", "object"}, {"properties", {{"k", {{"enum", {"b", "c"}}}}}}, {"required", {"k"}},
+                       {"additionalProperties", false}},
+                      {{"type", "integer"}, {"minimum", 0}, {"maximum", 9}}}}};
         default: return {{"type", pick(2) ? "boolean" : "null"}};
     }
 }

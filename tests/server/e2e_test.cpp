@@ -212,20 +212,60 @@ TEST_F(E2eTest, ToolCallsRequiredWholeStreamedAndRoundTrip) {
     ASSERT_EQ(w["message"]["tool_calls"].size(), 1u) << w;
     check_call(w["message"]["tool_calls"][0]);
 
-    auto streamed = client().Post("/v1/chat/completions", body(R"("required")", true), "application/json");
-    ASSERT_TRUE(streamed);
-    bool done = false;
-    json call, finish;
-    for (const json& e : test::sse_payloads(streamed->body, &done)) {
-        const json& c = e["choices"][0];
-        if (c["delta"].contains("tool_calls")) call = c["delta"]["tool_calls"][0];
-        if (!c["finish_reason"].is_null()) finish = c["finish_reason"];
+    // Streamed as OpenAI does: the call opens with its index, id, type, name and empty arguments,
+    // the arguments follow in fragments, and together they are the whole response's call.
+    auto deltas = [&](const std::string& request) {
+        auto streamed = client().Post("/v1/chat/completions", request, "application/json");
+        EXPECT_TRUE(streamed);
+        bool done = false;
+        json message{{"content", ""}, {"tool_calls", json::array()}}, finish;
+        int fragments = 0;
+        for (const json& e : test::sse_payloads(streamed ? streamed->body : "", &done)) {
+            const json& c = e["choices"][0];
+            if (!c["finish_reason"].is_null()) finish = c["finish_reason"];
+            const json& d = c["delta"];
+            if (d.contains("content") && d["content"].is_string()) message["content"] = message["content"].get<std::string>() + d["content"].get<std::string>();
+            if (!d.contains("tool_calls")) continue;
+            for (const json& t : d["tool_calls"]) {
+                const size_t i = t["index"].get<size_t>();
+                json& calls = message["tool_calls"];
+                if (t.contains("id")) {
+                    EXPECT_EQ(i, calls.size());
+                    EXPECT_EQ(t["function"]["arguments"], "") << t;
+                    calls.push_back(t);
+                    continue;
+                }
+                EXPECT_LT(i, calls.size()) << "arguments before their call opened";
+                if (i >= calls.size()) continue;
+                ++fragments;
+                calls[i]["function"]["arguments"] =
+                    calls[i]["function"]["arguments"].get<std::string>() + t["function"]["arguments"].get<std::string>();
+            }
+        }
+        EXPECT_TRUE(done);
+        message["finish_reason"] = finish;
+        message["fragments"] = fragments;
+        return message;
+    };
+    const json s = deltas(body(R"({"type":"function","function":{"name":"get_weather"}})", true));
+    EXPECT_EQ(s["finish_reason"], "tool_calls");
+    EXPECT_EQ(s["content"], "");
+    ASSERT_EQ(s["tool_calls"].size(), 1u) << s;
+    check_call(s["tool_calls"][0]);
+    EXPECT_EQ(s["tool_calls"][0]["function"], w["message"]["tool_calls"][0]["function"]);  // the same seed
+    EXPECT_GT(s["fragments"].get<int>(), 3) << "arguments streamed as they were generated";
+    // auto: text or calls, streamed and whole alike.
+    for (const char* choice : {R"("auto")", R"("required")"}) {
+        const json a = deltas(body(choice, true));
+        auto one = client().Post("/v1/chat/completions", body(choice, false), "application/json");
+        ASSERT_TRUE(one);
+        const json m = parse_json(one->body)["choices"][0];
+        EXPECT_EQ(a["finish_reason"], m["finish_reason"]) << choice;
+        EXPECT_EQ(a["content"], m["message"]["content"].is_null() ? json("") : m["message"]["content"]) << choice;
+        const json calls = m["message"].value("tool_calls", json::array());
+        ASSERT_EQ(a["tool_calls"].size(), calls.size()) << choice;
+        for (size_t i = 0; i < calls.size(); ++i) EXPECT_EQ(a["tool_calls"][i]["function"], calls[i]["function"]) << choice;
     }
-    EXPECT_TRUE(done);
-    EXPECT_EQ(finish, "tool_calls");
-    ASSERT_TRUE(call.is_object()) << streamed->body;
-    EXPECT_EQ(call["index"], 0);
-    if (call["function"]["name"] == "get_weather") check_call(call);
 
     // The call and its result go back into the history; the model answers (auto: calls or text).
     const std::string history = fmt::format(

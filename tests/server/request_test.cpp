@@ -254,7 +254,7 @@ TEST_F(RequestTest, StreamChunksAndUsage) {
     EXPECT_EQ(j["choices"][0]["delta"]["role"], "assistant");
     EXPECT_TRUE(j["choices"][0]["finish_reason"].is_null());
     const StepLogprob step{.token = 15043, .logprob = -0.25f, .top = {{15043, -0.25f}, {3186, -2.0f}}};
-    j = json::parse(stream_chunk(meta, 1, "Hello", {&step, 1}, engine::StopReason::StopString, false));
+    j = json::parse(stream_chunk(meta, 1, "Hello", {&step, 1}, finish_reason(engine::StopReason::StopString), false));
     EXPECT_EQ(j["choices"][0]["index"], 1);
     EXPECT_EQ(j["choices"][0]["delta"]["content"], "Hello");
     EXPECT_EQ(j["choices"][0]["finish_reason"], "stop");

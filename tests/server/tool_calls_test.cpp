@@ -1,12 +1,14 @@
 // Tool calls read back from outputs recorded in each family's format, the formats told apart by
 // chat templates of the reference data, and the grammar of a required call.
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include <gtest/gtest.h>
 
 #include "grammar/gbnf_parser.h"
 #include "grammar/matcher.h"
+#include "server/tool_call_reader.h"
 #include "server/tool_calls.h"
 #include "support/shared_data.h"
 
@@ -71,6 +73,129 @@ TEST(ToolCalls, GenericJsonAndUnknownNames) {
     const ParsedOutput unknown = parse_tool_calls("{\"name\": \"rm\", \"arguments\": {}}", ToolFormat::Generic, {"f"});
     EXPECT_TRUE(unknown.calls.empty());
     EXPECT_EQ(unknown.content, "{\"name\": \"rm\", \"arguments\": {}}");
+}
+
+// Outputs of each family, as models write them (and as they go wrong).
+struct Recorded {
+    ToolFormat format;
+    std::string text;
+    size_t calls;
+};
+const std::vector<Recorded>& recorded() {
+    static const std::vector<Recorded> r = {
+        {ToolFormat::Hermes,
+         "Let me check.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris, \\\"FR\\\"\", \"days\": 2}}\n"
+         "</tool_call>\n<tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>",
+         2},
+        {ToolFormat::Hermes, "<tool_call>{\"name\":\"f\",\"arguments\":\"{\\\"a\\\":1}\"}", 1},
+        {ToolFormat::Hermes, "<tool_call>oops</tool_call> and <tool_call>\n{\"name\": \"f\", \"arguments\": {\"x\": [1, {\"y\": \"}\"}]}}\n</tool_call> done", 1},
+        {ToolFormat::Hermes, "<tool_call>\n{\"arguments\": {\"a\": 1}, \"name\": \"f\"}\n</tool_call>", 1},
+        {ToolFormat::Hermes, "  The answer is <b>42</b>.  ", 0},
+        {ToolFormat::Hermes, "{\"name\": \"f\", \"arguments\": {\"q\": \"plain json\"}}", 1},
+        {ToolFormat::Llama3, "<|python_tag|>{\"name\": \"search\", \"parameters\": {\"q\": \"rocm\"}}", 1},
+        {ToolFormat::Llama3, "{\"name\": \"a\", \"parameters\": {\"x\": 1}}; {\"name\": \"b\", \"parameters\": {}}", 2},
+        {ToolFormat::Llama3, "The answer is 42.", 0},
+        {ToolFormat::Mistral,
+         "[TOOL_CALLS][{\"name\": \"add\", \"arguments\": {\"a\": 1, \"b\": 2}}, {\"name\": \"neg\", \"arguments\": {\"a\": 3}}]", 2},
+        {ToolFormat::Mistral, "Sure. [TOOL_CALLS] [{\"name\": \"add\", \"arguments\": {\"a\": 1}}]", 1},
+        {ToolFormat::Mistral, "[TOOL_CALLS is how I would write it", 0},
+        {ToolFormat::Generic, "{\"tool_calls\": [{\"name\": \"f\", \"arguments\": {\"k\": true}}]}", 1},
+        {ToolFormat::Generic, "[{\"function\": {\"name\": \"f\", \"arguments\": \"{}\"}}, {\"name\": \"f\", \"arguments\": {\"k\": null}}]", 2},
+        {ToolFormat::Generic, "{\"name\": \"rm\", \"arguments\": {}}", 0},
+        {ToolFormat::Generic, "{\"answer\": 42}", 0},
+        {ToolFormat::Generic, "{\"name\": \"f\", \"arguments\": {\"cut\": \"in the mid", 1},
+        {ToolFormat::Hermes, "<tool_call>{\"name\": \"" + std::string(300, 'f') + "\", \"arguments\": {}}</tool_call>", 0},
+    };
+    return r;
+}
+
+// The deltas of a stream added up, as a client does.
+ParsedOutput streamed(const Recorded& r, const std::vector<size_t>& cuts) {
+    ToolCallReader reader(r.format, {"f", "get_weather", "get_time", "search", "a", "b", "add", "neg"});
+    std::vector<ToolCallEvent> events;
+    size_t at = 0;
+    for (size_t cut : cuts) {
+        std::ranges::move(reader.feed(std::string_view(r.text).substr(at, cut - at)), std::back_inserter(events));
+        at = cut;
+    }
+    std::ranges::move(reader.feed(std::string_view(r.text).substr(at)), std::back_inserter(events));
+    std::ranges::move(reader.finish(), std::back_inserter(events));
+    ParsedOutput out;
+    for (const ToolCallEvent& e : events) {
+        if (e.kind == ToolCallEvent::Kind::Content) out.content += e.text;
+        if (e.kind == ToolCallEvent::Kind::CallStart) {
+            EXPECT_EQ(e.call, out.calls.size()) << "calls open in order";
+            out.calls.push_back({e.text, ""});
+        }
+        if (e.kind == ToolCallEvent::Kind::Arguments) {
+            EXPECT_LT(e.call, out.calls.size()) << "arguments after their call's name";
+            if (e.call < out.calls.size()) out.calls[e.call].arguments += e.text;
+        }
+    }
+    return out;
+}
+
+TEST(ToolCallStream, DeltasAddUpToTheWholeResponseHoweverTheTextIsCut) {
+    const std::vector<std::string> known = {"f", "get_weather", "get_time", "search", "a", "b", "add", "neg"};
+    std::mt19937 rng(21);
+    for (const Recorded& r : recorded()) {
+        const ParsedOutput whole = parse_tool_calls(r.text, r.format, known);
+        ASSERT_EQ(whole.calls.size(), r.calls) << r.text;
+        for (const ToolCall& c : whole.calls) {
+            if (r.text.find("in the mid") == std::string::npos) {
+                EXPECT_TRUE(json::parse(c.arguments).is_object()) << c.arguments;
+            }
+        }
+        // One character at a time (the finest tokens), then random pieces.
+        std::vector<size_t> each(r.text.size());
+        for (size_t i = 0; i < each.size(); ++i) each[i] = i;
+        for (int trial = 0; trial < 21; ++trial) {
+            std::vector<size_t> cuts = each;
+            if (trial > 0) {
+                cuts.clear();
+                for (size_t i = 0; i < r.text.size(); i += 1 + rng() % 7) cuts.push_back(i);
+            }
+            const ParsedOutput s = streamed(r, cuts);
+            EXPECT_EQ(s.content, whole.content) << r.text;
+            ASSERT_EQ(s.calls.size(), whole.calls.size()) << r.text;
+            for (size_t i = 0; i < s.calls.size(); ++i) {
+                EXPECT_EQ(s.calls[i].name, whole.calls[i].name);
+                EXPECT_EQ(s.calls[i].arguments, whole.calls[i].arguments) << r.text;
+            }
+        }
+    }
+    // What stays text is the text, trimmed.
+    EXPECT_EQ(parse_tool_calls(recorded()[4].text, ToolFormat::Hermes).content, "The answer is <b>42</b>.");
+    EXPECT_EQ(parse_tool_calls(recorded()[2].text, ToolFormat::Hermes, known).content, "<tool_call>oops</tool_call> and  done");
+    EXPECT_EQ(parse_tool_calls(recorded()[11].text, ToolFormat::Mistral, known).content, "[TOOL_CALLS is how I would write it");
+    EXPECT_EQ(parse_tool_calls(recorded()[10].text, ToolFormat::Mistral, known).content, "Sure.");
+}
+
+TEST(ToolCallStream, NamesAndArgumentsGoOutAsTheyArrive) {
+    ToolCallReader reader(ToolFormat::Hermes, {"get_weather"});
+    const std::vector<std::string> tokens = {"Checking", ".", "\n<", "tool", "_call", ">\n{\"", "name", "\": \"", "get", "_weather",
+                                             "\", \"", "arguments", "\": {\"", "city", "\": \"", "Par", "is", "\"}}", "\n</",
+                                             "tool_call", ">"};
+    std::vector<std::vector<ToolCallEvent>> per_token;
+    for (const std::string& t : tokens) per_token.push_back(reader.feed(t));
+    // Text goes out at once, a '<' that may open a tag waits.
+    ASSERT_EQ(per_token[0].size(), 1u);
+    EXPECT_EQ(per_token[0][0].text, "Checking");
+    EXPECT_EQ(per_token[2].size(), 0u);
+    // The call opens once its name and the start of its arguments are read, ...
+    for (size_t i = 3; i < 12; ++i) EXPECT_TRUE(per_token[i].empty()) << tokens[i];
+    ASSERT_EQ(per_token[12].size(), 2u);
+    EXPECT_EQ(per_token[12][0].kind, ToolCallEvent::Kind::CallStart);
+    EXPECT_EQ(per_token[12][0].text, "get_weather");
+    EXPECT_EQ(per_token[12][1].text, "{\"");
+    // ... then every token adds to its arguments.
+    for (size_t i = 13; i < 18; ++i) {
+        ASSERT_EQ(per_token[i].size(), 1u) << tokens[i];
+        EXPECT_EQ(per_token[i][0].kind, ToolCallEvent::Kind::Arguments);
+    }
+    EXPECT_EQ(per_token[17][0].text, "\"}");
+    EXPECT_TRUE(reader.finish().empty());
+    EXPECT_EQ(reader.calls(), 1u);
 }
 
 std::string read_template(const std::string& name) {

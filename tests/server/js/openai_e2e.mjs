@@ -1,6 +1,6 @@
 // The official openai client against a running `rocmforge serve` (URL as the argument):
-// completions, chat, streaming with usage, errors, a json_schema response, a tool round trip and
-// embeddings.
+// completions, chat, streaming with usage, errors, a json_schema response, a tool round trip (the
+// call also streamed) and embeddings.
 // Exits non-zero on the first failure.
 import assert from "node:assert/strict";
 import OpenAI from "openai";
@@ -118,6 +118,21 @@ assert.equal(called.choices[0].finish_reason, "tool_calls");
 const call = called.choices[0].message.tool_calls[0];
 assert.equal(call.function.name, "get_weather");
 assert.equal(typeof JSON.parse(call.function.arguments).city, "string");
+// The same request streamed: the client's own accumulator of tool-call deltas (the call's id,
+// type and name first, then its arguments in fragments) ends with the same call.
+const streamedCall = client.beta.chat.completions.stream({
+  model, messages: [question], tools, tool_choice: "required", max_tokens: 60, seed: 3,
+});
+let argumentDeltas = 0;
+streamedCall.on("tool_calls.function.arguments.delta", () => { argumentDeltas += 1; });
+const final = await streamedCall.finalChatCompletion();
+assert.equal(final.choices[0].finish_reason, "tool_calls");
+const streamedCall0 = final.choices[0].message.tool_calls[0];
+assert.ok(streamedCall0.id.startsWith("call_"), streamedCall0.id);
+assert.equal(streamedCall0.type, "function");
+assert.equal(streamedCall0.function.name, call.function.name);
+assert.equal(streamedCall0.function.arguments, call.function.arguments);
+assert.ok(argumentDeltas > 2, `arguments in ${argumentDeltas} deltas`);
 const answer = await client.chat.completions.create({
   model,
   messages: [question, called.choices[0].message, { role: "tool", tool_call_id: call.id, content: '{"temp": 21}' }],
