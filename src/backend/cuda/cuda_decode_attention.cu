@@ -223,8 +223,9 @@ bool decode_attention_supports(bool f16, const AttentionParams& p, const void* k
 }
 
 AttentionSplit decode_attention_split(bool f16, const AttentionParams& p, int64_t max_keys) {
-    // About two blocks per SM of a large card; splits of whole tiles; at most 64 splits to merge.
-    constexpr int64_t kTargetBlocks = 256;
+    // Up to about 1,024 blocks (several per SM of a large card, so that one block's tile loads
+    // overlap another's arithmetic), splits of whole tiles, at most 64 splits to merge.
+    constexpr int64_t kTargetBlocks = 1024;
     const int64_t tile = pick_shape(f16, p).tile;
     const int64_t tiles = std::max<int64_t>(1, (max_keys + tile - 1) / tile);
     const int64_t pairs = std::max<int64_t>(1, p.n_tokens * p.n_kv_heads);
