@@ -457,6 +457,7 @@ TEST_F(HttpTest, PlacementAndOperationCountsAreShown) {
         Result<std::unique_ptr<KvStorage>> create_kv_storage(const KvCacheShape&) override { return make_error("none"); }
         int64_t kv_block_bytes(const KvCacheShape&) const override { return 0; }
         Status matmul(const WeightMatrix&, const Act&, const Act&) override { return ok_status(); }
+        Status matmul_add(const WeightMatrix&, const Act&, const Act&) override { return ok_status(); }
         Status matmul_experts(const WeightMatrix&, const int32_t*, int64_t, const Act&, const Act&) override { return ok_status(); }
         Status route_top_k(const Act&, int64_t, bool, int32_t*, float*) override { return ok_status(); }
         Status combine_experts(const Act&, const float*, int64_t, const Act&) override { return ok_status(); }
