@@ -18,30 +18,46 @@ std::string IndexSet::path(std::string_view ns) const {
     return (std::filesystem::path(dir_) / "index" / fmt::format("{}.{:016x}.hnsw", ns, h)).string();
 }
 
-Result<std::shared_ptr<VectorIndex>> IndexSet::current(NodeStore& store, std::string_view ns, int64_t revision) {
-    std::lock_guard lock(mu_);
+Result<std::shared_ptr<VectorIndex>> IndexSet::kept(std::string_view ns, int64_t revision) {
     auto it = entries_.find(ns);
     if (it != entries_.end() && it->second.revision == revision) return it->second.index;
     std::string why;
     RF_ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> loaded,
                         VectorIndex::load(path(ns), dimension_, revision, options_, &why));
-    if (loaded) {
-        std::shared_ptr<VectorIndex> index = std::move(loaded);
-        entries_[std::string(ns)] = {index, revision};
-        return index;
+    if (!loaded) {
+        last_reason_ = why;
+        return std::shared_ptr<VectorIndex>();
     }
-    last_reason_ = why;
-    return rebuild(store, ns, revision);
+    std::shared_ptr<VectorIndex> index = std::move(loaded);
+    entries_[std::string(ns)] = {index, revision};
+    return index;
+}
+
+Result<std::shared_ptr<VectorIndex>> IndexSet::current(NodeStore& store, std::string_view ns, int64_t revision) {
+    std::lock_guard lock(mu_);
+    RF_ASSIGN_OR_RETURN(std::shared_ptr<VectorIndex> index, kept(ns, revision));
+    return index ? index : rebuild(store, ns, revision);
+}
+
+Result<bool> IndexSet::load_saved(std::string_view ns, int64_t revision) {
+    std::lock_guard lock(mu_);
+    RF_ASSIGN_OR_RETURN(std::shared_ptr<VectorIndex> index, kept(ns, revision));
+    return index != nullptr;
 }
 
 Result<std::shared_ptr<VectorIndex>> IndexSet::rebuild(NodeStore& store, std::string_view ns, int64_t revision) {
     ++rebuilds_;
     RF_ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> fresh, VectorIndex::create(dimension_, options_));
+    std::vector<int64_t> ids;
+    std::vector<float> vectors;
     RF_TRY(store.for_each_embedding(ns, model_, [&](int64_t id, std::span<const float> v) {
         if (static_cast<int64_t>(v.size()) != dimension_)
             return Status(make_error("node {} has an embedding of {} floats, not {}", id, v.size(), dimension_));
-        return fresh->add(id, v);
+        ids.push_back(id);
+        vectors.insert(vectors.end(), v.begin(), v.end());
+        return ok_status();
     }));
+    RF_TRY(fresh->add_many(ids, vectors));  // on every core: a rebuild of 100k vectors takes a while
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path(path(ns)).parent_path(), ec);
     // A failed save (a read-only directory) still leaves a usable index in memory.

@@ -23,6 +23,10 @@ public:
 
     // The namespace's index as of `revision`: the one in memory, else its file, else rebuilt.
     Result<std::shared_ptr<VectorIndex>> current(NodeStore& store, std::string_view ns, int64_t revision);
+    // Brings the namespace's index as of `revision` into memory when it is there already or its
+    // file is current, without rebuilding it (an `update` can then apply a write to it); whether
+    // it did.
+    Result<bool> load_saved(std::string_view ns, int64_t revision);
     // After a write took the namespace from revision `before` to `after`: `apply` brings the index
     // in memory along when it was at `before` and the result is saved; otherwise the index is
     // dropped and rebuilt on its next use.
@@ -35,6 +39,8 @@ public:
     const std::string& last_rebuild_reason() const { return last_reason_; }
 
 private:
+    // The index as of `revision` in memory or from its file, else null with last_reason_ set (mu_ held).
+    Result<std::shared_ptr<VectorIndex>> kept(std::string_view ns, int64_t revision);
     Result<std::shared_ptr<VectorIndex>> rebuild(NodeStore& store, std::string_view ns, int64_t revision);
 
     struct Entry {

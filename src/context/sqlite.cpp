@@ -89,6 +89,12 @@ Result<Database> Database::open(const std::string& path, bool create) {
     const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
     Database db(raw, path);
     if (rc != SQLITE_OK) return sqlite_error(raw, "cannot open " + path);
+    // SQLite opens a file it may not write read-only, and only the first write would fail, with
+    // a message that names no cause.
+    if (sqlite3_db_readonly(raw, "main") == 1)
+        return make_error("{} is read-only for this process (its permissions, owner or file system): the context "
+                          "store writes to it",
+                          path);
     sqlite3_busy_timeout(raw, 10'000);  // another process holds the write lock: wait for it
     sqlite3_extended_result_codes(raw, 1);
     // Reading the schema is the first access to the file: a file that is not a database fails here.

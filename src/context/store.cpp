@@ -6,7 +6,7 @@
 
 namespace rf::context {
 
-ContextStore::ContextStore(NodeStore store, engine::Embedder& embedder, std::string dir, std::string model,
+ContextStore::ContextStore(NodeStore store, engine::TextEmbedder& embedder, std::string dir, std::string model,
                            StoreOptions o)
     : store_(std::move(store)),
       embedder_(embedder),
@@ -14,7 +14,7 @@ ContextStore::ContextStore(NodeStore store, engine::Embedder& embedder, std::str
       options_(o),
       indexes_(std::move(dir), std::move(model), embedder.dimension(), o.hnsw) {}
 
-Result<std::unique_ptr<ContextStore>> ContextStore::open(const std::string& dir, engine::Embedder& embedder,
+Result<std::unique_ptr<ContextStore>> ContextStore::open(const std::string& dir, engine::TextEmbedder& embedder,
                                                          std::string model, StoreOptions o) {
     RF_TRY(check_chunk_options(o.chunks));
     if (o.chunks.tokens + 2 > embedder.n_ctx())
@@ -56,17 +56,21 @@ Result<Added> ContextStore::add(std::string_view ns, const AddRequest& r) {
     std::vector<TokenRange> ranges = chunk_ranges(tokens.size(), options_.chunks);
     const bool whole = ranges.size() <= 1;
     std::vector<std::string> texts;
-    std::vector<std::vector<float>> vectors;
+    std::vector<float> vectors;  // one after another, dimension floats each
     if (whole) {
         texts.push_back(r.text);
     } else {
         for (const TokenRange& c : ranges)
             texts.push_back(chunk_text(tok, std::span(tokens).subspan(c.begin, c.end - c.begin)));
     }
+    const auto d = static_cast<size_t>(embedder_.dimension());
+    vectors.reserve(texts.size() * d);
     for (const std::string& t : texts) {
         RF_ASSIGN_OR_RETURN(std::vector<float> v, embedder_.embed_text(t));
-        vectors.push_back(std::move(v));
+        if (v.size() != d) return make_error("the embedder gave {} floats, not {}", v.size(), d);
+        vectors.insert(vectors.end(), v.begin(), v.end());
     }
+    auto vector_of = [&](size_t i) { return std::span<const float>(vectors).subspan(i * d, d); };
 
     std::lock_guard lock(write_mu_);
     Added added{.tokens = static_cast<int64_t>(tokens.size())};
@@ -83,13 +87,13 @@ Result<Added> ContextStore::add(std::string_view ns, const AddRequest& r) {
         RF_ASSIGN_OR_RETURN(added.id, store_.add_node(ns, r.kind, r.role, r.text, metadata.dump()));
         if (r.reply_to) RF_TRY(store_.add_edge(added.id, *r.reply_to, EdgeKind::ReplyTo));
         if (whole) {
-            RF_TRY(store_.put_embedding(added.id, model_, vectors[0]));
+            RF_TRY(store_.put_embedding(added.id, model_, vector_of(0)));
             embedded_ids.push_back(added.id);
         } else {
             for (size_t i = 0; i < texts.size(); ++i) {
                 RF_ASSIGN_OR_RETURN(int64_t chunk, store_.add_node(ns, NodeKind::Chunk, "", texts[i], "{}"));
                 RF_TRY(store_.add_edge(chunk, added.id, EdgeKind::PartOf));
-                RF_TRY(store_.put_embedding(chunk, model_, vectors[i]));
+                RF_TRY(store_.put_embedding(chunk, model_, vector_of(i)));
                 embedded_ids.push_back(chunk);
             }
             added.chunks = static_cast<int64_t>(texts.size());
@@ -99,16 +103,8 @@ Result<Added> ContextStore::add(std::string_view ns, const AddRequest& r) {
         RF_TRY(tx.commit());
     }
     // Committed: the add is durable. The index follows; where that fails (or the process dies
-    // first) its revision is behind and it is rebuilt from the database on its next use. Loading
-    // it first lets the update apply incrementally (adds replace, so applying twice is harmless).
-    {
-        std::shared_lock read(rw_);
-        (void)indexes_.current(store_, ns, before);
-    }
-    (void)indexes_.update(ns, before, after, [&](VectorIndex& index) -> Status {
-        for (size_t i = 0; i < embedded_ids.size(); ++i) RF_TRY(index.add(embedded_ids[i], vectors[i]));
-        return ok_status();
-    });
+    // first) its revision is behind and it is rebuilt from the database on its next use.
+    follow_write(ns, before, after, [&](VectorIndex& index) { return index.add_many(embedded_ids, vectors); });
     return added;
 }
 
@@ -152,6 +148,19 @@ Result<NodeDetail> ContextStore::show(std::string_view ns, int64_t id) {
     return NodeDetail{std::move(*node), std::move(edges)};
 }
 
+// The index of the revision before a write, in memory or saved, takes the write incrementally;
+// without one it is built once from the database, which holds the write already.
+void ContextStore::follow_write(std::string_view ns, int64_t before, int64_t after,
+                                const std::function<Status(VectorIndex&)>& apply) {
+    auto kept = indexes_.load_saved(ns, before);
+    if (kept.ok() && *kept) {
+        (void)indexes_.update(ns, before, after, apply);
+        return;
+    }
+    std::shared_lock read(rw_);
+    (void)indexes_.current(store_, ns, after);
+}
+
 Result<int64_t> ContextStore::remove(std::string_view ns, int64_t id) {
     RF_TRY(require_namespace(ns));
     std::lock_guard lock(write_mu_);
@@ -166,11 +175,7 @@ Result<int64_t> ContextStore::remove(std::string_view ns, int64_t id) {
         RF_ASSIGN_OR_RETURN(after, store_.revision(ns, model_));
         RF_TRY(tx.commit());
     }
-    {
-        std::shared_lock read(rw_);
-        (void)indexes_.current(store_, ns, before);
-    }
-    (void)indexes_.update(ns, before, after, [&](VectorIndex& index) -> Status {
+    follow_write(ns, before, after, [&](VectorIndex& index) {
         for (int64_t gone : ids) index.remove(gone);
         return ok_status();
     });

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -59,7 +60,7 @@ class ContextStore {
 public:
     // DIR/context.db and DIR/index/ (created). `model` names the embedding model: vectors of
     // different models are kept apart.
-    static Result<std::unique_ptr<ContextStore>> open(const std::string& dir, engine::Embedder& embedder,
+    static Result<std::unique_ptr<ContextStore>> open(const std::string& dir, engine::TextEmbedder& embedder,
                                                       std::string model, StoreOptions options = {});
 
     Result<Added> add(std::string_view ns, const AddRequest& request);
@@ -77,12 +78,14 @@ public:
     IndexSet& indexes() { return indexes_; }
 
 private:
-    ContextStore(NodeStore store, engine::Embedder& embedder, std::string dir, std::string model, StoreOptions o);
+    void follow_write(std::string_view ns, int64_t before, int64_t after,
+                      const std::function<Status(VectorIndex&)>& apply);
+    ContextStore(NodeStore store, engine::TextEmbedder& embedder, std::string dir, std::string model, StoreOptions o);
     // An Error naming the namespace when it has nothing stored.
     Status require_namespace(std::string_view ns);
 
     NodeStore store_;
-    engine::Embedder& embedder_;
+    engine::TextEmbedder& embedder_;
     std::string model_;
     StoreOptions options_;
     IndexSet indexes_;

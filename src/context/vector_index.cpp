@@ -3,18 +3,46 @@
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "context/dot_product.h"
+
 namespace rf::context {
 
+namespace {
+
+// hnswlib's inner-product space (distance 1 - a.b) with the dot product chosen at run time.
+class DotSpace : public hnswlib::SpaceInterface<float> {
+public:
+    explicit DotSpace(size_t dimension) : param_{dimension, best_dot()} {}
+    size_t get_data_size() override { return param_.dimension * sizeof(float); }
+    hnswlib::DISTFUNC<float> get_dist_func() override { return distance; }
+    void* get_dist_func_param() override { return &param_; }
+
+private:
+    struct Param {
+        size_t dimension;
+        DotFn dot;
+    };
+    static float distance(const void* a, const void* b, const void* param) {
+        const auto* p = static_cast<const Param*>(param);
+        return 1.0f - p->dot(static_cast<const float*>(a), static_cast<const float*>(b), p->dimension);
+    }
+    Param param_;
+};
+
+}  // namespace
+
 struct VectorIndex::Graph {
-    hnswlib::InnerProductSpace space;
+    DotSpace space;
     std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw;
     explicit Graph(int64_t dimension) : space(static_cast<size_t>(dimension)) {}
 };
@@ -121,6 +149,48 @@ Status VectorIndex::add(int64_t id, std::span<const float> vector) {
     return ok_status();
 }
 
+Status VectorIndex::add_many(std::span<const int64_t> ids, std::span<const float> vectors, int threads) {
+    const auto d = static_cast<size_t>(dimension_);
+    if (vectors.size() != ids.size() * d)
+        return make_error("vector index: {} floats for {} vectors of {}", vectors.size(), ids.size(), d);
+    std::unique_lock lock(mu_);
+    auto& h = *graph_->hnsw;
+    try {
+        if (h.cur_element_count + ids.size() > h.max_elements_)
+            h.resizeIndex(std::max(h.max_elements_ * 2, h.cur_element_count + ids.size()));
+    } catch (const std::exception& e) {
+        return make_error("vector index: growing to {} vectors: {}", h.cur_element_count + ids.size(), e.what());
+    }
+    // hnswlib links concurrent insertions safely (per-node locks) as long as it need not grow.
+    const size_t workers = std::clamp<size_t>(threads > 0 ? static_cast<size_t>(threads) : std::thread::hardware_concurrency(),
+                                              1, std::max<size_t>(1, ids.size() / 64));
+    std::atomic<size_t> next{0};
+    std::mutex failed_mu;
+    std::string failed;
+    auto work = [&] {
+        for (size_t i; (i = next.fetch_add(1)) < ids.size();) {
+            try {
+                h.addPoint(vectors.data() + i * d, static_cast<hnswlib::labeltype>(ids[i]));
+            } catch (const std::exception& e) {
+                std::lock_guard g(failed_mu);
+                if (failed.empty()) failed = fmt::format("adding {}: {}", ids[i], e.what());
+            }
+        }
+    };
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < workers; ++t) pool.emplace_back(work);
+    work();
+    for (auto& t : pool) t.join();
+    if (!failed.empty()) return make_error("vector index: {}", failed);
+    return ok_status();
+}
+
+void VectorIndex::set_ef_search(int64_t ef) {
+    std::unique_lock lock(mu_);
+    options_.ef_search = std::max<int64_t>(1, ef);
+    graph_->hnsw->setEf(static_cast<size_t>(options_.ef_search));
+}
+
 void VectorIndex::remove(int64_t id) {
     std::unique_lock lock(mu_);
     try {
@@ -135,9 +205,10 @@ Result<std::vector<Hit>> VectorIndex::search(std::span<const float> query, int64
         return make_error("vector index: a query of {} floats, not {}", query.size(), dimension_);
     if (k <= 0) return std::vector<Hit>();
     std::shared_lock lock(mu_);
+    auto& h = *graph_->hnsw;
+    if (static_cast<int64_t>(h.cur_element_count - h.num_deleted_) <= options_.exact_up_to) return scan(query, k);
     std::vector<Hit> hits;
     try {
-        auto& h = *graph_->hnsw;
         auto queue = h.searchKnn(query.data(), static_cast<size_t>(k));
         while (!queue.empty()) {
             hits.push_back({static_cast<int64_t>(queue.top().second), 1.0f - queue.top().first});
@@ -148,6 +219,26 @@ Result<std::vector<Hit>> VectorIndex::search(std::span<const float> query, int64
     }
     std::reverse(hits.begin(), hits.end());  // the queue gives the farthest first
     return hits;
+}
+
+// Every live vector against the query: exact, and for a few thousand vectors faster than the
+// graph (whose ef_search candidates cost as many distances); nor can near-duplicate vectors, which
+// leave HNSW's neighbour lists short, hide anything from it.
+std::vector<Hit> VectorIndex::scan(std::span<const float> query, int64_t k) const {
+    const auto& h = *graph_->hnsw;
+    const DotFn dot = best_dot();
+    std::vector<Hit> all;
+    all.reserve(h.cur_element_count);
+    for (hnswlib::tableint i = 0; i < h.cur_element_count; ++i) {
+        if (h.isMarkedDeleted(i)) continue;
+        const auto* v = reinterpret_cast<const float*>(h.getDataByInternalId(i));
+        all.push_back({static_cast<int64_t>(h.getExternalLabel(i)), dot(v, query.data(), query.size())});
+    }
+    const size_t top = std::min(all.size(), static_cast<size_t>(k));
+    std::partial_sort(all.begin(), all.begin() + static_cast<ptrdiff_t>(top), all.end(),
+                      [](const Hit& a, const Hit& b) { return a.score > b.score || (a.score == b.score && a.id < b.id); });
+    all.resize(top);
+    return all;
 }
 
 Status VectorIndex::save(const std::string& path, int64_t revision) const {

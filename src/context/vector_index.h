@@ -17,11 +17,15 @@
 namespace rf::context {
 
 struct HnswOptions {
-    // Chosen for recall@10 >= 0.95 on random unit vectors of dimension 256 (the hard case; real
-    // embeddings cluster): M 16 reached only 0.69 there at 10k vectors (docs/context.md).
+    // Chosen for recall@10 >= 0.95 on 100k random unit vectors of dimension 256 (the hard case;
+    // real embeddings cluster): there ef_search 400 found 0.72, 1,200 0.948, 1,600 0.974; M 48
+    // needs as many distances for the same recall (docs/context.md).
     int64_t m = 32;                 // links per node
     int64_t ef_construction = 200;  // candidate list while building
-    int64_t ef_search = 400;        // candidate list while searching (k when k is larger)
+    int64_t ef_search = 1500;       // candidate list while searching (k when k is larger)
+    // Up to this many vectors a search compares the query with every one: exact, and as fast as
+    // the graph there (20k vectors of 256 floats are 20 MB to read).
+    int64_t exact_up_to = 20'000;
 };
 
 struct Hit {
@@ -40,7 +44,12 @@ public:
 
     // Adds or replaces the vector of `id` (dimension floats).
     Status add(int64_t id, std::span<const float> vector);
+    // Adds or replaces many at once (vectors: ids.size() * dimension floats), on `threads`
+    // threads (0: one per core): how an index is rebuilt from the store.
+    Status add_many(std::span<const int64_t> ids, std::span<const float> vectors, int threads = 0);
     void remove(int64_t id);
+    // The candidate list of later searches (k when k is larger).
+    void set_ef_search(int64_t ef);
     // The k best, best first; an empty index gives none.
     Result<std::vector<Hit>> search(std::span<const float> query, int64_t k) const;
     // Writes the graph and its sidecar (each to a temporary name, then renamed into place).
@@ -53,6 +62,7 @@ public:
 
 private:
     VectorIndex(int64_t dimension, HnswOptions options);
+    std::vector<Hit> scan(std::span<const float> query, int64_t k) const;
     int64_t dimension_;
     HnswOptions options_;
     std::unique_ptr<Graph> graph_;

@@ -36,7 +36,23 @@ struct EmbedderOptions {
     StepGate gate = {};    // empty: steps run on the calling thread
 };
 
-class Embedder {
+// What the context store and the embeddings route need of an embedding model: its tokenizer, and
+// unit-length vectors of token sequences. Embedder computes them with its own engine; tests give
+// cheaper ones.
+class TextEmbedder {
+public:
+    virtual ~TextEmbedder() = default;
+    // The text's tokens as embed_tokens wants them.
+    virtual std::vector<int32_t> tokenize(std::string_view text) const = 0;
+    // L2-normalised, dimension() floats; an Error for no tokens or more than n_ctx().
+    virtual Result<std::vector<float>> embed_tokens(std::span<const int32_t> tokens) = 0;
+    Result<std::vector<float>> embed_text(std::string_view text) { return embed_tokens(tokenize(text)); }
+    virtual int64_t dimension() const = 0;
+    virtual int64_t n_ctx() const = 0;
+    virtual const tokenizer::Tokenizer& tokenizer() const = 0;
+};
+
+class Embedder : public TextEmbedder {
 public:
     // The model (on whatever backends it was placed) and tokenizer must outlive the embedder.
     static Result<std::unique_ptr<Embedder>> create(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
@@ -44,16 +60,15 @@ public:
 
     // The text's tokens as embed_tokens wants them: special tokens added as the vocabulary asks,
     // special-token text not parsed (stored text is data, not markup).
-    std::vector<int32_t> tokenize(std::string_view text) const;
+    std::vector<int32_t> tokenize(std::string_view text) const override;
     // L2-normalised embedding of n_embd floats. Errors: no tokens, an id outside the vocabulary, more
     // tokens than n_ctx, a failed step. Thread-safe (one embedding at a time).
-    Result<std::vector<float>> embed_tokens(std::span<const int32_t> tokens);
-    Result<std::vector<float>> embed_text(std::string_view text) { return embed_tokens(tokenize(text)); }
+    Result<std::vector<float>> embed_tokens(std::span<const int32_t> tokens) override;
 
-    int64_t dimension() const { return engine_.hparams().n_embd; }
-    int64_t n_ctx() const { return engine_.n_ctx(); }
+    int64_t dimension() const override { return engine_.hparams().n_embd; }
+    int64_t n_ctx() const override { return engine_.n_ctx(); }
     Pooling pooling() const { return options_.pooling; }
-    const tokenizer::Tokenizer& tokenizer() const { return *tokenizer_; }
+    const tokenizer::Tokenizer& tokenizer() const override { return *tokenizer_; }
 
 private:
     Embedder(Engine engine, const tokenizer::Tokenizer& tokenizer, EmbedderOptions options)

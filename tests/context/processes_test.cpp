@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -120,6 +121,54 @@ TEST(ContextProcesses, AcknowledgedAddsSurviveSigkill) {
     for (const Ack& more : read_acks(in)) acks.push_back(more);  // written before the kill landed
     std::fclose(in);
     ASSERT_GE(acks.size(), 12u);
+    expect_present_and_found(dir.str(), acks);
+}
+
+// A store whose files the process may read but not write (another user's, or a read-only mount):
+// opening it is a clear error that says so, and nothing in it is lost. Root may write anything, so
+// the child drops to the unprivileged user `nobody` when it runs as root.
+TEST(ContextProcesses, ReadOnlyStoreIsAClearErrorAndLosesNothing) {
+    test::TempDir dir;
+    std::vector<Ack> acks;
+    {
+        Opened o(dir.str());
+        ASSERT_TRUE(o.store);
+        for (int i = 0; i < 3; ++i) {
+            auto added = o.store->add("shared", {.text = text_of(0, i)});
+            ASSERT_TRUE(added.ok()) << added.error().message;
+            acks.push_back({0, i, added->id});
+        }
+    }
+    namespace fs = std::filesystem;
+    std::vector<fs::path> paths{dir.str()};
+    for (const auto& e : fs::recursive_directory_iterator(dir.str())) paths.push_back(e.path());
+    for (const auto& p : paths) fs::permissions(p, fs::is_directory(p) ? fs::perms(0555) : fs::perms(0444));
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        if (getuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(5);
+        engine::test::TinyModel model{TensorType::F32};
+        auto e = engine::Embedder::create(*model.model, *model.tok, {.n_ctx = 128});
+        if (!e.ok()) _exit(2);
+        auto s = ContextStore::open(dir.str(), **e, "tiny#mean", {.chunks = {.tokens = 64, .overlap = 8}});
+        const std::string said = s.ok() ? std::string("opened") : s.error().message;
+        if (write(fds[1], said.data(), said.size()) != static_cast<ssize_t>(said.size())) _exit(4);
+        _exit(0);
+    }
+    close(fds[1]);
+    std::string said;
+    char buf[512];
+    for (ssize_t n; (n = read(fds[0], buf, sizeof(buf))) > 0;) said.append(buf, static_cast<size_t>(n));
+    close(fds[0]);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    for (const auto& p : paths) fs::permissions(p, fs::is_directory(p) ? fs::perms(0755) : fs::perms(0644));
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+    EXPECT_NE(said.find("read-only"), std::string::npos) << said;
+    EXPECT_NE(said.find(dir.str()), std::string::npos) << said;
     expect_present_and_found(dir.str(), acks);
 }
 

@@ -3,6 +3,7 @@
 // damaged; concurrent searches beside a writer.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 #include <thread>
 
@@ -92,6 +93,64 @@ TEST(ContextStore, LongTextsAreChunkedAndDeletedTogether) {
     hits = store->search("docs", "sentence", 2);
     ASSERT_TRUE(hits.ok());
     EXPECT_TRUE(hits->empty());
+}
+
+// Vectors without a model: the counts of each token (of a vocabulary under 320) scaled to unit
+// length, so that texts sharing words are near. For tests of sizes a model would take long over.
+class CountingEmbedder : public engine::TextEmbedder {
+public:
+    explicit CountingEmbedder(const tokenizer::Tokenizer& tok) : tok_(&tok) {}
+    std::vector<int32_t> tokenize(std::string_view text) const override {
+        return tok_->encode(text, {.add_special = false, .parse_special = false});
+    }
+    Result<std::vector<float>> embed_tokens(std::span<const int32_t> tokens) override {
+        if (tokens.empty()) return make_error("no tokens");
+        std::vector<float> v(320, 0.0f);
+        for (int32_t t : tokens) v[static_cast<size_t>(t) % v.size()] += 1.0f;
+        double norm = 0.0;
+        for (float x : v) norm += double{x} * x;
+        for (float& x : v) x = static_cast<float>(x / std::sqrt(norm));
+        return v;
+    }
+    int64_t dimension() const override { return 320; }
+    int64_t n_ctx() const override { return 8192; }
+    const tokenizer::Tokenizer& tokenizer() const override { return *tok_; }
+
+private:
+    const tokenizer::Tokenizer* tok_;
+};
+
+// A 10 MB text is one document of a few thousand chunks, each stored, embedded and found.
+TEST(ContextStore, TenMegabyteTextIsChunkedWhole) {
+    Fixture f;
+    CountingEmbedder counting(*f.model.tok);
+    auto opened = ContextStore::open(f.dir.str(), counting, "counting", {.chunks = {.tokens = 4096, .overlap = 64}});
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    auto& store = **opened;
+    const std::vector<std::string> words = {"alpha ", "beta ", "gamma ", "delta ", "epsilon "};
+    std::string text;
+    text.reserve(10u << 20);
+    for (size_t i = 0; text.size() < (10u << 20); ++i) {
+        text += words[(i * 7 + i / 5) % words.size()];
+        if (i == 1'000'000)  // one passage unlike the rest
+            for (int r = 0; r < 300; ++r) text += "zzz qqq ";
+    }
+    auto a = store.add("big", {.text = text});
+    ASSERT_TRUE(a.ok()) << a.error().message;
+    const int64_t tokens = a->tokens;
+    EXPECT_EQ(a->chunks, static_cast<int64_t>(chunk_ranges(static_cast<size_t>(tokens), {.tokens = 4096, .overlap = 64}).size()));
+    EXPECT_GT(a->chunks, 1000);
+    auto shown = store.show("big", a->id);
+    ASSERT_TRUE(shown.ok()) << shown.error().message;
+    EXPECT_EQ(shown->node.text.size(), text.size());
+    EXPECT_EQ(static_cast<int64_t>(shown->edges.size()), a->chunks);
+    auto hits = store.search("big", "zzz zzz qqq qqq", 1);
+    ASSERT_TRUE(hits.ok()) << hits.error().message;
+    ASSERT_EQ(hits->size(), 1u);
+    EXPECT_EQ((*hits)[0].document, a->id);
+    // (The synthetic vocabulary spells a space as the bytes of "▁", which the chunk text keeps.)
+    EXPECT_NE((*hits)[0].node.text.find("zzz"), std::string::npos) << (*hits)[0].node.text.substr(0, 200);
+    EXPECT_NE((*hits)[0].node.text.find("qqq"), std::string::npos);
 }
 
 TEST(ContextStore, BadInputIsAClearError) {

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "context/chunker.h"
+#include "context/dot_product.h"
 #include "context/vector_index.h"
 #include "temp_dir.h"
 
@@ -26,11 +27,91 @@ std::vector<float> random_unit_vectors(size_t n, size_t dim, uint32_t seed) {
     return v;
 }
 
+// Each SIMD version of the similarity against the scalar one, at lengths around the vector widths.
+TEST(DotProduct, EveryVersionMatchesTheScalarOne) {
+    DotVersion versions[4];
+    const size_t count = dot_versions(versions, 4);
+    ASSERT_GE(count, 1u);
+    EXPECT_STREQ(versions[0].name, "scalar");
+    EXPECT_EQ(best_dot(), versions[count - 1].fn);
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+    for (size_t n : {0, 1, 7, 8, 15, 16, 17, 31, 32, 33, 48, 64, 100, 256, 384, 1000, 4096}) {
+        std::vector<float> a(n), b(n);
+        double exact = 0.0, magnitude = 0.0;
+        for (size_t i = 0; i < n; ++i) {
+            a[i] = uniform(rng);
+            b[i] = uniform(rng);
+            exact += double{a[i]} * b[i];
+            magnitude += std::abs(double{a[i]} * b[i]);
+        }
+        // Float sums in different orders: each within a few ulps of the magnitude of the terms.
+        const double tolerance = 4.0 * static_cast<double>(n) * 6e-8 * magnitude + 1e-7;
+        for (size_t v = 0; v < count; ++v)
+            EXPECT_NEAR(versions[v].fn(a.data(), b.data(), n), exact, tolerance) << versions[v].name << " n=" << n;
+    }
+}
+
+// Many vectors added at once on several threads make the same index as one by one would: every
+// vector finds itself, and replacing and adding more later works.
+TEST(VectorIndex, AddManyOnSeveralThreads) {
+    constexpr size_t kN = 3000, kDim = 48;
+    const auto data = random_unit_vectors(kN, kDim, 3);
+    std::vector<int64_t> ids(kN);
+    for (size_t i = 0; i < kN; ++i) ids[i] = static_cast<int64_t>(1000 + i);
+    auto index = VectorIndex::create(kDim);
+    ASSERT_TRUE(index.ok());
+    ASSERT_TRUE((*index)->add_many(std::span(ids).first(2000), std::span(data).first(2000 * kDim), 4).ok());
+    ASSERT_TRUE((*index)->add_many(std::span(ids).subspan(2000), std::span(data).subspan(2000 * kDim), 3).ok());
+    EXPECT_EQ((*index)->size(), static_cast<int64_t>(kN));
+    for (size_t i = 0; i < kN; i += 37) {
+        auto self = (*index)->search(std::span(data).subspan(i * kDim, kDim), 1);
+        ASSERT_TRUE(self.ok() && self->size() == 1);
+        EXPECT_EQ((*self)[0].id, ids[i]);
+    }
+    // Replacing: the same ids with other vectors.
+    ASSERT_TRUE((*index)->add_many(std::span(ids).first(10), std::span(data).subspan(100 * kDim, 10 * kDim), 2).ok());
+    EXPECT_EQ((*index)->size(), static_cast<int64_t>(kN));
+    EXPECT_FALSE((*index)->add_many(std::span(ids).first(2), std::span(data).first(kDim)).ok());  // too few floats
+}
+
+// Small indexes are searched by comparing with every vector: the same hits as exact search,
+// removed vectors left out, and near-duplicates (which HNSW links poorly) no obstacle.
+TEST(VectorIndex, SmallIndexesAreSearchedExactly) {
+    constexpr size_t kN = 2000, kDim = 32;
+    auto data = random_unit_vectors(kN, kDim, 5);
+    for (size_t i = 0; i < kN / 2; ++i)  // half of them copies of one vector
+        std::copy_n(data.begin(), kDim, data.begin() + static_cast<ptrdiff_t>(i * kDim));
+    auto index = VectorIndex::create(kDim, {.exact_up_to = 5000});
+    ASSERT_TRUE(index.ok());
+    std::vector<int64_t> ids(kN);
+    for (size_t i = 0; i < kN; ++i) ids[i] = static_cast<int64_t>(i);
+    ASSERT_TRUE((*index)->add_many(ids, data).ok());
+    (*index)->remove(kN - 1);
+    const auto queries = random_unit_vectors(20, kDim, 6);
+    for (size_t q = 0; q < 20; ++q) {
+        const auto query = std::span(queries).subspan(q * kDim, kDim);
+        auto hits = (*index)->search(query, 10);
+        ASSERT_TRUE(hits.ok());
+        auto exact = exact_search(std::span(data).first((kN - 1) * kDim), kDim, query, 10);
+        ASSERT_EQ(hits->size(), exact.size());
+        for (size_t i = 0; i < exact.size(); ++i) EXPECT_NEAR((*hits)[i].score, exact[i].score, 1e-5f) << i;
+        EXPECT_EQ((*hits)[9].id == static_cast<int64_t>(kN - 1), false);
+    }
+    // Each of the distinct vectors finds itself.
+    for (size_t i = kN / 2; i < kN - 1; i += 53) {
+        auto self = (*index)->search(std::span(data).subspan(i * kDim, kDim), 1);
+        ASSERT_TRUE(self.ok() && self->size() == 1);
+        EXPECT_EQ((*self)[0].id, static_cast<int64_t>(i));
+    }
+}
+
+// The graph itself (exact_up_to 0: never a scan).
 TEST(VectorIndex, RecallAtTenAgainstExactSearch) {
     constexpr size_t kN = 5000, kDim = 64, kQueries = 100;
     const auto data = random_unit_vectors(kN, kDim, 1);
     const auto queries = random_unit_vectors(kQueries, kDim, 2);
-    auto index = VectorIndex::create(kDim);
+    auto index = VectorIndex::create(kDim, {.exact_up_to = 0});
     ASSERT_TRUE(index.ok());
     for (size_t i = 0; i < kN; ++i) ASSERT_TRUE((*index)->add(static_cast<int64_t>(i), std::span(data).subspan(i * kDim, kDim)).ok());
     EXPECT_EQ((*index)->size(), static_cast<int64_t>(kN));
