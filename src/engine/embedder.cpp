@@ -1,17 +1,8 @@
 #include "engine/embedder.h"
 
 #include <algorithm>
-#include <cmath>
 
 namespace rf::engine {
-
-std::string_view pooling_name(Pooling pooling) { return pooling == Pooling::Mean ? "mean" : "last"; }
-
-Result<Pooling> parse_pooling(std::string_view name) {
-    if (name == "mean") return Pooling::Mean;
-    if (name == "last") return Pooling::Last;
-    return make_error("pooling '{}' is not one of mean, last", name);
-}
 
 Result<std::unique_ptr<Embedder>> Embedder::create(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
                                                    EmbedderOptions o) {
@@ -51,26 +42,19 @@ Result<std::vector<float>> Embedder::embed_tokens(std::span<const int32_t> token
     Status ran = options_.gate ? options_.gate([&] { return run(tokens, sum); }) : run(tokens, sum);
     engine_.rewind(0, 0);  // the next embedding starts from an empty sequence
     RF_TRY(ran);
-    double norm = 0.0;
-    for (double x : sum) norm += x * x;
-    norm = std::sqrt(norm);
-    if (!(norm > 0.0) || !std::isfinite(norm)) return make_error("the hidden state has no direction (norm {})", norm);
-    std::vector<float> out(sum.size());
-    for (size_t i = 0; i < sum.size(); ++i) out[i] = static_cast<float>(sum[i] / norm);
-    return out;
+    return unit_length(sum);
 }
 
 // Feeds the tokens in batches and adds up the pooled rows (the mean's scale drops out in the norm).
 Status Embedder::run(std::span<const int32_t> tokens, std::vector<double>& sum) {
     engine_.rewind(0, 0);
-    const bool mean = options_.pooling == Pooling::Mean;
     const size_t n_batch = static_cast<size_t>(engine_.n_batch());
     const auto dim = static_cast<size_t>(dimension());
     for (size_t begin = 0; begin < tokens.size(); begin += n_batch) {
         const size_t end = std::min(tokens.size(), begin + n_batch);
         batch_.clear();
         for (size_t i = begin; i < end; ++i)
-            batch_.push_back({tokens[i], 0, static_cast<int32_t>(i), mean || i + 1 == tokens.size()});
+            batch_.push_back({tokens[i], 0, static_cast<int32_t>(i), pooled(options_.pooling, i, tokens.size())});
         RF_TRY(engine_.step_hidden(batch_, hidden_));
         for (size_t r = 0; r * dim < hidden_.size(); ++r)
             for (size_t j = 0; j < dim; ++j) sum[j] += hidden_[r * dim + j];

@@ -18,13 +18,10 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/pooling.h"
 #include "tokenizer/tokenizer.h"
 
 namespace rf::engine {
-
-enum class Pooling { Mean, Last };
-std::string_view pooling_name(Pooling pooling);
-Result<Pooling> parse_pooling(std::string_view name);  // "mean" or "last"
 
 // Runs `work` where no other forward step runs, and returns its status.
 using StepGate = std::function<Status(const std::function<Status()>& work)>;

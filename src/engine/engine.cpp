@@ -95,17 +95,22 @@ Result<Engine> Engine::create(const model::Model& model, EngineOptions o) {
 }
 
 Status Engine::step(std::span<const BatchToken> batch, std::vector<float>& logits) {
-    return run_step(batch, /*hidden_only=*/false, logits);
+    return run_step(batch, /*hidden_only=*/false, logits, nullptr);
+}
+
+Status Engine::step(std::span<const BatchToken> batch, std::vector<float>& logits, std::vector<float>& hidden) {
+    return run_step(batch, /*hidden_only=*/false, logits, &hidden);
 }
 
 Status Engine::step_hidden(std::span<const BatchToken> batch, std::vector<float>& hidden) {
-    return run_step(batch, /*hidden_only=*/true, hidden);
+    return run_step(batch, /*hidden_only=*/true, hidden, nullptr);
 }
 
-Status Engine::run_step(std::span<const BatchToken> batch, bool hidden_only, std::vector<float>& out) {
+Status Engine::run_step(std::span<const BatchToken> batch, bool hidden_only, std::vector<float>& out,
+                        std::vector<float>* hidden) {
     if (batch.empty() || static_cast<int64_t>(batch.size()) > options_.n_batch)
         return make_error("a step takes 1 to {} tokens, not {}", options_.n_batch, batch.size());
-    tokens_.clear(); positions_.clear(); seq_rows_.clear(); slots_.clear(); logit_rows_.clear();
+    tokens_.clear(); positions_.clear(); seq_rows_.clear(); slots_.clear(); logit_rows_.clear(); hidden_rows_.clear();
     for (size_t i = 0; i < batch.size(); ++i) {
         const BatchToken& t = batch[i];
         if (t.pos < 0) return make_error("negative position {}", t.pos);
@@ -116,21 +121,27 @@ Status Engine::run_step(std::span<const BatchToken> batch, bool hidden_only, std
         positions_.push_back(t.pos);
         seq_rows_.push_back(t.seq);
         slots_.push_back(cache_.slot(t.seq, t.pos));
+        if (t.want_logits && t.want_hidden) return make_error("a token wants either logits or its hidden state");
+        if (t.want_hidden && !hidden) return make_error("hidden states are wanted, but no place was given for them");
         if (t.want_logits) logit_rows_.push_back(static_cast<int32_t>(i));
+        if (t.want_hidden) hidden_rows_.push_back(static_cast<int32_t>(i));
     }
+    // The output head computes logits for its first rows; the hidden rows come after them.
+    vocab_rows_ = hidden_only ? 0 : static_cast<int64_t>(logit_rows_.size());
+    logit_rows_.insert(logit_rows_.end(), hidden_rows_.begin(), hidden_rows_.end());
     // A step that failed transiently (the same calls may succeed again) is run again, a bounded
     // number of times with a growing pause: it rewrites the same cache slots, so nothing of the
     // failed attempt remains.
-    Status run = run_forward(hidden_only, out);
+    Status run = run_forward(hidden_only, out, hidden);
     for (int retry = 0; !run.ok() && run.error().transient && retry < kStepRetries; ++retry) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1 << (2 * retry)));
         ++retried_steps_;
-        run = run_forward(hidden_only, out);
+        run = run_forward(hidden_only, out, hidden);
     }
     return run;
 }
 
-Status Engine::run_forward(bool hidden_only, std::vector<float>& out) {
+Status Engine::run_forward(bool hidden_only, std::vector<float>& out, std::vector<float>* hidden) {
     // A GPU backend selects its device here (the batch upload needs it) and may record the step
     // until end_step, which runs even after an error so that nothing stays half-recorded.
     const std::vector<Backend*>& backends = model_->placement().backends;
@@ -148,7 +159,7 @@ Status Engine::run_forward(bool hidden_only, std::vector<float>& out) {
                                                   .block_tables = cache_.block_tables(),
                                                   .max_blocks_per_seq = cache_.max_blocks_per_seq(),
                                                   .logit_rows = logit_rows_,
-                                                  .hidden_only = hidden_only});
+                                                  .vocab_rows = vocab_rows_});
     if (forward.ok()) forward = model_->forward(state_);
     Status ended = ok_status();
     for (size_t i = 0; i < begun; ++i) {
@@ -157,11 +168,22 @@ Status Engine::run_forward(bool hidden_only, std::vector<float>& out) {
     }
     RF_TRY(forward);
     RF_TRY(ended);
-    // The logits, or the final-norm rows before them (hidden_only), live with the output head.
-    const Act rows = hidden_only ? state_.logit_inputs() : state_.logits();
-    const size_t n = logit_rows_.size() * static_cast<size_t>(hidden_only ? hparams().n_embd : n_vocab());
-    out.resize(n);
-    return model_->placement().backend(model_->placement().output).download(out.data(), rows.data, n);
+    // The logits, and the final-norm rows before them, live with the output head.
+    Backend& head = model_->placement().backend(model_->placement().output);
+    const auto n_embd = static_cast<size_t>(hparams().n_embd);
+    const size_t wanted = logit_rows_.size() - hidden_rows_.size();
+    if (hidden_only) {
+        out.resize(wanted * n_embd);
+        RF_TRY(head.download(out.data(), state_.logit_inputs().data, out.size()));
+    } else {
+        out.resize(wanted * static_cast<size_t>(n_vocab()));
+        RF_TRY(head.download(out.data(), state_.logits().data, out.size()));
+    }
+    if (hidden) {
+        hidden->resize(hidden_rows_.size() * n_embd);
+        RF_TRY(head.download(hidden->data(), state_.logit_inputs().data + wanted * n_embd, hidden->size()));
+    }
+    return ok_status();
 }
 
 Status Engine::feed(int32_t seq, std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits) {

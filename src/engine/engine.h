@@ -41,6 +41,7 @@ struct BatchToken {
     int32_t seq = 0;
     int32_t pos = 0;
     bool want_logits = false;
+    bool want_hidden = false;  // its final hidden state (an embedding's), not logits
 };
 
 class Engine {
@@ -65,6 +66,10 @@ public:
     // The logits of the tokens that
     // want them are written to `logits`, n_vocab floats each, in batch order.
     Status step(std::span<const BatchToken> batch, std::vector<float>& logits);
+    // The same, and `hidden` receives the final hidden state (after the output norm) of the
+    // tokens that want it, n_embd floats each, in batch order: embeddings computed in the same
+    // step as generation.
+    Status step(std::span<const BatchToken> batch, std::vector<float>& logits, std::vector<float>& hidden);
     // The same step, but `hidden` receives the final hidden state (after the output norm, before
     // the vocabulary product, which is skipped) of the tokens that want logits: n_embd floats each.
     Status step_hidden(std::span<const BatchToken> batch, std::vector<float>& hidden);
@@ -82,18 +87,21 @@ public:
 
 private:
     // Builds the step and runs it (again when it fails transiently); `out` receives the logits or,
-    // with hidden_only, the final-norm rows of the tokens that want them.
-    Status run_step(std::span<const BatchToken> batch, bool hidden_only, std::vector<float>& out);
+    // with hidden_only, the final-norm rows of the tokens that want logits; `hidden` (if any) the
+    // final-norm rows of the tokens that want them.
+    Status run_step(std::span<const BatchToken> batch, bool hidden_only, std::vector<float>& out,
+                    std::vector<float>* hidden);
     Engine(const model::Model& model, EngineOptions options, model::ForwardState state, KvCache cache);
     // The forward pass over the batch in tokens_ ... logit_rows_, once.
-    Status run_forward(bool hidden_only, std::vector<float>& out);
+    Status run_forward(bool hidden_only, std::vector<float>& out, std::vector<float>* hidden);
 
     const model::Model* model_;
     EngineOptions options_;
     model::ForwardState state_;
     KvCache cache_;
     // Host copies of the batch, kept to avoid allocating per step.
-    std::vector<int32_t> tokens_, positions_, seq_rows_, slots_, logit_rows_;
+    std::vector<int32_t> tokens_, positions_, seq_rows_, slots_, logit_rows_, hidden_rows_;
+    int64_t vocab_rows_ = 0;  // of logit_rows_ (the rest: hidden_rows_, after them)
     std::vector<float> feed_logits_;
     std::vector<BatchToken> feed_batch_;
     int64_t retried_steps_ = 0;

@@ -36,6 +36,8 @@ struct Request {
     int64_t preemptions = 0;
     int64_t prefill_chunks = 0;   // steps that computed prompt tokens before the first token
     std::optional<DecodeState> decode;
+    std::vector<double> embedding_sum;  // an embedding request: its pooled rows so far
+    std::vector<float> embedding;       // and, once its prompt is computed, the result
     bool finished = false;
 
     // Nothing before admission, when `tokens` does not hold the prompt yet.

@@ -75,6 +75,8 @@ private:
     // Builds and runs one step; false when there was nothing to compute.
     bool step();
     void sample(Request& r, std::span<float> logits);
+    // Adds the step's hidden rows to their embedding requests and finishes those now complete.
+    void pool_embeddings();
     enum class Outcome { Ended, Failed };  // RequestEvent::failed
     void finish(Request& r, StopReason reason, std::string error = {}, Outcome outcome = Outcome::Ended);
     void emit(Request& r, const RequestEvent& event) const {
@@ -118,7 +120,8 @@ private:
     std::vector<BatchToken> batch_;
     std::vector<std::pair<Request*, int64_t>> batch_requests_;  // request, tokens it has in the batch
     std::vector<Request*> logit_rows_;
-    std::vector<float> logits_, scratch_;
+    std::vector<Request*> hidden_rows_;  // embedding requests, one per hidden row of the step
+    std::vector<float> logits_, hidden_, scratch_;
 };
 
 std::variant<uint64_t, SubmitFailure> SchedulerImpl::submit(RequestOptions request, EventSink sink) {
@@ -126,7 +129,14 @@ std::variant<uint64_t, SubmitFailure> SchedulerImpl::submit(RequestOptions reque
     const auto n_prompt = static_cast<int64_t>(request.prompt.size());
     const KvCache& cache = engine_.cache();  // only constant shape facts are read here
     if (n_prompt == 0) return invalid("the prompt has no tokens");
-    if (n_prompt + 1 > engine_.n_ctx())
+    if (request.embed) {
+        request.max_tokens = 0;  // the prompt only
+        request.logprobs = false;
+        request.top_logprobs = 0;
+        if (n_prompt > engine_.n_ctx())
+            return invalid(fmt::format("the input ({} tokens) is longer than the context of {} tokens", n_prompt,
+                                       engine_.n_ctx()));
+    } else if (n_prompt + 1 > engine_.n_ctx())
         return invalid(fmt::format("the prompt ({} tokens) leaves no room to generate in the context of {} tokens",
                                    n_prompt, engine_.n_ctx()));
     for (int32_t t : request.prompt)
@@ -305,14 +315,15 @@ void SchedulerImpl::admit(Clock::time_point now) {
         // A preempted request comes back with everything it had (prompt and generated tokens)
         // to recompute; its sampler and stream state were kept.
         if (!r.started) r.tokens.assign(prompt.begin(), prompt.end());
-        const PrefixMatch match = options_.prefix_caching ? cache.probe_prefix(r.tokens) : PrefixMatch{};
+        const bool reuse = options_.prefix_caching && !r.options.embed;  // an embedding needs every row
+        const PrefixMatch match = reuse ? cache.probe_prefix(r.tokens) : PrefixMatch{};
         // Admit when its tokens and one decode step fit next to what the running requests need
         // for theirs; later growth is met by evicting cached blocks or preempting the newest.
         const int64_t room = cache.available_blocks() - match.evictable - outstanding_blocks();
         if (room < near_blocks(r) - match.blocks) break;  // FIFO: later requests wait behind it
         r.seq = free_seqs_.back();
         free_seqs_.pop_back();
-        const int64_t reused = options_.prefix_caching ? cache.adopt_prefix(r.seq, r.tokens) : 0;
+        const int64_t reused = reuse ? cache.adopt_prefix(r.seq, r.tokens) : 0;
         r.computed = reused;
         if (!r.started) {
             r.cached = reused;
@@ -322,7 +333,7 @@ void SchedulerImpl::admit(Clock::time_point now) {
             r.started = true;
         }
         r.state = RequestState::Prefilling;
-        if (options_.prefix_caching) {
+        if (reuse) {
             stats_.prefix_lookup_tokens += static_cast<int64_t>(r.tokens.size());
             stats_.prefix_hit_tokens += reused;
         }
@@ -362,8 +373,10 @@ void SchedulerImpl::preempt(Request& r, int64_t& budget) {
         batch_requests_.erase(it);
         std::erase_if(batch_, [&](const BatchToken& t) { return t.seq == r.seq; });
         std::erase(logit_rows_, &r);
+        std::erase(hidden_rows_, &r);
         break;
     }
+    r.embedding_sum.clear();  // recomputed from its first token
     // Recomputation gives the same keys and values (and, with prefix caching, most come back
     // from the cache), so the request's output does not change. Only computed positions may be
     // published: those reserved for this step were never filled.
@@ -389,11 +402,19 @@ bool SchedulerImpl::step() {
     batch_.clear();
     batch_requests_.clear();
     logit_rows_.clear();
+    hidden_rows_.clear();
     auto add = [&](Request& r, int64_t n) {
         if (!reserve_or_preempt(r, n, budget)) return;
         for (int64_t i = 0; i < n; ++i) {
             const int64_t pos = r.computed + i;
-            const bool last = pos + 1 == static_cast<int64_t>(r.tokens.size());
+            const auto size = r.tokens.size();
+            const bool last = pos + 1 == static_cast<int64_t>(size);
+            if (r.options.embed) {
+                const bool wanted = pooled(*r.options.embed, static_cast<size_t>(pos), size);
+                batch_.push_back({r.tokens[pos], r.seq, static_cast<int32_t>(pos), false, wanted});
+                if (wanted) hidden_rows_.push_back(&r);
+                continue;
+            }
             batch_.push_back({r.tokens[pos], r.seq, static_cast<int32_t>(pos), last});
             if (last) logit_rows_.push_back(&r);
         }
@@ -411,7 +432,8 @@ bool SchedulerImpl::step() {
     }
     if (batch_.empty()) return false;
 
-    if (auto done = engine_.step(batch_, logits_); !done.ok()) {
+    const Status done = hidden_rows_.empty() ? engine_.step(batch_, logits_) : engine_.step(batch_, logits_, hidden_);
+    if (!done.ok()) {
         {
             std::lock_guard lock(mu_);
             ++stats_.failed_steps;
@@ -437,7 +459,27 @@ bool SchedulerImpl::step() {
     const auto n_vocab = static_cast<size_t>(engine_.n_vocab());
     for (size_t i = 0; i < logit_rows_.size(); ++i)
         if (!logit_rows_[i]->finished) sample(*logit_rows_[i], {logits_.data() + i * n_vocab, n_vocab});
+    pool_embeddings();
     return true;
+}
+
+void SchedulerImpl::pool_embeddings() {
+    const auto dim = static_cast<size_t>(engine_.hparams().n_embd);
+    for (size_t i = 0; i < hidden_rows_.size(); ++i) {
+        std::vector<double>& sum = hidden_rows_[i]->embedding_sum;
+        sum.resize(dim, 0.0);
+        for (size_t j = 0; j < dim; ++j) sum[j] += hidden_[i * dim + j];
+    }
+    for (auto& [r, n] : batch_requests_) {
+        if (!r->options.embed || r->finished || r->computed < static_cast<int64_t>(r->tokens.size())) continue;
+        auto vector = unit_length(r->embedding_sum);
+        if (!vector.ok()) {
+            finish(*r, StopReason::Cancelled, "embedding: " + vector.error().message, Outcome::Failed);
+            continue;
+        }
+        r->embedding = std::move(*vector);
+        finish(*r, StopReason::MaxTokens);
+    }
 }
 
 void SchedulerImpl::sample(Request& r, std::span<float> logits) {
@@ -488,6 +530,7 @@ void SchedulerImpl::finish(Request& r, StopReason reason, std::string error, Out
     e.reason = reason;
     e.error = std::move(error);
     e.failed = outcome == Outcome::Failed;
+    e.embedding = std::move(r.embedding);
     if (r.decode) e.text = r.decode->finish(reason);
     if (r.seq >= 0) {
         engine_.cache().release(r.seq);

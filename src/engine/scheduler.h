@@ -18,6 +18,7 @@
 #include "engine/decode_options.h"
 #include "engine/engine.h"
 #include "engine/generate.h"
+#include "engine/pooling.h"
 #include "engine/sampler.h"
 #include "tokenizer/tokenizer.h"
 
@@ -28,6 +29,10 @@ struct RequestOptions : DecodeOptions {
     bool logprobs = false;     // report each generated token's log-probability (softmax of raw logits)
     int64_t top_logprobs = 0;  // and this many best alternatives per step
     std::chrono::milliseconds timeout{0};  // 0: none; counted from submission
+    // An embedding instead of generation: the prompt's final hidden states pooled this way and
+    // scaled to unit length, in the Finished event. Its tokens are computed in the same steps
+    // as generation (never reused from the prefix cache: every row is needed).
+    std::optional<Pooling> embed;
 };
 
 struct TokenLogprob {
@@ -73,6 +78,7 @@ struct RequestEvent {
     bool failed = false;
     RequestUsage usage;
     RequestTimings timings;
+    std::vector<float> embedding;  // Finished, for an embedding request that ended well
 };
 using EventSink = std::function<void(const RequestEvent&)>;
 

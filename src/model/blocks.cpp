@@ -126,8 +126,9 @@ Status output_logits(ForwardState& s, const OutputHead& head, float norm_eps) {
     const Act rows = s.logit_inputs();
     RF_TRY(be.gather_rows(s.residual(), s.logit_rows(), rows));
     RF_TRY(be.rms_norm(rows, head.norm, norm_eps, rows));
-    if (s.hidden_only()) return ok_status();  // embeddings read the normed rows
-    RF_TRY(be.matmul(head.output, rows, s.logits()));
+    if (s.n_vocab_rows() == 0) return ok_status();  // embeddings read the normed rows
+    // The rows that want logits come first; the rest are embeddings.
+    RF_TRY(be.matmul(head.output, {rows.data, s.n_vocab_rows(), rows.cols, rows.stride}, s.logits()));
     if (head.softcap > 0.0f) RF_TRY(be.softcap(s.logits(), head.softcap));
     return ok_status();
 }

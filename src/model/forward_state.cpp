@@ -128,6 +128,8 @@ Status ForwardState::set_batch(const StepBatch& b) {
     if (static_cast<int64_t>(b.block_tables.size()) > max_table_entries_)
         return make_error("block tables of {} entries exceed the {} reserved", b.block_tables.size(), max_table_entries_);
     if (static_cast<int64_t>(b.logit_rows.size()) > n) return make_error("more logit rows than tokens");
+    if (b.vocab_rows > static_cast<int64_t>(b.logit_rows.size()))
+        return make_error("{} vocabulary rows of {} logit rows", b.vocab_rows, b.logit_rows.size());
     const int64_t n_seq_rows = static_cast<int64_t>(b.block_tables.size()) / b.max_blocks_per_seq;
     int64_t max_position = -1;
     for (int64_t t = 0; t < n; ++t) {
@@ -142,7 +144,7 @@ Status ForwardState::set_batch(const StepBatch& b) {
     n_tokens_ = n;
     n_logit_rows_ = static_cast<int64_t>(b.logit_rows.size());
     current_ = placement_.input;
-    hidden_only_ = b.hidden_only;
+    n_vocab_rows_ = b.vocab_rows < 0 ? n_logit_rows_ : b.vocab_rows;
     return ok_status();
 }
 

@@ -23,9 +23,10 @@ struct StepBatch {
     std::span<const int32_t> kv_slots;
     std::span<const int32_t> block_tables;
     int64_t max_blocks_per_seq = 0;
-    std::span<const int32_t> logit_rows;  // tokens whose logits are wanted, in output order
-    // Only the final-norm rows of logit_rows are wanted (embeddings), not the vocabulary product.
-    bool hidden_only = false;
+    std::span<const int32_t> logit_rows;  // tokens whose final-norm rows are wanted, in output order
+    // How many of logit_rows, from the first, get the vocabulary product (-1: all); the others'
+    // final-norm rows are what is wanted (embeddings).
+    int64_t vocab_rows = -1;
 };
 
 class ForwardState {
@@ -55,7 +56,7 @@ public:
     void set_kv(int part, KvStorage& kv) { parts_[static_cast<size_t>(part)].kv = &kv; }
     int64_t n_tokens() const { return n_tokens_; }
     int64_t n_logit_rows() const { return n_logit_rows_; }
-    bool hidden_only() const { return hidden_only_; }
+    int64_t n_vocab_rows() const { return n_vocab_rows_; }
     int64_t max_tokens() const { return max_tokens_; }
     // Backend memory of all the buffers on the backend of `part` (the engine sizes the KV pool
     // around it).
@@ -80,7 +81,7 @@ public:
     // backend).
     Act logit_inputs() const { return {part().logit_inputs.f32(), n_logit_rows_, hp_.n_embd, hp_.n_embd}; }
     Act logits() const {
-        return {parts_[static_cast<size_t>(placement_.output)].logits.f32(), n_logit_rows_, hp_.n_vocab, hp_.n_vocab};
+        return {parts_[static_cast<size_t>(placement_.output)].logits.f32(), n_vocab_rows_, hp_.n_vocab, hp_.n_vocab};
     }
 
 private:
@@ -109,7 +110,7 @@ private:
     int64_t max_tokens_ = 0, max_table_entries_ = 0, scratch_floats_ = 0;
     int64_t n_tokens_ = 0, n_logit_rows_ = 0;
     std::vector<float> crossing_;    // host copy of the residual stream between two backends
-    bool hidden_only_ = false;
+    int64_t n_vocab_rows_ = 0;
 };
 
 }  // namespace rf::model
