@@ -239,6 +239,43 @@ TEST(Faults, LostDeviceMovesTheModelToTheCpu) {
     EXPECT_EQ(after.running, 0);
 }
 
+// Errors that do not say the device is lost (here transient ones that outlast the retries) move
+// the model after Scheduler::kLostAfterFailedSteps failed steps in a row, not before.
+TEST(Faults, StepsFailingInARowCountAsALostDevice) {
+    cpu::CpuBackend cpu(cpu::CpuBackendOptions{.threads = 2});
+    std::unique_ptr<model::Model> on_cpu;
+    Faulty f;
+    int moves = 0;
+    auto relocate = [&](const Error& cause) -> Result<EngineMove> {
+        ++moves;
+        EXPECT_FALSE(cause.device_lost);
+        RF_ASSIGN_OR_RETURN(on_cpu, model::load_model(*f.file, cpu));
+        RF_TRY(f.engine->relocate(*on_cpu));
+        return EngineMove{};
+    };
+    auto s = Scheduler::create(*f.engine, *f.tok, {.max_running = 2, .step_token_budget = 64, .relocate = relocate});
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    // Each step is tried 1 + Engine::kStepRetries times; each try's first operation fails.
+    std::string plan;
+    const int failing_ops = Scheduler::kLostAfterFailedSteps * (1 + Engine::kStepRetries);
+    for (int op = 1; op <= failing_ops; ++op) plan += (op > 1 ? "," : "") + fmt::format("op:{}", op);
+    f.inject(plan);
+    for (int step = 1; step <= Scheduler::kLostAfterFailedSteps; ++step) {
+        Collector c;
+        submitted((*s)->submit(lost_device_request(0), c.sink(0)));
+        ASSERT_TRUE(c.wait(1));
+        EXPECT_TRUE(c.get(0).finished->failed);
+        settle(**s);
+        EXPECT_EQ(moves, step == Scheduler::kLostAfterFailedSteps ? 1 : 0) << "after failed step " << step;
+    }
+    Collector after;
+    submitted((*s)->submit(lost_device_request(1), after.sink(0)));
+    ASSERT_TRUE(after.wait(1));
+    EXPECT_FALSE(after.get(0).finished->failed) << after.get(0).finished->error;
+    EXPECT_EQ((*s)->stats().device_fallbacks, 1);
+    EXPECT_EQ(f.backend.injected_faults(), static_cast<uint64_t>(failing_ops));
+}
+
 TEST(Faults, AMoveThatFailsLeavesTheSchedulerUnavailableUntilTheDeviceWorks) {
     Faulty f;
     int moves = 0;
