@@ -239,6 +239,50 @@ TEST(Faults, LostDeviceMovesTheModelToTheCpu) {
     EXPECT_EQ(after.running, 0);
 }
 
+// A request admitted but not in the failing step (the token budget held it back) loses nothing:
+// it goes back to the queue as a preempted one and runs on the CPU as if nothing had failed.
+TEST(Faults, ARunningRequestOutsideTheFailedStepIsRecomputedAfterTheMove) {
+    const SchedulerOptions options{.max_running = 2, .step_token_budget = 8};
+    Output expected;
+    {
+        Faulty clean;
+        auto s = Scheduler::create(*clean.engine, *clean.tok, options);
+        ASSERT_TRUE(s.ok());
+        Collector c;
+        submitted((*s)->submit(lost_device_request(1), c.sink(0)));
+        ASSERT_TRUE(c.wait(1));
+        expected = c.get(0);
+    }
+    cpu::CpuBackend cpu(cpu::CpuBackendOptions{.threads = 2});
+    std::unique_ptr<model::Model> on_cpu;
+    Faulty f;
+    SchedulerOptions moving = options;
+    moving.relocate = [&](const Error&) -> Result<EngineMove> {
+        RF_ASSIGN_OR_RETURN(on_cpu, model::load_model(*f.file, cpu));
+        RF_TRY(f.engine->relocate(*on_cpu));
+        return EngineMove{};
+    };
+    auto s = Scheduler::create(*f.engine, *f.tok, moving);
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    Collector got;
+    {
+        // Both are admitted; the first step holds 8 of the first one's 12 prompt tokens only.
+        LoopHold hold(**s);
+        f.inject("op:1:sticky");
+        submitted((*s)->submit(lost_device_request(0), got.sink(0)));
+        submitted((*s)->submit(lost_device_request(1), got.sink(1)));
+        hold.release();
+    }
+    ASSERT_TRUE(got.wait(2));
+    EXPECT_TRUE(got.get(0).finished->failed);
+    const Output second = got.get(1);
+    EXPECT_FALSE(second.finished->failed) << second.finished->error;
+    EXPECT_EQ(second.finished_count, 1);
+    EXPECT_EQ(second.finished->timings.preemptions, 1);
+    expect_same(second, expected, 1);
+    EXPECT_EQ((*s)->stats().kv_blocks_used, 0);
+}
+
 // Errors that do not say the device is lost (here transient ones that outlast the retries) move
 // the model after Scheduler::kLostAfterFailedSteps failed steps in a row, not before.
 TEST(Faults, StepsFailingInARowCountAsALostDevice) {
