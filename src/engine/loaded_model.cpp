@@ -105,7 +105,8 @@ Result<EngineMove> LoadedModel::move_to(Backend& backend) {
     const model::Placement& p = model->placement();
     EngineMove where{.backend = p.backend_names(), .device = p.device_names(), .placement = p.describe(),
                      .layers_per_backend = {}};
-    for (int part = 0; part < p.parts(); ++part) where.layers_per_backend.emplace_back(p.backend(part).name(), p.layers_on(part));
+    for (int part = 0; part < p.parts(); ++part)
+        where.layers_per_backend.emplace_back(p.backend(part).name(), p.layers_on(part));
     return where;
 }
 

@@ -142,7 +142,9 @@ TEST(Faults, SchedulerFailsOnlyTheAffectedRequestsAndKeepsServing) {
 // injected) meanwhile is there together when it goes on.
 class LoopHold {
 public:
-    explicit LoopHold(Scheduler& s) : thread_([this, &s] { (void)s.run_between_steps(hold_); }) { held_.get_future().wait(); }
+    explicit LoopHold(Scheduler& s) : thread_([this, &s] { (void)s.run_between_steps(hold_); }) {
+        held_.get_future().wait();
+    }
     void release() {
         release_.set_value();
         thread_.join();
@@ -338,7 +340,8 @@ TEST(Faults, AMoveThatFailsLeavesTheSchedulerUnavailableUntilTheDeviceWorks) {
         settle(**s);  // the request is told before the move is tried
         EXPECT_EQ(moves, 1);
         const SchedulerStats st = (*s)->stats();
-        EXPECT_NE(st.unavailable.find("could not be moved: the weights need 9 MiB"), std::string::npos) << st.unavailable;
+        EXPECT_NE(st.unavailable.find("could not be moved: the weights need 9 MiB"), std::string::npos)
+            << st.unavailable;
         EXPECT_EQ(st.device_fallbacks, 0);
     }
     {

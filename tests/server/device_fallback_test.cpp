@@ -119,7 +119,14 @@ TEST(DeviceFallback, LostDeviceMovesTheServerToTheCpu) {
     ASSERT_EQ(s.m.retired.size(), 1u);
 }
 
-TEST(DeviceFallback, MoveToTheBackendItRunsOnIsRefused) {
+// A host with almost no memory left.
+class SmallHost : public InstrumentedBackend {
+public:
+    SmallHost() : InstrumentedBackend(std::make_unique<cpu::CpuBackend>(cpu::CpuBackendOptions{.threads = 1})) {}
+    Result<MemoryInfo> memory() const override { return MemoryInfo{.free_bytes = 4096, .total_bytes = 1 << 20}; }
+};
+
+TEST(DeviceFallback, MovesThatCannotBeAreRefusedWithTheReason) {
     test::TempDir dir;
     const std::string path = dir.str("synthetic.gguf");
     auto bytes = rf::test::SyntheticModel({.n_vocab = 300, .type = TensorType::Q8_0, .vocab = true}).build();
@@ -129,9 +136,17 @@ TEST(DeviceFallback, MoveToTheBackendItRunsOnIsRefused) {
     cpu::CpuBackend plain(cpu::CpuBackendOptions{.threads = 2});
     auto loaded = engine::LoadedModel::load(path, plain, {.n_ctx = 64, .n_batch = 16, .max_sequences = 1});
     ASSERT_TRUE(loaded.ok()) << loaded.error().message;
-    const auto moved = loaded->move_to(plain);
-    ASSERT_FALSE(moved.ok());
-    EXPECT_NE(moved.error().message.find("already"), std::string::npos) << moved.error().message;
+    const auto there = loaded->move_to(plain);
+    ASSERT_FALSE(there.ok());
+    EXPECT_NE(there.error().message.find("runs on cpu already"), std::string::npos) << there.error().message;
+    SmallHost small;
+    const auto too_big = loaded->move_to(small);
+    ASSERT_FALSE(too_big.ok());
+    EXPECT_NE(too_big.error().message.find("the weights need"), std::string::npos) << too_big.error().message;
+    EXPECT_NE(too_big.error().message.find("0 MiB free"), std::string::npos) << too_big.error().message;
+    EXPECT_TRUE(loaded->retired.empty());  // nothing moved: the engine still runs the first model
+    std::vector<float> logits;
+    EXPECT_TRUE(loaded->engine->feed(0, std::vector<int32_t>{1, 5, 9}, false, logits).ok());
 }
 
 }  // namespace
