@@ -69,6 +69,7 @@ Status FaultInjector::check(FaultKind kind) {
         Error e = make_error("injected fault: {} call {} failed ({})", kind_name(kind), call,
                              s.sticky ? "sticky: every later call fails too" : "transient");
         e.transient = !s.sticky;
+        e.device_lost = s.sticky;  // as a lost device: nothing on it works again
         return e;
     }
     return ok_status();

@@ -4,7 +4,9 @@
 #include <atomic>
 #include <sys/resource.h>
 
+#include <chrono>
 #include <csignal>
+#include <functional>
 #include <filesystem>
 #include <memory>
 #include <thread>
@@ -87,6 +89,26 @@ Result<EmbeddingSource> make_embedding_source(const ServeOptions& o, Backend& ba
                                                       return scheduler.run_between_steps(work);
                                                   }}));
     return src;
+}
+
+// When the GPU is lost (a sticky error), the scheduler moves the whole model to the CPU with this
+// (/ready answers 503 meanwhile) and the log says in one line how that went.
+std::function<Result<engine::EngineMove>(const Error&)> relocate_to_cpu(engine::LoadedModel& m, Backend& cpu,
+                                                                       const server::Logger& log) {
+    return [&m, &cpu, &log](const Error& cause) -> Result<engine::EngineMove> {
+        const auto started = std::chrono::steady_clock::now();
+        auto moved = m.move_to(cpu);
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        if (moved)
+            log.warning(fmt::format("the device failed ({}): the model runs on the CPU from now on ({}), moved in "
+                                    "{:.1f} s; the requests of the failed step ended with the error",
+                                    cause.message, moved->placement, seconds));
+        else
+            log.error(fmt::format("the device failed ({}) and the model could not move to the CPU: {}; requests fail "
+                                  "until the device works again",
+                                  cause.message, moved.error().message));
+        return moved;
+    };
 }
 
 // Each connection is a file descriptor, and those over a cap take a second lane of the same size:
@@ -175,11 +197,12 @@ int run_serve(ServeOptions o) {
                               m.engine->cache().total_blocks(), m.engine->cache().block_size(), o.parallel));
     auto chat_template = m.file->get_string_or("tokenizer.chat_template", tmpl::kDefaultChatTemplate);
     if (!chat_template) return fail(chat_template.error());
-    auto scheduler = engine::Scheduler::create(*m.engine, *m.tokenizer,
-                                               {.max_queue = o.queue,
-                                                .max_running = o.parallel,
-                                                .step_token_budget = o.n_batch,
-                                                .prefix_caching = !o.no_prefix_cache});
+    engine::SchedulerOptions scheduling{.max_queue = o.queue,
+                                        .max_running = o.parallel,
+                                        .step_token_budget = o.n_batch,
+                                        .prefix_caching = !o.no_prefix_cache};
+    if (backends->cpu) scheduling.relocate = relocate_to_cpu(m, *backends->cpu, *log);
+    auto scheduler = engine::Scheduler::create(*m.engine, *m.tokenizer, scheduling);
     if (!scheduler) return fail(scheduler.error());
     EmbeddingSource embedding;
     if (o.embeddings || !o.embedding_model.empty() || o.context) {

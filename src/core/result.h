@@ -15,6 +15,9 @@ struct Error {
     // The same call may succeed if made again (a device's momentary shortage, an injected fault);
     // the engine retries a step that failed so, a bounded number of times.
     bool transient = false;
+    // The device behind the call is unusable from now on (a lost GPU, a context that an illegal
+    // address corrupted): every later call fails as well. A server moves the model elsewhere.
+    bool device_lost = false;
 };
 
 template <typename... Args>

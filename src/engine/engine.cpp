@@ -94,6 +94,15 @@ Result<Engine> Engine::create(const model::Model& model, EngineOptions o) {
     return e;
 }
 
+Status Engine::relocate(const model::Model& model) {
+    // options_ were resolved by create (the context, the batch clamped to it), so the new engine
+    // has the shape the scheduler and its clients were told.
+    RF_ASSIGN_OR_RETURN(Engine fresh, create(model, options_));
+    fresh.retried_steps_ = retried_steps_;
+    *this = std::move(fresh);
+    return ok_status();
+}
+
 Status Engine::step(std::span<const BatchToken> batch, std::vector<float>& logits) {
     return run_step(batch, /*hidden_only=*/false, logits, nullptr);
 }

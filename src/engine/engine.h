@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/kv_cache.h"
@@ -42,6 +44,13 @@ struct BatchToken {
     int32_t pos = 0;
     bool want_logits = false;
     bool want_hidden = false;  // its final hidden state (an embedding's), not logits
+};
+
+// Where the model runs after Engine::relocate (names only, for the log and /metrics).
+struct EngineMove {
+    std::string backend, device;  // "cpu", "AMD EPYC ... (16 threads)"
+    std::string placement;        // "cpu: embedding, layers 0-31, output"
+    std::vector<std::pair<std::string, int64_t>> layers_per_backend;
 };
 
 class Engine {
@@ -81,6 +90,11 @@ public:
     // Steps that failed transiently and were run again (at most kStepRetries times each).
     static constexpr int kStepRetries = 2;
     int64_t retried_steps() const { return retried_steps_; }
+
+    // Runs `model` (the same file's model, loaded elsewhere: on the CPU after the device was lost)
+    // from now on, with the same options and a fresh, empty KV cache: every sequence starts
+    // again. On an Error the engine is left as it was. `model` must outlive the engine.
+    Status relocate(const model::Model& model);
 
     // Forgets the sequence's positions from `n` on.
     void rewind(int32_t seq, int64_t n) { cache_.truncate(seq, n); }

@@ -84,6 +84,32 @@ Result<LoadedModel> LoadedModel::load(const std::string& path, const Devices& de
     }
 }
 
+Result<EngineMove> LoadedModel::move_to(Backend& backend) {
+    const model::Placement& now = model->placement();
+    if (now.parts() == 1 && &now.backend(0) == &backend)
+        return make_error("the model runs on {} already", backend.name());
+    // Weights the file does not hold in this process's memory (a mapped file) must fit in what
+    // the host can still give; the KV pool is checked by Engine::create.
+    if (!file->owns_bytes()) {
+        uint64_t weights = 0;
+        for (const gguf::TensorInfo& t : file->tensors()) weights += t.n_bytes;
+        RF_ASSIGN_OR_RETURN(MemoryInfo memory, backend.memory());
+        if (memory.free_bytes != 0 && weights > memory.free_bytes)
+            return make_error("the weights need {} MiB but {} has {} MiB free", weights >> 20, backend.device_name(),
+                              memory.free_bytes >> 20);
+    }
+    RF_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> moved, model::load_model(*file, backend));
+    RF_TRY(engine->relocate(*moved));
+    retired.push_back(std::move(model));
+    model = std::move(moved);
+    const model::Placement& p = model->placement();
+    EngineMove where{.backend = p.backend_names(), .device = p.device_names(), .placement = p.describe(),
+                     .layers_per_backend = {}};
+    for (int part = 0; part < p.parts(); ++part)
+        where.layers_per_backend.emplace_back(p.backend(part).name(), p.layers_on(part));
+    return where;
+}
+
 Result<LoadedModel> LoadedModel::open(const std::string& path, Backend& backend, FileLoad file_load,
                                       const MappedFile::Progress& progress) {
     LoadedModel m;

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/engine.h"
 #include "engine/placement_plan.h"
@@ -27,6 +28,15 @@ struct LoadedModel {
     std::unique_ptr<tokenizer::Tokenizer> tokenizer;
     std::unique_ptr<Engine> engine;
     PlanEstimate plan;  // what a split counted (empty for one backend)
+    // Models the engine ran before a move (move_to): kept, since a lost device may refuse to free
+    // their memory and an embedder may still point at one.
+    std::vector<std::unique_ptr<model::Model>> retired;
+
+    // After the device the model ran on was lost: loads the whole model again on `backend` from
+    // the same file (the CPU computes from the mapped file in place) and moves the engine there
+    // with a fresh KV cache (Engine::relocate). An Error naming the bytes needed and free when the
+    // weights do not fit in the backend's free memory, or when the model runs there already.
+    Result<EngineMove> move_to(Backend& backend);
 
     // Opens `path` and prepares everything on `backend` (which must outlive the result).
     // options.n_ctx 0 means the model's training context. The CPU backend computes from the

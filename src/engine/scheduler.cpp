@@ -46,6 +46,7 @@ public:
         // The cache may hold sequences from earlier use of the engine (generate); start clean.
         for (int32_t s = 0; s < engine.max_sequences(); ++s) engine_.cache().release(s);
         refresh_kv_stats();
+        refresh_shape();
         thread_ = std::thread([this] { run(); });
     }
     ~SchedulerImpl() override { shutdown(std::chrono::milliseconds(0)); }
@@ -74,6 +75,10 @@ private:
     void preempt(Request& r, int64_t& budget);
     // Builds and runs one step; false when there was nothing to compute.
     bool step();
+    // After a step failed: when the device counts as lost, sends the running requests back to the
+    // queue and has options_.relocate move the model (once, until a step succeeds again).
+    void on_failed_step(const Error& error);
+    void refresh_shape();  // under mu_
     void sample(Request& r, std::span<float> logits);
     // Adds the step's hidden rows to their embedding requests and finishes those now complete.
     void pool_embeddings();
@@ -91,6 +96,12 @@ private:
         }
     }
     void update_statuses();   // under mu_
+
+    // What submit() checks requests against, read under mu_: the engine changes when the model
+    // moves, and submit() runs on other threads.
+    struct Shape {
+        int64_t n_ctx = 0, n_vocab = 0, block_size = 0, total_blocks = 0;
+    };
 
     Engine& engine_;
     const tokenizer::Tokenizer& tok_;
@@ -110,6 +121,7 @@ private:
     SchedulerStats stats_;
     std::random_device id_source_;  // request ids are drawn, so that no client can guess another's
     bool accepting_ = true, cancel_all_ = false, stop_ = false;
+    Shape shape_;
 
     std::mutex join_mu_;
     std::thread thread_;
@@ -122,34 +134,39 @@ private:
     std::vector<Request*> logit_rows_;
     std::vector<Request*> hidden_rows_;  // embedding requests, one per hidden row of the step
     std::vector<float> logits_, hidden_, scratch_;
+    int failed_in_a_row_ = 0;
+    bool move_failed_ = false;  // relocate failed; not tried again until a step succeeds
 };
 
 std::variant<uint64_t, SubmitFailure> SchedulerImpl::submit(RequestOptions request, EventSink sink) {
     auto invalid = [](std::string message) { return SubmitFailure{SubmitError::Invalid, std::move(message)}; };
     const auto n_prompt = static_cast<int64_t>(request.prompt.size());
-    const KvCache& cache = engine_.cache();  // only constant shape facts are read here
+    const Shape shape = [&] {
+        std::lock_guard lock(mu_);
+        return shape_;
+    }();
     if (n_prompt == 0) return invalid("the prompt has no tokens");
     if (request.embed) {
         request.max_tokens = 0;  // the prompt only
         request.logprobs = false;
         request.top_logprobs = 0;
-        if (n_prompt > engine_.n_ctx())
+        if (n_prompt > shape.n_ctx)
             return invalid(fmt::format("the input ({} tokens) is longer than the context of {} tokens", n_prompt,
-                                       engine_.n_ctx()));
-    } else if (n_prompt + 1 > engine_.n_ctx())
+                                       shape.n_ctx));
+    } else if (n_prompt + 1 > shape.n_ctx)
         return invalid(fmt::format("the prompt ({} tokens) leaves no room to generate in the context of {} tokens",
-                                   n_prompt, engine_.n_ctx()));
+                                   n_prompt, shape.n_ctx));
     for (int32_t t : request.prompt)
-        if (t < 0 || t >= engine_.n_vocab()) return invalid(fmt::format("token id {} is outside the vocabulary", t));
+        if (t < 0 || t >= shape.n_vocab) return invalid(fmt::format("token id {} is outside the vocabulary", t));
     if (request.max_tokens < 0) return invalid("max_tokens must not be negative");
-    if (request.top_logprobs < 0 || request.top_logprobs > engine_.n_vocab())
-        return invalid(fmt::format("top_logprobs must be in [0, {}]", engine_.n_vocab()));
+    if (request.top_logprobs < 0 || request.top_logprobs > shape.n_vocab)
+        return invalid(fmt::format("top_logprobs must be in [0, {}]", shape.n_vocab));
     if (request.timeout.count() < 0) return invalid("the timeout must not be negative");
     if (auto valid = validate(request.sampling); !valid.ok()) return invalid(valid.error().message);
-    const int64_t bs = cache.block_size();
-    if ((n_prompt + 1 + bs - 1) / bs > cache.total_blocks())
+    const int64_t bs = shape.block_size;
+    if ((n_prompt + 1 + bs - 1) / bs > shape.total_blocks)
         return invalid(fmt::format("the prompt ({} tokens) does not fit the KV cache of {} blocks of {}", n_prompt,
-                                   cache.total_blocks(), bs));
+                                   shape.total_blocks, bs));
 
     auto r = std::make_shared<Request>();
     r->options = std::move(request);
@@ -441,7 +458,14 @@ bool SchedulerImpl::step() {
         for (auto& [r, n] : batch_requests_)
             if (!r->finished)
                 finish(*r, StopReason::Cancelled, "the forward step failed: " + done.error().message, Outcome::Failed);
+        on_failed_step(done.error());
         return true;
+    }
+    failed_in_a_row_ = 0;
+    if (move_failed_) {  // the device works again after all
+        move_failed_ = false;
+        std::lock_guard lock(mu_);
+        stats_.unavailable.clear();
     }
     int64_t prompt_tokens = 0;
     for (auto& [r, n] : batch_requests_) {
@@ -480,6 +504,36 @@ void SchedulerImpl::pool_embeddings() {
         r->embedding = std::move(*vector);
         finish(*r, StopReason::MaxTokens);
     }
+}
+
+void SchedulerImpl::on_failed_step(const Error& error) {
+    ++failed_in_a_row_;
+    if (!options_.relocate || move_failed_ || (!error.device_lost && failed_in_a_row_ < kLostAfterFailedSteps)) return;
+    {
+        std::lock_guard lock(mu_);
+        stats_.unavailable = fmt::format("the device failed ({}); the model is being moved", error.message);
+    }
+    // The running requests' keys and values were on the lost device: they go back to the front
+    // of the queue (oldest first), as preempted, to be recomputed after the move with the
+    // sampler and stream state they had, so their output does not change.
+    int64_t no_budget = 0;
+    for (auto it = running_.rbegin(); it != running_.rend(); ++it)
+        if (!(*it)->finished && (*it)->seq >= 0) preempt(**it, no_budget);
+    // Queued requests wait meanwhile (nothing else runs on this thread).
+    Result<EngineMove> moved = options_.relocate(error);
+    std::lock_guard lock(mu_);
+    if (moved.ok()) {
+        failed_in_a_row_ = 0;
+        ++stats_.device_fallbacks;
+        stats_.moved = std::move(*moved);
+        stats_.unavailable.clear();
+    } else {
+        move_failed_ = true;
+        stats_.unavailable = fmt::format("the device failed ({}) and the model could not be moved: {}",
+                                         error.message, moved.error().message);
+    }
+    refresh_shape();
+    refresh_kv_stats();
 }
 
 void SchedulerImpl::sample(Request& r, std::span<float> logits) {
@@ -577,6 +631,13 @@ void SchedulerImpl::refresh_kv_stats() {
     stats_.kv_blocks_cached = cache.cached_blocks();
     stats_.kv_evictions = cache.evictions();
     stats_.retried_steps = engine_.retried_steps();
+}
+
+void SchedulerImpl::refresh_shape() {
+    shape_ = {.n_ctx = engine_.n_ctx(),
+              .n_vocab = engine_.n_vocab(),
+              .block_size = engine_.cache().block_size(),
+              .total_blocks = engine_.cache().total_blocks()};
 }
 
 void SchedulerImpl::update_statuses() {

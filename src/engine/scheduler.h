@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <variant>
 #include <string>
 #include <vector>
@@ -95,6 +96,11 @@ struct SchedulerOptions {
     int64_t step_token_budget = 256;  // tokens per forward step, at most the engine's n_batch
     bool prefix_caching = true;
     size_t finished_history = 256;    // finished requests whose status stays queryable
+    // Called on the loop thread when the engine's device is lost (a step failed with an Error
+    // marked device_lost, or kLostAfterFailedSteps steps failed in a row): moves the model to
+    // another backend (Engine::relocate) and says where it runs now, or an Error when it cannot.
+    // Meanwhile nothing runs and new requests queue. Unset: failed steps only fail their requests.
+    std::function<Result<EngineMove>(const Error& cause)> relocate = {};
 };
 
 struct SchedulerStats {
@@ -112,6 +118,11 @@ struct SchedulerStats {
     int64_t kv_evictions = 0;          // cached blocks evicted to make room
     int64_t retried_steps = 0;         // steps run again after a transient device failure
     int64_t failed_steps = 0;          // steps that failed (their requests ended with the error)
+    int64_t device_fallbacks = 0;      // times the model was moved off a lost device
+    // Why the scheduler cannot serve as it should now (the model is being moved, or could not be);
+    // empty when it can.
+    std::string unavailable;
+    std::optional<EngineMove> moved;   // where the model runs since the last move; none: as loaded
 };
 
 enum class SubmitError { Invalid, Overloaded, ShuttingDown };
@@ -122,6 +133,9 @@ struct SubmitFailure {
 
 class Scheduler {
 public:
+    // Steps that fail in a row, with errors not marked device_lost, before the device counts as lost.
+    static constexpr int kLostAfterFailedSteps = 3;
+
     // The engine and tokenizer must outlive the scheduler. Starts the loop thread.
     static Result<std::unique_ptr<Scheduler>> create(Engine& engine, const tokenizer::Tokenizer& tokenizer,
                                                      SchedulerOptions options);

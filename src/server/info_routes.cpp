@@ -91,8 +91,13 @@ void detokenize(Server::Impl& s, const HttpRequest& req, HttpResponse& res) {
 void add_info_routes(Server::Impl& s) {
     s.http.Get("/health", [](const HttpRequest&, HttpResponse& res) { send_json(res, R"({"status":"ok"})"); });
     s.http.Get("/ready", [&s](const HttpRequest&, HttpResponse& res) {
-        if (s.ready) return send_json(res, R"({"status":"ready"})");
-        send_error(res, not_ready(s));
+        if (!s.ready) return send_error(res, not_ready(s));
+        // A lost device: not ready while the model moves (or when it could not), though alive.
+        const engine::SchedulerStats stats = s.scheduler->stats();
+        if (!stats.unavailable.empty())
+            return send_error(res, {.status = 503, .message = stats.unavailable, .type = "service_unavailable",
+                                    .code = "device_unavailable"});
+        send_json(res, R"({"status":"ready"})");
     });
     s.http.Get("/v1/models", [&s](const HttpRequest&, HttpResponse& res) {
         json model{{"id", s.options.model_id}, {"object", "model"}, {"created", 0},
@@ -102,6 +107,11 @@ void add_info_routes(Server::Impl& s) {
             model["device"] = s.options.device;
         }
         if (!s.options.placement.empty()) model["placement"] = s.options.placement;
+        if (const auto moved = s.scheduler->stats().moved) {  // off a lost device
+            model["backend"] = moved->backend;
+            model["device"] = moved->device;
+            model["placement"] = moved->placement;
+        }
         send_json(res, dump({{"object", "list"}, {"data", json::array({model})}}));
     });
     s.http.Get("/metrics", [&s](const HttpRequest&, HttpResponse& res) {

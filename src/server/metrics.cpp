@@ -130,6 +130,10 @@ std::string Metrics::render(const engine::SchedulerStats& s, std::optional<OtlpS
     counter(out, "rocmforge_steps_failed_total", "Steps that failed; their requests ended with the error.",
             s.failed_steps);
     counter(out, "rocmforge_computed_prompt_tokens_total", "Prompt tokens computed (not reused).", s.prompt_tokens);
+    counter(out, "rocmforge_device_fallbacks_total", "Times the model was moved off a lost device (to the CPU).",
+            s.device_fallbacks);
+    gauge(out, "rocmforge_device_available", "0 while the model is being moved off a lost device or could not be.",
+          s.unavailable.empty() ? 1 : 0);
     if (otlp) {
         counter(out, "rocmforge_otlp_spans_exported_total", "Spans the OTLP collector accepted.", otlp->exported);
         out += fmt::format("# HELP rocmforge_otlp_spans_dropped_total Spans not exported, by reason.\n"
@@ -138,20 +142,26 @@ std::string Metrics::render(const engine::SchedulerStats& s, std::optional<OtlpS
                            "rocmforge_otlp_spans_dropped_total{{reason=\"export_failed\"}} {}\n",
                            otlp->dropped_queue_full, otlp->dropped_export_failed);
     }
-    if (!backend_.empty())
+    // After a move off a lost device, where the model runs now.
+    const bool moved = s.moved.has_value();
+    const std::string& backend = moved ? s.moved->backend : backend_;
+    const std::string& device = moved ? s.moved->device : device_;
+    const std::string& placement = moved ? s.moved->placement : placement_;
+    const auto& layers_per_backend = moved ? s.moved->layers_per_backend : layers_per_backend_;
+    if (!backend.empty())
         out += fmt::format("# HELP rocmforge_backend_info The backend and device the model runs on.\n"
                            "# TYPE rocmforge_backend_info gauge\n"
                            "rocmforge_backend_info{{backend=\"{}\",device=\"{}\"}} 1\n",
-                           label_value(backend_), label_value(device_));
-    if (!placement_.empty()) {
+                           label_value(backend), label_value(device));
+    if (!placement.empty()) {
         out += fmt::format("# HELP rocmforge_placement_info Where each part of the model runs.\n"
                            "# TYPE rocmforge_placement_info gauge\n"
                            "rocmforge_placement_info{{placement=\"{}\"}} 1\n"
                            "# HELP rocmforge_placement_layers Transformer layers on each backend.\n"
                            "# TYPE rocmforge_placement_layers gauge\n",
-                           label_value(placement_));
-        for (const auto& [backend, layers] : layers_per_backend_)
-            out += fmt::format("rocmforge_placement_layers{{backend=\"{}\"}} {}\n", label_value(backend), layers);
+                           label_value(placement));
+        for (const auto& [name, layers] : layers_per_backend)
+            out += fmt::format("rocmforge_placement_layers{{backend=\"{}\"}} {}\n", label_value(name), layers);
     }
     if (!op_counters_.empty()) {
         out += "# HELP rocmforge_backend_ops_total Operations each backend ran (what ran where).\n"

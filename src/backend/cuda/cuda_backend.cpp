@@ -12,7 +12,9 @@ namespace rf::gpu {
 Status gpu_check(gpuError_t err, std::string_view what) {
     if (err == gpuSuccess) return ok_status();
     gpuGetLastError();  // so that the next launch is not blamed for this call's error
-    return make_error("GPU: {} failed: {}", what, gpuGetErrorString(err));
+    Error e = make_error("GPU: {} failed: {}", what, gpuGetErrorString(err));
+    e.device_lost = gpu_error_is_sticky(err);
+    return e;
 }
 
 Status launch_check(std::string_view op) { return gpu_check(gpuGetLastError(), fmt::format("{} kernel launch", op)); }

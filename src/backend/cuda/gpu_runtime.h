@@ -67,6 +67,11 @@ inline bool gpuGraphExecUpdated(gpuGraphExec_t exec, gpuGraph_t graph) {
     return hipGraphExecUpdate(exec, graph, &node, &result) == hipSuccess;
 }
 inline constexpr int kGpuWarpSize = 64;  // CDNA wavefront; RDNA builds may use 32
+// Errors that leave the context unusable: every later call fails too (the device is lost).
+inline bool gpu_error_is_sticky(gpuError_t e) {
+    return e == hipErrorIllegalAddress || e == hipErrorLaunchFailure || e == hipErrorLaunchTimeOut ||
+           e == hipErrorAssert || e == hipErrorECCNotCorrectable;
+}
 #else
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -95,6 +100,16 @@ inline constexpr gpuError_t gpuSuccess = cudaSuccess;
 #define gpuFuncAttributeMaxDynamicSharedMemorySize cudaFuncAttributeMaxDynamicSharedMemorySize
 #define gpuErrorMemoryAllocation cudaErrorMemoryAllocation
 #define gpuErrorInvalidValue cudaErrorInvalidValue
+// Errors that leave the context unusable: every later call fails too (the device is lost).
+inline bool gpu_error_is_sticky(gpuError_t e) {
+    switch (e) {
+        case cudaErrorIllegalAddress: case cudaErrorLaunchFailure: case cudaErrorLaunchTimeout:
+        case cudaErrorHardwareStackError: case cudaErrorIllegalInstruction: case cudaErrorMisalignedAddress:
+        case cudaErrorInvalidAddressSpace: case cudaErrorInvalidPc: case cudaErrorAssert:
+        case cudaErrorECCUncorrectable: return true;
+        default: return false;
+    }
+}
 #define gpu_shfl_xor(value, lane_mask) __shfl_xor_sync(0xffffffffu, (value), (lane_mask), 32)
 #define gpu_shfl(value, lane) __shfl_sync(0xffffffffu, (value), (lane), 32)
 #define gpu_syncwarp() __syncwarp()

@@ -45,7 +45,9 @@ Status StepGraph::flush(gpuStream_t stream) {
     const auto give_up = [&](gpuError_t err, const char* what) -> Status {
         gpuGetLastError();
         on_ = in_step_ = false;
-        return make_error("GPU: {} a step's graph failed: {}", what, gpuGetErrorString(err));
+        Error e = make_error("GPU: {} a step's graph failed: {}", what, gpuGetErrorString(err));
+        e.device_lost = gpu_error_is_sticky(err);
+        return e;
     };
     gpuGraph_t graph = nullptr;
     if (gpuError_t err = gpuStreamEndCapture(stream, &graph); err != gpuSuccess || !graph)
