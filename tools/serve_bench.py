@@ -41,6 +41,8 @@ def stream_completion(url, body, abandon_after=None, timeout=600):
             if data == "[DONE]":
                 break
             chunk = json.loads(data)
+            if chunk.get("error"):  # the request ended with an error, and was told so
+                return "error", ttft, time.perf_counter() - start, tokens, json.dumps(chunk["error"])[:200], gaps
             if chunk.get("usage"):
                 usage = chunk["usage"]
             if chunk.get("choices"):
@@ -204,12 +206,16 @@ def load(args):
     done = [r for r in results if r[0] == 200]
     abandoned = [r for r in results if r[0] == 499]
     refused = [r for r in results if r[0] in (429, 503)]
-    failed = [r for r in results if r[0] not in (200, 499, 429, 503)]
+    # Ended with an error the client was told of (an error event in the stream, or a 5xx answer):
+    # expected where faults are injected. Anything else (no answer, a broken stream) is lost.
+    errored = [r for r in results if r[0] == "error" or (isinstance(r[0], int) and r[0] >= 500 and r[0] != 503)]
+    failed = [r for r in results if r[0] not in (200, 499, 429, 503) and r not in errored]
     ttfts = sorted(r[1] for r in done if r[1] is not None)
     ends = sorted(r[2] for r in done)
     tokens = sum(r[3] for r in done + abandoned)
     print(f"{args.clients} clients for {wall:.0f} s: {len(results)} requests, {len(done)} completed, "
-          f"{len(abandoned)} abandoned by the client, {len(refused)} refused (overloaded), {len(failed)} failed")
+          f"{len(abandoned)} abandoned by the client, {len(refused)} refused (overloaded), "
+          f"{len(errored)} ended with an error they were told of, {len(failed)} lost (no answer or a broken stream)")
     print(f"requests/s {len(done) / wall:.2f}, generated tokens/s {tokens / wall:.1f}")
     print(f"time to first token p50 {pct(ttfts, 50):.2f} s, p90 {pct(ttfts, 90):.2f} s, p99 {pct(ttfts, 99):.2f} s")
     print(f"request latency p50 {pct(ends, 50):.2f} s, p90 {pct(ends, 90):.2f} s, p99 {pct(ends, 99):.2f} s")
@@ -217,8 +223,10 @@ def load(args):
     print(f"KV blocks used before {blocks_before}, after {blocks_after}")
     if args.pid:
         print(f"server resident set before {rss_before} KiB, after {rss_kib(args.pid)} KiB")
+    for r in errored[:2]:
+        print("error answered:", r)
     for r in failed[:5]:
-        print("failure:", r)
+        print("lost:", r)
     if failed:
         raise SystemExit(1)
 

@@ -17,6 +17,7 @@
 #include "cli/default_model.h"
 #include "cli/generation_options.h"
 #include "engine/embedder.h"
+#include "engine/scheduled_embedder.h"
 #ifdef ROCMFORGE_HAVE_CONTEXT
 #include "context/store.h"
 #include "context/store_dir.h"
@@ -64,25 +65,28 @@ struct ServeOptions {
     server::ServerOptions http;
 };
 
-// The model behind /v1/embeddings: the served one, or a second file loaded on the same backend.
+// The model behind /v1/embeddings: the served one (its embeddings computed by the scheduler, in
+// generation's steps), or a second file loaded on the same backend with an engine of its own.
 struct EmbeddingSource {
     engine::LoadedModel separate;  // only with --embedding-model
-    std::unique_ptr<engine::Embedder> embedder;
+    std::unique_ptr<engine::TextEmbedder> embedder;
 };
 
 Result<EmbeddingSource> make_embedding_source(const ServeOptions& o, Backend& backend, const engine::LoadedModel& served,
                                               engine::Scheduler& scheduler, FileLoad file_load) {
     EmbeddingSource src;
     RF_ASSIGN_OR_RETURN(engine::Pooling pooling, engine::parse_pooling(o.pooling));
-    const model::Model* model = served.model.get();
-    const tokenizer::Tokenizer* tok = served.tokenizer.get();
-    if (!o.embedding_model.empty()) {
-        RF_ASSIGN_OR_RETURN(src.separate, engine::LoadedModel::open(o.embedding_model, backend, file_load));
-        model = src.separate.model.get();
-        tok = src.separate.tokenizer.get();
+    if (o.embedding_model.empty()) {
+        const model::HParams& hp = served.model->hparams();
+        const int64_t n_ctx = std::min(served.engine->n_ctx(), o.embedding_ctx == 0 ? hp.n_ctx_train : o.embedding_ctx);
+        if (n_ctx <= 0) return make_error("--embedding-ctx {} is not usable", o.embedding_ctx);
+        src.embedder = std::make_unique<engine::ScheduledEmbedder>(scheduler, *served.tokenizer, hp.n_embd, n_ctx,
+                                                                   pooling);
+        return src;
     }
+    RF_ASSIGN_OR_RETURN(src.separate, engine::LoadedModel::open(o.embedding_model, backend, file_load));
     RF_ASSIGN_OR_RETURN(src.embedder,
-                        engine::Embedder::create(*model, *tok,
+                        engine::Embedder::create(*src.separate.model, *src.separate.tokenizer,
                                                  {.n_ctx = o.embedding_ctx,
                                                   .pooling = pooling,
                                                   .gate = [&scheduler](const std::function<Status()>& work) {

@@ -64,9 +64,11 @@ Result<Added> ContextStore::add(std::string_view ns, const AddRequest& r) {
             texts.push_back(chunk_text(tok, std::span(tokens).subspan(c.begin, c.end - c.begin)));
     }
     const auto d = static_cast<size_t>(embedder_.dimension());
+    std::vector<std::vector<int32_t>> inputs;
+    for (const std::string& t : texts) inputs.push_back(embedder_.tokenize(t));
+    RF_ASSIGN_OR_RETURN(std::vector<std::vector<float>> embedded, embedder_.embed_many(inputs));  // batched where it can
     vectors.reserve(texts.size() * d);
-    for (const std::string& t : texts) {
-        RF_ASSIGN_OR_RETURN(std::vector<float> v, embedder_.embed_text(t));
+    for (const std::vector<float>& v : embedded) {
         if (v.size() != d) return make_error("the embedder gave {} floats, not {}", v.size(), d);
         vectors.insert(vectors.end(), v.begin(), v.end());
     }

@@ -4,6 +4,16 @@
 
 namespace rf::engine {
 
+Result<std::vector<std::vector<float>>> TextEmbedder::embed_many(std::span<const std::vector<int32_t>> inputs) {
+    std::vector<std::vector<float>> out;
+    out.reserve(inputs.size());
+    for (const std::vector<int32_t>& input : inputs) {
+        RF_ASSIGN_OR_RETURN(std::vector<float> v, embed_tokens(input));
+        out.push_back(std::move(v));
+    }
+    return out;
+}
+
 Result<std::unique_ptr<Embedder>> Embedder::create(const model::Model& model, const tokenizer::Tokenizer& tokenizer,
                                                    EmbedderOptions o) {
     const model::HParams& hp = model.hparams();

@@ -44,6 +44,8 @@ public:
     // L2-normalised, dimension() floats; an Error for no tokens or more than n_ctx().
     virtual Result<std::vector<float>> embed_tokens(std::span<const int32_t> tokens) = 0;
     Result<std::vector<float>> embed_text(std::string_view text) { return embed_tokens(tokenize(text)); }
+    // Many inputs, in order; one after another unless the embedder can do better.
+    virtual Result<std::vector<std::vector<float>>> embed_many(std::span<const std::vector<int32_t>> inputs);
     virtual int64_t dimension() const = 0;
     virtual int64_t n_ctx() const = 0;
     virtual const tokenizer::Tokenizer& tokenizer() const = 0;

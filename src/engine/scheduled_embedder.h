@@ -19,6 +19,9 @@ public:
     std::vector<int32_t> tokenize(std::string_view text) const override;
     // Waits for the scheduler; Errors: no tokens, too many, a full queue, a failed step, shutdown.
     Result<std::vector<float>> embed_tokens(std::span<const int32_t> tokens) override;
+    // All at once (up to kInFlight queued together), so that they share steps with each other too.
+    Result<std::vector<std::vector<float>>> embed_many(std::span<const std::vector<int32_t>> inputs) override;
+    static constexpr size_t kInFlight = 32;
     int64_t dimension() const override { return dimension_; }
     int64_t n_ctx() const override { return n_ctx_; }
     const tokenizer::Tokenizer& tokenizer() const override { return *tokenizer_; }

@@ -1,5 +1,6 @@
-// POST /v1/embeddings: each input embedded by the server's Embedder, whose forward steps run
-// between the scheduler's (one input at a time; they do not share a batch with generation).
+// POST /v1/embeddings: the inputs embedded by the server's embedder: with the served model, by the
+// scheduler in the same steps as generation (all inputs of a request at once); with a separate
+// embedding model, by its own engine between the scheduler's steps.
 #include <fmt/format.h>
 
 #include "server/embedding_request.h"
@@ -11,23 +12,23 @@ namespace {
 
 void embeddings(Server::Impl& s, const HttpRequest& req, HttpResponse& res) {
     if (!s.ready) return send_error(res, not_ready(s));
-    engine::Embedder& embedder = *s.options.embedder;
+    engine::TextEmbedder& embedder = *s.options.embedder;
     auto parsed = parse_embedding_request(req.body, {.tokenizer = &embedder.tokenizer(),
                                                      .dimension = embedder.dimension(),
                                                      .n_ctx = embedder.n_ctx()});
     if (auto* e = std::get_if<ApiError>(&parsed)) return send_error(res, *e);
     const EmbeddingRequest& r = std::get<EmbeddingRequest>(parsed);
-    std::vector<std::vector<float>> vectors;
-    int64_t tokens = 0;
-    for (const std::vector<int32_t>& input : r.inputs) {
-        auto v = embedder.embed_tokens(input);
-        if (!v.ok())
-            return send_error(res, {.status = 500, .message = "embedding failed: " + v.error().message,
-                                    .type = "server_error"});
-        vectors.push_back(std::move(*v));
-        tokens += static_cast<int64_t>(input.size());
+    auto vectors = embedder.embed_many(r.inputs);
+    if (!vectors.ok()) {
+        if (vectors.error().transient)  // the scheduler's queue is full, as for generation
+            return send_error(res, {.status = 429, .message = "the server is overloaded: " + vectors.error().message,
+                                    .type = "rate_limit_error", .code = "queue_full"});
+        return send_error(res, {.status = 500, .message = "embedding failed: " + vectors.error().message,
+                                .type = "server_error"});
     }
-    send_json(res, embedding_response(vectors, r.base64, s.options.embedding_model_id.empty()
+    int64_t tokens = 0;
+    for (const std::vector<int32_t>& input : r.inputs) tokens += static_cast<int64_t>(input.size());
+    send_json(res, embedding_response(*vectors, r.base64, s.options.embedding_model_id.empty()
                                                              ? s.options.model_id
                                                              : s.options.embedding_model_id,
                                       tokens));

@@ -61,9 +61,10 @@ struct ServerOptions {
     std::shared_ptr<const Logger> log = {};
     // Each generation request's spans go to this collector; an empty traces_url: no exporter.
     OtlpOptions otlp = {};
-    // Computes /v1/embeddings (its gate should be the scheduler's run_between_steps); null: the
-    // route answers 404. Must outlive the server.
-    engine::Embedder* embedder = nullptr;
+    // Computes /v1/embeddings: the scheduler's ScheduledEmbedder, or an Embedder of a separate
+    // model whose gate is the scheduler's run_between_steps; null: the route answers 404. Must
+    // outlive the server.
+    engine::TextEmbedder* embedder = nullptr;
     std::string embedding_model_id = {};  // the `model` of embedding responses; empty: model_id
     // Serves /v1/context/... (builds with ROCMFORGE_CONTEXT); null: those routes answer 404.
     context::ContextStore* context = nullptr;
