@@ -508,7 +508,14 @@ void SchedulerImpl::pool_embeddings() {
 
 void SchedulerImpl::on_failed_step(const Error& error) {
     ++failed_in_a_row_;
-    if (!options_.relocate || move_failed_ || (!error.device_lost && failed_in_a_row_ < kLostAfterFailedSteps)) return;
+    if (move_failed_ || (!error.device_lost && failed_in_a_row_ < kLostAfterFailedSteps)) return;
+    if (!options_.relocate) {  // nowhere to move: unavailable (/ready 503) until a step succeeds
+        move_failed_ = true;
+        std::lock_guard lock(mu_);
+        stats_.unavailable = fmt::format("the device failed ({}) and there is no other backend to move the model to",
+                                         error.message);
+        return;
+    }
     {
         std::lock_guard lock(mu_);
         stats_.unavailable = fmt::format("the device failed ({}); the model is being moved", error.message);

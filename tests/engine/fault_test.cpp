@@ -357,5 +357,31 @@ TEST(Faults, AMoveThatFailsLeavesTheSchedulerUnavailableUntilTheDeviceWorks) {
     EXPECT_EQ((*s)->stats().kv_blocks_used, 0);
 }
 
+// Without a backend to move to, a lost device leaves the scheduler unavailable (the server's
+// /ready answers 503) while its steps fail, and available again once one succeeds.
+TEST(Faults, ALostDeviceWithNowhereToGoIsUnavailableUntilItWorks) {
+    Faulty f;
+    auto s = Scheduler::create(*f.engine, *f.tok, {.max_running = 2, .step_token_budget = 64});
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    f.inject("op:1:sticky");
+    Collector lost;
+    submitted((*s)->submit(lost_device_request(0), lost.sink(0)));
+    ASSERT_TRUE(lost.wait(1));
+    EXPECT_TRUE(lost.get(0).finished->failed);
+    settle(**s);
+    EXPECT_NE((*s)->stats().unavailable.find("no other backend to move the model to"), std::string::npos)
+        << (*s)->stats().unavailable;
+    {
+        LoopHold hold(**s);
+        f.inject("");  // the device works again
+        hold.release();
+    }
+    Collector back;
+    submitted((*s)->submit(lost_device_request(1), back.sink(0)));
+    ASSERT_TRUE(back.wait(1));
+    EXPECT_FALSE(back.get(0).finished->failed) << back.get(0).finished->error;
+    EXPECT_TRUE((*s)->stats().unavailable.empty());
+}
+
 }  // namespace
 }  // namespace rf::engine
