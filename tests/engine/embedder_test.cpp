@@ -1,12 +1,19 @@
 // Embeddings on a small synthetic model: unit length, the same vector on every call and for every
 // batch size, pooled rows that match the engine's hidden rows, and clear errors for bad input.
+// Embeddings computed in generation's steps (ScheduledEmbedding): a step mixing logits and hidden
+// rows gives each what a step of its own gives; the scheduler's embeddings equal the Embedder's,
+// for both poolings, while greedy generation beside them is unchanged; bad input is refused.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <numeric>
+#include <optional>
+#include <thread>
 
 #include "engine/embedder.h"
+#include "engine/scheduled_embedder.h"
 #include "engine_fixture.h"
+#include "scheduler_support.h"
 
 namespace rf::engine {
 namespace {
@@ -120,6 +127,97 @@ TEST(Embedder, BadInputIsAnError) {
     EXPECT_NE(long_input.error().message.find("embedding context of 64"), std::string::npos);
     EXPECT_TRUE(e->embed_text("still works").ok());
     EXPECT_FALSE(parse_pooling("max").ok());
+}
+
+// Embeddings computed in generation's steps.
+TEST(ScheduledEmbedding, MixedStepGivesEachTheirOwnRows) {
+    test::TinyModel f(TensorType::F32);
+    const EngineOptions o{.n_ctx = 64, .n_batch = 16, .max_sequences = 2, .block_size = 4};
+    const std::vector<int32_t> a = {1, 40, 50, 60}, b = {1, 70, 80, 90, 100};
+    std::vector<BatchToken> mixed, logits_only, hidden_only;
+    for (int32_t i = 0; i < 4; ++i) {
+        mixed.push_back({a[i], 0, i, i == 3});
+        logits_only.push_back({a[i], 0, i, i == 3});
+    }
+    for (int32_t i = 0; i < 5; ++i) {
+        mixed.push_back({b[i], 1, i, false, true});
+        hidden_only.push_back({b[i], 1, i, true});
+    }
+    std::vector<float> logits, hidden, want_logits, want_hidden;
+    ASSERT_TRUE(f.engine(o)->step(mixed, logits, hidden).ok());
+    ASSERT_TRUE(f.engine(o)->step(logits_only, want_logits).ok());
+    ASSERT_TRUE(f.engine(o)->step_hidden(hidden_only, want_hidden).ok());
+    EXPECT_EQ(logits, want_logits);  // the backend is batch-invariant: bit for bit
+    EXPECT_EQ(hidden, want_hidden);
+    ASSERT_EQ(hidden.size(), 5 * static_cast<size_t>(f.model->hparams().n_embd));
+    // A token cannot want both, nor hidden rows without a place for them.
+    std::vector<BatchToken> both = {{1, 0, 0, true, true}};
+    EXPECT_FALSE(f.engine(o)->step(both, logits, hidden).ok());
+    std::vector<BatchToken> nowhere = {{1, 0, 0, false, true}};
+    EXPECT_FALSE(f.engine(o)->step(nowhere, logits).ok());
+}
+
+TEST(ScheduledEmbedding, EqualsTheEmbedderBesideGeneration) {
+    test::TinyModel f(TensorType::F32);
+    const std::string text = "a text of some length that spans several steps of sixteen tokens each, or more";
+    // The reference: greedy generation alone, and the Embedder's vectors.
+    auto alone_engine = f.engine({.n_ctx = 128, .n_batch = 16, .max_sequences = 4, .block_size = 4});
+    auto alone = Scheduler::create(*alone_engine, *f.tok, {.max_running = 4, .step_token_budget = 16});
+    ASSERT_TRUE(alone.ok());
+    test::Collector reference;
+    (void)test::submitted((*alone)->submit(test::greedy(test::prompt_of(3, 9), 24), reference.sink(0)));
+    ASSERT_TRUE(reference.wait(1));
+
+    auto engine = f.engine({.n_ctx = 128, .n_batch = 16, .max_sequences = 4, .block_size = 4});
+    auto scheduler = Scheduler::create(*engine, *f.tok, {.max_running = 4, .step_token_budget = 16});
+    ASSERT_TRUE(scheduler.ok());
+    for (Pooling pooling : {Pooling::Mean, Pooling::Last}) {
+        auto own = Embedder::create(*f.model, *f.tok, {.n_ctx = 128, .pooling = pooling});
+        ASSERT_TRUE(own.ok());
+        const auto want = (*own)->embed_text(text);
+        ASSERT_TRUE(want.ok());
+
+        ScheduledEmbedder scheduled(**scheduler, *f.tok, f.model->hparams().n_embd, 128, pooling);
+        test::Collector beside;
+        (void)test::submitted((*scheduler)->submit(test::greedy(test::prompt_of(3, 9), 24), beside.sink(0)));
+        std::vector<std::optional<Result<std::vector<float>>>> embedded(3);
+        std::vector<std::thread> clients;
+        for (size_t i = 0; i < embedded.size(); ++i)
+            clients.emplace_back([&, i] { embedded[i] = scheduled.embed_text(text); });
+        for (auto& c : clients) c.join();
+        for (auto& e : embedded) {
+            ASSERT_TRUE(e.has_value());
+            auto& got = *e;
+            ASSERT_TRUE(got.ok()) << got.error().message;
+            ASSERT_EQ(got->size(), want->size());
+            // Steps of other sizes and sequences: the same vector within float rounding.
+            EXPECT_NEAR(dot(*got, *want), 1.0, 1e-5) << pooling_name(pooling);
+            for (size_t j = 0; j < want->size(); ++j) EXPECT_NEAR((*got)[j], (*want)[j], 1e-4) << j;
+        }
+        ASSERT_TRUE(beside.wait(1));
+        test::expect_same(beside.get(0), reference.get(0), 0);
+    }
+    // No block is held once everything finished (published ones stay in the prefix cache, unheld).
+    EXPECT_EQ((*scheduler)->stats().kv_blocks_used, 0);
+}
+
+TEST(ScheduledEmbedding, BadInputIsRefused) {
+    test::TinyModel f(TensorType::F32);
+    auto engine = f.engine({.n_ctx = 32, .n_batch = 16, .max_sequences = 2, .block_size = 4});
+    auto scheduler = Scheduler::create(*engine, *f.tok, {.max_running = 2, .step_token_budget = 16});
+    ASSERT_TRUE(scheduler.ok());
+    ScheduledEmbedder scheduled(**scheduler, *f.tok, f.model->hparams().n_embd, 32, Pooling::Mean);
+    EXPECT_FALSE(scheduled.embed_tokens({}).ok());
+    const std::vector<int32_t> too_long(33, 5);
+    auto long_input = scheduled.embed_tokens(too_long);
+    ASSERT_FALSE(long_input.ok());
+    EXPECT_NE(long_input.error().message.find("embedding context of 32"), std::string::npos);
+    const std::vector<int32_t> outside = {1, 100000};
+    auto bad = scheduled.embed_tokens(outside);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message.find("outside the vocabulary"), std::string::npos);
+    // A whole context is allowed for an embedding (nothing is generated after it).
+    EXPECT_TRUE(scheduled.embed_tokens(std::vector<int32_t>(32, 5)).ok());
 }
 
 }  // namespace

@@ -165,6 +165,20 @@ void settle(Scheduler& s) { ASSERT_TRUE(s.run_between_steps([] { return ok_statu
 
 RequestOptions lost_device_request(size_t i) { return greedy(prompt_of(40 + static_cast<uint32_t>(i), 12), 8); }
 
+// The fault goes away (between two steps): the next request runs, and the scheduler is available.
+void expect_available_once_the_device_works(Faulty& f, Scheduler& s) {
+    {
+        LoopHold hold(s);
+        f.inject("");
+        hold.release();
+    }
+    Collector back;
+    submitted(s.submit(lost_device_request(1), back.sink(0)));
+    ASSERT_TRUE(back.wait(1));
+    EXPECT_FALSE(back.get(0).finished->failed) << back.get(0).finished->error;
+    EXPECT_TRUE(s.stats().unavailable.empty());
+}
+
 TEST(Faults, LostDeviceMovesTheModelToTheCpu) {
     constexpr size_t kRequests = 5;
     std::vector<Output> expected;
@@ -344,16 +358,7 @@ TEST(Faults, AMoveThatFailsLeavesTheSchedulerUnavailableUntilTheDeviceWorks) {
             << st.unavailable;
         EXPECT_EQ(st.device_fallbacks, 0);
     }
-    {
-        LoopHold hold(**s);
-        f.inject("");  // the device works again
-        hold.release();
-    }
-    Collector back;
-    submitted((*s)->submit(lost_device_request(1), back.sink(0)));
-    ASSERT_TRUE(back.wait(1));
-    EXPECT_FALSE(back.get(0).finished->failed) << back.get(0).finished->error;
-    EXPECT_TRUE((*s)->stats().unavailable.empty());
+    expect_available_once_the_device_works(f, **s);
     EXPECT_EQ((*s)->stats().kv_blocks_used, 0);
 }
 
@@ -371,16 +376,7 @@ TEST(Faults, ALostDeviceWithNowhereToGoIsUnavailableUntilItWorks) {
     settle(**s);
     EXPECT_NE((*s)->stats().unavailable.find("no other backend to move the model to"), std::string::npos)
         << (*s)->stats().unavailable;
-    {
-        LoopHold hold(**s);
-        f.inject("");  // the device works again
-        hold.release();
-    }
-    Collector back;
-    submitted((*s)->submit(lost_device_request(1), back.sink(0)));
-    ASSERT_TRUE(back.wait(1));
-    EXPECT_FALSE(back.get(0).finished->failed) << back.get(0).finished->error;
-    EXPECT_TRUE((*s)->stats().unavailable.empty());
+    expect_available_once_the_device_works(f, **s);
 }
 
 }  // namespace

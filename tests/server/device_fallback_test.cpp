@@ -57,15 +57,19 @@ std::string completion_text(const httplib::Result& r) {
     return j.contains("choices") ? j["choices"][0]["text"].get<std::string>() : std::string();
 }
 
+// A small synthetic model in a file (the move reloads the weights from the file).
+bool write_synthetic_model(const std::string& path) {
+    auto bytes = rf::test::SyntheticModel({.n_vocab = 300, .type = TensorType::Q8_0, .vocab = true}).build();
+    if (!bytes.ok()) return false;
+    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes->data()),
+                                                static_cast<std::streamsize>(bytes->size()));
+    return true;
+}
+
 TEST(DeviceFallback, LostDeviceMovesTheServerToTheCpu) {
     test::TempDir dir;
     const std::string path = dir.str("synthetic.gguf");
-    {
-        auto bytes = rf::test::SyntheticModel({.n_vocab = 300, .type = TensorType::Q8_0, .vocab = true}).build();
-        ASSERT_TRUE(bytes.ok());
-        std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes->data()),
-                                                    static_cast<std::streamsize>(bytes->size()));
-    }
+    ASSERT_TRUE(write_synthetic_model(path));
     cpu::CpuBackend plain(cpu::CpuBackendOptions{.threads = 2});
     std::string expected;
     {
@@ -129,10 +133,7 @@ public:
 TEST(DeviceFallback, MovesThatCannotBeAreRefusedWithTheReason) {
     test::TempDir dir;
     const std::string path = dir.str("synthetic.gguf");
-    auto bytes = rf::test::SyntheticModel({.n_vocab = 300, .type = TensorType::Q8_0, .vocab = true}).build();
-    ASSERT_TRUE(bytes.ok());
-    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes->data()),
-                                                static_cast<std::streamsize>(bytes->size()));
+    ASSERT_TRUE(write_synthetic_model(path));
     cpu::CpuBackend plain(cpu::CpuBackendOptions{.threads = 2});
     auto loaded = engine::LoadedModel::load(path, plain, {.n_ctx = 64, .n_batch = 16, .max_sequences = 1});
     ASSERT_TRUE(loaded.ok()) << loaded.error().message;
