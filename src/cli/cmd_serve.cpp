@@ -70,6 +70,10 @@ struct ServeOptions {
 struct EmbeddingSource {
     engine::LoadedModel separate;  // only with --embedding-model
     std::unique_ptr<engine::TextEmbedder> embedder;
+    // The context store's, where it differs: with the served model it waits for room in a full
+    // queue (storing a chat exchange has no client to answer 429 to).
+    std::unique_ptr<engine::TextEmbedder> patient;
+    engine::TextEmbedder& for_store() { return patient ? *patient : *embedder; }
 };
 
 Result<EmbeddingSource> make_embedding_source(const ServeOptions& o, Backend& backend, const engine::LoadedModel& served,
@@ -82,6 +86,8 @@ Result<EmbeddingSource> make_embedding_source(const ServeOptions& o, Backend& ba
         if (n_ctx <= 0) return make_error("--embedding-ctx {} is not usable", o.embedding_ctx);
         src.embedder = std::make_unique<engine::ScheduledEmbedder>(scheduler, *served.tokenizer, hp.n_embd, n_ctx,
                                                                    pooling);
+        src.patient = std::make_unique<engine::ScheduledEmbedder>(scheduler, *served.tokenizer, hp.n_embd, n_ctx,
+                                                                  pooling, std::chrono::seconds(30));
         return src;
     }
     RF_ASSIGN_OR_RETURN(src.separate, engine::LoadedModel::open(o.embedding_model, backend, file_load));
@@ -226,7 +232,7 @@ int run_serve(ServeOptions o) {
         auto dir = context::store_dir(o.context_db);
         if (!dir) return fail(dir.error(), kExitUsage);
         const std::string& source = o.embedding_model.empty() ? o.model_path : o.embedding_model;
-        auto opened = context::ContextStore::open(*dir, *embedding.embedder,
+        auto opened = context::ContextStore::open(*dir, embedding.for_store(),
                                                   context::embedding_model_key(source, *engine::parse_pooling(o.pooling)));
         if (!opened) return fail(opened.error());
         store = std::move(*opened);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include <fmt/format.h>
@@ -178,7 +179,11 @@ Status VectorIndex::add_many(std::span<const int64_t> ids, std::span<const float
         }
     };
     std::vector<std::thread> pool;
-    for (size_t t = 1; t < workers; ++t) pool.emplace_back(work);
+    try {
+        for (size_t t = 1; t < workers; ++t) pool.emplace_back(work);
+    } catch (const std::system_error&) {
+        // Fewer threads than asked (the process is at its limit): those started, and this one, do it all.
+    }
     work();
     for (auto& t : pool) t.join();
     if (!failed.empty()) return make_error("vector index: {}", failed);

@@ -2,6 +2,7 @@
 
 #include <deque>
 #include <future>
+#include <thread>
 #include <variant>
 
 namespace rf::engine {
@@ -26,9 +27,15 @@ Result<std::vector<float>> result_of(std::future<RequestEvent>& finished) {
     return std::move(e.embedding);
 }
 
+struct Queued {
+    size_t index;
+    uint64_t id;
+    std::future<RequestEvent> finished;
+};
+
 // Queues one embedding; its Finished event arrives through the future.
-std::variant<std::future<RequestEvent>, SubmitFailure> submit_embedding(Scheduler& scheduler,
-                                                                        std::span<const int32_t> tokens, Pooling pooling) {
+std::variant<Queued, SubmitFailure> submit_embedding(Scheduler& scheduler, size_t index, std::span<const int32_t> tokens,
+                                                     Pooling pooling) {
     RequestOptions request;
     request.prompt.assign(tokens.begin(), tokens.end());
     request.embed = pooling;
@@ -38,50 +45,61 @@ std::variant<std::future<RequestEvent>, SubmitFailure> submit_embedding(Schedule
         if (e.kind == RequestEvent::Kind::Finished) done->set_value(e);
     });
     if (auto* failure = std::get_if<SubmitFailure>(&submitted)) return std::move(*failure);
-    return finished;
+    return Queued{index, std::get<uint64_t>(submitted), std::move(finished)};
 }
 
 }  // namespace
 
 Result<std::vector<float>> ScheduledEmbedder::embed_tokens(std::span<const int32_t> tokens) {
-    RF_TRY(check_input(tokens, n_ctx_));
-    auto submitted = submit_embedding(*scheduler_, tokens, pooling_);
-    if (const auto* failure = std::get_if<SubmitFailure>(&submitted))
-        return Error{.message = failure->message, .transient = failure->kind == SubmitError::Overloaded};
-    return result_of(std::get<std::future<RequestEvent>>(submitted));
+    const std::vector<int32_t> input(tokens.begin(), tokens.end());
+    RF_ASSIGN_OR_RETURN(std::vector<std::vector<float>> out, embed_many(std::span(&input, 1)));
+    return std::move(out[0]);
 }
 
 Result<std::vector<std::vector<float>>> ScheduledEmbedder::embed_many(std::span<const std::vector<int32_t>> inputs) {
     for (const std::vector<int32_t>& input : inputs) RF_TRY(check_input(input, n_ctx_));
     std::vector<std::vector<float>> out(inputs.size());
-    std::deque<std::pair<size_t, std::future<RequestEvent>>> in_flight;
+    std::deque<Queued> in_flight;
     Status failed = ok_status();
     auto collect_oldest = [&] {
-        auto [index, finished] = std::move(in_flight.front());
+        Queued q = std::move(in_flight.front());
         in_flight.pop_front();
-        auto v = result_of(finished);
-        if (!v.ok() && failed.ok()) failed = v.error();
-        if (v.ok()) out[index] = std::move(*v);
+        auto v = result_of(q.finished);
+        if (v.ok()) {
+            out[q.index] = std::move(*v);
+        } else if (failed.ok()) {
+            failed = v.error();
+        }
     };
+    const auto give_up = std::chrono::steady_clock::now() + wait_for_room_;
     for (size_t i = 0; i < inputs.size() && failed.ok();) {
         if (in_flight.size() >= kInFlight) {
             collect_oldest();
             continue;
         }
-        auto submitted = submit_embedding(*scheduler_, inputs[i], pooling_);
-        if (auto* finished = std::get_if<std::future<RequestEvent>>(&submitted)) {
-            in_flight.emplace_back(i++, std::move(*finished));
+        auto submitted = submit_embedding(*scheduler_, i, inputs[i], pooling_);
+        if (auto* queued = std::get_if<Queued>(&submitted)) {
+            in_flight.push_back(std::move(*queued));
+            ++i;
             continue;
         }
         const auto& failure = std::get<SubmitFailure>(submitted);
-        // A full queue with some of ours in it: wait for one of them to make room.
-        if (failure.kind == SubmitError::Overloaded && !in_flight.empty()) {
-            collect_oldest();
-            continue;
+        if (failure.kind == SubmitError::Overloaded) {
+            // A full queue: one of ours finishing makes room; else wait for others' while allowed.
+            if (!in_flight.empty()) {
+                collect_oldest();
+                continue;
+            }
+            if (std::chrono::steady_clock::now() < give_up) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                continue;
+            }
         }
         failed = Error{.message = failure.message, .transient = failure.kind == SubmitError::Overloaded};
     }
-    while (!in_flight.empty()) collect_oldest();  // none is left behind, even after an error
+    if (!failed.ok())
+        for (const Queued& q : in_flight) scheduler_->cancel(q.id);  // their answers are not wanted now
+    while (!in_flight.empty()) collect_oldest();  // every one has finished before this returns
     RF_TRY(failed);
     return out;
 }

@@ -72,7 +72,8 @@ private:
     // Makes room for `n` more positions of `r`, preempting the newest running requests when the
     // pool is short; false when `r` itself had to go.
     bool reserve_or_preempt(Request& r, int64_t n, int64_t& budget);
-    void preempt(Request& r, int64_t& budget);
+    // `publish`: its computed blocks go to the prefix cache (not those of a device that failed).
+    void preempt(Request& r, int64_t& budget, bool publish = true);
     // Builds and runs one step; false when there was nothing to compute.
     bool step();
     // After a step failed: when the device counts as lost, sends the running requests back to the
@@ -164,7 +165,8 @@ std::variant<uint64_t, SubmitFailure> SchedulerImpl::submit(RequestOptions reque
     if (request.timeout.count() < 0) return invalid("the timeout must not be negative");
     if (auto valid = validate(request.sampling); !valid.ok()) return invalid(valid.error().message);
     const int64_t bs = shape.block_size;
-    if ((n_prompt + 1 + bs - 1) / bs > shape.total_blocks)
+    const int64_t positions = request.embed ? n_prompt : n_prompt + 1;  // an embedding generates nothing
+    if ((positions + bs - 1) / bs > shape.total_blocks)
         return invalid(fmt::format("the prompt ({} tokens) does not fit the KV cache of {} blocks of {}", n_prompt,
                                    shape.total_blocks, bs));
 
@@ -382,7 +384,7 @@ bool SchedulerImpl::reserve_or_preempt(Request& r, int64_t n, int64_t& budget) {
     return true;
 }
 
-void SchedulerImpl::preempt(Request& r, int64_t& budget) {
+void SchedulerImpl::preempt(Request& r, int64_t& budget, bool publish) {
     // Take back what it has in this step's batch.
     for (auto it = batch_requests_.begin(); it != batch_requests_.end(); ++it) {
         if (it->first != &r) continue;
@@ -397,7 +399,8 @@ void SchedulerImpl::preempt(Request& r, int64_t& budget) {
     // Recomputation gives the same keys and values (and, with prefix caching, most come back
     // from the cache), so the request's output does not change. Only computed positions may be
     // published: those reserved for this step were never filled.
-    if (options_.prefix_caching) engine_.cache().publish(r.seq, std::span(r.tokens).first(static_cast<size_t>(r.computed)));
+    if (options_.prefix_caching && publish)
+        engine_.cache().publish(r.seq, std::span(r.tokens).first(static_cast<size_t>(r.computed)));
     engine_.cache().release(r.seq);
     free_seqs_.push_back(r.seq);
     r.seq = -1;
@@ -525,7 +528,7 @@ void SchedulerImpl::on_failed_step(const Error& error) {
     // sampler and stream state they had, so their output does not change.
     int64_t no_budget = 0;
     for (auto it = running_.rbegin(); it != running_.rend(); ++it)
-        if (!(*it)->finished && (*it)->seq >= 0) preempt(**it, no_budget);
+        if (!(*it)->finished && (*it)->seq >= 0) preempt(**it, no_budget, /*publish=*/false);
     // Queued requests wait meanwhile (nothing else runs on this thread).
     Result<EngineMove> moved = options_.relocate(error);
     std::lock_guard lock(mu_);

@@ -79,7 +79,7 @@ struct RequestEvent {
     bool failed = false;
     RequestUsage usage;
     RequestTimings timings;
-    std::vector<float> embedding;  // Finished, for an embedding request that ended well
+    std::vector<float> embedding = {};  // Finished, for an embedding request that ended well
 };
 using EventSink = std::function<void(const RequestEvent&)>;
 
@@ -121,8 +121,8 @@ struct SchedulerStats {
     int64_t device_fallbacks = 0;      // times the model was moved off a lost device
     // Why the scheduler cannot serve as it should now (the model is being moved, or could not be);
     // empty when it can.
-    std::string unavailable;
-    std::optional<EngineMove> moved;   // where the model runs since the last move; none: as loaded
+    std::string unavailable = {};
+    std::optional<EngineMove> moved = {};  // where the model runs since the last move; none: as loaded
 };
 
 enum class SubmitError { Invalid, Overloaded, ShuttingDown };

@@ -11,6 +11,13 @@ std::string error_body(const ApiError& e) {
     return nlohmann::json{{"error", inner}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+ApiError server_failure(const std::string& prefix, const std::string& message, bool transient) {
+    if (transient)
+        return {.status = 429, .message = "the server is overloaded: " + message, .type = "rate_limit_error",
+                .code = "queue_full"};
+    return {.status = 500, .message = prefix + message, .type = "server_error"};
+}
+
 std::string error_type_for_status(int status) {
     switch (status) {
         case 401: return "authentication_error";

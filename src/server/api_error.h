@@ -17,6 +17,10 @@ inline ApiError bad_request(std::string message, std::string param = {}, std::st
     return {.status = 400, .message = std::move(message), .param = std::move(param), .code = std::move(code)};
 }
 
+// 429 for an error that a later try may not meet (Error::transient: the scheduler's queue was
+// full), else 500 with `prefix` before the message.
+ApiError server_failure(const std::string& prefix, const std::string& message, bool transient);
+
 // The response body for `error` (param and code are null when empty).
 std::string error_body(const ApiError& error);
 

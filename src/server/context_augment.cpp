@@ -60,7 +60,7 @@ std::variant<Augmentation, ApiError> augment_chat(std::string_view body, context
     if (!known.ok()) return ApiError{.status = 500, .message = known.error().message, .type = "server_error"};
     if (*known && top_k > 0) {
         auto hits = store.search(a.ns, a.user_text, top_k);
-        if (!hits.ok()) return ApiError{.status = 500, .message = hits.error().message, .type = "server_error"};
+        if (!hits.ok()) return server_failure("", hits.error().message, hits.error().transient);
         for (const context::SearchHit& h : *hits) {
             const std::string item = fmt::format("[{}] {}\n", used.size() + 1, h.node.text);
             const auto n = static_cast<int64_t>(tokenizer.encode(item, {.add_special = false}).size());

@@ -26,7 +26,7 @@ using nlohmann::json;
 ApiError not_found(std::string message) {
     return {.status = 404, .message = std::move(message), .type = "not_found_error", .code = "not_found"};
 }
-ApiError failed(const Error& e) { return {.status = 500, .message = e.message, .type = "server_error"}; }
+ApiError failed(const Error& e) { return server_failure("", e.message, e.transient); }
 
 std::optional<int64_t> parse_id(const std::string& text) {
     int64_t id = 0;

@@ -19,13 +19,8 @@ void embeddings(Server::Impl& s, const HttpRequest& req, HttpResponse& res) {
     if (auto* e = std::get_if<ApiError>(&parsed)) return send_error(res, *e);
     const EmbeddingRequest& r = std::get<EmbeddingRequest>(parsed);
     auto vectors = embedder.embed_many(r.inputs);
-    if (!vectors.ok()) {
-        if (vectors.error().transient)  // the scheduler's queue is full, as for generation
-            return send_error(res, {.status = 429, .message = "the server is overloaded: " + vectors.error().message,
-                                    .type = "rate_limit_error", .code = "queue_full"});
-        return send_error(res, {.status = 500, .message = "embedding failed: " + vectors.error().message,
-                                .type = "server_error"});
-    }
+    if (!vectors.ok())  // a full queue (transient) answers 429, as for generation
+        return send_error(res, server_failure("embedding failed: ", vectors.error().message, vectors.error().transient));
     int64_t tokens = 0;
     for (const std::vector<int32_t>& input : r.inputs) tokens += static_cast<int64_t>(input.size());
     send_json(res, embedding_response(*vectors, r.base64, s.options.embedding_model_id.empty()

@@ -201,6 +201,25 @@ TEST(ScheduledEmbedding, EqualsTheEmbedderBesideGeneration) {
     EXPECT_EQ((*scheduler)->stats().kv_blocks_used, 0);
 }
 
+// More inputs than the queue takes: each waits for one of its own to finish and make room.
+TEST(ScheduledEmbedding, ManyInputsThroughAShortQueue) {
+    test::TinyModel f(TensorType::F32);
+    auto engine = f.engine({.n_ctx = 64, .n_batch = 16, .max_sequences = 1, .block_size = 4});
+    auto scheduler = Scheduler::create(*engine, *f.tok, {.max_queue = 0, .max_running = 1, .step_token_budget = 16});
+    ASSERT_TRUE(scheduler.ok());
+    ScheduledEmbedder scheduled(**scheduler, *f.tok, f.model->hparams().n_embd, 64, Pooling::Mean);
+    std::vector<std::vector<int32_t>> inputs;
+    for (int i = 0; i < 6; ++i) inputs.push_back(scheduled.tokenize("input number " + std::to_string(i)));
+    auto all = scheduled.embed_many(inputs);
+    ASSERT_TRUE(all.ok()) << all.error().message;
+    ASSERT_EQ(all->size(), inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        auto one = scheduled.embed_tokens(inputs[i]);
+        ASSERT_TRUE(one.ok()) << one.error().message;
+        EXPECT_NEAR(dot((*all)[i], *one), 1.0, 1e-5) << i;
+    }
+}
+
 TEST(ScheduledEmbedding, BadInputIsRefused) {
     test::TinyModel f(TensorType::F32);
     auto engine = f.engine({.n_ctx = 32, .n_batch = 16, .max_sequences = 2, .block_size = 4});

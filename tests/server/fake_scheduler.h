@@ -94,7 +94,7 @@ private:
                     engine::RequestEvent e{.kind = engine::RequestEvent::Kind::Token, .request = id,
                                            .token = static_cast<int32_t>(100 + r.generated),
                                            .text = fmt::format("t{} ", r.generated), .logprob = -0.5f,
-                                           .top_logprobs = {}, .error = {}, .usage = {}, .timings = {}};
+                                           .top_logprobs = {}, .error = {}, .usage = {}, .timings = {}, .embedding = {}};
                     if (r.generated++ == 0) r.first_token = Clock::now();
                     st.usage.completion_tokens = r.generated;
                     r.sink(e);
