@@ -49,7 +49,8 @@ DecodeState::Step DecodeState::sample(std::span<float> logits) {
     if (constraint_) {
         s.token = draw_constrained(logits);
         if (s.token < 0 || !constraint_->accept(s.token).ok()) {
-            s.error = "the grammar allows no token of the vocabulary here";
+            s.error = constraint_->error().empty() ? "the grammar allows no token of the vocabulary here"
+                                                   : constraint_->error();
             s.token = -1;
             return s;
         }

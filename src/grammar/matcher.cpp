@@ -9,11 +9,16 @@ namespace {
 
 // The smallest code point that needs `length` bytes (anything smaller would be an overlong form).
 constexpr uint32_t kMinForLength[5] = {0, 0, 0x80, 0x800, 0x10000};
+// Frames made beyond twice the live ones before unreachable ones are dropped.
+constexpr size_t kCollectAfter = size_t{1} << 16;
+
+uint64_t intern_key(uint32_t pos, int32_t parent) { return uint64_t{pos} << 32 | static_cast<uint32_t>(parent + 1); }
 
 }  // namespace
 
 Matcher::Matcher(std::shared_ptr<const Grammar> grammar) : grammar_(std::move(grammar)) {
     interning_ = true;
+    expansions_left_ = kMaxExpansions;
     for (uint32_t start : grammar_->alternatives[grammar_->root]) expand(next_frame(start, -1), heads_);
     interning_ = false;
     dedupe(heads_);
@@ -21,8 +26,7 @@ Matcher::Matcher(std::shared_ptr<const Grammar> grammar) : grammar_(std::move(gr
 
 int32_t Matcher::push(uint32_t pos, int32_t parent) {
     if (interning_) {
-        const uint64_t key = uint64_t{pos} << 32 | static_cast<uint32_t>(parent + 1);
-        auto [it, added] = interned_.try_emplace(key, static_cast<int32_t>(frames_.size()));
+        auto [it, added] = interned_.try_emplace(intern_key(pos, parent), static_cast<int32_t>(frames_.size()));
         if (!added) return it->second;
     }
     frames_.push_back({pos, parent});
@@ -33,7 +37,8 @@ void Matcher::expand(int32_t frame, std::vector<Head>& out) {
     // With an explicit work list, not recursion: a chain of rules each starting with the next may
     // be as long as the grammar. Rules that fan out again and again are cut off (only rejecting).
     pending_.assign(1, frame);
-    for (size_t visited = 0; !pending_.empty() && out.size() < kMaxHeads && visited < kMaxExpansions; ++visited) {
+    size_t visited = 0;
+    for (; !pending_.empty() && out.size() < kMaxHeads && visited < expansions_left_; ++visited) {
         const int32_t f = pending_.back();
         pending_.pop_back();
         if (f < 0) {
@@ -50,10 +55,14 @@ void Matcher::expand(int32_t frame, std::vector<Head>& out) {
         const int32_t after = next_frame(fr.pos + 1, fr.parent);
         for (uint32_t start : grammar_->alternatives[e.index]) pending_.push_back(next_frame(start, after));
     }
+    expansions_left_ -= visited;
+    work_ += visited;
 }
 
 void Matcher::step(std::span<const Head> in, uint8_t byte, std::vector<Head>& out) {
     out.clear();
+    work_ += in.size();
+    expansions_left_ = kMaxExpansions;
     const auto matched = [&](int32_t top) {
         const Frame f = frames_[static_cast<size_t>(top)];
         expand(next_frame(f.pos + 1, f.parent), out);
@@ -117,7 +126,32 @@ bool Matcher::accept(std::string_view bytes) {
     }
     interning_ = false;
     heads_ = byte_in_;
+    // Every accepted byte leaves frames behind; a long text would otherwise keep them all.
+    if (frames_.size() > 2 * live_frames_ + kCollectAfter) collect_frames();
     return true;
+}
+
+void Matcher::collect_frames() {
+    std::vector<int32_t> renumbered(frames_.size(), -1);
+    for (const Head& h : heads_)
+        for (int32_t f = h.top; f >= 0 && renumbered[static_cast<size_t>(f)] < 0; f = frames_[static_cast<size_t>(f)].parent)
+            renumbered[static_cast<size_t>(f)] = 0;  // reached
+    // A frame's parent is older than it, so walking up the indices renumbers parents first.
+    std::vector<Frame> kept;
+    interned_.clear();
+    for (size_t i = 0; i < frames_.size(); ++i) {
+        if (renumbered[i] < 0) continue;
+        const int32_t parent = frames_[i].parent;
+        const Frame f{frames_[i].pos, parent < 0 ? parent : renumbered[static_cast<size_t>(parent)]};
+        renumbered[i] = static_cast<int32_t>(kept.size());
+        interned_.emplace(intern_key(f.pos, f.parent), renumbered[i]);
+        kept.push_back(f);
+    }
+    for (Head& h : heads_)
+        if (h.top >= 0) h.top = renumbered[static_cast<size_t>(h.top)];
+    frames_ = std::move(kept);
+    live_frames_ = frames_.size();
+    ++collections_;
 }
 
 bool Matcher::complete() const {

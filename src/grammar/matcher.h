@@ -41,7 +41,7 @@ struct Head {
 // Heads one step may produce at most; beyond it the rest are dropped, which can only reject text
 // (never accept text the grammar does not allow). Only pathologically ambiguous grammars get there.
 inline constexpr size_t kMaxHeads = 4096;
-// Frames one expansion may visit at most, for the same reason.
+// Frames the expansions of one step (or of the start) may visit at most, for the same reason.
 inline constexpr size_t kMaxExpansions = 16 * kMaxHeads;
 
 class Matcher {
@@ -63,6 +63,13 @@ public:
     void rewind(size_t mark) { frames_.resize(mark); }
 
     const Grammar& grammar() const { return *grammar_; }
+    // Heads advanced and frames expanded so far: the matcher's cost, for budgets on it.
+    uint64_t work() const { return work_; }
+    // How often accept() has dropped the frames no stack reaches any more (which renumbers the
+    // frames, so heads kept from before mean something else now).
+    uint64_t collections() const { return collections_; }
+    // Frames the state's stacks held at the last collection.
+    size_t live_frames() const { return live_frames_; }
 
 private:
     int32_t push(uint32_t pos, int32_t parent);
@@ -75,6 +82,8 @@ private:
     // each alternative when it refers to a rule.
     void expand(int32_t frame, std::vector<Head>& out);
     void dedupe(std::vector<Head>& heads) const;
+    // Keeps only the frames the state's stacks reach, renumbered in order.
+    void collect_frames();
 
     std::shared_ptr<const Grammar> grammar_;
     std::vector<Frame> frames_;
@@ -84,6 +93,10 @@ private:
     bool interning_ = false;
     std::vector<Head> heads_, byte_in_, byte_out_;
     std::vector<int32_t> pending_;  // expand()'s work list
+    size_t expansions_left_ = 0;    // of kMaxExpansions, in this step
+    uint64_t work_ = 0;
+    uint64_t collections_ = 0;
+    size_t live_frames_ = 0;  // frames kept by the last collection
 };
 
 }  // namespace rf::grammar

@@ -14,8 +14,10 @@ constexpr size_t kCachedMasks = 64;
 }  // namespace
 
 TokenConstraint::TokenConstraint(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const TokenTrie> trie,
-                                 std::vector<int32_t> end_tokens)
+                                 std::vector<int32_t> end_tokens, uint64_t max_mask_work)
     : matcher_(std::move(grammar)), trie_(std::move(trie)), end_tokens_(std::move(end_tokens)) {
+    max_mask_work_ = max_mask_work > 0 ? max_mask_work
+                                       : std::max(kMinMaskWork, kMaskWorkPerNode * trie_->nodes().size());
     levels_.resize(trie_->max_depth() + 1);
     level_marks_.resize(trie_->max_depth() + 1);
 }
@@ -26,6 +28,10 @@ bool TokenConstraint::is_end_token(int32_t token) const {
 
 const std::vector<uint64_t>& TokenConstraint::mask() {
     ++stats_.masks;
+    if (!error_.empty()) {
+        mask_.assign(mask_.size(), 0);
+        return mask_;
+    }
     const auto& heads = matcher_.heads();
     // The state's frames are interned, so equal states have equal heads (Head has padding: copy fields).
     std::string key;
@@ -38,7 +44,11 @@ const std::vector<uint64_t>& TokenConstraint::mask() {
         mask_ = it->second;
         return mask_;
     }
-    compute_mask(mask_);
+    if (!compute_mask(mask_)) {
+        mask_.assign(mask_.size(), 0);
+        error_ = fmt::format("the grammar is too ambiguous to follow here ({} ways to read the text so far)", heads.size());
+        return mask_;
+    }
     if (matcher_.complete())
         for (int32_t t : end_tokens_)
             if (t >= 0 && t < trie_->n_vocab()) mask_[static_cast<size_t>(t) / 64] |= uint64_t{1} << (t % 64);
@@ -47,9 +57,11 @@ const std::vector<uint64_t>& TokenConstraint::mask() {
     return mask_;
 }
 
-void TokenConstraint::compute_mask(std::vector<uint64_t>& bits) {
+bool TokenConstraint::compute_mask(std::vector<uint64_t>& bits) {
     bits.assign((static_cast<size_t>(trie_->n_vocab()) + 63) / 64, 0);
     const size_t start = matcher_.mark();
+    const uint64_t work_start = matcher_.work();
+    bool within_budget = true;
     levels_[0] = matcher_.heads();
     level_marks_[0] = start;
     const auto& nodes = trie_->nodes();
@@ -61,6 +73,10 @@ void TokenConstraint::compute_mask(std::vector<uint64_t>& bits) {
         matcher_.rewind(level_marks_[n.depth - 1u]);
         std::vector<Head>& here = levels_[n.depth];
         matcher_.step(levels_[n.depth - 1u], n.byte, here);
+        if (matcher_.work() - work_start > max_mask_work_) {
+            within_budget = false;
+            break;
+        }
         if (here.empty()) {
             i = n.subtree_end;
             continue;
@@ -71,6 +87,8 @@ void TokenConstraint::compute_mask(std::vector<uint64_t>& bits) {
         ++i;
     }
     matcher_.rewind(start);
+    stats_.work += static_cast<int64_t>(matcher_.work() - work_start);
+    return within_budget;
 }
 
 bool TokenConstraint::allows(int32_t token) {
@@ -92,8 +110,15 @@ Status TokenConstraint::accept(int32_t token) {
         if (matcher_.complete()) return ok_status();
         return make_error("the grammar does not allow the output to end here");
     }
+    const uint64_t collections = matcher_.collections();
     if (!trie_->usable(token) || !matcher_.accept(trie_->text(token)))
         return make_error("the grammar does not allow token {} here", token);
+    if (matcher_.collections() != collections) cache_.clear();  // its keys are frame numbers
+    if (matcher_.live_frames() > kMaxLiveFrames) {
+        error_ = fmt::format("the grammar is too ambiguous to follow here ({} ways to read the text so far, {} frames)",
+                             matcher_.heads().size(), matcher_.live_frames());
+        return make_error("{}", error_);
+    }
     return ok_status();
 }
 

@@ -1,6 +1,7 @@
 // Token masks against brute force: on small vocabularies (every byte, and random strings over the
 // characters the grammars use, some cut mid-character), the trie walk must allow exactly the
 // tokens that a fresh matcher accepts one by one, at every step of random walks.
+#include <algorithm>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -118,6 +119,83 @@ TEST(TokenConstraint, RepeatedStatesAreAnsweredFromTheCache) {
     }
     EXPECT_EQ(c.stats().masks, 6);
     EXPECT_EQ(c.stats().cache_hits, 5);
+}
+
+// A long text leaves frames behind; the matcher drops those no stack reaches, renumbering the rest,
+// and the masks (cached by frame numbers) stay right across it. Each round nests 20 random arrays
+// and objects in the top array (new stacks, so new frames: a collection every ~160 rounds) and
+// comes back, so the state at any byte of a round is also that after a short text: the masks of a
+// constraint that never collects, and of brute force, are known.
+TEST(TokenConstraint, MasksStayRightWhileALongTextsFramesAreCollected) {
+    auto g = std::make_shared<const Grammar>(*parse_gbnf(kGrammars[0]));
+    auto trie = small_vocab(5);
+    const std::string prefix = R"({"k":[1,)";
+    const auto feed = [&](TokenConstraint& c, std::string_view text) {
+        for (unsigned char ch : text)
+            if (!c.accept(1 + ch).ok()) return false;
+        return true;
+    };
+    TokenConstraint c(g, trie, {kEnd});
+    Matcher long_run(g);  // the same text, to see the collections
+    ASSERT_TRUE(feed(c, prefix) && long_run.accept(prefix));
+    std::mt19937_64 rng(7);
+    for (int r = 0; r < 400; ++r) {
+        std::string open, close;
+        for (int depth = 0; depth < 20; ++depth) {
+            const bool array = rng() % 2;
+            open += array ? "[" : R"({"a":)";
+            close.insert(close.begin(), array ? ']' : '}');
+        }
+        const std::string text = open + "1" + close + ",";
+        TokenConstraint fresh(g, trie, {kEnd});
+        Matcher shadow(g);
+        ASSERT_TRUE(feed(fresh, prefix) && shadow.accept(prefix));
+        for (size_t i = 0; i < text.size(); ++i) {
+            ASSERT_EQ(c.mask(), fresh.mask()) << "round " << r << " byte " << i;
+            if (r % 100 == 0 && i % 13 == 0)
+                ASSERT_EQ(c.mask(), brute_force_mask(shadow, *trie, false)) << "round " << r << " byte " << i;
+            const std::string_view byte = text.substr(i, 1);
+            ASSERT_TRUE(feed(c, byte) && feed(fresh, byte) && shadow.accept(byte) && long_run.accept(byte));
+        }
+    }
+    EXPECT_GE(long_run.collections(), 2u);
+    EXPECT_LT(long_run.mark(), size_t{4} << 16);  // bounded, not growing with the text
+    EXPECT_TRUE(c.error().empty()) << c.error();
+}
+
+// Each 'a' may or may not wait for its 'b', so after n of them the state holds n + 1 stacks and a
+// mask's cost grows with n: past its budget the constraint gives up with a reason.
+TEST(TokenConstraint, AGrammarTooAmbiguousToFollowStopsWithAReason) {
+    auto g = std::make_shared<const Grammar>(*parse_gbnf(R"(root ::= "a" root "b" | "a" root | "")"));
+    auto trie = small_vocab(4);
+    TokenConstraint c(g, trie, {kEnd});
+    const int32_t a = 1 + 'a', b = 1 + 'b';
+    int accepted = 0;
+    for (; accepted < 5000 && c.error().empty(); ++accepted) {
+        const std::vector<uint64_t>& mask = c.mask();
+        if (!c.error().empty()) {
+            EXPECT_TRUE(std::all_of(mask.begin(), mask.end(), [](uint64_t w) { return w == 0; }));
+            break;
+        }
+        ASSERT_TRUE((mask[a / 64] >> (a % 64)) & 1) << "after " << accepted;
+        ASSERT_EQ((mask[b / 64] >> (b % 64)) & 1, accepted > 0 ? 1u : 0u) << "after " << accepted;
+        ASSERT_TRUE(c.accept(a).ok());
+    }
+    EXPECT_NE(c.error().find("too ambiguous"), std::string::npos) << c.error();
+    EXPECT_GT(accepted, 100);  // a state of a hundred stacks is still followed
+    EXPECT_LT(accepted, 5000);
+    EXPECT_LE(c.stats().work / std::max<int64_t>(1, c.stats().masks - c.stats().cache_hits),
+              static_cast<int64_t>(kMinMaskWork + kMaxHeads + kMaxExpansions));  // no mask ran far past it
+
+    // The same grammar with a budget of its own gives up sooner.
+    TokenConstraint tight(g, trie, {kEnd}, uint64_t{1} << 12);
+    int tight_accepted = 0;
+    for (; tight_accepted < 5000; ++tight_accepted) {
+        (void)tight.mask();
+        if (!tight.error().empty()) break;
+        ASSERT_TRUE(tight.accept(a).ok());
+    }
+    EXPECT_LT(tight_accepted, accepted);
 }
 
 }  // namespace
