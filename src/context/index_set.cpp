@@ -39,12 +39,6 @@ Result<std::shared_ptr<VectorIndex>> IndexSet::current(NodeStore& store, std::st
     return index ? index : rebuild(store, ns, revision);
 }
 
-Result<bool> IndexSet::load_saved(std::string_view ns, int64_t revision) {
-    std::lock_guard lock(mu_);
-    RF_ASSIGN_OR_RETURN(std::shared_ptr<VectorIndex> index, kept(ns, revision));
-    return index != nullptr;
-}
-
 Result<std::shared_ptr<VectorIndex>> IndexSet::rebuild(NodeStore& store, std::string_view ns, int64_t revision) {
     ++rebuilds_;
     RF_ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> fresh, VectorIndex::create(dimension_, options_));
@@ -67,23 +61,27 @@ Result<std::shared_ptr<VectorIndex>> IndexSet::rebuild(NodeStore& store, std::st
     return index;
 }
 
-Status IndexSet::update(std::string_view ns, int64_t before, int64_t after,
-                        const std::function<Status(VectorIndex&)>& apply) {
+Result<bool> IndexSet::follow(std::string_view ns, int64_t before, int64_t after,
+                              const std::function<Status(VectorIndex&)>& apply) {
     std::lock_guard lock(mu_);
+    if (auto it = entries_.find(ns); it != entries_.end() && it->second.revision == after) return true;
+    RF_ASSIGN_OR_RETURN(std::shared_ptr<VectorIndex> index, kept(ns, before));
     auto it = entries_.find(ns);
-    if (it == entries_.end() || it->second.revision != before) {
+    if (!index) {
         if (it != entries_.end()) entries_.erase(it);
-        return ok_status();
+        return false;
     }
-    Status applied = apply(*it->second.index);
+    Status applied = apply(*index);
     if (!applied.ok()) {
         entries_.erase(it);
-        return applied;
+        return applied.error();
     }
     it->second.revision = after;
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path(path(ns)).parent_path(), ec);
-    return it->second.index->save(path(ns), after);
+    // A failed save (a read-only directory) still leaves a current index in memory.
+    (void)index->save(path(ns), after);
+    return true;
 }
 
 }  // namespace rf::context

@@ -23,14 +23,12 @@ public:
 
     // The namespace's index as of `revision`: the one in memory, else its file, else rebuilt.
     Result<std::shared_ptr<VectorIndex>> current(NodeStore& store, std::string_view ns, int64_t revision);
-    // Brings the namespace's index as of `revision` into memory when it is there already or its
-    // file is current, without rebuilding it (an `update` can then apply a write to it); whether
-    // it did.
-    Result<bool> load_saved(std::string_view ns, int64_t revision);
-    // After a write took the namespace from revision `before` to `after`: `apply` brings the index
-    // in memory along when it was at `before` and the result is saved; otherwise the index is
-    // dropped and rebuilt on its next use.
-    Status update(std::string_view ns, int64_t before, int64_t after, const std::function<Status(VectorIndex&)>& apply);
+    // After a write took the namespace from revision `before` to `after`: when the index as of
+    // `before` is in memory or its file is current, `apply` brings it along and the result is
+    // saved; true then, and also when the index is at `after` already (a search rebuilt it since
+    // the write). False when there is no index to bring along (the caller builds one).
+    Result<bool> follow(std::string_view ns, int64_t before, int64_t after,
+                        const std::function<Status(VectorIndex&)>& apply);
 
     // Where the namespace's index lives: DIR/index/NS.MODELHASH.hnsw (+ .json).
     std::string path(std::string_view ns) const;

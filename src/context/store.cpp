@@ -154,11 +154,8 @@ Result<NodeDetail> ContextStore::show(std::string_view ns, int64_t id) {
 // without one it is built once from the database, which holds the write already.
 void ContextStore::follow_write(std::string_view ns, int64_t before, int64_t after,
                                 const std::function<Status(VectorIndex&)>& apply) {
-    auto kept = indexes_.load_saved(ns, before);
-    if (kept.ok() && *kept) {
-        (void)indexes_.update(ns, before, after, apply);
-        return;
-    }
+    auto followed = indexes_.follow(ns, before, after, apply);
+    if (followed.ok() && *followed) return;
     std::shared_lock read(rw_);
     (void)indexes_.current(store_, ns, after);
 }

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <thread>
 
+#include "context/index_set.h"
+#include "context/node_store.h"
 #include "context/store.h"
 #include "engine/engine_fixture.h"
 #include "temp_dir.h"
@@ -231,6 +233,57 @@ TEST(ContextStore, IndexIsRebuiltWhenMissingStaleOrCorrupt) {
         ASSERT_TRUE(hits.ok());
         EXPECT_TRUE(hits->empty());
     }
+}
+
+// IndexSet::follow, a write's follow-up (one call under the set's lock, so that no search can
+// rebuild the index between the check and the update): with no index it says so; when a search
+// rebuilt the index as of the new revision after the commit, it keeps that one (no second build,
+// no drop); with the index of the revision before, it applies the write.
+TEST(IndexSet, AWriteIsFollowedOnceWhateverCameBetween) {
+    test::TempDir dir;
+    auto db = NodeStore::open(dir.str() + "/nodes.db");
+    ASSERT_TRUE(db.ok()) << db.error().message;
+    IndexSet set(dir.str(), "m", 4, {});
+    const auto write = [&](float x) {  // one node; returns the revisions before and after
+        auto tx = db->begin();
+        EXPECT_TRUE(tx.ok());
+        const int64_t before = *db->revision("ns", "m");
+        auto id = db->add_node("ns", NodeKind::Document, "", "t", "{}");
+        EXPECT_TRUE(id.ok());
+        const float v[4] = {x, 1.0f, 0.0f, 0.0f};
+        EXPECT_TRUE(db->put_embedding(*id, "m", v).ok());
+        EXPECT_TRUE(db->bump_revisions("ns", "m").ok());
+        const int64_t after = *db->revision("ns", "m");
+        EXPECT_TRUE(tx->commit().ok());
+        return std::pair{before, after};
+    };
+    int applied = 0;
+    const auto apply = [&](VectorIndex&) {
+        ++applied;
+        return ok_status();
+    };
+    auto [b1, a1] = write(1.0f);
+    auto none = set.follow("ns", b1, a1, apply);  // nothing built yet: the caller builds
+    ASSERT_TRUE(none.ok());
+    EXPECT_FALSE(*none);
+    ASSERT_TRUE(set.current(*db, "ns", a1).ok());
+    EXPECT_EQ(set.rebuilds(), 1);
+    auto [b2, a2] = write(2.0f);
+    ASSERT_TRUE(set.current(*db, "ns", a2).ok());  // a search between the commit and the follow-up
+    EXPECT_EQ(set.rebuilds(), 2);
+    auto kept = set.follow("ns", b2, a2, apply);
+    ASSERT_TRUE(kept.ok());
+    EXPECT_TRUE(*kept);
+    EXPECT_EQ(applied, 0);  // the rebuilt index holds the write already
+    ASSERT_TRUE(set.current(*db, "ns", a2).ok());
+    EXPECT_EQ(set.rebuilds(), 2);  // still that one
+    auto [b3, a3] = write(3.0f);
+    auto followed = set.follow("ns", b3, a3, apply);
+    ASSERT_TRUE(followed.ok());
+    EXPECT_TRUE(*followed);
+    EXPECT_EQ(applied, 1);
+    ASSERT_TRUE(set.current(*db, "ns", a3).ok());
+    EXPECT_EQ(set.rebuilds(), 2);
 }
 
 TEST(ContextStore, ConcurrentSearchesBesideAWriter) {
