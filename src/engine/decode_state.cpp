@@ -48,9 +48,13 @@ DecodeState::Step DecodeState::sample(std::span<float> logits) {
     Step s;
     if (constraint_) {
         s.token = draw_constrained(logits);
-        if (s.token < 0 || !constraint_->accept(s.token).ok()) {
-            s.error = constraint_->error().empty() ? "the grammar allows no token of the vocabulary here"
-                                                   : constraint_->error();
+        const bool drawn = s.token >= 0;
+        if (!drawn || !constraint_->accept(s.token).ok()) {
+            // A drawn token passed the single-token check; refusing it now means the matcher cut
+            // the state at its limits (kMaxHeads) differently on the way: also too ambiguous.
+            s.error = !constraint_->error().empty() ? constraint_->error()
+                      : drawn ? "the grammar is too ambiguous to follow here (its state reached the matcher's limits)"
+                              : "the grammar allows no token of the vocabulary here";
             s.token = -1;
             return s;
         }

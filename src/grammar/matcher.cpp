@@ -1,6 +1,7 @@
 #include "grammar/matcher.h"
 
 #include <algorithm>
+#include <cassert>
 #include <tuple>
 
 namespace rf::grammar {
@@ -142,6 +143,7 @@ void Matcher::collect_frames() {
     for (size_t i = 0; i < frames_.size(); ++i) {
         if (renumbered[i] < 0) continue;
         const int32_t parent = frames_[i].parent;
+        assert(parent < static_cast<int32_t>(i));  // push() takes parents that exist already
         const Frame f{frames_[i].pos, parent < 0 ? parent : renumbered[static_cast<size_t>(parent)]};
         renumbered[i] = static_cast<int32_t>(kept.size());
         interned_.emplace(intern_key(f.pos, f.parent), renumbered[i]);

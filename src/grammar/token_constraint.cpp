@@ -29,7 +29,7 @@ bool TokenConstraint::is_end_token(int32_t token) const {
 const std::vector<uint64_t>& TokenConstraint::mask() {
     ++stats_.masks;
     if (!error_.empty()) {
-        mask_.assign(mask_.size(), 0);
+        mask_.assign((static_cast<size_t>(trie_->n_vocab()) + 63) / 64, 0);
         return mask_;
     }
     const auto& heads = matcher_.heads();
@@ -92,6 +92,7 @@ bool TokenConstraint::compute_mask(std::vector<uint64_t>& bits) {
 }
 
 bool TokenConstraint::allows(int32_t token) {
+    if (!error_.empty()) return false;
     if (is_end_token(token)) return matcher_.complete();
     if (!trie_->usable(token)) return false;
     const size_t start = matcher_.mark();
@@ -106,6 +107,7 @@ bool TokenConstraint::allows(int32_t token) {
 }
 
 Status TokenConstraint::accept(int32_t token) {
+    if (!error_.empty()) return make_error("{}", error_);
     if (is_end_token(token)) {
         if (matcher_.complete()) return ok_status();
         return make_error("the grammar does not allow the output to end here");
@@ -114,7 +116,7 @@ Status TokenConstraint::accept(int32_t token) {
     if (!trie_->usable(token) || !matcher_.accept(trie_->text(token)))
         return make_error("the grammar does not allow token {} here", token);
     if (matcher_.collections() != collections) cache_.clear();  // its keys are frame numbers
-    if (matcher_.live_frames() > kMaxLiveFrames) {
+    if (matcher_.live_frames() > kMaxLiveFrames) {  // the token is taken, but nothing more will be
         error_ = fmt::format("the grammar is too ambiguous to follow here ({} ways to read the text so far, {} frames)",
                              matcher_.heads().size(), matcher_.live_frames());
         return make_error("{}", error_);

@@ -37,8 +37,9 @@ public:
     // Complete, and nothing more may follow: generation is over.
     bool finished() const { return matcher_.complete() && !matcher_.can_continue(); }
     bool is_end_token(int32_t token) const;
-    // Why no mask can be given (empty while masks are given): a grammar so ambiguous here that one
-    // mask would cost more than its budget, or its state more than kMaxLiveFrames frames.
+    // Why the grammar cannot be followed any further (empty while it can): so ambiguous here that
+    // one mask would cost more than its budget, or its state hold more than kMaxLiveFrames frames.
+    // From then on no token is allowed or accepted.
     const std::string& error() const { return error_; }
 
     struct Stats {
