@@ -51,11 +51,15 @@ demo: build
 # Constrained decoding's cost at 16 sequences on a TinyLlama-shaped model (random weights, the
 # Llama 2 vocabulary of the reference data): mask alone, and whole steps with and without a grammar.
 TINYLLAMA_SYNTH := models/tinyllama-synth-q4_k.gguf
+SAMPLING_SYNTH := models/one-layer-llama2-vocab.gguf
 bench-grammar: build
 	@mkdir -p models
 	@test -f $(TINYLLAMA_SYNTH) || $(BUILD)/tools/rocmforge-synth --arch llama --layers 22 --embd 2048 --ff 5632 \
 		--heads 32 --kv-heads 4 --type Q4_K --vocab-from ../shared/models/llama-gqa-q4_0.gguf --out $(TINYLLAMA_SYNTH)
-	ROCMFORGE_BENCH_MODEL=$(TINYLLAMA_SYNTH) $(BUILD)/bench/grammar/constrained_bench
+	@test -f $(SAMPLING_SYNTH) || $(BUILD)/tools/rocmforge-synth --arch llama --layers 1 --embd 256 --ff 512 \
+		--heads 4 --kv-heads 1 --type Q8_0 --vocab-from ../shared/models/llama-gqa-q4_0.gguf --out $(SAMPLING_SYNTH)
+	ROCMFORGE_BENCH_MODEL=$(TINYLLAMA_SYNTH) ROCMFORGE_BENCH_SAMPLING_MODEL=$(SAMPLING_SYNTH) \
+		$(BUILD)/bench/grammar/constrained_bench
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

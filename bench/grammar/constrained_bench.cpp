@@ -14,7 +14,14 @@
 // first's; forward_ms and sample_ms split a step (the grammar's cost is all in sample_ms, which
 // the load of a shared machine moves much less than the forward's time). With random weights at temperature 1 nearly every draw is refused by the grammar, so
 // nearly every step computes its masks: the worst case.
+//
+// BM_SchedulerSampling/threads:{1,2,...}: the scheduler's steps when sampling dominates them: 16
+// requests under the schema at temperature 1 on ROCMFORGE_BENCH_SAMPLING_MODEL, a one-layer model
+// with the Llama 2 vocabulary (`make bench-grammar` writes it), with the step's rows sampled on
+// that many threads (SchedulerOptions::sampling_threads).
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstdlib>
 #include <random>
 
@@ -24,6 +31,7 @@
 #include "backend/cpu/cpu_backend.h"
 #include "engine/decode_state.h"
 #include "engine/loaded_model.h"
+#include "engine/scheduler.h"
 #include "grammar/gbnf_parser.h"
 #include "grammar/json_primitives.h"
 #include "grammar/json_schema.h"
@@ -188,6 +196,57 @@ void BM_DecodeStep(benchmark::State& state) {
     state.counters["forward_ms"] = per_step_ms(forward);
     state.counters["sample_ms"] = per_step_ms(sampling);
 }
+void BM_SchedulerSampling(benchmark::State& state) {
+    const char* path = std::getenv("ROCMFORGE_BENCH_SAMPLING_MODEL");
+    if (!path) {
+        state.SkipWithError("set ROCMFORGE_BENCH_SAMPLING_MODEL to a one-layer model (make bench-grammar writes one)");
+        return;
+    }
+    cpu::CpuBackend backend;
+    auto loaded = engine::LoadedModel::load(path, backend,
+                                            {.n_ctx = 256, .n_batch = 64, .max_sequences = kSequences}, FileLoad::Copy);
+    if (!loaded) {
+        state.SkipWithError(loaded.error().message.c_str());
+        return;
+    }
+    auto scheduler = engine::Scheduler::create(
+        *loaded->engine, *loaded->tokenizer,
+        {.max_running = kSequences, .sampling_threads = static_cast<int>(state.range(0))});
+    if (!scheduler) {
+        state.SkipWithError(scheduler.error().message.c_str());
+        return;
+    }
+    const auto g = compile(app_schema_gbnf());
+    std::mutex mu;
+    std::condition_variable cv;
+    int finished = 0;
+    for (auto _ : state) {
+        finished = 0;
+        for (int s = 0; s < kSequences; ++s) {
+            engine::RequestOptions o;
+            o.prompt = {loaded->tokenizer->special().bos};
+            o.max_tokens = 64;
+            o.stop_at_end_of_generation = false;
+            o.sampling = engine::SamplerParams{.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .min_p = 0.0f,
+                                               .seed = static_cast<uint64_t>(s)};
+            o.grammar = g;
+            auto id = (*scheduler)->submit(std::move(o), [&](const engine::RequestEvent& e) {
+                if (e.kind != engine::RequestEvent::Kind::Finished) return;
+                std::lock_guard lock(mu);
+                ++finished;
+                cv.notify_all();
+            });
+            if (!std::holds_alternative<uint64_t>(id)) std::abort();
+        }
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return finished == kSequences; });
+    }
+    const engine::SchedulerStats st = (*scheduler)->stats();
+    state.counters["steps"] = static_cast<double>(st.steps);
+    state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(st.generated_tokens), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_SchedulerSampling)->ArgName("threads")->Arg(1)->Arg(2)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // Fixed iterations, so that both rows average over the same context lengths.
 BENCHMARK(BM_DecodeStep)->ArgName("grammar")->Arg(0)->Arg(1)->Arg(2)->Iterations(48)->Unit(benchmark::kMillisecond);
 

@@ -18,6 +18,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "backend/cpu/kernels/thread_pool.h"
 #include "engine/request.h"
 
 namespace rf::engine {
@@ -47,6 +48,11 @@ public:
         for (int32_t s = 0; s < engine.max_sequences(); ++s) engine_.cache().release(s);
         refresh_kv_stats();
         refresh_shape();
+        int threads = options_.sampling_threads;
+        if (threads <= 0)
+            threads = static_cast<int>(std::min<int64_t>({std::max(1u, std::thread::hardware_concurrency()), 8,
+                                                          std::max<int64_t>(options_.max_running, 1)}));
+        sampling_pool_ = std::make_unique<cpu::ThreadPool>(threads);
         thread_ = std::thread([this] { run(); });
     }
     ~SchedulerImpl() override { shutdown(std::chrono::milliseconds(0)); }
@@ -80,7 +86,17 @@ private:
     // queue and has options_.relocate move the model (once, until a step succeeds again).
     void on_failed_step(const Error& error);
     void refresh_shape();  // under mu_
-    void sample(Request& r, std::span<float> logits);
+    // A step's sampling: every logit row drawn at once (on the sampling threads), then each
+    // request's token delivered in row order (on the loop thread: events, finishing).
+    void sample_rows();
+    struct Drawn {
+        bool prompt_only = false;  // max_tokens 0: nothing drawn
+        DecodeState::Step step;
+        std::optional<LogProbs> logprobs;
+    };
+    // Touches only `r`'s decode state and its own row (`scratch` for a copy of it).
+    static Drawn draw(Request& r, std::span<float> logits, std::vector<float>& scratch);
+    void deliver(Request& r, Drawn drawn);
     // Adds the step's hidden rows to their embedding requests and finishes those now complete.
     void pool_embeddings();
     enum class Outcome { Ended, Failed };  // RequestEvent::failed
@@ -134,7 +150,9 @@ private:
     std::vector<std::pair<Request*, int64_t>> batch_requests_;  // request, tokens it has in the batch
     std::vector<Request*> logit_rows_;
     std::vector<Request*> hidden_rows_;  // embedding requests, one per hidden row of the step
-    std::vector<float> logits_, hidden_, scratch_;
+    std::vector<float> logits_, hidden_;
+    std::vector<Drawn> drawn_;  // per logit row
+    std::unique_ptr<cpu::ThreadPool> sampling_pool_;
     int failed_in_a_row_ = 0;
     bool move_failed_ = false;  // relocate failed; not tried again until a step succeeds
 };
@@ -483,9 +501,7 @@ bool SchedulerImpl::step() {
         stats_.prompt_tokens += prompt_tokens;
         stats_.generated_tokens += static_cast<int64_t>(logit_rows_.size());
     }
-    const auto n_vocab = static_cast<size_t>(engine_.n_vocab());
-    for (size_t i = 0; i < logit_rows_.size(); ++i)
-        if (!logit_rows_[i]->finished) sample(*logit_rows_[i], {logits_.data() + i * n_vocab, n_vocab});
+    sample_rows();
     pool_embeddings();
     return true;
 }
@@ -546,28 +562,56 @@ void SchedulerImpl::on_failed_step(const Error& error) {
     refresh_kv_stats();
 }
 
-void SchedulerImpl::sample(Request& r, std::span<float> logits) {
+void SchedulerImpl::sample_rows() {
+    const auto n_vocab = static_cast<size_t>(engine_.n_vocab());
+    const size_t n = logit_rows_.size();
+    drawn_.assign(n, {});
+    const auto draw_rows = [&](int64_t begin, int64_t end) {
+        std::vector<float> scratch;
+        for (auto i = static_cast<size_t>(begin); i < static_cast<size_t>(end); ++i)
+            if (!logit_rows_[i]->finished)
+                drawn_[i] = draw(*logit_rows_[i], {logits_.data() + i * n_vocab, n_vocab}, scratch);
+    };
+    if (n > 1 && sampling_pool_->size() > 1)
+        sampling_pool_->parallel_for(static_cast<int64_t>(n), draw_rows, /*chunks_per_thread=*/1);
+    else
+        draw_rows(0, static_cast<int64_t>(n));
+    for (size_t i = 0; i < n; ++i)
+        if (!logit_rows_[i]->finished) deliver(*logit_rows_[i], std::move(drawn_[i]));
+}
+
+SchedulerImpl::Drawn SchedulerImpl::draw(Request& r, std::span<float> logits, std::vector<float>& scratch) {
+    Drawn d;
     if (r.decode->at_limit()) {  // max_tokens 0: the prompt only
+        d.prompt_only = true;
+        return d;
+    }
+    std::span<float> row = logits;
+    if (r.wants_logprobs()) {  // the sampler changes the row; log-probabilities are of the raw logits
+        scratch.assign(logits.begin(), logits.end());
+        row = scratch;
+    }
+    d.step = r.decode->sample(row);
+    if (d.step.error.empty() && r.wants_logprobs()) d.logprobs = log_probs(logits, d.step.token, r.options.top_logprobs);
+    return d;
+}
+
+void SchedulerImpl::deliver(Request& r, Drawn drawn) {
+    if (drawn.prompt_only) {
         finish(r, StopReason::MaxTokens);
+        return;
+    }
+    DecodeState::Step& step = drawn.step;
+    if (!step.error.empty()) {
+        finish(r, StopReason::Cancelled, step.error, Outcome::Failed);
         return;
     }
     RequestEvent e;
     e.kind = RequestEvent::Kind::Token;
     e.request = r.id;
-    std::span<float> row = logits;
-    if (r.wants_logprobs()) {  // the sampler changes the row; log-probabilities are of the raw logits
-        scratch_.assign(logits.begin(), logits.end());
-        row = scratch_;
-    }
-    auto step = r.decode->sample(row);
-    if (!step.error.empty()) {
-        finish(r, StopReason::Cancelled, step.error, Outcome::Failed);
-        return;
-    }
-    if (r.wants_logprobs()) {
-        LogProbs lp = log_probs(logits, step.token, r.options.top_logprobs);
-        e.logprob = lp.logprob;
-        for (auto [id, value] : lp.top) e.top_logprobs.push_back({id, value});
+    if (drawn.logprobs) {
+        e.logprob = drawn.logprobs->logprob;
+        for (auto [id, value] : drawn.logprobs->top) e.top_logprobs.push_back({id, value});
     }
     r.tokens.push_back(step.token);
     if (r.generated() == 1) r.first_token = Clock::now();

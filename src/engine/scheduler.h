@@ -96,6 +96,10 @@ struct SchedulerOptions {
     int64_t step_token_budget = 256;  // tokens per forward step, at most the engine's n_batch
     bool prefix_caching = true;
     size_t finished_history = 256;    // finished requests whose status stays queryable
+    // Threads that sample a step's rows together (a request's sampling, grammar mask and
+    // log-probabilities touch only its own state): 0 takes the cores, up to 8 and max_running;
+    // 1 samples on the loop thread. The output does not depend on it.
+    int sampling_threads = 0;
     // Called on the loop thread when the engine's device is lost (a step failed with an Error
     // marked device_lost, or kLostAfterFailedSteps steps failed in a row): moves the model to
     // another backend (Engine::relocate) and says where it runs now, or an Error when it cannot.

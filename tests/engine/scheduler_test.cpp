@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "engine/generate.h"
+#include "grammar/gbnf_parser.h"
 #include "engine/scheduler.h"
 #include "engine/embedder.h"
 #include "engine_fixture.h"
@@ -101,6 +102,49 @@ TEST(Scheduler, ThirtyTwoConcurrentRequestsMatchEachRunAlone) {
         EXPECT_LT(st.steps, 200);  // batched, not one request after another
         s.expect_no_leak();
     }
+}
+
+// A step's rows sampled on several threads give what one thread gives: sampled and greedy rows,
+// log-probabilities, a grammar, and a prompt-only request, all in the same steps (the loop is held
+// until every request is queued).
+TEST(Scheduler, SamplingOnSeveralThreadsChangesNothing) {
+    auto words = grammar::parse_gbnf(R"(root ::= [a-z]{3,12} " " [a-z]{2,8} ".")");
+    ASSERT_TRUE(words.ok()) << words.error().message;
+    const auto g = std::make_shared<const grammar::Grammar>(std::move(*words));
+    constexpr size_t kRequests = 12;
+    std::vector<RequestOptions> requests;
+    for (size_t i = 0; i < kRequests; ++i) {
+        RequestOptions r = greedy(prompt_of(static_cast<uint32_t>(100 + i), 3 + i % 5), 4 + static_cast<int64_t>(i % 6));
+        if (i % 2 == 0) r.sampling = {.temperature = 1.0f, .seed = 7 + i};
+        if (i % 4 == 1) {
+            r.grammar = g;
+            r.max_tokens = 40;
+        }
+        if (i == kRequests - 1) r.max_tokens = 0;
+        requests.push_back(r);
+    }
+    std::vector<Output> outputs[2];
+    for (int run = 0; run < 2; ++run) {
+        Collector c;
+        LoopGate gate;
+        Served s({.max_running = kRequests, .sampling_threads = run == 0 ? 1 : 4});
+        RequestOptions first = greedy(prompt_of(1, 2), 1);
+        submitted(s.scheduler->submit(first, c.sink(kRequests, gate.hook())));
+        gate.wait_until_held();
+        for (size_t i = 0; i < kRequests; ++i) submitted(s.scheduler->submit(requests[i], c.sink(i)));
+        gate.release();
+        ASSERT_TRUE(c.wait(kRequests + 1));
+        for (size_t i = 0; i < kRequests; ++i) outputs[run].push_back(c.get(i));
+        s.expect_no_leak();
+    }
+    for (size_t i = 0; i < kRequests; ++i) {
+        expect_same(outputs[1][i], outputs[0][i], i);
+        EXPECT_FALSE(outputs[1][i].finished->failed) << i << ": " << outputs[1][i].finished->error;
+        if (requests[i].grammar) {
+            EXPECT_EQ(outputs[1][i].text.back(), '.') << i << ": " << outputs[1][i].text;
+        }
+    }
+    EXPECT_TRUE(outputs[1][kRequests - 1].tokens.empty());
 }
 
 TEST(Scheduler, SharedPrefixIsReusedAndChangesNothing) {
