@@ -55,6 +55,7 @@ bool Sampler::untruncated() const {
 int32_t Sampler::draw(std::span<const float> logits) {
     if (params_.temperature <= 0.0f)
         return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    if (untruncated()) return draw_from_all(logits);
 
     make_candidates(logits, candidates_, params_.top_k);  // includes top-k
     typical_p(candidates_, params_.typical_p);
@@ -69,6 +70,30 @@ int32_t Sampler::draw(std::span<const float> logits) {
         if (r < mass) return c.id;
     }
     return candidates_.back().id;
+}
+
+// The whole distribution at the temperature, without sorting it (the stages above need the order;
+// a draw from everything does not): one pass for the weights, one to find where the draw falls.
+// O(n), where sorting cost milliseconds a row for a 32k vocabulary. A logit of -infinity (a banned
+// or masked token) has weight 0 and is never drawn.
+int32_t Sampler::draw_from_all(std::span<const float> logits) {
+    const float max = *std::max_element(logits.begin(), logits.end());
+    if (!std::isfinite(max)) return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    const float inverse_t = 1.0f / params_.temperature;
+    weights_.resize(logits.size());
+    double sum = 0.0;
+    for (size_t i = 0; i < logits.size(); ++i) sum += weights_[i] = std::exp((logits[i] - max) * inverse_t);
+    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    const double r = uniform(rng_) * sum;
+    double mass = 0.0;
+    size_t last = 0;
+    for (size_t i = 0; i < weights_.size(); ++i) {
+        if (weights_[i] <= 0.0f) continue;
+        mass += weights_[i];
+        last = i;
+        if (r < mass) return static_cast<int32_t>(i);
+    }
+    return static_cast<int32_t>(last);  // rounding left r at the very end
 }
 
 }  // namespace rf::engine

@@ -55,11 +55,14 @@ public:
     const SamplerParams& params() const { return params_; }
 
 private:
+    int32_t draw_from_all(std::span<const float> logits);
+
     SamplerParams params_;
     std::mt19937_64 rng_;
     std::deque<int32_t> recent_;
     std::vector<int32_t> recent_flat_, penalty_scratch_;
     std::vector<Candidate> candidates_;
+    std::vector<float> weights_;  // draw_from_all's
 };
 
 }  // namespace rf::engine

@@ -144,6 +144,32 @@ TEST(Sampler, SeedMakesDrawsRepeatable) {
     EXPECT_EQ(seen.size(), base.size());
 }
 
+// Drawing from the whole distribution (no truncating stage) needs no sorting; its draws follow
+// softmax(logits / temperature), and a truncating stage that keeps everything agrees with it.
+TEST(Sampler, DrawsFromTheWholeDistributionFollowItsProbabilities) {
+    const std::vector<float> base = {0.0f, 1.0f, 2.0f, 3.0f, -INFINITY, 0.5f};
+    for (float t : {0.7f, 1.0f, 1.6f}) {
+        double sum = 0.0;
+        std::vector<double> expected;
+        for (float l : base) sum += std::exp(static_cast<double>(l) / t);
+        for (float l : base) expected.push_back(std::exp(static_cast<double>(l) / t) / sum);
+        // top_k equal to the vocabulary keeps every token but takes the sorted path.
+        for (int64_t top_k : {int64_t{0}, static_cast<int64_t>(base.size())}) {
+            Sampler s({.temperature = t, .top_k = top_k, .top_p = 1.0f, .min_p = 0.0f, .seed = 11});
+            constexpr int kDraws = 40000;
+            std::vector<int> count(base.size(), 0);
+            for (int i = 0; i < kDraws; ++i) {
+                std::vector<float> l = base;
+                ++count[static_cast<size_t>(s.sample(l))];
+            }
+            EXPECT_EQ(count[4], 0) << "a logit of -infinity is never drawn";
+            for (size_t k = 0; k < base.size(); ++k)  // 5 standard deviations of a binomial share at most
+                EXPECT_NEAR(count[k] / double(kDraws), expected[k], 5 * std::sqrt(0.25 / kDraws))
+                    << "token " << k << " temperature " << t << " top_k " << top_k;
+        }
+    }
+}
+
 TEST(Sampler, BiasOfMinusInfinityBansAToken) {
     Sampler s({.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .min_p = 0.0f, .logit_bias = {{0, -INFINITY}}, .seed = 3});
     for (int i = 0; i < 30; ++i) {
