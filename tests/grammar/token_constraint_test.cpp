@@ -154,7 +154,7 @@ TEST(TokenConstraint, MasksStayRightWhileALongTextsFramesAreCollected) {
             ASSERT_EQ(c.mask(), fresh.mask()) << "round " << r << " byte " << i;
             if (r % 100 == 0 && i % 13 == 0)
                 ASSERT_EQ(c.mask(), brute_force_mask(shadow, *trie, false)) << "round " << r << " byte " << i;
-            const std::string_view byte = text.substr(i, 1);
+            const std::string_view byte = std::string_view(text).substr(i, 1);
             ASSERT_TRUE(feed(c, byte) && feed(fresh, byte) && shadow.accept(byte) && long_run.accept(byte));
         }
     }
