@@ -9,7 +9,8 @@
 #   RF_STEPS="ops conformance ..." picks the steps (bench_8b, the 8B-shaped benchmark, and baseline, its
 #   comparison with bench/baselines, only when named; RF_PROFILE=1 adds a step profile per model;
 #   RF_BENCH_PARALLEL="1,8,32,64" adds bench_8b's batched curve; hybrid_8b, the 8B-shaped model
-#   split between the GPU and the CPU at RF_SPLITS layers, only when named).
+#   split between the GPU and the CPU at RF_SPLITS layers, and kernel_times, each kernel's time in a
+#   decode step by Nsight Compute, only when named).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bundle=${1:-.gpu}
@@ -22,6 +23,8 @@ export LD_LIBRARY_PATH=$unpacked/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$L
 steps=${RF_STEPS:-"env ceilings ops conformance conformance_f16 engine server determinism streams synthetic hybrid products bench"}
 export ROCMFORGE_SHARED_DIR=$PWD/$bundle/shared ROCMFORGE_TEST_DEVICE=cuda
 declare -a table=()
+# The machine's curl with the machine's libraries (the bundle carries a libcurl of its own).
+curl() { LD_LIBRARY_PATH= command curl "$@"; }
 
 models=$(ls "$bundle"/shared/models/*.gguf 2>/dev/null)
 first_model=$(echo "$models" | head -1)
@@ -167,6 +170,14 @@ bench_8b() {
       --ctx 8192 --type "$type" --out "$m" || return 1
     "$bin/rocmforge" bench --device cuda -m "$m" -p 512 -n 128 -d 0 -d 4096 -r 2 -b 512 --kv-type "${RF_BENCH_KV:-f16}" ||
       return 1
+    # The same with dependent launches (off by default; what they bring, in the same call), and
+    # without the prefetch of the next product's weights (RF_BENCH_AB picks which of the two run).
+    [[ " ${RF_BENCH_AB:-dependent_launch prefetch} " == *" dependent_launch "* ]] &&
+    ROCMFORGE_GPU_DEPENDENT_LAUNCH=1 "$bin/rocmforge" bench --device cuda -m "$m" -p 512 -n 128 -r 2 -b 512 \
+      --kv-type "${RF_BENCH_KV:-f16}" 2>&1 | grep -E "tg128|pp512" | sed "s/^/[dependent launch on] /"
+    [[ " ${RF_BENCH_AB:-dependent_launch prefetch} " == *" prefetch "* ]] &&
+    ROCMFORGE_GPU_PREFETCH=0 "$bin/rocmforge" bench --device cuda -m "$m" -p 0 -n 128 -d 0 -d 4096 -r 2 -b 512 \
+      --kv-type "${RF_BENCH_KV:-f16}" 2>&1 | grep -E "tg128" | sed "s/^/[prefetch off] /"
     # The batched curve (RF_BENCH_PARALLEL="1,8,32,64"): 128-token prompts, 128 generated each, as
     # llama-batched-bench's -npp 128 -ntg 128 -npl.
     if [ -n "${RF_BENCH_PARALLEL:-}" ]; then
@@ -198,6 +209,27 @@ profile() {
     sed "s/^/[graphs off] /"
 }
 
+# Each kernel's own time (Nsight Compute, which runs kernels one at a time: no launch gaps) in one
+# decode step of the 8B shape (Q4_K) at an empty context, and the decode attention's at 4096 tokens
+# of context (tools/kernel_times.py); only when named in RF_STEPS.
+kernel_times() {
+  local m=/tmp/llama8b-Q4_K.gguf ncu times=$out/kernel_times.csv
+  ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+  [ -x "$ncu" ] || { echo "no Nsight Compute (ncu) on this machine"; return 1; }
+  [ -f "$m" ] || "$bin/rocmforge-synth" --arch llama --layers 32 --embd 4096 --ff 14336 --heads 32 --kv-heads 8 \
+    --vocab 128256 --ctx 8192 --type Q4_K --out "$m" || return 1
+  local opts=(--csv --page raw --print-units base --metrics gpu__time_duration.sum --cache-control none
+              --clock-control none)
+  ROCMFORGE_GPU_GRAPHS=0 "$ncu" "${opts[@]}" --log-file "$times" "$bin/rocmforge" generate --device cuda -m "$m" \
+    -p "Once upon a time" -n 4 --temp 0 --kv-type f16 >/dev/null 2>"$out/kernel_times.err" ||
+    { tail "$out/kernel_times.err"; return 1; }
+  python3 tools/kernel_times.py "$times" --title "decode step, empty context: " || return 1
+  ROCMFORGE_GPU_GRAPHS=0 "$ncu" "${opts[@]}" --log-file "$times.4096" -k "regex:decode_attention|merge_splits" \
+    "$bin/rocmforge" bench --device cuda -m "$m" -p 0 -n 2 -d 4096 -r 1 --kv-type f16 >/dev/null \
+    2>>"$out/kernel_times.err" || return 1
+  python3 tools/kernel_times.py "$times.4096" --last-launches 64 --title "decode attention at 4096 tokens: "
+}
+
 # The bench_8b figures against the repository's baseline for this card (tools/perf_baseline.py):
 # fails on any figure worse than its noise. A new baseline is recorded by hand after a change that
 # moves the figures on purpose.
@@ -225,6 +257,7 @@ step hybrid hybrid
 step cpu_bandwidth cpu_bandwidth
 step hybrid_8b hybrid_8b
 step bench_8b bench_8b
+step kernel_times kernel_times
 step baseline baseline
 
 grep -h "^\[conformance\]" "$out"/conformance*.log 2>/dev/null | cut -c1-150

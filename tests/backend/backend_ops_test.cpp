@@ -277,6 +277,30 @@ TEST_P(BackendOps, AddAddBiasAndScaleAreExactInF32) {
     }
 }
 
+// Each op reads what the one before it wrote, in one step (captured as a graph where the backend
+// does that), over enough blocks that kernels overlap if they can: on a GPU whose launches may
+// start before the previous kernel ends (dependent launches), an op that read its input early would
+// see the value from two ops before, and the count would come out short.
+TEST_P(BackendOps, OpsInAChainSeeEachOthersWrites) {
+    constexpr int64_t rows = 64, cols = 4096;
+    constexpr int kRounds = 100;
+    std::vector<float> start(rows * cols);
+    for (size_t i = 0; i < start.size(); ++i) start[i] = static_cast<float>(i % 1000);
+    const DevMat ones = upload_mat(std::vector<float>(rows * cols, 1.0f), rows, cols);
+    const DevMat x = upload_mat(start, rows, cols), y = poisoned(rows, cols);
+    check(b().begin_step(), "begin_step");
+    for (int round = 0; round < kRounds; ++round) {
+        check(b().add(x.all(), ones.all(), y.all()), "add");  // y = x + 1
+        check(b().scale(y.all(), -1.0f), "scale");            // y = -(x + 1)
+        check(b().scale(y.all(), -1.0f), "scale");            // y = x + 1
+        check(b().add(y.all(), ones.all(), x.all()), "add");  // x = x + 2
+    }
+    check(b().end_step(), "end_step");
+    std::vector<float> expected(start);
+    for (float& v : expected) v += 2 * kRounds;
+    expect_exact("a chain of adds and scales", fetch(x), expected);
+}
+
 TEST_P(BackendOps, SoftcapIsCapTimesTanh) {
     std::mt19937 rng(42);
     const std::vector<float> x = random_values(rng, 4 * 1000, 8.0f);

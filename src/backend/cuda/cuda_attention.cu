@@ -38,27 +38,35 @@ __device__ void store_token(int64_t t, Mat k, Mat v, T* keys, T* values, const i
 
 template <typename T>
 __global__ void store_kv_kernel(Mat k, Mat v, T* keys, T* values, const int32_t* slots, int64_t n_slots, int* fault) {
+    gpu_kernel_prologue();
     store_token(blockIdx.x, k, v, keys, values, slots, n_slots, fault);
 }
 
-// Block t: token t's query and key heads rotated (a pair per thread), then its keys and values
-// stored, as rope, rope and store_kv would leave them.
+// Block (token t, head h): head h of the token's query heads and then its key heads rotated (a pair
+// per thread), as rope would leave it; a key head's block then stores that head's key and value
+// rows, as store_kv would. A block per head, not per token, so that a decode step's single token
+// is spread over as many SMs as it has heads (one block for all: ~12 us a step on an H100, most
+// of it memory round trips made one after another).
 template <typename T>
 __global__ void rope_store_kv_kernel(Mat q, Mat k, Mat v, const int32_t* positions, RopeParams p, T* keys, T* values,
                                      const int32_t* slots, int64_t n_slots, int* fault) {
-    const int64_t t = blockIdx.x;
+    gpu_kernel_prologue();
+    const int64_t t = blockIdx.x, head = blockIdx.y, kv_head = head - p.n_heads;
     const int32_t pos = positions[t];
-    const int64_t q_pairs = p.n_heads * p.half, k_pairs = k.cols / p.head_dim * p.half;
-    for (int64_t i = threadIdx.x; i < q_pairs + k_pairs; i += blockDim.x) {
-        const bool is_q = i < q_pairs;
-        const int64_t j = is_q ? i : i - q_pairs;
-        float* head = (is_q ? q.data + t * q.stride : k.data + t * k.stride) + j / p.half * p.head_dim;
-        rope_rotate_pair(head, j % p.half, pos, p);
+    float* row = kv_head < 0 ? q.data + t * q.stride + head * p.head_dim : k.data + t * k.stride + kv_head * p.head_dim;
+    for (int64_t i = threadIdx.x; i < p.half; i += blockDim.x) rope_rotate_pair(row, i, pos, p);
+    if (kv_head < 0) return;  // the whole block: a query head
+    __syncthreads();          // the head's rotated key is visible to the block
+    const int32_t slot = slots[t];
+    if (slot < 0 || slot >= n_slots) {
+        if (threadIdx.x == 0) atomicCAS(fault, kFaultNone, kFaultCacheSlot);
+        return;
     }
-    __syncthreads();  // every rotated key of the token is visible to the block
-    store_token(t, k, v, keys, values, slots, n_slots, fault);
+    const int64_t dk = p.head_dim, dv = v.cols / (k.cols / dk);
+    for (int64_t i = threadIdx.x; i < dk; i += blockDim.x) save_kv(keys + slot * k.cols + kv_head * dk + i, row[i]);
+    const float* v_row = v.data + t * v.stride + kv_head * dv;
+    for (int64_t i = threadIdx.x; i < dv; i += blockDim.x) save_kv(values + slot * v.cols + kv_head * dv + i, v_row[i]);
 }
-
 
 // Row of n values (n a multiple of 8, the row 16-byte aligned) dotted with q in shared memory.
 __device__ float dot_row(const float* row, const float* q, int64_t n) {
@@ -96,6 +104,7 @@ __device__ float dot_any(const T* row, const float* q, int64_t n) {
 template <typename T, int PerLane>
 __global__ void __launch_bounds__(32 * kGroups) attention_kernel(AttentionParams p, const T* keys, const T* values,
                                                                  int64_t split_keys, float* partial, int* fault) {
+    gpu_kernel_prologue();
     extern __shared__ float shared[];
     float* q = shared;                                  // head_dim_k
     float* group_acc = q + p.head_dim_k;                // kGroups x head_dim_v
@@ -180,22 +189,31 @@ __global__ void __launch_bounds__(32 * kGroups) attention_kernel(AttentionParams
 
 // Per (token, head): the splits' partial results merged into the output.
 __global__ void merge_splits_kernel(AttentionParams p, int splits, const float* partial) {
-    const int64_t t = blockIdx.x, head = blockIdx.y;
-    const float* parts = partial + (t * p.n_heads + head) * splits * (p.head_dim_v + 2);
-    float m_all = -INFINITY;
-    for (int z = 0; z < splits; ++z) m_all = fmaxf(m_all, parts[z * (p.head_dim_v + 2)]);
-    float l_all = 0.0f;
-    for (int z = 0; z < splits; ++z) {
-        const float* part = parts + z * (p.head_dim_v + 2);
-        if (part[0] != -INFINITY) l_all += part[1] * expf(part[0] - m_all);
+    gpu_kernel_prologue();
+    __shared__ float weight[kMaxAttentionSplits];  // exp(split's maximum - overall maximum)
+    __shared__ float total;                         // the softmax's denominator
+    const int64_t t = blockIdx.x, head = blockIdx.y, row = p.head_dim_v + 2;
+    const float* parts = partial + (t * p.n_heads + head) * splits * row;
+    // The first 32 lanes weigh the splits together (not each thread every split in turn: at 64
+    // splits that was a few µs of loads one after another per layer).
+    if (threadIdx.x < 32) {
+        float m_all = -INFINITY;
+        for (int z = threadIdx.x; z < splits; z += 32) m_all = fmaxf(m_all, parts[z * row]);
+        m_all = group_max(m_all);
+        float l_all = 0.0f;
+        for (int z = threadIdx.x; z < splits; z += 32) {
+            const float m = parts[z * row], w = m == -INFINITY ? 0.0f : expf(m - m_all);
+            weight[z] = w;
+            l_all += parts[z * row + 1] * w;
+        }
+        l_all = group_sum(l_all);
+        if (threadIdx.x == 0) total = l_all;
     }
+    __syncthreads();
     for (int64_t d = threadIdx.x; d < p.head_dim_v; d += blockDim.x) {
         float o = 0.0f;
-        for (int z = 0; z < splits; ++z) {
-            const float* part = parts + z * (p.head_dim_v + 2);
-            if (part[0] != -INFINITY) o += part[2 + d] * expf(part[0] - m_all);
-        }
-        p.out[t * p.out_stride + head * p.head_dim_v + d] = o / l_all;
+        for (int z = 0; z < splits; ++z) o += parts[z * row + 2 + d] * weight[z];
+        p.out[t * p.out_stride + head * p.head_dim_v + d] = o / total;
     }
 }
 
@@ -206,17 +224,19 @@ void launch_typed(gpuStream_t stream, const AttentionParams& p, const T* keys, c
     const dim3 grid(static_cast<unsigned>(p.n_tokens), static_cast<unsigned>(p.n_heads), static_cast<unsigned>(split.splits));
     float* partial = split.splits > 1 ? split.partial : nullptr;
     if (p.head_dim_v <= 128)
-        attention_kernel<T, 4><<<grid, 32 * kGroups, shared, stream>>>(p, keys, values, split.keys, partial, fault);
+        gpu_launch(attention_kernel<T, 4>, grid, 32 * kGroups, shared, stream, p, keys, values, split.keys, partial,
+                   fault);
     else
-        attention_kernel<T, kValuesPerLane><<<grid, 32 * kGroups, shared, stream>>>(p, keys, values, split.keys, partial, fault);
-    if (partial) launch_merge_attention_splits(stream, p, split.splits, partial);
+        gpu_launch(attention_kernel<T, kValuesPerLane>, grid, 32 * kGroups, shared, stream, p, keys, values, split.keys,
+                   partial, fault);
+    if (partial) (void)launch_merge_attention_splits(stream, p, split.splits, partial);  // errors: gpuGetLastError
 }
 
 }  // namespace
 
 gpuError_t launch_merge_attention_splits(gpuStream_t stream, const AttentionParams& p, int64_t splits, const float* partial) {
     const dim3 grid(static_cast<unsigned>(p.n_tokens), static_cast<unsigned>(p.n_heads));
-    merge_splits_kernel<<<grid, 128, 0, stream>>>(p, static_cast<int>(splits), partial);
+    gpu_launch(merge_splits_kernel, grid, 128, 0, stream, p, static_cast<int>(splits), partial);
     return gpuGetLastError();
 }
 
@@ -225,11 +245,11 @@ gpuError_t launch_store_kv(gpuStream_t stream, bool f16, Mat k, Mat v, void* key
     if (k.rows == 0) return gpuSuccess;
     const auto grid = static_cast<unsigned>(k.rows);
     if (f16)
-        store_kv_kernel<<<grid, 128, 0, stream>>>(k, v, static_cast<gpuHalf*>(keys), static_cast<gpuHalf*>(values), slots,
-                                                  n_slots, fault);
+        gpu_launch(store_kv_kernel<gpuHalf>, grid, 128, 0, stream, k, v, static_cast<gpuHalf*>(keys),
+                   static_cast<gpuHalf*>(values), slots, n_slots, fault);
     else
-        store_kv_kernel<<<grid, 128, 0, stream>>>(k, v, static_cast<float*>(keys), static_cast<float*>(values), slots,
-                                                  n_slots, fault);
+        gpu_launch(store_kv_kernel<float>, grid, 128, 0, stream, k, v, static_cast<float*>(keys),
+                   static_cast<float*>(values), slots, n_slots, fault);
     return gpuGetLastError();
 }
 
@@ -237,13 +257,17 @@ gpuError_t launch_rope_store_kv(gpuStream_t stream, bool f16, Mat q, Mat k, Mat 
                                 const RopeParams& p, void* keys, void* values, const int32_t* slots, int64_t n_slots,
                                 int* fault) {
     if (k.rows == 0) return gpuSuccess;
-    const auto grid = static_cast<unsigned>(k.rows);
+    const int64_t n_kv_heads = k.cols / p.head_dim, head_dim_v = v.cols / n_kv_heads;
+    const dim3 grid(static_cast<unsigned>(k.rows), static_cast<unsigned>(p.n_heads + n_kv_heads));
+    // A thread per value of the longest row it stores (and at least per rotated pair).
+    const auto threads = static_cast<unsigned>(std::min<int64_t>(
+        256, (std::max({p.half, p.head_dim, head_dim_v}) + 31) / 32 * 32));
     if (f16)
-        rope_store_kv_kernel<<<grid, 256, 0, stream>>>(q, k, v, positions, p, static_cast<gpuHalf*>(keys),
-                                                       static_cast<gpuHalf*>(values), slots, n_slots, fault);
+        gpu_launch(rope_store_kv_kernel<gpuHalf>, grid, threads, 0, stream, q, k, v, positions, p,
+                   static_cast<gpuHalf*>(keys), static_cast<gpuHalf*>(values), slots, n_slots, fault);
     else
-        rope_store_kv_kernel<<<grid, 256, 0, stream>>>(q, k, v, positions, p, static_cast<float*>(keys),
-                                                       static_cast<float*>(values), slots, n_slots, fault);
+        gpu_launch(rope_store_kv_kernel<float>, grid, threads, 0, stream, q, k, v, positions, p,
+                   static_cast<float*>(keys), static_cast<float*>(values), slots, n_slots, fault);
     return gpuGetLastError();
 }
 
@@ -254,7 +278,7 @@ AttentionSplit attention_split(int64_t n_tokens, int64_t n_heads, int64_t max_ke
     const int64_t pairs = std::max<int64_t>(1, n_tokens * n_heads);
     const int64_t wanted = (kTargetBlocks + pairs - 1) / pairs;
     const int64_t most = std::max<int64_t>(1, max_keys / kMinKeys);
-    const int64_t splits = std::clamp<int64_t>(wanted, 1, std::min<int64_t>(most, 64));
+    const int64_t splits = std::clamp<int64_t>(wanted, 1, std::min(most, kMaxAttentionSplits));
     return {.splits = splits, .keys = (max_keys + splits - 1) / splits, .partial = nullptr};
 }
 

@@ -75,8 +75,16 @@ Status CudaBackend::begin_step() {
     RF_TRY(gpu_check(gpuSetDevice(device_), "selecting the device"));
     profile_.begin_step(stream_);
     quantized_.reset();
+    step_products_.clear();
+    in_step_ = true;
     RF_TRY(graph_.begin_step(stream_));
     return gpu_check(gpuMemsetAsync(error_word_.bytes(), 0, sizeof(int), stream_), "clearing the error word");
+}
+
+Status CudaBackend::end_step() {
+    in_step_ = false;
+    if (!step_products_.empty()) last_step_products_.swap(step_products_);
+    return graph_.end_step(stream_);
 }
 
 Result<DeviceBuffer> CudaBackend::allocate(size_t bytes) {

@@ -7,8 +7,10 @@
 // and launches); the kernels are in the .cu files behind kernels.h.
 #pragma once
 
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -59,7 +61,7 @@ public:
     // The step may run on another thread than the one that loaded the model: select our device
     // there; and a fault that a failed step left unread must not be blamed on this one.
     Status begin_step() override;
-    Status end_step() override { return graph_.end_step(stream_); }
+    Status end_step() override;
 
     Result<DeviceBuffer> allocate(size_t bytes) override;
     Status upload(const DeviceBuffer& dst, const void* src, size_t bytes) override;
@@ -179,6 +181,22 @@ private:
         std::weak_ptr<void> storage;
     };
     std::unordered_map<const uint8_t*, Imported> imported_;
+    // The weights of each product of the step, in order, and those of the step before: a decode
+    // step's products follow its small kernels in the same order every step, so the kernel before
+    // product i asks for product i's first bytes in L2 (kernels.h: L2Prefetch). An entry holds no
+    // memory alive; one whose weights are gone is not prefetched. ROCMFORGE_GPU_PREFETCH=0: off.
+    struct ProductWeights {
+        std::weak_ptr<void> owner;
+        L2Prefetch ranges;
+    };
+    std::vector<ProductWeights> step_products_, last_step_products_;
+    bool in_step_ = false;  // products are recorded between begin_step and end_step only
+    bool prefetch_on_ = prefetch_from_env();
+    static bool prefetch_from_env();
+    // Records a step's product through these weights (none: a product not worth prefetching).
+    void note_product(std::span<const WeightMatrix* const> weights);
+    // What a small kernel of `rows` rows launched now prefetches: the next product's weights.
+    L2Prefetch next_product_prefetch(int64_t rows) const;
 };
 
 }  // namespace rf::gpu

@@ -68,7 +68,9 @@ DecodeShape decode_shape(const AttentionParams& p, int tile) {
 template <typename T>
 __global__ void __launch_bounds__(kThreads) decode_attention_kernel(AttentionParams p, DecodeShape shape, const T* keys,
                                                                     const T* values, int64_t split_keys, float* partial,
-                                                                    int* fault) {
+                                                                    int* fault, L2Prefetch prefetch) {
+    gpu_kernel_prologue();
+    prefetch_to_l2(prefetch);
     extern __shared__ uint4 shared_words[];
     const int group = shape.group, tile = shape.tile;
     const int key_stride = shape.key_words + 1;  // 16-byte words; the pad spreads a warp's rows over the banks
@@ -229,23 +231,26 @@ AttentionSplit decode_attention_split(bool f16, const AttentionParams& p, int64_
     const int64_t tile = pick_shape(f16, p).tile;
     const int64_t tiles = std::max<int64_t>(1, (max_keys + tile - 1) / tile);
     const int64_t pairs = std::max<int64_t>(1, p.n_tokens * p.n_kv_heads);
-    const int64_t wanted = std::clamp<int64_t>((kTargetBlocks + pairs - 1) / pairs, 1, std::min<int64_t>(tiles, 64));
+    const int64_t wanted = std::clamp<int64_t>((kTargetBlocks + pairs - 1) / pairs, 1, std::min(tiles, kMaxAttentionSplits));
     const int64_t keys = (tiles + wanted - 1) / wanted * tile;
     return {.splits = std::max<int64_t>(1, (max_keys + keys - 1) / keys), .keys = keys, .partial = nullptr};
 }
 
 gpuError_t launch_decode_attention(gpuStream_t stream, bool f16, const AttentionParams& p, const void* keys,
-                                   const void* values, const AttentionSplit& split, int* fault) {
+                                   const void* values, const AttentionSplit& split, int* fault,
+                                   const L2Prefetch& prefetch) {
     if (p.n_tokens == 0) return gpuSuccess;
     const DecodeShape shape = pick_shape(f16, p);
     const dim3 grid(static_cast<unsigned>(p.n_kv_heads), static_cast<unsigned>(p.n_tokens), static_cast<unsigned>(split.splits));
     float* partial = split.splits > 1 ? split.partial : nullptr;
     if (f16)
-        decode_attention_kernel<<<grid, kThreads, shape.shared_bytes, stream>>>(
-            p, shape, static_cast<const gpuHalf*>(keys), static_cast<const gpuHalf*>(values), split.keys, partial, fault);
+        gpu_launch(decode_attention_kernel<gpuHalf>, grid, kThreads, shape.shared_bytes, stream, p, shape,
+                   static_cast<const gpuHalf*>(keys), static_cast<const gpuHalf*>(values), split.keys, partial, fault,
+                   prefetch);
     else
-        decode_attention_kernel<<<grid, kThreads, shape.shared_bytes, stream>>>(
-            p, shape, static_cast<const float*>(keys), static_cast<const float*>(values), split.keys, partial, fault);
+        gpu_launch(decode_attention_kernel<float>, grid, kThreads, shape.shared_bytes, stream, p, shape,
+                   static_cast<const float*>(keys), static_cast<const float*>(values), split.keys, partial, fault,
+                   prefetch);
     if (partial) return launch_merge_attention_splits(stream, p, split.splits, partial);
     return gpuGetLastError();
 }

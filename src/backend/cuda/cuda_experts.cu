@@ -9,6 +9,7 @@ namespace {
 // Thread t routes token t, the way the CPU does: f32 exponentials summed in double; ties keep the lower expert id first.
 __global__ void route_kernel(const float* logits, int64_t stride, int64_t n_tokens, int64_t n_experts, int64_t k,
                              bool normalize, int32_t* ids, float* weights) {
+    gpu_kernel_prologue();
     const int64_t t = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
     if (t >= n_tokens) return;
     const float* row = logits + t * stride;
@@ -36,6 +37,7 @@ __global__ void route_kernel(const float* logits, int64_t stride, int64_t n_toke
 
 __global__ void combine_kernel(const float* x, int64_t x_stride, const float* weights, int64_t k, int64_t cols,
                                float* out, int64_t out_stride) {
+    gpu_kernel_prologue();
     const int64_t c = blockIdx.x * int64_t{blockDim.x} + threadIdx.x, t = blockIdx.y;
     if (c >= cols) return;
     float sum = 0.0f;
@@ -47,15 +49,15 @@ __global__ void combine_kernel(const float* x, int64_t x_stride, const float* we
 
 gpuError_t launch_route(gpuStream_t stream, Mat logits, int64_t k, bool normalize, int32_t* ids, float* weights) {
     if (logits.rows == 0) return gpuSuccess;
-    route_kernel<<<static_cast<unsigned>((logits.rows + 63) / 64), 64, 0, stream>>>(
-        logits.data, logits.stride, logits.rows, logits.cols, k, normalize, ids, weights);
+    gpu_launch(route_kernel, static_cast<unsigned>((logits.rows + 63) / 64), 64, 0, stream, logits.data, logits.stride,
+               logits.rows, logits.cols, k, normalize, ids, weights);
     return gpuGetLastError();
 }
 
 gpuError_t launch_combine(gpuStream_t stream, Mat x, const float* weights, int64_t k, Mat out) {
     if (out.rows == 0) return gpuSuccess;
     const dim3 grid(static_cast<unsigned>((out.cols + 255) / 256), static_cast<unsigned>(out.rows));
-    combine_kernel<<<grid, 256, 0, stream>>>(x.data, x.stride, weights, k, out.cols, out.data, out.stride);
+    gpu_launch(combine_kernel, grid, 256, 0, stream, x.data, x.stride, weights, k, out.cols, out.data, out.stride);
     return gpuGetLastError();
 }
 

@@ -29,6 +29,7 @@ constexpr int kGroups = kThreads / 32;
 // Q8_0 and Q8_K: group g of 32 lanes takes block g (act_quantize.h).
 template <ActRounding R>
 __global__ void quantize_kernel(Mat x, int64_t n_blocks, PackedInput out) {
+    gpu_kernel_prologue();
     constexpr int kBlock = kPackBlock<R>;
     const int64_t g = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / 32;
     if (g >= n_blocks) return;  // whole groups leave together
@@ -42,6 +43,7 @@ __global__ void quantize_kernel(Mat x, int64_t n_blocks, PackedInput out) {
 
 template <bool Bf16>
 __global__ void round_16bit_kernel(Mat x, uint16_t* out) {
+    gpu_kernel_prologue();
     const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
     if (i >= x.rows * x.cols) return;
     const float v = x.data[i / x.cols * x.stride + i % x.cols];
@@ -53,15 +55,15 @@ gpuError_t quantize(gpuStream_t stream, TensorType type, Mat x, PackedInput out)
     if (rounding == ActRounding::F16 || rounding == ActRounding::BF16) {
         const auto grid = static_cast<unsigned>((x.rows * x.cols + 255) / 256);
         auto* dst = static_cast<uint16_t*>(out.values);
-        if (rounding == ActRounding::BF16) round_16bit_kernel<true><<<grid, 256, 0, stream>>>(x, dst);
-        else round_16bit_kernel<false><<<grid, 256, 0, stream>>>(x, dst);
+        if (rounding == ActRounding::BF16) gpu_launch(round_16bit_kernel<true>, grid, 256, 0, stream, x, dst);
+        else gpu_launch(round_16bit_kernel<false>, grid, 256, 0, stream, x, dst);
         return gpuGetLastError();
     }
     const int block = rounding == ActRounding::Q8_K ? 256 : 32;
     const int64_t n_blocks = x.rows * x.cols / block;
     const auto grid = static_cast<unsigned>((n_blocks + 7) / 8);  // 8 groups of 32 lanes per CUDA block
-    if (block == 256) quantize_kernel<ActRounding::Q8_K><<<grid, 256, 0, stream>>>(x, n_blocks, out);
-    else quantize_kernel<ActRounding::Q8_0><<<grid, 256, 0, stream>>>(x, n_blocks, out);
+    if (block == 256) gpu_launch(quantize_kernel<ActRounding::Q8_K>, grid, 256, 0, stream, x, n_blocks, out);
+    else gpu_launch(quantize_kernel<ActRounding::Q8_0>, grid, 256, 0, stream, x, n_blocks, out);
     return gpuGetLastError();
 }
 
@@ -127,6 +129,7 @@ struct Stage {
 
 template <TensorType T, int Tile, bool Staged>
 __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a) {
+    gpu_kernel_prologue();
     using Dot = BlockDot<T>;
     using X = std::conditional_t<T == TensorType::F16 || T == TensorType::BF16, uint16_t, int8_t>;
     using S = Stage<Dot>;
@@ -209,11 +212,11 @@ void launch_tile(gpuStream_t stream, GemvArgs a, bool staged) {
     const dim3 grid(static_cast<unsigned>(a.first_block[a.group]), static_cast<unsigned>(std::min(tiles, kMaxGridRows)));
     if constexpr (BlockDot<T>::kBytes % 16 != 0) {
         if (staged) {
-            gemv_kernel<T, Tile, true><<<grid, kThreads, 0, stream>>>(a);
+            gpu_launch(gemv_kernel<T, Tile, true>, grid, kThreads, 0, stream, a);
             return;
         }
     }
-    gemv_kernel<T, Tile, false><<<grid, kThreads, 0, stream>>>(a);
+    gpu_launch(gemv_kernel<T, Tile, false>, grid, kThreads, 0, stream, a);
 }
 
 // Rows of a 2-byte aligned format are staged through shared memory with 16-byte loads where

@@ -22,6 +22,7 @@ constexpr int kThreads = 256;
 // non-negative, so their bit patterns order as the values do. fmaxf passes over NaN: a NaN input
 // still gives NaN in its own token's results, and the scale comes from the other values.
 __global__ void amax_kernel(const float* x, int64_t n, unsigned* word) {
+    gpu_kernel_prologue();
     float m = 0.0f;
     for (int64_t i = blockIdx.x * int64_t{kThreads} + threadIdx.x; i < n; i += int64_t{gridDim.x} * kThreads)
         m = fmaxf(m, fabsf(x[i]));
@@ -42,6 +43,7 @@ __device__ float half_input_scale(unsigned amax_bits) {
 // The rounded values as f16 times the batch's scale; alpha_beta = {1 / scale, 0} for the product.
 __global__ void to_half_kernel(const float* rounded, int64_t n, const unsigned* amax_word, uint16_t* out,
                                float* alpha_beta) {
+    gpu_kernel_prologue();
     const float s = half_input_scale(*amax_word);
     const int64_t i = blockIdx.x * int64_t{kThreads} + threadIdx.x;
     if (i == 0) {
@@ -53,6 +55,7 @@ __global__ void to_half_kernel(const float* rounded, int64_t n, const unsigned* 
 
 // The rounded values as bf16 (exact: launch_round rounded them to bf16); alpha_beta = {1, 0}.
 __global__ void to_bf16_kernel(const float* rounded, int64_t n, uint16_t* out, float* alpha_beta) {
+    gpu_kernel_prologue();
     const int64_t i = blockIdx.x * int64_t{kThreads} + threadIdx.x;
     if (i == 0) {
         alpha_beta[0] = 1.0f;
@@ -66,6 +69,7 @@ __global__ void to_bf16_kernel(const float* rounded, int64_t n, uint16_t* out, f
 template <TensorType T>
 __global__ void decode_rows_half_kernel(const uint8_t* w, size_t row_bytes, int64_t first_row, int64_t n_rows,
                                         int64_t cols, uint16_t* out) {
+    gpu_kernel_prologue();
     using Traits = BlockTraits<T>;
     constexpr int kUnitsPerBlock = Traits::kValues / 32;
     const int64_t units = cols / 32, i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
@@ -122,12 +126,12 @@ gpuError_t launch_half_input(gpuStream_t stream, TensorType weight_type, Mat x, 
     auto* amax_word = reinterpret_cast<unsigned*>(alpha_beta + 2);
     if (gpuError_t err = launch_round(stream, weight_type, x, rounded); err != gpuSuccess) return err;
     if (half_input_kind(weight_type) == HalfInput::BF16) {
-        to_bf16_kernel<<<blocks_for(n), kThreads, 0, stream>>>(rounded, n, half, alpha_beta);
+        gpu_launch(to_bf16_kernel, blocks_for(n), kThreads, 0, stream, rounded, n, half, alpha_beta);
         return gpuGetLastError();
     }
     if (gpuError_t err = gpuMemsetAsync(amax_word, 0, sizeof(unsigned), stream); err != gpuSuccess) return err;
-    amax_kernel<<<std::min<unsigned>(blocks_for(n), 1024), kThreads, 0, stream>>>(rounded, n, amax_word);
-    to_half_kernel<<<blocks_for(n), kThreads, 0, stream>>>(rounded, n, amax_word, half, alpha_beta);
+    gpu_launch(amax_kernel, std::min<unsigned>(blocks_for(n), 1024), kThreads, 0, stream, rounded, n, amax_word);
+    gpu_launch(to_half_kernel, blocks_for(n), kThreads, 0, stream, rounded, n, amax_word, half, alpha_beta);
     return gpuGetLastError();
 }
 
@@ -139,8 +143,8 @@ gpuError_t launch_decode_rows_half(gpuStream_t stream, TensorType type, const ui
     switch (type) {
 #define RF_CASE(T)                                                                                             \
     case TensorType::T:                                                                                        \
-        decode_rows_half_kernel<TensorType::T><<<blocks_for(n), kThreads, 0, stream>>>(w, row_bytes, first_row, \
-                                                                                       n_rows, cols, dst);     \
+        gpu_launch(decode_rows_half_kernel<TensorType::T>, blocks_for(n), kThreads, 0, stream, w, row_bytes,   \
+                   first_row, n_rows, cols, dst);                                                              \
         break;
         RF_GPU_QUANTIZED_FORMATS(RF_CASE)
 #undef RF_CASE

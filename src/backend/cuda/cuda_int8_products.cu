@@ -140,6 +140,7 @@ template <> struct Int8Format<TensorType::Q6_K> {
 // (double buffer, cp.async); each warp loads its next step's weight blocks into registers likewise.
 template <TensorType T, int NT, int RowGroups>
 __global__ void __launch_bounds__(kThreads) int8_product_kernel(ProductParams p, const int8_t* xq, const float* xd) {
+    gpu_kernel_prologue();
     using F = Int8Format<T>;
     constexpr int kParts = kWarps / RowGroups, kTokens = 8 * NT;
     constexpr int kUnitsPerBlock = F::kValues / 32, kBlocksPerStep = kUnits / kUnitsPerBlock;
@@ -263,7 +264,7 @@ void launch_typed(gpuStream_t stream, const ProductParams& p, const int8_t* xq, 
     const auto launch = [&]<int NT, int RowGroups>() {
         const dim3 grid(static_cast<unsigned>((p.y_rows + 8 * NT - 1) / (8 * NT)),
                         static_cast<unsigned>((p.rows + 16 * RowGroups - 1) / (16 * RowGroups)));
-        int8_product_kernel<T, NT, RowGroups><<<grid, kThreads, 0, stream>>>(p, xq, xd);
+        gpu_launch(int8_product_kernel<T, NT, RowGroups>, grid, kThreads, 0, stream, p, xq, xd);
     };
     const auto with_tokens = [&]<int NT>() {
         const int64_t tiles = (p.y_rows + 8 * NT - 1) / (8 * NT);

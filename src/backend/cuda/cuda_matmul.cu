@@ -42,6 +42,7 @@ int block_of(ActRounding r) {
 // Thread i rounds activation block i of the (rows x cols) input into the packed output.
 __global__ void round_kernel(const float* x, int64_t stride, int64_t cols, int64_t n_blocks, int block,
                              ActRounding rounding, float* out) {
+    gpu_kernel_prologue();
     const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
     if (i >= n_blocks) return;
     const int64_t per_row = cols / block, r = i / per_row, c = i % per_row * block;
@@ -79,6 +80,7 @@ constexpr bool is_plain = T == TensorType::F32 || T == TensorType::F16 || T == T
 
 template <TensorType T, int Tile>
 __global__ void product_kernel(ProductArgs args) {
+    gpu_kernel_prologue();
     const ProductParams& p = args.p;
     using Traits = BlockTraits<T>;
     constexpr int kUnitsPerBlock = Traits::kValues / 32;
@@ -133,10 +135,10 @@ void launch_typed(gpuStream_t stream, const ProductArgs& args) {
     const auto grid_x = static_cast<unsigned>((p.rows + kRowsPerBlock - 1) / kRowsPerBlock);
     if (p.ids || p.y_rows < kTokenTile) {
         const dim3 grid(grid_x, static_cast<unsigned>(std::min<int64_t>(p.y_rows, kMaxGridRows)));
-        product_kernel<T, 1><<<grid, 32 * kRowsPerBlock, 0, stream>>>(args);
+        gpu_launch(product_kernel<T, 1>, grid, 32 * kRowsPerBlock, 0, stream, args);
     } else {
         const dim3 grid(grid_x, static_cast<unsigned>(std::min<int64_t>((p.y_rows + kTokenTile - 1) / kTokenTile, kMaxGridRows)));
-        product_kernel<T, kTokenTile><<<grid, 32 * kRowsPerBlock, 0, stream>>>(args);
+        gpu_launch(product_kernel<T, kTokenTile>, grid, 32 * kRowsPerBlock, 0, stream, args);
     }
 }
 
@@ -145,6 +147,7 @@ void launch_typed(gpuStream_t stream, const ProductArgs& args) {
 template <TensorType T>
 __global__ void embed_kernel(const uint8_t* table, size_t row_bytes, int64_t n_rows, int64_t cols, const int32_t* ids,
                              float* out, int64_t out_stride, int* fault) {
+    gpu_kernel_prologue();
     using Traits = BlockTraits<T>;
     constexpr int kUnitsPerBlock = Traits::kValues / 32;
     const int32_t id = ids[blockIdx.x];
@@ -169,8 +172,8 @@ void round_into(gpuStream_t stream, TensorType type, const Mat& x, float* packed
     const ActRounding rounding = act_rounding_for(type);
     const int block = block_of(rounding);
     const int64_t n_blocks = x.rows * x.cols / block;
-    round_kernel<<<static_cast<unsigned>((n_blocks + 127) / 128), 128, 0, stream>>>(x.data, x.stride, x.cols, n_blocks,
-                                                                                   block, rounding, packed);
+    gpu_launch(round_kernel, static_cast<unsigned>((n_blocks + 127) / 128), 128, 0, stream, x.data, x.stride, x.cols,
+               n_blocks, block, rounding, packed);
 }
 
 }  // namespace
@@ -203,8 +206,8 @@ gpuError_t launch_embed(gpuStream_t stream, TensorType type, const uint8_t* tabl
     switch (type) {
 #define RF_CASE(T)                                                                                                  \
     case TensorType::T:                                                                                             \
-        embed_kernel<TensorType::T><<<grid, 128, 0, stream>>>(table, row_bytes, n_rows, out.cols, ids, out.data,   \
-                                                              out.stride, fault);                                   \
+        gpu_launch(embed_kernel<TensorType::T>, grid, 128, 0, stream, table, row_bytes, n_rows, out.cols, ids,        \
+                   out.data, out.stride, fault);                                                                    \
         break;
         RF_GPU_FORMATS(RF_CASE)
 #undef RF_CASE

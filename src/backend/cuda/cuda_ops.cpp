@@ -88,7 +88,8 @@ Status CudaBackend::gated_activation(GatedActivation act, const Act& gate, const
     const MapOp op = act == GatedActivation::Silu ? MapOp::Silu : MapOp::GeluTanh;
     if (const std::optional<int> format = packing_hint(out); format && !overlaps(out, gate) && !overlaps(out, up)) {
         RF_ASSIGN_OR_RETURN(void* scratch0, scratch(0, gemv_scratch_bytes(out.rows, out.cols)));
-        return launched_packed(launch_gated_packed(op_stream(), op, mat(gate), mat(up), mat(out), *format, scratch0),
+        return launched_packed(launch_gated_packed(op_stream(), op, mat(gate), mat(up), mat(out), *format, scratch0,
+                                                   next_product_prefetch(out.rows)),
                                "gated activation (packed)", out, *format);
     }
     return launched(launch_map(op_stream(), op, mat(gate), mat(up), 0.0f, mat(out)), "gated activation");
@@ -108,7 +109,8 @@ Status CudaBackend::rms_norm(const Act& x, ParamVector weight, float eps, const 
     RF_TRY(rows_fit("rms_norm", x.rows));
     if (const std::optional<int> format = packing_hint(out)) {
         RF_ASSIGN_OR_RETURN(void* scratch0, scratch(0, gemv_scratch_bytes(out.rows, out.cols)));
-        return launched_packed(launch_rms_norm_packed(op_stream(), mat(x), weight.data, eps, mat(out), *format, scratch0),
+        return launched_packed(launch_rms_norm_packed(op_stream(), mat(x), weight.data, eps, mat(out), *format, scratch0,
+                                                      next_product_prefetch(x.rows)),
                                "rms_norm (packed)", out, *format);
     }
     return launched(launch_rms_norm(op_stream(), mat(x), 1, x.cols, weight.data, eps, mat(out)), "rms_norm");
@@ -217,6 +219,39 @@ CudaBackend::ProductPath CudaBackend::product_path(const WeightMatrix& w, bool e
     return gemv_supports(w.type, w.data, w.row_bytes, w.matrix_bytes(), w.cols) ? ProductPath::Gemv : ProductPath::Generic;
 }
 
+bool CudaBackend::prefetch_from_env() {
+    const char* env = std::getenv("ROCMFORGE_GPU_PREFETCH");
+    return !(env && std::string_view(env) == "0");
+}
+
+static_assert(kMaxGemvGroup <= L2Prefetch::kRanges, "a grouped launch's weights are one prefetch");
+
+void CudaBackend::note_product(std::span<const WeightMatrix* const> weights) {
+    if (!in_step_) return;
+    ProductWeights entry{};
+    if (!weights.empty() && weights.size() <= static_cast<size_t>(L2Prefetch::kRanges)) {
+        // A share of the L2 cache (50 MiB on an H100), split between the ranges: the first bytes
+        // are the ones the product would wait for; more would evict what the step still reads.
+        constexpr int64_t kPrefetchBytes = 16 << 20;
+        const int64_t share = kPrefetchBytes / static_cast<int64_t>(weights.size());
+        entry.owner = weights[0]->storage.watch();
+        for (size_t i = 0; i < weights.size(); ++i) {
+            entry.ranges.data[i] = weights[i]->data;
+            entry.ranges.bytes[i] = std::min(static_cast<int64_t>(weights[i]->matrix_bytes()), share);
+        }
+    }
+    step_products_.push_back(std::move(entry));
+}
+
+L2Prefetch CudaBackend::next_product_prefetch(int64_t rows) const {
+    constexpr int64_t kMaxRows = 16;  // a decode step's; larger products are bound by arithmetic
+    const size_t next = step_products_.size();
+    if (!prefetch_on_ || !in_step_ || rows > kMaxRows || next >= last_step_products_.size() ||
+        last_step_products_[next].owner.expired())
+        return L2Prefetch{};
+    return last_step_products_[next].ranges;
+}
+
 Result<void*> CudaBackend::gemv_input(const Act& x, TensorType type) {
     RF_ASSIGN_OR_RETURN(void* packed, scratch(0, gemv_scratch_bytes(x.rows, x.cols)));
     const QuantizedInput wanted{mat(x), gemv_input_format(type)};
@@ -235,6 +270,10 @@ Status CudaBackend::product(const WeightMatrix& w, const int32_t* ids, int64_t k
     const int block = rounding_block(w.type);
     if (x.cols % block != 0) return make_error("matmul: {} inputs are not whole blocks of {}", x.cols, block);
     const ProductPath path = product_path(w, ids != nullptr, y.rows);
+    const WeightMatrix* weights[] = {&w};
+    note_product(ids == nullptr && (path == ProductPath::Gemv || path == ProductPath::Int8)
+                     ? std::span<const WeightMatrix* const>(weights)
+                     : std::span<const WeightMatrix* const>());
     if (path == ProductPath::Blas) {
         if (!accumulate) return blas_product(w, x, y);
         // The library's product lands in a buffer of its own, then the add (as matmul and add would).
@@ -281,6 +320,9 @@ Status CudaBackend::matmuls(const Act& x, std::span<const MatmulOutput> products
     if (!groupable()) return Backend::matmuls(x, products);
     const TensorType type = products[0].w->type;
     if (x.cols % rounding_block(type) != 0) return make_error("matmul: {} inputs are not whole blocks of {}", x.cols, rounding_block(type));
+    const WeightMatrix* weights[kMaxGemvGroup];
+    for (size_t i = 0; i < products.size(); ++i) weights[i] = products[i].w;
+    note_product(std::span<const WeightMatrix* const>(weights, products.size()));
     RF_ASSIGN_OR_RETURN(void* packed, gemv_input(x, type));
     ProductParams ps[kMaxGemvGroup];
     for (size_t i = 0; i < products.size(); ++i) ps[i] = product_params(*products[i].w, nullptr, 1, products[i].y);
@@ -450,7 +492,8 @@ Status CudaBackend::attention(KvStorage& cache, int64_t layer, const Act& q, con
         split.partial = static_cast<float*>(partial);
     }
     if (decode)
-        return launched(launch_decode_attention(op_stream(), f16, p, kv.keys(layer), kv.values(layer), split, fault_word()),
+        return launched(launch_decode_attention(op_stream(), f16, p, kv.keys(layer), kv.values(layer), split, fault_word(),
+                                                next_product_prefetch(batch.n_tokens)),
                         "attention (decode)");
     return launched(launch_attention(op_stream(), f16, p, kv.keys(layer), kv.values(layer), split, fault_word()),
                     "attention");

@@ -17,6 +17,17 @@ struct Mat {
     int64_t rows, cols, stride;
 };
 
+// Weight bytes that a small kernel asks the memory system to bring into L2 while it runs: those of
+// the product that follows it, so that the kernel's time (and the launch gap after it) also moves
+// the product's first bytes, where the memory would otherwise idle. Up to three ranges (Q, K and V
+// in one launch). A hint: it changes nothing but time. The CUDA backend learns which product
+// follows which kernel from the step before (cuda_ops.cpp).
+struct L2Prefetch {
+    static constexpr int kRanges = 3;
+    const void* data[kRanges];
+    int64_t bytes[kRanges];
+};
+
 // Codes kernels leave in the backend's fault word (the first one set wins).
 enum KernelFault : int {
     kFaultNone = 0,
@@ -37,7 +48,8 @@ enum class MapOp { Add, AddBias, Scale, Softcap, Silu, GeluTanh };
 gpuError_t launch_map(gpuStream_t stream, MapOp op, Mat a, Mat b, float s, Mat out);
 gpuError_t launch_softmax(gpuStream_t stream, Mat x);
 // The gated activation (Silu, GeluTanh) of launch_map that also packs `out` as launch_rms_norm_packed does.
-gpuError_t launch_gated_packed(gpuStream_t stream, MapOp op, Mat gate, Mat up, Mat out, int format, void* scratch);
+gpuError_t launch_gated_packed(gpuStream_t stream, MapOp op, Mat gate, Mat up, Mat out, int format, void* scratch,
+                               const L2Prefetch& prefetch);
 gpuError_t launch_gather(gpuStream_t stream, Mat x, const int32_t* rows, Mat out, int* fault);
 
 // ---- cuda_norm_rope.cu ----
@@ -53,7 +65,8 @@ gpuError_t launch_rope(gpuStream_t stream, Mat x, const int32_t* positions, cons
 
 // launch_rms_norm of whole rows that also leaves `out` in `scratch` as launch_gemv_quantize would
 // for weights of input format `format` (gemv_input_format), in the same launch.
-gpuError_t launch_rms_norm_packed(gpuStream_t stream, Mat x, const float* weight, float eps, Mat out, int format, void* scratch);
+gpuError_t launch_rms_norm_packed(gpuStream_t stream, Mat x, const float* weight, float eps, Mat out, int format, void* scratch,
+                                  const L2Prefetch& prefetch);
 
 // ---- cuda_attention.cu ----
 gpuError_t launch_store_kv(gpuStream_t stream, bool f16, Mat k, Mat v, void* keys, void* values, const int32_t* slots,
@@ -82,11 +95,38 @@ struct AttentionSplit {
     int64_t splits, keys;
     float* partial;
 };
+inline constexpr int64_t kMaxAttentionSplits = 64;  // what the merge kernel takes
 // The split for tokens whose positions are below max_keys (partial left for the caller to set).
 AttentionSplit attention_split(int64_t n_tokens, int64_t n_heads, int64_t max_keys);
 gpuError_t launch_attention(gpuStream_t stream, bool f16, const AttentionParams& p, const void* keys, const void* values,
                             const AttentionSplit& split, int* fault);
 #if defined(__CUDACC__) || defined(__HIPCC__)
+// The block's share of `pf`, in pieces of 64 KiB spread over the grid's blocks, each piece one
+// bulk prefetch into L2 by the block's first thread (Hopper's cp.async.bulk; elsewhere nothing).
+// The instruction takes 16-byte aligned addresses and sizes: each range is trimmed to those.
+__device__ inline void prefetch_to_l2(const L2Prefetch& pf) {
+#if !defined(ROCMFORGE_USE_HIP) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    if (threadIdx.x + threadIdx.y + threadIdx.z != 0) return;
+    constexpr int64_t kPiece = 64 * 1024;
+    const int64_t blocks = int64_t{gridDim.x} * gridDim.y * gridDim.z;
+    int64_t piece = blockIdx.x + int64_t{gridDim.x} * (blockIdx.y + int64_t{gridDim.y} * blockIdx.z);
+    for (int r = 0; r < L2Prefetch::kRanges; ++r) {
+        const auto start = reinterpret_cast<uintptr_t>(pf.data[r]), skip = (16 - start % 16) % 16;
+        const int64_t bytes = pf.bytes[r] > static_cast<int64_t>(skip) ? (pf.bytes[r] - skip) / 16 * 16 : 0;
+        const int64_t pieces = (bytes + kPiece - 1) / kPiece;
+        for (; piece < pieces; piece += blocks) {
+            const auto n = static_cast<unsigned>(min(kPiece, bytes - piece * kPiece));
+            const char* at = reinterpret_cast<const char*>(start + skip) + piece * kPiece;
+            asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(__cvta_generic_to_global(at)), "r"(n)
+                         : "memory");
+        }
+        piece -= pieces;  // numbered from the next range's start
+    }
+#else
+    (void)pf;
+#endif
+}
+
 // The keys [first, last] that token t sees in split blockIdx.z (of split_keys positions each),
 // and its sequence's block table; false for a position past the splits' reach (past what the host
 // said the batch's last position is, or past the block table) or a bad sequence row, which
@@ -119,7 +159,8 @@ inline constexpr int64_t kDecodeMaxGroup = 8;
 bool decode_attention_supports(bool f16, const AttentionParams& p, const void* keys, const void* values);
 AttentionSplit decode_attention_split(bool f16, const AttentionParams& p, int64_t max_keys);
 gpuError_t launch_decode_attention(gpuStream_t stream, bool f16, const AttentionParams& p, const void* keys,
-                                   const void* values, const AttentionSplit& split, int* fault);
+                                   const void* values, const AttentionSplit& split, int* fault,
+                                   const L2Prefetch& prefetch);
 
 // ---- cuda_experts.cu ----
 gpuError_t launch_route(gpuStream_t stream, Mat logits, int64_t k, bool normalize, int32_t* ids, float* weights);
