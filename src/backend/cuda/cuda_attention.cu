@@ -218,7 +218,7 @@ __global__ void merge_splits_kernel(AttentionParams p, int splits, const float* 
 }
 
 template <typename T>
-void launch_typed(gpuStream_t stream, const AttentionParams& p, const T* keys, const T* values, const AttentionSplit& split,
+gpuError_t launch_typed(gpuStream_t stream, const AttentionParams& p, const T* keys, const T* values, const AttentionSplit& split,
                   int* fault) {
     const size_t shared = static_cast<size_t>(p.head_dim_k + kGroups * p.head_dim_v + 2 * kGroups) * sizeof(float);
     const dim3 grid(static_cast<unsigned>(p.n_tokens), static_cast<unsigned>(p.n_heads), static_cast<unsigned>(split.splits));
@@ -229,12 +229,14 @@ void launch_typed(gpuStream_t stream, const AttentionParams& p, const T* keys, c
     else
         gpu_launch(attention_kernel<T, kValuesPerLane>, grid, 32 * kGroups, shared, stream, p, keys, values, split.keys,
                    partial, fault);
-    if (partial) (void)launch_merge_attention_splits(stream, p, split.splits, partial);  // errors: gpuGetLastError
+    if (partial) return launch_merge_attention_splits(stream, p, split.splits, partial);
+    return gpuGetLastError();
 }
 
 }  // namespace
 
 gpuError_t launch_merge_attention_splits(gpuStream_t stream, const AttentionParams& p, int64_t splits, const float* partial) {
+    if (splits < 1 || splits > kMaxAttentionSplits) return gpuErrorInvalidValue;
     const dim3 grid(static_cast<unsigned>(p.n_tokens), static_cast<unsigned>(p.n_heads));
     gpu_launch(merge_splits_kernel, grid, 128, 0, stream, p, static_cast<int>(splits), partial);
     return gpuGetLastError();
@@ -286,10 +288,9 @@ gpuError_t launch_attention(gpuStream_t stream, bool f16, const AttentionParams&
                             const AttentionSplit& split, int* fault) {
     if (p.n_tokens == 0) return gpuSuccess;
     if (f16)
-        launch_typed(stream, p, static_cast<const gpuHalf*>(keys), static_cast<const gpuHalf*>(values), split, fault);
-    else
-        launch_typed(stream, p, static_cast<const float*>(keys), static_cast<const float*>(values), split, fault);
-    return gpuGetLastError();
+        return launch_typed(stream, p, static_cast<const gpuHalf*>(keys), static_cast<const gpuHalf*>(values), split,
+                            fault);
+    return launch_typed(stream, p, static_cast<const float*>(keys), static_cast<const float*>(values), split, fault);
 }
 
 }  // namespace rf::gpu

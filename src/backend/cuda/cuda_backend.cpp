@@ -76,9 +76,10 @@ Status CudaBackend::begin_step() {
     profile_.begin_step(stream_);
     quantized_.reset();
     step_products_.clear();
-    in_step_ = true;
     RF_TRY(graph_.begin_step(stream_));
-    return gpu_check(gpuMemsetAsync(error_word_.bytes(), 0, sizeof(int), stream_), "clearing the error word");
+    RF_TRY(gpu_check(gpuMemsetAsync(error_word_.bytes(), 0, sizeof(int), stream_), "clearing the error word"));
+    in_step_ = true;  // only once the step has begun: a failed begin gets no end_step
+    return ok_status();
 }
 
 Status CudaBackend::end_step() {

@@ -184,17 +184,19 @@ private:
     // The weights of each product of the step, in order, and those of the step before: a decode
     // step's products follow its small kernels in the same order every step, so the kernel before
     // product i asks for product i's first bytes in L2 (kernels.h: L2Prefetch). An entry holds no
-    // memory alive; one whose weights are gone is not prefetched. ROCMFORGE_GPU_PREFETCH=0: off.
+    // memory alive; one whose weights are gone, or of a step of another size (whose products may
+    // be grouped otherwise), is not prefetched. ROCMFORGE_GPU_PREFETCH=0: off.
     struct ProductWeights {
-        std::weak_ptr<void> owner;
+        std::weak_ptr<void> owners[L2Prefetch::kRanges];
         L2Prefetch ranges;
+        int64_t rows;  // the product's rows (tokens)
     };
     std::vector<ProductWeights> step_products_, last_step_products_;
     bool in_step_ = false;  // products are recorded between begin_step and end_step only
     bool prefetch_on_ = prefetch_from_env();
     static bool prefetch_from_env();
-    // Records a step's product through these weights (none: a product not worth prefetching).
-    void note_product(std::span<const WeightMatrix* const> weights);
+    // Records a step's product of `rows` rows through these weights (none: not worth prefetching).
+    void note_product(std::span<const WeightMatrix* const> weights, int64_t rows);
     // What a small kernel of `rows` rows launched now prefetches: the next product's weights.
     L2Prefetch next_product_prefetch(int64_t rows) const;
 };

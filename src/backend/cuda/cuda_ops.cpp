@@ -226,16 +226,17 @@ bool CudaBackend::prefetch_from_env() {
 
 static_assert(kMaxGemvGroup <= L2Prefetch::kRanges, "a grouped launch's weights are one prefetch");
 
-void CudaBackend::note_product(std::span<const WeightMatrix* const> weights) {
+void CudaBackend::note_product(std::span<const WeightMatrix* const> weights, int64_t rows) {
     if (!in_step_) return;
     ProductWeights entry{};
+    entry.rows = rows;
     if (!weights.empty() && weights.size() <= static_cast<size_t>(L2Prefetch::kRanges)) {
         // A share of the L2 cache (50 MiB on an H100), split between the ranges: the first bytes
         // are the ones the product would wait for; more would evict what the step still reads.
         constexpr int64_t kPrefetchBytes = 16 << 20;
         const int64_t share = kPrefetchBytes / static_cast<int64_t>(weights.size());
-        entry.owner = weights[0]->storage.watch();
         for (size_t i = 0; i < weights.size(); ++i) {
+            entry.owners[i] = weights[i]->storage.watch();
             entry.ranges.data[i] = weights[i]->data;
             entry.ranges.bytes[i] = std::min(static_cast<int64_t>(weights[i]->matrix_bytes()), share);
         }
@@ -246,10 +247,12 @@ void CudaBackend::note_product(std::span<const WeightMatrix* const> weights) {
 L2Prefetch CudaBackend::next_product_prefetch(int64_t rows) const {
     constexpr int64_t kMaxRows = 16;  // a decode step's; larger products are bound by arithmetic
     const size_t next = step_products_.size();
-    if (!prefetch_on_ || !in_step_ || rows > kMaxRows || next >= last_step_products_.size() ||
-        last_step_products_[next].owner.expired())
-        return L2Prefetch{};
-    return last_step_products_[next].ranges;
+    if (!prefetch_on_ || !in_step_ || rows > kMaxRows || next >= last_step_products_.size()) return L2Prefetch{};
+    const ProductWeights& entry = last_step_products_[next];
+    if (entry.rows != rows) return L2Prefetch{};
+    for (int i = 0; i < L2Prefetch::kRanges; ++i)
+        if (entry.ranges.bytes[i] > 0 && entry.owners[i].expired()) return L2Prefetch{};
+    return entry.ranges;
 }
 
 Result<void*> CudaBackend::gemv_input(const Act& x, TensorType type) {
@@ -273,7 +276,8 @@ Status CudaBackend::product(const WeightMatrix& w, const int32_t* ids, int64_t k
     const WeightMatrix* weights[] = {&w};
     note_product(ids == nullptr && (path == ProductPath::Gemv || path == ProductPath::Int8)
                      ? std::span<const WeightMatrix* const>(weights)
-                     : std::span<const WeightMatrix* const>());
+                     : std::span<const WeightMatrix* const>(),
+                 y.rows);
     if (path == ProductPath::Blas) {
         if (!accumulate) return blas_product(w, x, y);
         // The library's product lands in a buffer of its own, then the add (as matmul and add would).
@@ -322,7 +326,7 @@ Status CudaBackend::matmuls(const Act& x, std::span<const MatmulOutput> products
     if (x.cols % rounding_block(type) != 0) return make_error("matmul: {} inputs are not whole blocks of {}", x.cols, rounding_block(type));
     const WeightMatrix* weights[kMaxGemvGroup];
     for (size_t i = 0; i < products.size(); ++i) weights[i] = products[i].w;
-    note_product(std::span<const WeightMatrix* const>(weights, products.size()));
+    note_product(std::span<const WeightMatrix* const>(weights, products.size()), x.rows);
     RF_ASSIGN_OR_RETURN(void* packed, gemv_input(x, type));
     ProductParams ps[kMaxGemvGroup];
     for (size_t i = 0; i < products.size(); ++i) ps[i] = product_params(*products[i].w, nullptr, 1, products[i].y);

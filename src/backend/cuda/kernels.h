@@ -148,7 +148,7 @@ __device__ inline bool key_range(const AttentionParams& p, int64_t t, int64_t sp
     return true;
 }
 #endif
-// The splits' partial results (n_tokens x n_heads x splits) merged into p.out.
+// The splits' partial results (n_tokens x n_heads x splits, at most kMaxAttentionSplits) merged into p.out.
 gpuError_t launch_merge_attention_splits(gpuStream_t stream, const AttentionParams& p, int64_t splits, const float* partial);
 
 // ---- cuda_decode_attention.cu ----
