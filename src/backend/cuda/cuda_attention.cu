@@ -45,8 +45,8 @@ __global__ void store_kv_kernel(Mat k, Mat v, T* keys, T* values, const int32_t*
 // Block (token t, head h): head h of the token's query heads and then its key heads rotated (a pair
 // per thread), as rope would leave it; a key head's block then stores that head's key and value
 // rows, as store_kv would. A block per head, not per token, so that a decode step's single token
-// is spread over as many SMs as it has heads (one block for all: ~12 us a step on an H100, most
-// of it memory round trips made one after another).
+// is spread over as many SMs as it has heads (one block for all took 12 us a layer on an H100,
+// most of it memory round trips made one after another).
 template <typename T>
 __global__ void rope_store_kv_kernel(Mat q, Mat k, Mat v, const int32_t* positions, RopeParams p, T* keys, T* values,
                                      const int32_t* slots, int64_t n_slots, int* fault) {
@@ -194,8 +194,8 @@ __global__ void merge_splits_kernel(AttentionParams p, int splits, const float* 
     __shared__ float total;                         // the softmax's denominator
     const int64_t t = blockIdx.x, head = blockIdx.y, row = p.head_dim_v + 2;
     const float* parts = partial + (t * p.n_heads + head) * splits * row;
-    // The first 32 lanes weigh the splits together (not each thread every split in turn: at 64
-    // splits that was a few µs of loads one after another per layer).
+    // The first 32 lanes weigh the splits together, once (not each thread every split in turn,
+    // one load after another).
     if (threadIdx.x < 32) {
         float m_all = -INFINITY;
         for (int z = threadIdx.x; z < splits; z += 32) m_all = fmaxf(m_all, parts[z * row]);

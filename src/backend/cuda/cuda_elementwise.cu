@@ -60,7 +60,8 @@ __global__ void gated_packed_kernel(Mat gate, Mat up, Mat out, int64_t n_blocks,
     const int lane = threadIdx.x % 32;
     const int64_t per_row = out.cols / kBlock, r = g / per_row, b = g % per_row;
     // Every load is issued before the first store: the compiler may not move a load past a store
-    // to memory it cannot prove apart, and eight round trips to memory in turn cost ~3 us here.
+    // to memory it cannot prove apart, and eight memory round trips in turn were most of the
+    // 7.9 us this kernel took per decode layer on an H100.
     float g_in[8], u_in[8], v[8];
     RF_UNROLL for (int j = 0; j < kBlock / 32; ++j) {
         const int64_t c = b * kBlock + lane + 32 * j;
