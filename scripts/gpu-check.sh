@@ -170,19 +170,32 @@ bench_8b() {
       --ctx 8192 --type "$type" --out "$m" || return 1
     "$bin/rocmforge" bench --device cuda -m "$m" -p 512 -n 128 -d 0 -d 4096 -r 2 -b 512 --kv-type "${RF_BENCH_KV:-f16}" ||
       return 1
-    # The same with dependent launches (off by default; what they bring, in the same call), and
-    # without the prefetch of the next product's weights (RF_BENCH_AB picks which of the two run).
+    # The same with dependent launches and with the prefetch of the next product's weights (both
+    # off by default: what they bring, in the same call; RF_BENCH_AB picks which of these run).
     [[ " ${RF_BENCH_AB:-dependent_launch prefetch} " == *" dependent_launch "* ]] &&
     ROCMFORGE_GPU_DEPENDENT_LAUNCH=1 "$bin/rocmforge" bench --device cuda -m "$m" -p 512 -n 128 -r 2 -b 512 \
       --kv-type "${RF_BENCH_KV:-f16}" 2>&1 | grep -E "tg128|pp512" | sed "s/^/[dependent launch on] /"
     [[ " ${RF_BENCH_AB:-dependent_launch prefetch} " == *" prefetch "* ]] &&
-    ROCMFORGE_GPU_PREFETCH=0 "$bin/rocmforge" bench --device cuda -m "$m" -p 0 -n 128 -d 0 -d 4096 -r 2 -b 512 \
-      --kv-type "${RF_BENCH_KV:-f16}" 2>&1 | grep -E "tg128" | sed "s/^/[prefetch off] /"
+    ROCMFORGE_GPU_PREFETCH=1 "$bin/rocmforge" bench --device cuda -m "$m" -p 0 -n 128 -d 0 -d 4096 -r 2 -b 512 \
+      --kv-type "${RF_BENCH_KV:-f16}" 2>&1 | grep -E "tg128" | sed "s/^/[prefetch on] /"
+    # Prompt steps with every attention on the decode kernel (cuda_decode_attention.cu).
+    [[ " ${RF_BENCH_AB:-dependent_launch prefetch} " == *" attention512 "* ]] &&
+    ROCMFORGE_GPU_DECODE_ATTENTION_TOKENS=512 "$bin/rocmforge" bench --device cuda -m "$m" -p 512 -n 0 -r 2 -b 512 \
+      --kv-type "${RF_BENCH_KV:-f16}" 2>&1 | grep -E "pp512" | sed "s/^/[decode attention to 512 tokens] /"
     # The batched curve (RF_BENCH_PARALLEL="1,8,32,64"): 128-token prompts, 128 generated each, as
-    # llama-batched-bench's -npp 128 -ntg 128 -npl.
+    # llama-batched-bench's -npp 128 -ntg 128 -npl; with RF_BENCH_AB's "untiled" also with the int8
+    # kernel the Q4_K tiles replaced, and "attention16" with the decode attention kernel for steps
+    # of up to 16 tokens only (the setting before).
     if [ -n "${RF_BENCH_PARALLEL:-}" ]; then
       "$bin/rocmforge" bench --device cuda -m "$m" -p 128 -n 128 --parallel "$RF_BENCH_PARALLEL" -r 1 -b 512 \
         --kv-type "${RF_BENCH_KV:-f16}" || return 1
+      [[ " ${RF_BENCH_AB:-} " == *" untiled "* ]] &&
+      ROCMFORGE_GPU_INT8_TILES=0 "$bin/rocmforge" bench --device cuda -m "$m" -p 128 -n 128 --parallel "$RF_BENCH_PARALLEL" \
+        -r 1 -b 512 --kv-type "${RF_BENCH_KV:-f16}" 2>&1 | grep -E "tg128 x" | sed "s/^/[untiled int8] /"
+      [[ " ${RF_BENCH_AB:-} " == *" attention16 "* ]] &&
+      ROCMFORGE_GPU_DECODE_ATTENTION_TOKENS=16 "$bin/rocmforge" bench --device cuda -m "$m" -p 128 -n 128 \
+        --parallel "$RF_BENCH_PARALLEL" -r 1 -b 512 --kv-type "${RF_BENCH_KV:-f16}" 2>&1 | grep -E "tg128 x" |
+        sed "s/^/[decode attention to 16 tokens] /"
     fi
     profile "$m" "$type"
     rm -f "$m"

@@ -6,7 +6,9 @@
 //   gpu_products_bench [--formats Q4_K,Q6_K,...] [--tokens 1,2,8] [--reps N]
 // Prints one line per (format, shape, tokens): microseconds per product, weight bytes per second
 // and the share of the copy bandwidth; "layer" is the seven products of one layer in order,
-// "grouped" the same in four launches (Q, K and V in one, gate and up in one).
+// "grouped" the same in four launches (Q, K and V in one, gate and up in one). Where a format's
+// few-token products have the int8 tiles (cuda_int8_tiles.cu), the same again with the kernel
+// they replaced, marked "untiled".
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -82,6 +84,8 @@ struct Bench {
     float* y;
     int reps;
     double copy;
+    bool tiles = true;  // the backend's choice of int8 kernel; false: the untiled one
+    gpu::SplitWorkspace split;
 
     // Microseconds per launch of `launch(copy_index)` over `reps` launches, replayed as one graph.
     template <class Launch>
@@ -117,14 +121,14 @@ struct Bench {
     // a few where the format has them), launched over the quantized input already in scratch.
     gpuError_t launch(const gpu::ProductParams& p) const {
         if (p.y_rows >= 2 && gpu::int8_product_supports(p.type, p.w, p.row_bytes, p.matrix_bytes, p.cols))
-            return gpu::launch_int8_product(stream, p.y_rows, scratch, p);
+            return gpu::launch_int8_product(stream, p.y_rows, scratch, p, tiles, split);
         return gpu::launch_gemv(stream, p.y_rows, scratch, p);
     }
 
     void report(const char* format, const char* shape, int64_t tokens, double us, double bytes) const {
         const double gbs = bytes / (us * 1e-6) / 1e9;
-        std::printf("%-5s %-7s tokens %3lld  %9.2f us  %7.0f GB/s  %5.1f%% of copy\n", format, shape,
-                    static_cast<long long>(tokens), us, gbs, 100.0 * gbs * 1e9 / copy);
+        std::printf("%-5s %-7s tokens %3lld  %9.2f us  %7.0f GB/s  %5.1f%% of copy%s\n", format, shape,
+                    static_cast<long long>(tokens), us, gbs, 100.0 * gbs * 1e9 / copy, tiles ? "" : "  untiled");
     }
 
     void run(TensorType type, int64_t tokens) {
@@ -206,6 +210,14 @@ int main(int argc, char** argv) {
     CHECK(gpuMalloc(reinterpret_cast<void**>(&b.x), sizeof(float) * max_tokens * 14336));
     CHECK(gpuMalloc(reinterpret_cast<void**>(&b.y), sizeof(float) * max_tokens * kOutput.rows));
     CHECK(gpuMemsetAsync(b.x, 0x3c, sizeof(float) * max_tokens * 14336, b.stream));  // about 0.012 each
+    // The int8 tiles' split workspace, as the backend keeps one: room for the largest layer product.
+    for (const int64_t t : tokens)
+        for (const Shape& s : kLayer)
+            b.split.partial_floats = std::max(b.split.partial_floats, gpu::int8_tiles_partial_floats(s.rows, t, s.cols));
+    b.split.n_counters = gpu::kSplitCounters;
+    CHECK(gpuMalloc(reinterpret_cast<void**>(&b.split.partials), sizeof(float) * std::max<size_t>(1, b.split.partial_floats)));
+    CHECK(gpuMalloc(reinterpret_cast<void**>(&b.split.counters), sizeof(int) * gpu::kSplitCounters));
+    CHECK(gpuMemsetAsync(b.split.counters, 0, sizeof(int) * gpu::kSplitCounters, b.stream));
     b.copy = copy_bandwidth(b.stream);
     std::printf("copy bandwidth %.0f GB/s (read + written)\n", b.copy / 1e9);
     for (const std::string& f : formats) {
@@ -214,7 +226,13 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "unknown format %s\n", f.c_str());
             return 2;
         }
-        for (const int64_t t : tokens) b.run(*type, t);
+        for (const int64_t t : tokens) {
+            b.run(*type, t);
+            if (t < 2 || !gpu::int8_tiles_supports(*type, nullptr, rf::tensor_bytes(*type, 4096).value_or(0), 4096)) continue;
+            b.tiles = false;
+            b.run(*type, t);
+            b.tiles = true;
+        }
     }
     int fault = 0;
     CHECK(gpuMemcpy(&fault, b.fault, sizeof(int), gpuMemcpyDeviceToHost));

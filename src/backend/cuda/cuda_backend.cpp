@@ -154,6 +154,22 @@ Result<void*> CudaBackend::scratch(int slot, size_t bytes) {
     return static_cast<void*>(buffer.bytes());
 }
 
+Result<SplitWorkspace> CudaBackend::split_workspace(int64_t rows, int64_t tokens, int64_t cols) {
+    const size_t floats = int8_tiles_partial_floats(rows, tokens, cols);
+    if (floats == 0) return SplitWorkspace{};
+    if (split_counters_.size_bytes() == 0) {
+        RF_TRY(graph_.flush(stream_));  // not captured: cleared once
+        RF_ASSIGN_OR_RETURN(split_counters_, allocate(kSplitCounters * sizeof(int)));
+        RF_TRY(gpu_check(gpuMemsetAsync(split_counters_.bytes(), 0, split_counters_.size_bytes(), stream_),
+                         "clearing the split counters"));
+    }
+    RF_ASSIGN_OR_RETURN(void* partials, scratch(3, floats * sizeof(float)));
+    return SplitWorkspace{.partials = static_cast<float*>(partials),
+                          .partial_floats = floats,
+                          .counters = reinterpret_cast<int*>(split_counters_.bytes()),
+                          .n_counters = kSplitCounters};
+}
+
 namespace {
 
 // Formats without a kernel become Q8_0 at load (F16 where rows are not whole Q8_0 blocks).

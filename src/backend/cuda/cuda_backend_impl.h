@@ -101,9 +101,12 @@ private:
     CudaBackend(int device, std::string device_name, gpuStream_t stream, gpublasHandle_t blas, DeviceBuffer error_word);
     // Scratch slots of at least `bytes`, kept between calls: the prepared input of the products (0:
     // quantized, or 16-bit with alpha and beta for the BLAS path), either a chunk of decoded
-    // weight rows for the BLAS path or attention's partial results (1), and the BLAS product that
-    // matmul_add then adds (2).
+    // weight rows for the BLAS path or attention's partial results (1), the BLAS product that
+    // matmul_add then adds (2), and the int8 tiles' partial sums (3).
     Result<void*> scratch(int slot, size_t bytes);
+    // Room for the partial sums of an int8 tiles product of rows x cols by `tokens` (none where it
+    // is not split), with the tiles' counters (zeroed once, at their first use).
+    Result<SplitWorkspace> split_workspace(int64_t rows, int64_t tokens, int64_t cols);
     int* fault_word() const { return reinterpret_cast<int*>(error_word_.bytes()); }
     // The stream an op enqueues its kernels on: inside a step, the first op starts capturing it.
     gpuStream_t op_stream() {
@@ -139,12 +142,21 @@ private:
     gpuStream_t stream_;
     gpublasHandle_t blas_;
     DeviceBuffer error_word_;  // one int, KernelFault
-    DeviceBuffer scratch_[3];
+    DeviceBuffer scratch_[4];
+    DeviceBuffer split_counters_;  // SplitWorkspace::counters, kSplitCounters of them
     bool batch_invariant_ = false;
     // Plain products of 2 to this many tokens of the int8 formats take the int8 tensor cores
     // (cuda_ops.cpp); ROCMFORGE_GPU_INT8_MAX_TOKENS sets it (0: never), to measure the crossover.
-    int64_t int8_max_tokens_ = int8_max_tokens_from_env();
-    static int64_t int8_max_tokens_from_env();
+    int64_t int8_max_tokens_ = count_from_env("ROCMFORGE_GPU_INT8_MAX_TOKENS", kInt8MaxTokens);
+    // Q4_K products there take the int8 tiles (cuda_int8_tiles.cu); ROCMFORGE_GPU_INT8_TILES=0 the
+    // kernel they replaced, to measure the one against the other.
+    bool int8_tiles_ = count_from_env("ROCMFORGE_GPU_INT8_TILES", 1) != 0;
+    // Attention of steps of up to this many tokens takes the decode kernel (cuda_decode_attention.cu);
+    // ROCMFORGE_GPU_DECODE_ATTENTION_TOKENS sets it.
+    int64_t decode_attention_max_tokens_ = count_from_env("ROCMFORGE_GPU_DECODE_ATTENTION_TOKENS", kDecodeAttentionMaxTokens);
+    static constexpr int64_t kInt8MaxTokens = 64, kDecodeAttentionMaxTokens = 64;
+    // A count from the environment (a whole number >= 0), else `fallback`.
+    static int64_t count_from_env(const char* name, int64_t fallback);
     StepProfile profile_;
     StepGraph graph_{!profile_.on()};
     // The input that scratch slot 0 holds prepared for the products (format: gemv_input_format or
@@ -185,7 +197,7 @@ private:
     // step's products follow its small kernels in the same order every step, so the kernel before
     // product i asks for product i's first bytes in L2 (kernels.h: L2Prefetch). An entry holds no
     // memory alive; one whose weights are gone, or of a step of another size (whose products may
-    // be grouped otherwise), is not prefetched. ROCMFORGE_GPU_PREFETCH=0: off.
+    // be grouped otherwise), is not prefetched. Off unless ROCMFORGE_GPU_PREFETCH=1.
     struct ProductWeights {
         std::weak_ptr<void> owners[L2Prefetch::kRanges];
         L2Prefetch ranges;

@@ -289,11 +289,13 @@ bool int8_product_supports(TensorType type, const uint8_t* w, size_t row_bytes, 
     }
 }
 
-gpuError_t launch_int8_product(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams& p) {
+gpuError_t launch_int8_product(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams& p,
+                               bool tiles, const SplitWorkspace& ws) {
     if (p.y_rows == 0) return gpuSuccess;
     if (p.ids || x_rows != p.y_rows || p.rows > kMaxGridRows * 16) return gpuErrorInvalidValue;
     const GemvInput in = gemv_input_view(scratch, x_rows, p.cols);
     const auto* xq = static_cast<const int8_t*>(in.values);
+    if (tiles && int8_tiles_supports(p.type, p.w, p.row_bytes, p.cols)) return launch_int8_tiles(stream, xq, in.scales, p, ws);
     switch (p.type) {
 #define RF_CASE(T) case TensorType::T: launch_typed<TensorType::T>(stream, p, xq, in.scales); break;
         RF_INT8_FORMATS(RF_CASE)

@@ -30,11 +30,10 @@ bool same_shape(const Act& a, const Act& b) { return a.rows == b.rows && a.cols 
 int64_t blas_min_tokens(TensorType type) {
     return type == TensorType::F16 || type == TensorType::BF16 ? 16 : 32;
 }
-// Products of a few to a few dozen tokens in the int8 formats (the batched steps of serving) read
-// the weights once on int8 tensor cores; one token stays with the gemv (no mma work to waste).
-constexpr int64_t kInt8MinTokens = 2, kInt8MaxTokens = 64;
-// Steps of at most this many tokens (a decode step's sequences) take the decode attention kernel.
-constexpr int64_t kDecodeAttentionMaxTokens = 16;
+// Products of a few to a few dozen tokens in the int8 formats (the batched steps of serving; up to
+// int8_max_tokens_) read the weights once on int8 tensor cores; one token stays with the gemv (no
+// mma work to waste).
+constexpr int64_t kInt8MinTokens = 2;
 constexpr int64_t kBlasChunkValues = int64_t{1} << 25;  // 64 MiB of decoded f16 weights per chunk
 
 Status rows_fit(std::string_view op, int64_t rows) {
@@ -186,12 +185,12 @@ Status CudaBackend::combine_experts(const Act& x, const float* weights, int64_t 
     return launched(launch_combine(op_stream(), mat(x), weights, k, mat(out)), "combine_experts");
 }
 
-int64_t CudaBackend::int8_max_tokens_from_env() {
-    const char* env = std::getenv("ROCMFORGE_GPU_INT8_MAX_TOKENS");
-    if (!env || !*env) return kInt8MaxTokens;
+int64_t CudaBackend::count_from_env(const char* name, int64_t fallback) {
+    const char* env = std::getenv(name);
+    if (!env || !*env) return fallback;
     char* end = nullptr;
     const long long v = std::strtoll(env, &end, 10);
-    return *end == '\0' && v >= 0 ? v : kInt8MaxTokens;
+    return *end == '\0' && v >= 0 ? v : fallback;
 }
 
 ProductParams CudaBackend::product_params(const WeightMatrix& w, const int32_t* ids, int64_t k, const Act& y) const {
@@ -219,9 +218,11 @@ CudaBackend::ProductPath CudaBackend::product_path(const WeightMatrix& w, bool e
     return gemv_supports(w.type, w.data, w.row_bytes, w.matrix_bytes(), w.cols) ? ProductPath::Gemv : ProductPath::Generic;
 }
 
+// Off unless ROCMFORGE_GPU_PREFETCH=1: measured on an H100 (docs/performance.md, seventh round), a
+// decode step was 14% slower with it (the kernels that issue the prefetches last until they land).
 bool CudaBackend::prefetch_from_env() {
     const char* env = std::getenv("ROCMFORGE_GPU_PREFETCH");
-    return !(env && std::string_view(env) == "0");
+    return env && std::string_view(env) == "1";
 }
 
 static_assert(kMaxGemvGroup <= L2Prefetch::kRanges, "a grouped launch's weights are one prefetch");
@@ -295,7 +296,11 @@ Status CudaBackend::product(const WeightMatrix& w, const int32_t* ids, int64_t k
         err = launch_product(op_stream(), mat(x), static_cast<float*>(packed), p);
     } else {
         RF_ASSIGN_OR_RETURN(void* packed, gemv_input(x, w.type));
-        err = path == ProductPath::Int8 ? launch_int8_product(op_stream(), x.rows, packed, p)
+        SplitWorkspace ws;
+        if (path == ProductPath::Int8 && int8_tiles_ && int8_tiles_supports(w.type, w.data, w.row_bytes, w.cols)) {
+            RF_ASSIGN_OR_RETURN(ws, split_workspace(w.rows, y.rows, w.cols));
+        }
+        err = path == ProductPath::Int8 ? launch_int8_product(op_stream(), x.rows, packed, p, int8_tiles_, ws)
                                         : launch_gemv(op_stream(), x.rows, packed, p);
         if (overlaps(y, x)) quantized_.reset();
     }
@@ -483,9 +488,10 @@ Status CudaBackend::attention(KvStorage& cache, int64_t layer, const Act& q, con
     const int64_t table_keys = batch.max_blocks_per_seq * s.block_size;
     const int64_t max_keys = batch.max_position >= 0 ? std::min(batch.max_position + 1, table_keys) : table_keys;
     const bool f16 = s.type == KvType::F16;
-    // A decode step's few tokens take the kernel that reads each KV head once for the query heads
-    // sharing it (its splits follow the batch, so not in a batch-invariant backend).
-    const bool decode = !batch_invariant_ && batch.n_tokens <= kDecodeAttentionMaxTokens &&
+    // A decode step's tokens (one per sequence, up to a batch of 64) take the kernel that reads each
+    // KV head once for the query heads sharing it (its splits follow the batch, so not in a
+    // batch-invariant backend).
+    const bool decode = !batch_invariant_ && batch.n_tokens <= decode_attention_max_tokens_ &&
                         decode_attention_supports(f16, p, kv.keys(layer), kv.values(layer));
     AttentionSplit split = batch_invariant_ ? AttentionSplit{.splits = 1, .keys = table_keys, .partial = nullptr}
                            : decode         ? decode_attention_split(f16, p, max_keys)

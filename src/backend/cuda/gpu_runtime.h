@@ -174,6 +174,14 @@ __device__ __forceinline__ void gpu_copy_async4(void* shared, const void* global
                  "l"(global));
 }
 __device__ __forceinline__ void gpu_copy_wait() { asm volatile("cp.async.wait_all;" ::: "memory"); }
+// Pipelines of copies: gpu_copy_commit() closes a group of the thread's copies so far;
+// gpu_copy_wait_pending<N>() waits until at most the N groups committed last are still running.
+__device__ __forceinline__ void gpu_copy_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
+// A load that skips this SM's L1 (where another block's writes may not be), as after a fence.
+__device__ __forceinline__ float gpu_load_coherent(const float* p) { return __ldcg(p); }
+template <int N> __device__ __forceinline__ void gpu_copy_wait_pending() {
+    asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
+}
 __device__ __forceinline__ void gpu_mma_s8_k32(int (&c)[4], unsigned a0, unsigned a1, unsigned a2, unsigned a3,
                                                unsigned b0, unsigned b1) {
     asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
@@ -185,6 +193,15 @@ __device__ __forceinline__ void gpu_mma_s8_k16(int (&c)[4], unsigned a0, unsigne
                  : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
                  : "r"(a0), "r"(a1), "r"(b0));
 }
+// c (16 x 8, f32) += a (16 x 16, f16) b (16 x 8, f16), fragments as PTX's mma.m16n8k16 .f16 lays
+// them out: each register two f16, a0 = a[g][2t, 2t + 1], a1 = a[g + 8][2t..], a2 = a[g][8 + 2t..],
+// a3 = a[g + 8][8 + 2t..]; b0 = b[2t, 2t + 1][g], b1 = b[8 + 2t..][g]; c as above.
+__device__ __forceinline__ void gpu_mma_f16_k16(float (&c)[4], unsigned a0, unsigned a1, unsigned a2, unsigned a3,
+                                                unsigned b0, unsigned b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
 #else
 __device__ __forceinline__ void gpu_copy_async16(void* shared, const void* global) {
     *static_cast<uint4*>(shared) = *static_cast<const uint4*>(global);
@@ -193,6 +210,9 @@ __device__ __forceinline__ void gpu_copy_async4(void* shared, const void* global
     *static_cast<unsigned*>(shared) = *static_cast<const unsigned*>(global);
 }
 __device__ __forceinline__ void gpu_copy_wait() {}
+__device__ __forceinline__ void gpu_copy_commit() {}
+__device__ __forceinline__ float gpu_load_coherent(const float* p) { return *static_cast<const volatile float*>(p); }
+template <int N> __device__ __forceinline__ void gpu_copy_wait_pending() {}
 __device__ __forceinline__ int gpu_dot4_s8(unsigned a, unsigned b, int c) {
     for (int k = 0; k < 4; ++k) c += static_cast<signed char>(a >> (8 * k)) * static_cast<signed char>(b >> (8 * k));
     return c;
@@ -212,6 +232,23 @@ __device__ __forceinline__ void gpu_mma_s8_k32(int (&c)[4], unsigned a0, unsigne
 }
 __device__ __forceinline__ void gpu_mma_s8_k16(int (&c)[4], unsigned a0, unsigned a1, unsigned b0) {
     gpu_mma_s8_k32(c, a0, a1, 0u, 0u, b0, 0u);
+}
+__device__ __forceinline__ float gpu_dot2_f16(unsigned a, unsigned b) {
+    const __half2 x = *reinterpret_cast<const __half2*>(&a), y = *reinterpret_cast<const __half2*>(&b);
+    return __low2float(x) * __low2float(y) + __high2float(x) * __high2float(y);
+}
+__device__ __forceinline__ void gpu_mma_f16_k16(float (&c)[4], unsigned a0, unsigned a1, unsigned a2, unsigned a3,
+                                                unsigned b0, unsigned b1) {
+    const int lane = static_cast<int>(threadIdx.x) % 32, g = lane / 4, t = lane % 4;
+    for (int q = 0; q < 4; ++q) {
+        const unsigned r0 = gpu_shfl(a0, 4 * g + q), r1 = gpu_shfl(a1, 4 * g + q);
+        const unsigned r2 = gpu_shfl(a2, 4 * g + q), r3 = gpu_shfl(a3, 4 * g + q);
+        for (int n = 0; n < 2; ++n) {
+            const unsigned k0 = gpu_shfl(b0, 4 * (2 * t + n) + q), k1 = gpu_shfl(b1, 4 * (2 * t + n) + q);
+            c[n] += gpu_dot2_f16(r0, k0) + gpu_dot2_f16(r2, k1);
+            c[2 + n] += gpu_dot2_f16(r1, k0) + gpu_dot2_f16(r3, k1);
+        }
+    }
 }
 #endif
 

@@ -264,14 +264,38 @@ GemvInput gemv_input_view(const void* scratch, int64_t x_rows, int64_t cols);
 // ones: Q8_0 and Q8_K blocks) for rows of `cols` values.
 bool packable_format(int format, int64_t cols);
 
+// Where a product's inputs are split among blocks (too few tiles of rows to fill the card), room
+// for their partial sums and a counter per tile: zero before the first launch, and each launch
+// leaves them zero. Without room enough, a launch does not split.
+struct SplitWorkspace {
+    float* partials = nullptr;
+    size_t partial_floats = 0;
+    int* counters = nullptr;
+    int64_t n_counters = 0;
+};
+inline constexpr int64_t kSplitCounters = int64_t{1} << 16;  // tiles of one launch, at most
+
 // ---- cuda_int8_products.cu ----
 // Whether launch_int8_product takes this weight matrix: Q4_0, Q8_0, Q4_K or Q6_K as gemv_supports
 // takes them.
 bool int8_product_supports(TensorType type, const uint8_t* w, size_t row_bytes, size_t matrix_bytes, int64_t cols);
 // y = W x on int8 tensor cores over the input launch_gemv_quantize left in `scratch` (x_rows =
-// p.y_rows, no expert ids): the gemv's integer sums, the weights read from memory once per launch
-// (its tiles of tokens share them through L2).
-gpuError_t launch_int8_product(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams& p);
+// p.y_rows, no expert ids): the gemv's integer sums, the weights read from memory once per launch.
+// Q4_K takes the tiles of cuda_int8_tiles.cu (with `ws`) where int8_tiles_supports, unless `tiles`
+// is false (ROCMFORGE_GPU_INT8_TILES=0, the products benchmark's comparison); the rest the kernel
+// here (tiles of 16 tokens sharing the weights through L2).
+gpuError_t launch_int8_product(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams& p,
+                               bool tiles, const SplitWorkspace& ws);
+
+// ---- cuda_int8_tiles.cu ----
+// The floats of partial sums a product of rows x cols by y_rows tokens needs (0: it is not split).
+size_t int8_tiles_partial_floats(int64_t rows, int64_t y_rows, int64_t cols);
+// Whether launch_int8_tiles takes this weight matrix: Q4_K, rows of whole blocks 16-byte aligned.
+bool int8_tiles_supports(TensorType type, const uint8_t* w, size_t row_bytes, int64_t cols);
+// y = W x for a Q4_K W over the gemv's Q8_K input (levels xq, scales xd) in tiles of 64 rows by up
+// to 64 tokens: each weight byte read and unpacked once, the gemv's integer sums per block.
+gpuError_t launch_int8_tiles(gpuStream_t stream, const int8_t* xq, const float* xd, const ProductParams& p,
+                             const SplitWorkspace& ws);
 
 // ---- self_test.cu ----
 gpuError_t launch_self_test(int* out, int n);
