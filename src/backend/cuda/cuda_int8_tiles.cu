@@ -5,8 +5,9 @@
 // sixth of the memory bandwidth. The input is the gemv's (Q8_K: int8 levels, a scale per 256).
 //
 // Each step of 256 inputs (one Q4_K block per row) is copied into shared memory as stored (weights
-// and levels, cp.async, three steps in flight). A Q4_K value is d * sc_u * q - dmin * m_u (q a
-// nibble, sc_u and m_u the 6-bit scale and minimum of its unit u of 32), so per block and token
+// and levels, cp.async, two to five steps in flight while one is computed). A Q4_K value is
+// d * sc_u * q - dmin * m_u (q a nibble, sc_u and m_u the 6-bit scale and minimum of its unit u of
+// 32), so per block and token
 //   y += xd * (d * S - dmin * M),  S = sum_u sc_u * (sum_i q_i x_i),  M = sum_u m_u * (sum_i x_i),
 // with S and M exact integers: the inner sums by one int8 mma per unit (m16n8k32, 16 rows by 8
 // tokens), S by integer multiply-adds, M by one f16 mma per block whose operands are small integers
@@ -28,15 +29,17 @@ namespace {
 constexpr int kWarps = 4, kThreads = 32 * kWarps;
 constexpr int kTileRows = 16 * kWarps;  // weight rows of a block, 16 per warp
 constexpr int kMaxTileTokens = 64;      // tokens of a block, 8 per mma
-constexpr int kStages = 3;              // steps of 256 inputs held in shared memory
 constexpr int kBlockBytes = 144;        // Q4_K: d, dmin, 12 bytes of scales and minima, 128 of nibbles
 constexpr int kRowStride = 160;         // a row's block in shared memory (32 bytes apart mod 128)
 constexpr int kTokenStride = 256 + 32;  // a token's 256 levels in shared memory (likewise)
 
-// One stage of shared memory: a step's weight blocks, levels and level scales.
+// One stage of shared memory: a step's weight blocks, levels and level scales; kStages of them,
+// all but one in flight while a step is computed: more where a stage is small (few tokens), so that
+// an SM keeps about as many bytes in flight either way.
 template <int NT>
 struct Stage {
     static constexpr int kTokens = 8 * NT;
+    static constexpr int kStages = NT <= 2 ? 6 : NT == 4 ? 4 : 3;
     static constexpr size_t kLevels = size_t{kTileRows} * kRowStride;
     static constexpr size_t kScales = kLevels + size_t{kTokens} * kTokenStride;
     static constexpr size_t kBytes = kScales + kTokens * sizeof(float);
@@ -83,6 +86,7 @@ __global__ void __launch_bounds__(kThreads) q4k_tiles_kernel(ProductParams p, co
     using S = Stage<NT>;
     constexpr int kTokens = S::kTokens;
     extern __shared__ __align__(16) uint8_t shared[];
+    constexpr int kStages = S::kStages;
     uint2* unit_sums = reinterpret_cast<uint2*>(shared + kStages * S::kBytes);  // [token][pair of units]
 
     const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
