@@ -224,14 +224,16 @@ int tile_tokens(int64_t y_rows) {
     return y_rows <= 8 ? 8 : y_rows <= 16 ? 16 : y_rows <= 32 ? 32 : kMaxTileTokens;
 }
 
-// Enough blocks for two per SM of a large card (132 on an H100): fewer tiles split their steps,
-// at least two steps a split (the pipeline's depth) and at most 16 splits.
-constexpr int64_t kWantedBlocks = 264, kMinSplitSteps = 2, kMaxSplits = 16;
+// Tiles too few to give every SM of a large card two blocks (132 SMs on an H100) split their
+// steps, as far as all the blocks still run at once (a second wave of blocks would cost more than
+// the split brings: measured, gate at 224 tiles took 40 -> 60 µs split in two), at least two steps
+// a split (the pipeline's depth) and at most 16 splits.
+constexpr int64_t kResidentBlocks = 264, kMinSplitSteps = 2, kMaxSplits = 16;
 
 Split pick_split(int64_t rows, int64_t y_rows, int64_t cols) {
     const int64_t tokens = tile_tokens(y_rows), steps = cols / 256;
     const int64_t tiles = (rows + kTileRows - 1) / kTileRows * ((y_rows + tokens - 1) / tokens);
-    const int64_t wanted = std::clamp<int64_t>((kWantedBlocks + tiles - 1) / tiles, 1,
+    const int64_t wanted = std::clamp<int64_t>(kResidentBlocks / tiles, 1,
                                                std::min(kMaxSplits, std::max<int64_t>(1, steps / kMinSplitSteps)));
     const int64_t per_split = (steps + wanted - 1) / wanted;
     return {(steps + per_split - 1) / per_split, per_split};
