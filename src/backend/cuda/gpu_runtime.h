@@ -217,38 +217,36 @@ __device__ __forceinline__ int gpu_dot4_s8(unsigned a, unsigned b, int c) {
     for (int k = 0; k < 4; ++k) c += static_cast<signed char>(a >> (8 * k)) * static_cast<signed char>(b >> (8 * k));
     return c;
 }
-__device__ __forceinline__ void gpu_mma_s8_k32(int (&c)[4], unsigned a0, unsigned a1, unsigned a2, unsigned a3,
-                                               unsigned b0, unsigned b1) {
+// The stand-ins' walk over the fragments: dot(a, b, c) is c plus the dot product of two registers
+// of packed values (four int8, or two f16).
+template <typename T, typename Dot>
+__device__ __forceinline__ void gpu_mma_stand_in(T (&c)[4], unsigned a0, unsigned a1, unsigned a2, unsigned a3,
+                                                 unsigned b0, unsigned b1, Dot dot) {
     const int lane = static_cast<int>(threadIdx.x) % 32, g = lane / 4, t = lane % 4;
     for (int q = 0; q < 4; ++q) {
         const unsigned r0 = gpu_shfl(a0, 4 * g + q), r1 = gpu_shfl(a1, 4 * g + q);
         const unsigned r2 = gpu_shfl(a2, 4 * g + q), r3 = gpu_shfl(a3, 4 * g + q);
         for (int n = 0; n < 2; ++n) {
             const unsigned k0 = gpu_shfl(b0, 4 * (2 * t + n) + q), k1 = gpu_shfl(b1, 4 * (2 * t + n) + q);
-            c[n] = gpu_dot4_s8(r0, k0, gpu_dot4_s8(r2, k1, c[n]));
-            c[2 + n] = gpu_dot4_s8(r1, k0, gpu_dot4_s8(r3, k1, c[2 + n]));
+            c[n] = dot(r0, k0, dot(r2, k1, c[n]));
+            c[2 + n] = dot(r1, k0, dot(r3, k1, c[2 + n]));
         }
     }
+}
+__device__ __forceinline__ void gpu_mma_s8_k32(int (&c)[4], unsigned a0, unsigned a1, unsigned a2, unsigned a3,
+                                               unsigned b0, unsigned b1) {
+    gpu_mma_stand_in(c, a0, a1, a2, a3, b0, b1, gpu_dot4_s8);
 }
 __device__ __forceinline__ void gpu_mma_s8_k16(int (&c)[4], unsigned a0, unsigned a1, unsigned b0) {
     gpu_mma_s8_k32(c, a0, a1, 0u, 0u, b0, 0u);
 }
-__device__ __forceinline__ float gpu_dot2_f16(unsigned a, unsigned b) {
+__device__ __forceinline__ float gpu_dot2_f16(unsigned a, unsigned b, float acc) {
     const __half2 x = *reinterpret_cast<const __half2*>(&a), y = *reinterpret_cast<const __half2*>(&b);
-    return __low2float(x) * __low2float(y) + __high2float(x) * __high2float(y);
+    return acc + __low2float(x) * __low2float(y) + __high2float(x) * __high2float(y);
 }
 __device__ __forceinline__ void gpu_mma_f16_k16(float (&c)[4], unsigned a0, unsigned a1, unsigned a2, unsigned a3,
                                                 unsigned b0, unsigned b1) {
-    const int lane = static_cast<int>(threadIdx.x) % 32, g = lane / 4, t = lane % 4;
-    for (int q = 0; q < 4; ++q) {
-        const unsigned r0 = gpu_shfl(a0, 4 * g + q), r1 = gpu_shfl(a1, 4 * g + q);
-        const unsigned r2 = gpu_shfl(a2, 4 * g + q), r3 = gpu_shfl(a3, 4 * g + q);
-        for (int n = 0; n < 2; ++n) {
-            const unsigned k0 = gpu_shfl(b0, 4 * (2 * t + n) + q), k1 = gpu_shfl(b1, 4 * (2 * t + n) + q);
-            c[n] += gpu_dot2_f16(r0, k0) + gpu_dot2_f16(r2, k1);
-            c[2 + n] += gpu_dot2_f16(r1, k0) + gpu_dot2_f16(r3, k1);
-        }
-    }
+    gpu_mma_stand_in(c, a0, a1, a2, a3, b0, b1, gpu_dot2_f16);
 }
 #endif
 
