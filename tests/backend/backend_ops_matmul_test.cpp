@@ -382,9 +382,27 @@ TEST_P(Products, OpsThatWriteAProductsInputGiveTheSameProduct) {
 // y += W x is bit for bit the product followed by the add, whatever path the product takes (the
 // GPU: the direct kernels for one token, int8 tensor cores for a few, the BLAS library for many,
 // the generic kernel for formats without direct ones), and a y that overlaps x is refused.
+// Q4_K products of a few tokens over rows of many 256-value steps: the GPU splits each tile's
+// steps among blocks and adds their sums in order (cuda_int8_tiles.cu). Twice each, since the
+// split leaves its counters as it found them.
+TEST_P(Products, LongRowsOfFewTokens) {
+    std::mt19937 rng(919);
+    constexpr int64_t kCols = 4096;
+    for (const int64_t rows : {37, 130}) {
+        const HostWeight& host = keep(make_weight(rng, TensorType::Q4_K, rows, kCols));
+        const WeightMatrix w = import(host);
+        const EffectiveWeight values = effective_weight(host, w);
+        for (const int64_t tokens : {3, 17, 40, 64})
+            for (int again = 0; again < 2; ++again)
+                run_product("matmul Q4_K, long rows", w, values, rng, tokens, kCols, 0, rows, 0);
+    }
+}
+
+// (2,048 columns: eight steps of 256, so that the GPU's Q4_K tiles split them and add the residual
+// in the last block.)
 TEST_P(Products, MatmulAddIsTheProductThenTheAdd) {
     std::mt19937 rng(717);
-    constexpr int64_t kCols = 512, kRows = 40;
+    constexpr int64_t kCols = 2048, kRows = 40;
     for (const TensorType type : {TensorType::Q4_K, TensorType::Q6_K, TensorType::Q8_0, TensorType::F16, TensorType::Q5_K})
         for (const int64_t tokens : {1, 3, 40}) {
             const std::string what = fmt::format("{} weights, {} tokens", tensor_type_name(type), tokens);

@@ -273,7 +273,9 @@ struct SplitWorkspace {
     int* counters = nullptr;
     int64_t n_counters = 0;
 };
-inline constexpr int64_t kSplitCounters = int64_t{1} << 16;  // tiles of one launch, at most
+// Tiles of a split launch, at most (a launch is split only where its tiles are fewer than the
+// blocks the card runs at once).
+inline constexpr int64_t kSplitCounters = 1024;
 
 // ---- cuda_int8_products.cu ----
 // Whether launch_int8_product takes this weight matrix: Q4_0, Q8_0, Q4_K or Q6_K as gemv_supports
@@ -281,9 +283,9 @@ inline constexpr int64_t kSplitCounters = int64_t{1} << 16;  // tiles of one lau
 bool int8_product_supports(TensorType type, const uint8_t* w, size_t row_bytes, size_t matrix_bytes, int64_t cols);
 // y = W x on int8 tensor cores over the input launch_gemv_quantize left in `scratch` (x_rows =
 // p.y_rows, no expert ids): the gemv's integer sums, the weights read from memory once per launch.
-// Q4_K takes the tiles of cuda_int8_tiles.cu (with `ws`) where int8_tiles_supports, unless `tiles`
-// is false (ROCMFORGE_GPU_INT8_TILES=0, the products benchmark's comparison); the rest the kernel
-// here (tiles of 16 tokens sharing the weights through L2).
+// With `tiles` (ROCMFORGE_GPU_INT8_TILES=1; the products benchmark compares both), Q4_K takes the
+// tiles of cuda_int8_tiles.cu (with `ws`) where int8_tiles_supports; the rest the kernel here
+// (tiles of 16 tokens sharing the weights through L2).
 gpuError_t launch_int8_product(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams& p,
                                bool tiles, const SplitWorkspace& ws);
 

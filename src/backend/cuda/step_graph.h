@@ -7,9 +7,10 @@
 //
 // Capture starts at a step's first op (after the batch's uploads) and is flushed (what was captured
 // is launched, later ops are captured afresh) wherever a captured stream may not go: a host wait, an
-// upload from pageable memory, a BLAS call, a scratch buffer's growth. Off where
-// ROCMFORGE_GPU_GRAPHS=0, while profiling (the profile times single launches), and for good after
-// a capture or graph launch fails (the step that saw it fails; later ones run directly).
+// upload from pageable memory, a BLAS call, a scratch buffer's growth, the split counters' first
+// use. Off where ROCMFORGE_GPU_GRAPHS=0, while profiling (the profile times single launches), and
+// for good after a capture or graph launch fails (the step that saw it fails; later ones run
+// directly).
 // A step that reaches a BLAS product (a prompt) runs directly from there on, so its chunk 0 differs
 // from a decode step's: switching between the two instantiates that chunk again.
 #pragma once
