@@ -19,8 +19,12 @@ void embeddings(Server::Impl& s, const HttpRequest& req, HttpResponse& res) {
     if (auto* e = std::get_if<ApiError>(&parsed)) return send_error(res, *e);
     const EmbeddingRequest& r = std::get<EmbeddingRequest>(parsed);
     auto vectors = embedder.embed_many(r.inputs);
-    if (!vectors.ok())  // a full queue (transient) answers 429, as for generation
+    if (!vectors.ok()) {
+        // Inputs cut short by a shutdown are the server's unavailability, not a failure (503); a
+        // full queue (transient) answers 429, as for generation.
+        if (s.stopping) return send_error(res, not_ready(s));
         return send_error(res, server_failure("embedding failed: ", vectors.error().message, vectors.error().transient));
+    }
     int64_t tokens = 0;
     for (const std::vector<int32_t>& input : r.inputs) tokens += static_cast<int64_t>(input.size());
     send_json(res, embedding_response(*vectors, r.base64, s.options.embedding_model_id.empty()

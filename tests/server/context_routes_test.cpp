@@ -2,6 +2,9 @@
 // and the status codes of bad requests (400), unknown namespaces and nodes (404).
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "context/store.h"
 #include "engine/embedder.h"
 #include "server/embedding_request.h"
@@ -163,6 +166,45 @@ TEST(EmbeddingRoute, OpenAiShapeAndBase64MatchesFloats) {
     EXPECT_EQ(b64["data"][0]["embedding"], base64_floats(v));
     ok_json(s.call("POST", "/v1/embeddings", {{"input", ""}}), 400);
     EXPECT_EQ(s.call("POST", "/v1/embeddings", {{"input", "x"}}, "")->status, 401);
+}
+
+// Inputs cut short by a shutdown answer 503 "shutting_down" (the server's unavailability), not a
+// 500: the embedder's step waits until the server is stopping, then fails as a cut step does.
+TEST(EmbeddingRoute, ShutdownMidRequestAnswers503) {
+    engine::test::TinyModel model{TensorType::F32};
+    std::atomic<bool> entered{false}, release{false};
+    auto e = engine::Embedder::create(*model.model, *model.tok,
+                                      {.n_ctx = 300, .gate = [&](const std::function<Status()>&) -> Status {
+                                           entered = true;
+                                           for (int i = 0; i < 1000 && !release; ++i) std::this_thread::sleep_for(5ms);
+                                           return make_error("the step was cut short");
+                                       }});
+    ASSERT_TRUE(e.ok());
+    test::FakeScheduler scheduler{1ms};
+    test::ServerHarness harness(scheduler,
+                                ModelContext{.tokenizer = model.tok.get(), .chat_template = tmpl::kDefaultChatTemplate, .n_ctx = 4096},
+                                ServerOptions{.model_id = "tiny", .embedder = e->get()});
+    int status = 0;
+    std::string body;
+    std::thread request([&] {
+        if (auto res = harness.client().Post("/v1/embeddings", R"({"input":"hello"})", "application/json")) {
+            status = res->status;
+            body = res->body;
+        }
+    });
+    for (int i = 0; i < 1000 && !entered; ++i) std::this_thread::sleep_for(5ms);
+    ASSERT_TRUE(entered);
+    std::thread stopper([&] { harness.stop(5000ms); });
+    for (int i = 0; i < 1000; ++i) {  // until the server says it is stopping
+        auto ready = harness.client().Get("/ready");
+        if (!ready || ready->status == 503) break;
+        std::this_thread::sleep_for(5ms);
+    }
+    release = true;
+    request.join();
+    stopper.join();
+    ASSERT_EQ(status, 503) << body;  // (0: no answer at all)
+    EXPECT_EQ(json::parse(body)["error"]["code"], "shutting_down") << body;
 }
 
 }  // namespace
