@@ -225,6 +225,17 @@ int tile_tokens(int64_t y_rows) {
     return y_rows <= 8 ? 8 : y_rows <= 16 ? 16 : y_rows <= 32 ? 32 : kMaxTileTokens;
 }
 
+// The grid: tiles of kTileRows weight rows (x) by tile_tokens tokens (y).
+dim3 tile_grid(int64_t rows, int64_t y_rows) {
+    const int64_t tokens = tile_tokens(y_rows);
+    return {static_cast<unsigned>((rows + kTileRows - 1) / kTileRows), static_cast<unsigned>((y_rows + tokens - 1) / tokens)};
+}
+
+int64_t tile_count(int64_t rows, int64_t y_rows) {
+    const dim3 grid = tile_grid(rows, y_rows);
+    return int64_t{grid.x} * grid.y;
+}
+
 // Tiles too few to give every SM of a large card two blocks (132 SMs on an H100) split their
 // steps, as far as all the blocks still run at once (a second wave of blocks would cost more than
 // the split brings: measured, gate at 224 tiles took 40 -> 60 µs split in two), at least two steps
@@ -232,8 +243,7 @@ int tile_tokens(int64_t y_rows) {
 constexpr int64_t kResidentBlocks = 264, kMinSplitSteps = 2, kMaxSplits = 16;
 
 Split pick_split(int64_t rows, int64_t y_rows, int64_t cols) {
-    const int64_t tokens = tile_tokens(y_rows), steps = cols / 256;
-    const int64_t tiles = (rows + kTileRows - 1) / kTileRows * ((y_rows + tokens - 1) / tokens);
+    const int64_t steps = cols / 256, tiles = tile_count(rows, y_rows);
     const int64_t wanted = std::clamp<int64_t>(kResidentBlocks / tiles, 1,
                                                std::min(kMaxSplits, std::max<int64_t>(1, steps / kMinSplitSteps)));
     const int64_t per_split = (steps + wanted - 1) / wanted;
@@ -248,11 +258,9 @@ gpuError_t launch_tiles(gpuStream_t stream, const ProductParams& p, const int8_t
     if (gpuError_t err = gpuFuncSetAttribute(reinterpret_cast<const void*>(kernel), gpuFuncAttributeMaxDynamicSharedMemorySize, bytes);
         err != gpuSuccess)
         return err;
-    const dim3 grid(static_cast<unsigned>((p.rows + kTileRows - 1) / kTileRows),
-                    static_cast<unsigned>((p.y_rows + 8 * NT - 1) / (8 * NT)));
+    const dim3 grid = tile_grid(p.rows, p.y_rows);  // (tile_tokens is 8 * NT)
     Split split = pick_split(p.rows, p.y_rows, p.cols);
-    const auto tiles = static_cast<int64_t>(grid.x) * grid.y;
-    if (split.splits > 1 && (!ws.partials || !ws.counters || ws.n_counters < tiles ||
+    if (split.splits > 1 && (!ws.partials || !ws.counters || ws.n_counters < tile_count(p.rows, p.y_rows) ||
                              ws.partial_floats < int8_tiles_partial_floats(p.rows, p.y_rows, p.cols)))
         split = {1, p.cols / 256};  // no room: one block per tile
     gpu_launch(kernel, dim3(grid.x, grid.y, static_cast<unsigned>(split.splits)), kThreads, bytes, stream, p, xq, xd,
@@ -266,9 +274,7 @@ size_t int8_tiles_partial_floats(int64_t rows, int64_t y_rows, int64_t cols) {
     if (rows <= 0 || y_rows <= 0 || cols < 256) return 0;
     const Split split = pick_split(rows, y_rows, cols);
     if (split.splits <= 1) return 0;
-    const int64_t tokens = tile_tokens(y_rows);
-    const int64_t tiles = (rows + kTileRows - 1) / kTileRows * ((y_rows + tokens - 1) / tokens);
-    return static_cast<size_t>(split.splits * tiles * kTileRows * tokens);
+    return static_cast<size_t>(split.splits * tile_count(rows, y_rows) * kTileRows * tile_tokens(y_rows));
 }
 
 bool int8_tiles_supports(TensorType type, const uint8_t* w, size_t row_bytes, int64_t cols) {
