@@ -7,8 +7,10 @@
 // sequence owns a block table (its logical block i lives in physical block table[i]).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <span>
 #include <string>
@@ -123,6 +125,13 @@ public:
     virtual Result<DeviceBuffer> allocate(size_t bytes) = 0;
     virtual Status upload(const DeviceBuffer& dst, const void* src, size_t bytes) = 0;
     virtual Status download(void* dst, const float* src, size_t n_floats) = 0;
+    // Host memory that download fills fastest: ordinary memory here; a GPU backend's is
+    // page-locked (worth it for what is downloaded every step, such as a batch's logits).
+    virtual Result<HostBuffer> allocate_host(size_t bytes) {
+        void* memory = std::malloc(std::max<size_t>(bytes, 1));
+        if (!memory) return make_error("out of host memory: {} bytes wanted", bytes);
+        return HostBuffer(std::shared_ptr<void>(memory, [](void* p) { std::free(p); }), bytes);
+    }
     // Makes a weight stored on the host (the model file's bytes) usable by the backend. The CPU uses
     // it in place, and when `writable` (the file was read into this process's own memory, and
     // nothing else reads these bytes) may rearrange it there for its kernels; a GPU backend copies it.

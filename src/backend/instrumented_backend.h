@@ -50,6 +50,10 @@ public:
         RF_TRY(faults_.check(FaultKind::Copy));
         return inner_->download(dst, src, n_floats);
     }
+    Result<HostBuffer> allocate_host(size_t bytes) override {
+        RF_TRY(faults_.check(FaultKind::Alloc));
+        return inner_->allocate_host(bytes);
+    }
     Result<WeightMatrix> import_weight(const WeightMatrix& host, bool writable) override {
         RF_TRY(faults_.check(FaultKind::Alloc));
         return inner_->import_weight(host, writable);

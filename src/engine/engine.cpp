@@ -104,18 +104,39 @@ Status Engine::relocate(const model::Model& model) {
 }
 
 Status Engine::step(std::span<const BatchToken> batch, std::vector<float>& logits) {
-    return run_step(batch, /*hidden_only=*/false, logits, nullptr);
+    return run_step(batch, /*hidden_only=*/false, &logits, nullptr);
 }
 
 Status Engine::step(std::span<const BatchToken> batch, std::vector<float>& logits, std::vector<float>& hidden) {
-    return run_step(batch, /*hidden_only=*/false, logits, &hidden);
+    return run_step(batch, /*hidden_only=*/false, &logits, &hidden);
 }
 
 Status Engine::step_hidden(std::span<const BatchToken> batch, std::vector<float>& hidden) {
-    return run_step(batch, /*hidden_only=*/true, hidden, nullptr);
+    return run_step(batch, /*hidden_only=*/true, &hidden, nullptr);
 }
 
-Status Engine::run_step(std::span<const BatchToken> batch, bool hidden_only, std::vector<float>& out,
+Result<std::span<float>> Engine::step_logits(std::span<const BatchToken> batch, std::vector<float>* hidden) {
+    RF_TRY(run_step(batch, /*hidden_only=*/false, nullptr, hidden));
+    return std::span<float>(out_host_.f32(), out_floats_);
+}
+
+Result<float*> Engine::output_space(Backend& head, size_t n_floats, std::vector<float>* out) {
+    out_floats_ = n_floats;
+    if (out) {
+        out->resize(n_floats);
+        return out->data();
+    }
+    const size_t bytes = std::max<size_t>(n_floats, 1) * sizeof(float);
+    if (out_host_.size_bytes() < bytes || out_host_owner_ != &head) {
+        out_host_ = {};  // the old memory first (page-locked memory is scarce); grown by half again
+        out_host_owner_ = nullptr;
+        RF_ASSIGN_OR_RETURN(out_host_, head.allocate_host(bytes + bytes / 2));
+        out_host_owner_ = &head;
+    }
+    return out_host_.f32();
+}
+
+Status Engine::run_step(std::span<const BatchToken> batch, bool hidden_only, std::vector<float>* out,
                         std::vector<float>* hidden) {
     if (batch.empty() || static_cast<int64_t>(batch.size()) > options_.n_batch)
         return make_error("a step takes 1 to {} tokens, not {}", options_.n_batch, batch.size());
@@ -150,7 +171,7 @@ Status Engine::run_step(std::span<const BatchToken> batch, bool hidden_only, std
     return run;
 }
 
-Status Engine::run_forward(bool hidden_only, std::vector<float>& out, std::vector<float>* hidden) {
+Status Engine::run_forward(bool hidden_only, std::vector<float>* out, std::vector<float>* hidden) {
     // A GPU backend selects its device here (the batch upload needs it) and may record the step
     // until end_step, which runs even after an error so that nothing stays half-recorded.
     const std::vector<Backend*>& backends = model_->placement().backends;
@@ -181,13 +202,9 @@ Status Engine::run_forward(bool hidden_only, std::vector<float>& out, std::vecto
     Backend& head = model_->placement().backend(model_->placement().output);
     const auto n_embd = static_cast<size_t>(hparams().n_embd);
     const size_t wanted = logit_rows_.size() - hidden_rows_.size();
-    if (hidden_only) {
-        out.resize(wanted * n_embd);
-        RF_TRY(head.download(out.data(), state_.logit_inputs().data, out.size()));
-    } else {
-        out.resize(wanted * static_cast<size_t>(n_vocab()));
-        RF_TRY(head.download(out.data(), state_.logits().data, out.size()));
-    }
+    const size_t n_out = wanted * (hidden_only ? n_embd : static_cast<size_t>(n_vocab()));
+    RF_ASSIGN_OR_RETURN(float* dst, output_space(head, n_out, out));
+    RF_TRY(head.download(dst, hidden_only ? state_.logit_inputs().data : state_.logits().data, n_out));
     if (hidden) {
         hidden->resize(hidden_rows_.size() * n_embd);
         RF_TRY(head.download(hidden->data(), state_.logit_inputs().data + wanted * n_embd, hidden->size()));
@@ -210,8 +227,8 @@ Status Engine::feed(int32_t seq, std::span<const int32_t> tokens, bool all_logit
         for (size_t i = begin; i < end; ++i)
             batch.push_back({tokens[i], seq, static_cast<int32_t>(start + static_cast<int64_t>(i)),
                              all_logits || i + 1 == tokens.size()});
-        RF_TRY(step(batch, feed_logits_));
-        logits.insert(logits.end(), feed_logits_.begin(), feed_logits_.end());
+        RF_ASSIGN_OR_RETURN(std::span<float> stepped, step_logits(batch));
+        logits.insert(logits.end(), stepped.begin(), stepped.end());
     }
     return ok_status();
 }

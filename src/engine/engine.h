@@ -82,6 +82,10 @@ public:
     // The same step, but `hidden` receives the final hidden state (after the output norm, before
     // the vocabulary product, which is skipped) of the tokens that want logits: n_embd floats each.
     Status step_hidden(std::span<const BatchToken> batch, std::vector<float>& hidden);
+    // The same step as step(batch, logits[, hidden]), the logits left in the engine's own host
+    // memory (page-locked where the backend downloads faster into it: a batch's logits are
+    // megabytes every step), valid and writable until the next step or feed.
+    Result<std::span<float>> step_logits(std::span<const BatchToken> batch, std::vector<float>* hidden = nullptr);
 
     // Appends `tokens` to sequence `seq` (positions continue from its length), in batches of n_batch.
     // `logits` receives the last token's logits, or every token's when all_logits is set.
@@ -103,11 +107,14 @@ private:
     // Builds the step and runs it (again when it fails transiently); `out` receives the logits or,
     // with hidden_only, the final-norm rows of the tokens that want logits; `hidden` (if any) the
     // final-norm rows of the tokens that want them.
-    Status run_step(std::span<const BatchToken> batch, bool hidden_only, std::vector<float>& out,
+    // (out null: into out_host_, as step_logits returns them).
+    Status run_step(std::span<const BatchToken> batch, bool hidden_only, std::vector<float>* out,
                     std::vector<float>* hidden);
     Engine(const model::Model& model, EngineOptions options, model::ForwardState state, KvCache cache);
     // The forward pass over the batch in tokens_ ... logit_rows_, once.
-    Status run_forward(bool hidden_only, std::vector<float>& out, std::vector<float>* hidden);
+    Status run_forward(bool hidden_only, std::vector<float>* out, std::vector<float>* hidden);
+    // Room for the step's n_floats results: `out` resized, or (out null) out_host_, from `head`.
+    Result<float*> output_space(Backend& head, size_t n_floats, std::vector<float>* out);
 
     const model::Model* model_;
     EngineOptions options_;
@@ -116,7 +123,9 @@ private:
     // Host copies of the batch, kept to avoid allocating per step.
     std::vector<int32_t> tokens_, positions_, seq_rows_, slots_, logit_rows_, hidden_rows_;
     int64_t vocab_rows_ = 0;  // of logit_rows_ (the rest: hidden_rows_, after them)
-    std::vector<float> feed_logits_;
+    HostBuffer out_host_;                   // step_logits' results, from out_host_owner_
+    const Backend* out_host_owner_ = nullptr;
+    size_t out_floats_ = 0;                 // of the last step
     std::vector<BatchToken> feed_batch_;
     int64_t retried_steps_ = 0;
 };

@@ -150,7 +150,8 @@ private:
     std::vector<std::pair<Request*, int64_t>> batch_requests_;  // request, tokens it has in the batch
     std::vector<Request*> logit_rows_;
     std::vector<Request*> hidden_rows_;  // embedding requests, one per hidden row of the step
-    std::vector<float> logits_, hidden_;
+    std::span<float> logits_;  // the engine's, until the next step
+    std::vector<float> hidden_;
     std::vector<Drawn> drawn_;  // per logit row
     std::unique_ptr<cpu::ThreadPool> sampling_pool_;
     int failed_in_a_row_ = 0;
@@ -470,7 +471,9 @@ bool SchedulerImpl::step() {
     }
     if (batch_.empty()) return false;
 
-    const Status done = hidden_rows_.empty() ? engine_.step(batch_, logits_) : engine_.step(batch_, logits_, hidden_);
+    auto stepped = engine_.step_logits(batch_, hidden_rows_.empty() ? nullptr : &hidden_);
+    const Status done = stepped.ok() ? ok_status() : Status(stepped.error());
+    logits_ = stepped.ok() ? *stepped : std::span<float>();
     if (!done.ok()) {
         {
             std::lock_guard lock(mu_);

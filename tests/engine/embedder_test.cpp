@@ -5,6 +5,7 @@
 // for both poolings, while greedy generation beside them is unchanged; bad input is refused.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <optional>
@@ -155,6 +156,31 @@ TEST(ScheduledEmbedding, MixedStepGivesEachTheirOwnRows) {
     EXPECT_FALSE(f.engine(o)->step(both, logits, hidden).ok());
     std::vector<BatchToken> nowhere = {{1, 0, 0, false, true}};
     EXPECT_FALSE(f.engine(o)->step(nowhere, logits).ok());
+}
+
+// step_logits leaves the logits in the engine's own memory (page-locked on a GPU): the same
+// values as step's copy, for steps of more rows than the memory held before and of fewer.
+TEST(EngineStep, LogitsInTheEnginesMemoryEqualTheCopies) {
+    test::TinyModel f(TensorType::F32);
+    const EngineOptions o{.n_ctx = 64, .n_batch = 16, .max_sequences = 2, .block_size = 4};
+    auto copied = f.engine(o), in_place = f.engine(o);
+    const auto n_vocab = static_cast<size_t>(copied->n_vocab());
+    const std::vector<std::vector<BatchToken>> steps = {
+        {{1, 0, 0, true}},
+        {{40, 0, 1, true}, {1, 1, 0, true}, {2, 1, 1, true}},  // more rows: the memory grows
+        {{50, 0, 2, false}, {3, 1, 2, true}},
+    };
+    for (const std::vector<BatchToken>& step : steps) {
+        std::vector<float> want, hidden;
+        ASSERT_TRUE(copied->step(step, want).ok());
+        auto got = in_place->step_logits(step, &hidden);
+        ASSERT_TRUE(got.ok()) << got.error().message;
+        size_t rows = 0;
+        for (const BatchToken& t : step) rows += t.want_logits ? 1 : 0;
+        ASSERT_EQ(got->size(), rows * n_vocab);
+        EXPECT_TRUE(std::equal(got->begin(), got->end(), want.begin(), want.end()));
+        EXPECT_TRUE(hidden.empty());
+    }
 }
 
 TEST(ScheduledEmbedding, EqualsTheEmbedderBesideGeneration) {

@@ -104,6 +104,18 @@ Result<DeviceBuffer> CudaBackend::allocate(size_t bytes) {
     return DeviceBuffer(std::shared_ptr<void>(memory, [](void* p) { gpuFree(p); }), bytes);
 }
 
+// Page-locked, so that downloads into it are the copy engine's alone (into pageable memory the
+// driver copies through a staging buffer of its own, at a fraction of the bus's speed).
+Result<HostBuffer> CudaBackend::allocate_host(size_t bytes) {
+    RF_TRY(gpu_check(gpuSetDevice(device_), "selecting the device"));
+    void* memory = nullptr;
+    if (gpuError_t err = gpuMallocHost(&memory, std::max<size_t>(bytes, 1)); err != gpuSuccess) {
+        gpuGetLastError();
+        return make_error("no page-locked host memory for {} MiB: {}", (bytes + (1 << 20) - 1) >> 20, gpuGetErrorString(err));
+    }
+    return HostBuffer(std::shared_ptr<void>(memory, [](void* p) { gpuFreeHost(p); }), bytes);
+}
+
 Status CudaBackend::upload(const DeviceBuffer& dst, const void* src, size_t bytes) {
     RF_TRY(gpu_check(gpuSetDevice(device_), "selecting the device"));
     if (bytes > dst.size_bytes()) return make_error("upload of {} bytes into a {}-byte buffer", bytes, dst.size_bytes());

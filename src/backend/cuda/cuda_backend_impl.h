@@ -64,6 +64,7 @@ public:
     Status end_step() override;
 
     Result<DeviceBuffer> allocate(size_t bytes) override;
+    Result<HostBuffer> allocate_host(size_t bytes) override;  // page-locked
     Status upload(const DeviceBuffer& dst, const void* src, size_t bytes) override;
     Status download(void* dst, const float* src, size_t n_floats) override;
     Result<WeightMatrix> import_weight(const WeightMatrix& host, bool writable) override;
@@ -148,10 +149,9 @@ private:
     // Plain products of 2 to this many tokens of the int8 formats take the int8 tensor cores
     // (cuda_ops.cpp); ROCMFORGE_GPU_INT8_MAX_TOKENS sets it (0: never), to measure the crossover.
     int64_t int8_max_tokens_ = count_from_env("ROCMFORGE_GPU_INT8_MAX_TOKENS", kInt8MaxTokens);
-    // With ROCMFORGE_GPU_INT8_TILES=1, Q4_K products there take the int8 tiles (cuda_int8_tiles.cu):
-    // off by default until their rows of many steps, split among blocks, have passed the op suite
-    // on a card (measured faster, docs/performance.md; verified there only for rows of 1-3 steps).
-    bool int8_tiles_ = count_from_env("ROCMFORGE_GPU_INT8_TILES", 0) != 0;
+    // Q4_K products there take the int8 tiles (cuda_int8_tiles.cu), measured faster
+    // (docs/performance.md); ROCMFORGE_GPU_INT8_TILES=0 keeps them on the untiled kernel.
+    bool int8_tiles_ = count_from_env("ROCMFORGE_GPU_INT8_TILES", 1) != 0;
     // Attention of steps of up to this many tokens takes the decode kernel (cuda_decode_attention.cu);
     // ROCMFORGE_GPU_DECODE_ATTENTION_TOKENS sets it.
     int64_t decode_attention_max_tokens_ = count_from_env("ROCMFORGE_GPU_DECODE_ATTENTION_TOKENS", kDecodeAttentionMaxTokens);

@@ -1,8 +1,8 @@
 // Q4_K products of a few to a few dozen tokens (the batched decode steps of serving) on int8 tensor
 // cores, in tiles of 64 weight rows by all the step's tokens (up to 64), so that each weight byte is
-// read from memory once and unpacked once per launch; cuda_int8_products.cu, which this is to
-// replace for Q4_K (on with ROCMFORGE_GPU_INT8_TILES=1 until verified at long rows), runs 16 tokens
-// a block and converts every unit's integer sum to float. The input is the gemv's (Q8_K: int8
+// read from memory once and unpacked once per launch; cuda_int8_products.cu, which this replaces
+// for Q4_K (unless ROCMFORGE_GPU_INT8_TILES=0), runs 16 tokens a block and converts every unit's
+// integer sum to float. The input is the gemv's (Q8_K: int8
 // levels, a scale per 256).
 //
 // Each step of 256 inputs (one Q4_K block per row) is copied into shared memory as stored (weights

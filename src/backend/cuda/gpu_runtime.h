@@ -21,6 +21,8 @@ inline constexpr gpuError_t gpuSuccess = hipSuccess;
 #define gpuGetLastError hipGetLastError
 #define gpuMalloc hipMalloc
 #define gpuFree hipFree
+#define gpuMallocHost(ptr, bytes) hipHostMalloc(ptr, bytes, hipHostMallocDefault)
+#define gpuFreeHost hipHostFree
 #define gpuMemcpy hipMemcpy
 #define gpuMemcpyAsync hipMemcpyAsync
 #define gpuMemcpyHostToDevice hipMemcpyHostToDevice
@@ -91,6 +93,8 @@ inline constexpr gpuError_t gpuSuccess = cudaSuccess;
 #define gpuGetLastError cudaGetLastError
 #define gpuMalloc cudaMalloc
 #define gpuFree cudaFree
+#define gpuMallocHost cudaMallocHost
+#define gpuFreeHost cudaFreeHost
 #define gpuMemcpy cudaMemcpy
 #define gpuMemcpyAsync cudaMemcpyAsync
 #define gpuMemcpyHostToDevice cudaMemcpyHostToDevice

@@ -283,7 +283,7 @@ inline constexpr int64_t kSplitCounters = 1024;
 bool int8_product_supports(TensorType type, const uint8_t* w, size_t row_bytes, size_t matrix_bytes, int64_t cols);
 // y = W x on int8 tensor cores over the input launch_gemv_quantize left in `scratch` (x_rows =
 // p.y_rows, no expert ids): the gemv's integer sums, the weights read from memory once per launch.
-// With `tiles` (ROCMFORGE_GPU_INT8_TILES=1; the products benchmark compares both), Q4_K takes the
+// With `tiles` (the default; ROCMFORGE_GPU_INT8_TILES=0 and the products benchmark compare), Q4_K takes the
 // tiles of cuda_int8_tiles.cu (with `ws`) where int8_tiles_supports; the rest the kernel here
 // (tiles of 16 tokens sharing the weights through L2).
 gpuError_t launch_int8_product(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams& p,
