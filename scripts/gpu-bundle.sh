@@ -22,6 +22,8 @@ done
 # RF_OTHER_BENCHES: gpu_products_bench programs built from other code (main before a kernel change,
 # variants of a kernel), run beside this build's by the device script's `products` step.
 for b in ${RF_OTHER_BENCHES:-}; do strip -o "$dest/bin/gpu_products_bench_$(basename "$b")" "$b"; done
+# RF_BASE_ROCMFORGE: a rocmforge built from other code, whose batched curve the bench step adds.
+[ -z "${RF_BASE_ROCMFORGE:-}" ] || strip -o "$dest/bin/rocmforge_base" "$RF_BASE_ROCMFORGE"
 
 # Libraries from this machine's packages that an Ubuntu machine with only CUDA does not have;
 # glibc and libstdc++ are newer there and stay the system's, and cuBLAS is the CUDA toolkit's there.

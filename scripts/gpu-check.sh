@@ -74,12 +74,12 @@ PY
 # made with an F32 cache), held to the same protocol.
 conformance_f16() { ROCMFORGE_TEST_KV=f16 ROCMFORGE_TEST_REFERENCE=cpu "$bin/test_model_conformance"; }
 
-# The op suite, then its products again with the Q4_K int8 tiles switched on (off by default until
-# their long rows, split among blocks, have passed here: cuda_int8_tiles.cu).
+# The op suite, then its products again with the Q4_K int8 tiles switched off (the untiled
+# kernel, which Q4_K takes under HIP and the other int8 formats take everywhere).
 ops() {
   "$bin/test_backend_ops" || return 1
-  echo "-- products with ROCMFORGE_GPU_INT8_TILES=1"
-  ROCMFORGE_GPU_INT8_TILES=1 "$bin/test_backend_ops" --gtest_filter='*Products*:*Matmul*'
+  echo "-- products with ROCMFORGE_GPU_INT8_TILES=0"
+  ROCMFORGE_GPU_INT8_TILES=0 "$bin/test_backend_ops" --gtest_filter='*Products*:*Matmul*'
 }
 
 has_model() { [ -f "$bundle/shared/models/$1.gguf" ]; }
@@ -191,15 +191,18 @@ bench_8b() {
     ROCMFORGE_GPU_DECODE_ATTENTION_TOKENS=512 "$bin/rocmforge" bench --device cuda -m "$m" -p 512 -n 0 -r 2 -b 512 \
       --kv-type "${RF_BENCH_KV:-f16}" 2>&1 | grep -E "pp512" | sed "s/^/[decode attention to 512 tokens] /"
     # The batched curve (RF_BENCH_PARALLEL="1,8,32,64"): 128-token prompts, 128 generated each, as
-    # llama-batched-bench's -npp 128 -ntg 128 -npl; with RF_BENCH_AB's "tiles" also with the Q4_K
-    # int8 tiles (off by default until verified), and "attention16" with the decode attention
+    # llama-batched-bench's -npp 128 -ntg 128 -npl; with RF_BENCH_AB's "untiled" also without the
+    # Q4_K int8 tiles, and "attention16" with the decode attention
     # kernel for steps of up to 16 tokens only (the setting before).
     if [ -n "${RF_BENCH_PARALLEL:-}" ]; then
       "$bin/rocmforge" bench --device cuda -m "$m" -p 128 -n 128 --parallel "$RF_BENCH_PARALLEL" -r 1 -b 512 \
         --kv-type "${RF_BENCH_KV:-f16}" || return 1
-      [[ " ${RF_BENCH_AB:-} " == *" tiles "* ]] &&
-      ROCMFORGE_GPU_INT8_TILES=1 "$bin/rocmforge" bench --device cuda -m "$m" -p 128 -n 128 --parallel "$RF_BENCH_PARALLEL" \
-        -r 1 -b 512 --kv-type "${RF_BENCH_KV:-f16}" 2>&1 | grep -E "tg128 x" | sed "s/^/[int8 tiles] /"
+      [ -x "$bin/rocmforge_base" ] &&  # (RF_BASE_ROCMFORGE of gpu-bundle.sh: another build, same call)
+      "$bin/rocmforge_base" bench --device cuda -m "$m" -p 128 -n 128 --parallel "$RF_BENCH_PARALLEL" -r 1 -b 512 \
+        --kv-type "${RF_BENCH_KV:-f16}" 2>&1 | grep -E "tg128 x" | sed "s/^/[base build] /"
+      [[ " ${RF_BENCH_AB:-} " == *" untiled "* ]] &&
+      ROCMFORGE_GPU_INT8_TILES=0 "$bin/rocmforge" bench --device cuda -m "$m" -p 128 -n 128 --parallel "$RF_BENCH_PARALLEL" \
+        -r 1 -b 512 --kv-type "${RF_BENCH_KV:-f16}" 2>&1 | grep -E "tg128 x" | sed "s/^/[untiled int8] /"
       [[ " ${RF_BENCH_AB:-} " == *" attention16 "* ]] &&
       ROCMFORGE_GPU_DECODE_ATTENTION_TOKENS=16 "$bin/rocmforge" bench --device cuda -m "$m" -p 128 -n 128 \
         --parallel "$RF_BENCH_PARALLEL" -r 1 -b 512 --kv-type "${RF_BENCH_KV:-f16}" 2>&1 | grep -E "tg128 x" |
