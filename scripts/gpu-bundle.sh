@@ -30,7 +30,7 @@ for b in ${RF_OTHER_BENCHES:-}; do strip -o "$dest/bin/gpu_products_bench_$(base
 system='linux-vdso|ld-linux|libc\.so|libm\.so|libmvec\.so|libdl\.so|librt\.so|libpthread\.so|libgcc_s|libstdc\+\+|libz\.so|libcublas'
 for b in "$dest"/bin/*; do ldd "$b"; done | awk '/=> \// {print $3}' | sort -u | grep -Ev "$system" |
   while read -r lib; do cp -L "$lib" "$dest/lib/"; done
-tar -C "$dest" -cf - bin lib | xz -T2 -6 >"$dest/programs.tar.xz" && rm -rf "$dest/bin" "$dest/lib"
+tar -C "$dest" -cf - bin lib | xz -T2 -9 >"$dest/programs.tar.xz" && rm -rf "$dest/bin" "$dest/lib"
 
 cp "$shared/quant/quant-zoo.gguf" "$dest/shared/quant/"
 for m in "$@"; do

@@ -204,11 +204,12 @@ __global__ void __launch_bounds__(kThreads) q4k_tiles_kernel(ProductParams p, co
         __syncthreads();
         if (!last) return;
         __threadfence();
-        RF_UNROLL for (int i = 0; i < NT * 4; ++i) {
-            float sum = 0.0f;
-            for (int64_t z = 0; z < split.splits; ++z)
-                sum += gpu_load_coherent(&ws.partials[(z * tiles + tile) * slice + i * kThreads + threadIdx.x]);
-            y[i / 4][i % 4] = sum;
+        // Split by split, all of a split's loads in flight at once (one round trip to L2 each;
+        // loads summed value by value wait for each other: 20 µs a tile at 64 tokens, measured).
+        RF_UNROLL for (int i = 0; i < NT * 4; ++i) y[i / 4][i % 4] = 0.0f;
+        for (int64_t z = 0; z < split.splits; ++z) {
+            const float* part = &ws.partials[(z * tiles + tile) * slice + threadIdx.x];
+            RF_UNROLL for (int i = 0; i < NT * 4; ++i) y[i / 4][i % 4] += gpu_load_coherent(part + i * kThreads);
         }
     }
     RF_UNROLL for (int n = 0; n < NT; ++n)
