@@ -127,10 +127,13 @@ Result<float*> Engine::output_space(Backend& head, size_t n_floats, std::vector<
         return out->data();
     }
     const size_t bytes = std::max<size_t>(n_floats, 1) * sizeof(float);
-    if (out_host_.size_bytes() < bytes || out_host_owner_ != &head) {
-        out_host_ = {};  // the old memory first (page-locked memory is scarce); grown by half again
+    if (out_host_.empty() || out_host_.size_bytes() < bytes || out_host_owner_ != &head) {
+        // The old memory first (page-locked memory is scarce). At first room for a step of every
+        // sequence (a server ramping up would otherwise grow it step by step), then by half again.
+        const size_t first = static_cast<size_t>(std::min(options_.n_batch, options_.max_sequences) * n_vocab()) * sizeof(float);
+        out_host_ = {};
         out_host_owner_ = nullptr;
-        RF_ASSIGN_OR_RETURN(out_host_, head.allocate_host(bytes + bytes / 2));
+        RF_ASSIGN_OR_RETURN(out_host_, head.allocate_host(std::max(bytes + bytes / 2, first)));
         out_host_owner_ = &head;
     }
     return out_host_.f32();
@@ -227,8 +230,8 @@ Status Engine::feed(int32_t seq, std::span<const int32_t> tokens, bool all_logit
         for (size_t i = begin; i < end; ++i)
             batch.push_back({tokens[i], seq, static_cast<int32_t>(start + static_cast<int64_t>(i)),
                              all_logits || i + 1 == tokens.size()});
-        RF_ASSIGN_OR_RETURN(std::span<float> stepped, step_logits(batch));
-        logits.insert(logits.end(), stepped.begin(), stepped.end());
+        RF_TRY(step(batch, feed_logits_));  // (not step_logits: all_logits steps are large)
+        logits.insert(logits.end(), feed_logits_.begin(), feed_logits_.end());
     }
     return ok_status();
 }

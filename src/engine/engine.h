@@ -84,7 +84,8 @@ public:
     Status step_hidden(std::span<const BatchToken> batch, std::vector<float>& hidden);
     // The same step as step(batch, logits[, hidden]), the logits left in the engine's own host
     // memory (page-locked where the backend downloads faster into it: a batch's logits are
-    // megabytes every step), valid and writable until the next step or feed.
+    // megabytes every step), valid and writable until the next step or feed (or relocate, or the
+    // engine's end).
     Result<std::span<float>> step_logits(std::span<const BatchToken> batch, std::vector<float>* hidden = nullptr);
 
     // Appends `tokens` to sequence `seq` (positions continue from its length), in batches of n_batch.
@@ -123,6 +124,7 @@ private:
     // Host copies of the batch, kept to avoid allocating per step.
     std::vector<int32_t> tokens_, positions_, seq_rows_, slots_, logit_rows_, hidden_rows_;
     int64_t vocab_rows_ = 0;  // of logit_rows_ (the rest: hidden_rows_, after them)
+    std::vector<float> feed_logits_;
     HostBuffer out_host_;                   // step_logits' results, from out_host_owner_
     const Backend* out_host_owner_ = nullptr;
     size_t out_floats_ = 0;                 // of the last step

@@ -105,13 +105,15 @@ Result<DeviceBuffer> CudaBackend::allocate(size_t bytes) {
 }
 
 // Page-locked, so that downloads into it are the copy engine's alone (into pageable memory the
-// driver copies through a staging buffer of its own, at a fraction of the bus's speed).
+// driver copies through a staging buffer of its own, at a fraction of the bus's speed). Where the
+// host has none to give, ordinary memory: slower downloads, the same results.
 Result<HostBuffer> CudaBackend::allocate_host(size_t bytes) {
     RF_TRY(gpu_check(gpuSetDevice(device_), "selecting the device"));
     void* memory = nullptr;
     if (gpuError_t err = gpuMallocHost(&memory, std::max<size_t>(bytes, 1)); err != gpuSuccess) {
+        if (gpu_error_is_sticky(err)) return gpu_check(err, "allocating page-locked host memory").error();
         gpuGetLastError();
-        return make_error("no page-locked host memory for {} MiB: {}", (bytes + (1 << 20) - 1) >> 20, gpuGetErrorString(err));
+        return Backend::allocate_host(bytes);
     }
     return HostBuffer(std::shared_ptr<void>(memory, [](void* p) { gpuFreeHost(p); }), bytes);
 }
