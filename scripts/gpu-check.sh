@@ -10,7 +10,8 @@
 #   comparison with bench/baselines, only when named; RF_PROFILE=1 adds a step profile per model;
 #   RF_BENCH_PARALLEL="1,8,32,64" adds bench_8b's batched curve; hybrid_8b, the 8B-shaped model
 #   split between the GPU and the CPU at RF_SPLITS layers, and kernel_times, each kernel's time in a
-#   decode step by Nsight Compute, only when named).
+#   decode step by Nsight Compute, and gemv_profile, its counters for the one-token products, only
+#   when named).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bundle=${1:-.gpu}
@@ -75,11 +76,12 @@ PY
 conformance_f16() { ROCMFORGE_TEST_KV=f16 ROCMFORGE_TEST_REFERENCE=cpu "$bin/test_model_conformance"; }
 
 # The op suite, then its products again with the Q4_K int8 tiles switched off (the untiled
-# kernel, which Q4_K takes under HIP and the other int8 formats take everywhere).
+# kernel, which Q4_K takes under HIP and the other int8 formats take everywhere) and long rows of
+# the direct products taken by one group of lanes each.
 ops() {
   "$bin/test_backend_ops" || return 1
-  echo "-- products with ROCMFORGE_GPU_INT8_TILES=0"
-  ROCMFORGE_GPU_INT8_TILES=0 "$bin/test_backend_ops" --gtest_filter='*Products*:*Matmul*'
+  echo "-- products with ROCMFORGE_GPU_INT8_TILES=0 ROCMFORGE_GPU_GEMV_SPLIT=0"
+  ROCMFORGE_GPU_INT8_TILES=0 ROCMFORGE_GPU_GEMV_SPLIT=0 "$bin/test_backend_ops" --gtest_filter='*Products*:*Matmul*'
 }
 
 has_model() { [ -f "$bundle/shared/models/$1.gguf" ]; }
@@ -186,6 +188,10 @@ bench_8b() {
     [[ " ${RF_BENCH_AB:-dependent_launch prefetch} " == *" prefetch "* ]] &&
     ROCMFORGE_GPU_PREFETCH=1 "$bin/rocmforge" bench --device cuda -m "$m" -p 0 -n 128 -d 0 -d 4096 -r 2 -b 512 \
       --kv-type "${RF_BENCH_KV:-f16}" 2>&1 | grep -E "tg128" | sed "s/^/[prefetch on] /"
+    # Generation with each long row of the direct products taken by one group of lanes.
+    [[ " ${RF_BENCH_AB:-dependent_launch prefetch} " == *" unsplit "* ]] &&
+    ROCMFORGE_GPU_GEMV_SPLIT=0 "$bin/rocmforge" bench --device cuda -m "$m" -p 0 -n 128 -d 0 -d 4096 -r 2 -b 512 \
+      --kv-type "${RF_BENCH_KV:-f16}" 2>&1 | grep -E "tg128" | sed "s/^/[gemv unsplit] /"
     # Prompt steps with every attention on the decode kernel (cuda_decode_attention.cu).
     [[ " ${RF_BENCH_AB:-dependent_launch prefetch} " == *" attention512 "* ]] &&
     ROCMFORGE_GPU_DECODE_ATTENTION_TOKENS=512 "$bin/rocmforge" bench --device cuda -m "$m" -p 512 -n 0 -r 2 -b 512 \
@@ -231,6 +237,36 @@ profile() {
   echo "generation of $2 with every kernel launched on its own (ROCMFORGE_GPU_GRAPHS=0)"
   ROCMFORGE_GPU_GRAPHS=0 "$bin/rocmforge" bench --device cuda -m "$1" -p 0 -n 128 -r 2 --kv-type f16 2>&1 | grep "tg128" |
     sed "s/^/[graphs off] /"
+}
+
+# Nsight Compute's counters for the one-token direct products of the products benchmark (Q4_K
+# and Q6_K; RF_STEPS "gemv_profile"): time, DRAM throughput, occupancy and why warps stall, one
+# line a launch (each shape twice, then the layer in order, then the same unsplit).
+gemv_profile() {
+  local ncu metrics csv=$out/gemv_profile.csv
+  ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+  [ -x "$ncu" ] || { echo "no Nsight Compute (ncu) on this machine"; return 1; }
+  metrics=gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,dram__bytes_read.sum
+  metrics+=,sm__warps_active.avg.pct_of_peak_sustained_active,launch__occupancy_limit_registers,launch__registers_per_thread
+  metrics+=,launch__waves_per_multiprocessor,smsp__issue_active.avg.pct_of_peak_sustained_active
+  for r in long_scoreboard lg_throttle barrier no_instruction wait short_scoreboard mio_throttle; do
+    metrics+=,smsp__warp_issue_stalled_${r}_per_warp_active.pct
+  done
+  for f in ${RF_GEMV_PROFILE_FORMATS:-Q4_K Q6_K}; do
+    "$ncu" --csv --page raw --print-units base --metrics "$metrics" -k regex:gemv_kernel --launch-count 50 \
+      --log-file "$csv.$f" "$bin/gpu_products_bench" --formats "$f" --tokens 1 --reps 1 >/dev/null || return 1
+    python3 - "$csv.$f" "$f" <<'PY' || return 1
+import csv, sys
+text = open(sys.argv[1]).read()
+start = text.find('"ID","Process ID"')
+rows = [r for r in csv.DictReader([l for l in text[start:].splitlines() if l.startswith('"')]) if r["ID"].isdigit()]
+short = lambda m: m.replace("smsp__warp_issue_stalled_", "").replace("_per_warp_active.pct", "")
+cols = [c for c in rows[0] if c.startswith(("gpu__", "dram__", "sm__", "launch__", "smsp__"))] if rows else []
+print(sys.argv[2], "launch grid", " ".join(short(c).split("__")[-1][:14] for c in cols))
+for r in rows:
+    print(sys.argv[2], r["ID"], r.get("Grid Size", ""), " ".join(r[c] for c in cols))
+PY
+  done
 }
 
 # Each kernel's own time (Nsight Compute, which runs kernels one at a time: no launch gaps) in one
@@ -282,6 +318,7 @@ step cpu_bandwidth cpu_bandwidth
 step hybrid_8b hybrid_8b
 step bench_8b bench_8b
 step kernel_times kernel_times
+step gemv_profile gemv_profile
 step baseline baseline
 
 grep -h "^\[conformance\]" "$out"/conformance*.log 2>/dev/null | cut -c1-150

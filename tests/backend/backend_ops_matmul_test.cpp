@@ -398,6 +398,33 @@ TEST_P(Products, LongRowsOfFewTokens) {
     }
 }
 
+// Rows of 8,448 values (33 blocks of 256, 264 of 32) in every format with direct products, one to
+// eight tokens: the GPU shares such rows among four groups of lanes, which get unequal shares of
+// the row (cuda_gemv.cu), alone and as Q, K and V are (one input through several matrices).
+TEST_P(Products, LongRowsOfOneToEightTokensInTheDirectFormats) {
+    std::mt19937 rng(8448);
+    constexpr int64_t kCols = 8448, kRows = 37;
+    for (const TensorType type : {TensorType::F16, TensorType::BF16, TensorType::Q4_0, TensorType::Q8_0,
+                                  TensorType::Q4_K, TensorType::Q6_K}) {
+        const HostWeight& host = keep(make_weight(rng, type, kRows, kCols));
+        const WeightMatrix w = import(host);
+        const EffectiveWeight values = effective_weight(host, w);
+        const std::string name = fmt::format("matmul {}, long rows", tensor_type_name(type));
+        for (const int64_t tokens : {1, 2, 5, 8}) run_product(name, w, values, rng, tokens, kCols, 0, kRows, 0);
+        run_product(name + " strided", w, values, rng, 1, 2 * kCols, kCols, kRows + 3, 2);
+        const HostWeight& other = keep(make_weight(rng, type, 5, kCols));
+        const WeightMatrix w2 = import(other);
+        const DevMat x = upload_mat(random_values(rng, static_cast<size_t>(kCols)), 1, kCols);
+        const DevMat y1 = poisoned(1, kRows), y2 = poisoned(1, 5), alone1 = poisoned(1, kRows), alone2 = poisoned(1, 5);
+        const std::vector<Backend::MatmulOutput> outs = {{&w, y1.all()}, {&w2, y2.all()}};
+        check(b().matmuls(x.all(), outs), name + " matmuls");
+        check(b().matmul(w, x.all(), alone1.all()), name);
+        check(b().matmul(w2, x.all(), alone2.all()), name);
+        expect_exact(name + " matmuls", fetch(y1), fetch(alone1));
+        expect_exact(name + " matmuls", fetch(y2), fetch(alone2));
+    }
+}
+
 // (2,048 columns: eight steps of 256, so that the GPU's Q4_K tiles split them and add the residual
 // in the last block.)
 TEST_P(Products, MatmulAddIsTheProductThenTheAdd) {

@@ -152,11 +152,15 @@ private:
     // Q4_K products there take the int8 tiles (cuda_int8_tiles.cu), measured faster
     // (docs/performance.md); ROCMFORGE_GPU_INT8_TILES=0 keeps them on the untiled kernel.
     bool int8_tiles_ = count_from_env("ROCMFORGE_GPU_INT8_TILES", 1) != 0;
+    // Direct products share each long row among four groups of lanes (cuda_gemv.cu);
+    // ROCMFORGE_GPU_GEMV_SPLIT=0 gives each row one group, to compare.
+    bool gemv_split_ = count_from_env("ROCMFORGE_GPU_GEMV_SPLIT", 1) != 0;
     // Attention of steps of up to this many tokens takes the decode kernel (cuda_decode_attention.cu);
     // ROCMFORGE_GPU_DECODE_ATTENTION_TOKENS sets it.
     int64_t decode_attention_max_tokens_ = count_from_env("ROCMFORGE_GPU_DECODE_ATTENTION_TOKENS", kDecodeAttentionMaxTokens);
     static constexpr int64_t kInt8MaxTokens = 64, kDecodeAttentionMaxTokens = 64;
-    // A count from the environment (a whole number >= 0), else `fallback`.
+    // A count from the environment (a whole number >= 0; off/false/no are 0, on/true/yes 1), else
+    // `fallback` (with a line on stderr where the variable is set to something else).
     static int64_t count_from_env(const char* name, int64_t fallback);
     StepProfile profile_;
     StepGraph graph_{!profile_.on()};

@@ -7,7 +7,11 @@
 //     values rounded to F16/BF16 for 16-bit weights; a group of 32 lanes per block.
 //  2. Each group of 32 lanes takes one weight row; its lanes read the row's blocks slice by slice
 //     side by side (block_dot.h), each slice once for up to Tile activation rows, several slices
-//     in flight per lane, and sum across the group.
+//     in flight per lane, and sum across the group. Long rows (kSplitCols values or more: the down
+//     projections) of the unstaged formats (below) are shared by the four groups of a CUDA block,
+//     each taking every fourth stretch of slices, their sums added in group order: one group alone
+//     would wait for its row's loads in a chain of several round trips, and such products have
+//     too few rows to fill the card with one group each.
 // A token's result is summed in the same order whatever Tile and however many tokens share the
 // launch, so a sequence's output does not depend on the rest of its batch.
 #include <algorithm>
@@ -23,6 +27,7 @@ namespace {
 
 constexpr int kThreads = 128;
 constexpr int kGroups = kThreads / 32;
+constexpr int64_t kSplitCols = 8192;
 
 // ---- activation quantization ---------------------------------------------------------------------
 
@@ -77,6 +82,7 @@ struct GemvArgs {
     PackedInput x;
     bool x_per_y_row;  // x row of y row i: i (true) or i / k
     int group;
+    int parts;  // groups of 32 lanes per row: 1 or kGroups
     const uint8_t* w[kMaxGemvGroup];
     float* y[kMaxGemvGroup];
     int64_t rows[kMaxGemvGroup], y_stride[kMaxGemvGroup];
@@ -93,13 +99,14 @@ __device__ __forceinline__ V pick(const V (&v)[kMaxGemvGroup], int m) {
 }
 
 // Adds n_slices slices of consecutive blocks to acc: `blocks` holds block first_block onwards (in
-// the row itself or staged in shared memory); lane takes slices lane, lane + 32, ...
+// the row itself or staged in shared memory); lane takes slices first, first + stride, ...
 template <class Dot, class X, int Tile>
-__device__ __forceinline__ void add_slices(const uint8_t* blocks, int64_t first_block, int64_t n_slices, int lane,
-                                           const X* const (&xs)[Tile], const float* const (&ds)[Tile], float (&acc)[Tile]) {
+__device__ __forceinline__ void add_slices(const uint8_t* blocks, int64_t first_block, int64_t n_slices, int first,
+                                           int stride, const X* const (&xs)[Tile], const float* const (&ds)[Tile],
+                                           float (&acc)[Tile]) {
     constexpr int kUnroll = Tile >= 8 ? 2 : 4;  // slices in flight per lane, within the registers
 #pragma unroll kUnroll
-    for (int64_t i = lane; i < n_slices; i += 32) {
+    for (int64_t i = first; i < n_slices; i += stride) {
         const int64_t local = i / Dot::kSlices, b = first_block + local;
         const int s = static_cast<int>(i % Dot::kSlices);
         const typename Dot::Slice w = Dot::load(blocks + local * Dot::kBytes, s);
@@ -144,11 +151,15 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a) {
         p.row_bytes = pick(a.row_bytes, m);
         block -= m == 0 ? 0 : m == 1 ? a.first_block[1] : a.first_block[2];
     }
-    const int64_t r = block * kGroups + threadIdx.x / 32;
-    if (r >= p.rows) return;  // whole groups leave together
+    // Group `warp` takes row r, or (parts == kGroups) every fourth group of 32 slices of the
+    // block's one row.
+    const int warp = threadIdx.x / 32, parts = Staged ? 1 : a.parts, part = warp % parts;
+    const int64_t r = block * (kGroups / parts) + warp / parts;
+    if (r >= p.rows) return;  // whole rows' groups leave together
     const int lane = threadIdx.x % 32;
     const int64_t n_blocks = p.cols / Dot::kValues, n_slices = n_blocks * Dot::kSlices;
     __shared__ uint4 stage[Staged ? kGroups : 1][Staged ? S::kWords : 1];
+    __shared__ float part_sums[kGroups][Tile];
     for (int64_t y0 = blockIdx.y * int64_t{Tile}; y0 < p.y_rows; y0 += int64_t{gridDim.y} * Tile) {
         const uint8_t* matrix = product_matrix(p, y0, lane == 0);  // with expert ids, Tile is 1
         if (!matrix) continue;
@@ -163,9 +174,9 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a) {
         const uint8_t* row = matrix + r * p.row_bytes;
         float acc[Tile] = {};
         if constexpr (!Staged) {
-            add_slices<Dot, X, Tile>(row, 0, n_slices, lane, xs, ds, acc);
+            add_slices<Dot, X, Tile>(row, 0, n_slices, part * 32 + lane, parts * 32, xs, ds, acc);
         } else {
-            uint4* mine = stage[threadIdx.x / 32];
+            uint4* mine = stage[warp];  // (staged rows have one group each)
             const auto* row_words = reinterpret_cast<const uint4*>(row);
             uint4 next[S::kWordsPerLane];
             const auto fetch = [&](int64_t b0) {
@@ -183,18 +194,28 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a) {
                 gpu_syncwarp();
                 if (b0 + S::kBlocks < n_blocks) fetch(b0 + S::kBlocks);
                 const uint8_t* staged = reinterpret_cast<const uint8_t*>(mine) + (b0 * Dot::kBytes - S::first_word(b0) * 16);
-                add_slices<Dot, X, Tile>(staged, b0, n * Dot::kSlices, lane, xs, ds, acc);
+                add_slices<Dot, X, Tile>(staged, b0, n * Dot::kSlices, lane, 32, xs, ds, acc);
                 gpu_syncwarp();
             }
         }
 #pragma unroll
         for (int j = 0; j < Tile; ++j) {
-            const float sum = group_sum(acc[j]);
-            if (lane == 0 && y0 + j < p.y_rows) {
-                float& y = p.y[(y0 + j) * p.y_stride + r];
-                y = p.accumulate ? y + sum : sum;
+            acc[j] = group_sum(acc[j]);
+            if (parts > 1 && lane == 0) part_sums[warp][j] = acc[j];
+        }
+        if (parts > 1) __syncthreads();  // parts > 1: the block's four groups share one row
+        if (lane == 0 && part == 0) {
+#pragma unroll
+            for (int j = 0; j < Tile; ++j) {
+                float sum = acc[j];
+                for (int q = 1; q < parts; ++q) sum += part_sums[q][j];
+                if (y0 + j < p.y_rows) {
+                    float& y = p.y[(y0 + j) * p.y_stride + r];
+                    y = p.accumulate ? y + sum : sum;
+                }
             }
         }
+        if (parts > 1) __syncthreads();  // part_sums are written again for the next tokens
     }
 }
 
@@ -204,7 +225,7 @@ bool aligned16(const ProductParams& p) {
 
 template <TensorType T, int Tile>
 void launch_tile(gpuStream_t stream, GemvArgs a, bool staged) {
-    const int64_t per_block = kGroups;
+    const int64_t per_block = kGroups / a.parts;
     a.first_block[0] = 0;
     for (int m = 0; m < kMaxGemvGroup; ++m)
         a.first_block[m + 1] = a.first_block[m] + (m < a.group ? (a.rows[m] + per_block - 1) / per_block : 0);
@@ -222,8 +243,9 @@ void launch_tile(gpuStream_t stream, GemvArgs a, bool staged) {
 // Rows of a 2-byte aligned format are staged through shared memory with 16-byte loads where
 // every matrix of the launch is 16-byte aligned.
 template <TensorType T>
-void launch_typed(gpuStream_t stream, const GemvArgs& a, bool aligned) {
+void launch_typed(gpuStream_t stream, GemvArgs a, bool aligned) {
     const bool staged = BlockDot<T>::kBytes % 16 != 0 && aligned;
+    if (staged) a.parts = 1;  // (a run-time count of groups per row doubles the staged kernels' registers)
     const int64_t n = a.p.ids ? 1 : a.p.y_rows;
     if (n == 1) launch_tile<T, 1>(stream, a, staged);
     else if (n == 2) launch_tile<T, 2>(stream, a, staged);
@@ -275,7 +297,8 @@ gpuError_t launch_gemv_quantize(gpuStream_t stream, TensorType type, Mat x, void
     return quantize(stream, type, x, packed_input(scratch, x.rows, x.cols));
 }
 
-gpuError_t launch_gemv_group(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams* ps, int n) {
+gpuError_t launch_gemv_group(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams* ps, int n,
+                             bool split_long_rows) {
     if (n < 1 || n > kMaxGemvGroup) return gpuErrorInvalidValue;
     const ProductParams& p = ps[0];
     if (p.y_rows == 0) return gpuSuccess;
@@ -284,6 +307,7 @@ gpuError_t launch_gemv_group(gpuStream_t stream, int64_t x_rows, const void* scr
     a.x = packed_input(const_cast<void*>(scratch), x_rows, p.cols);
     a.x_per_y_row = x_rows == p.y_rows;
     a.group = n;
+    a.parts = split_long_rows && p.cols >= kSplitCols ? kGroups : 1;
     bool aligned = true;
     for (int m = 0; m < n; ++m) {
         const ProductParams& q = ps[m];
@@ -305,8 +329,9 @@ gpuError_t launch_gemv_group(gpuStream_t stream, int64_t x_rows, const void* scr
     return gpuGetLastError();
 }
 
-gpuError_t launch_gemv(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams& p) {
-    return launch_gemv_group(stream, x_rows, scratch, &p, 1);
+gpuError_t launch_gemv(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams& p,
+                       bool split_long_rows) {
+    return launch_gemv_group(stream, x_rows, scratch, &p, 1, split_long_rows);
 }
 
 }  // namespace rf::gpu

@@ -3,8 +3,10 @@
 // ids, cache slots) are the kernels' own, reported through the fault word at the next download.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <numbers>
+#include <string_view>
 
 #include "backend/cuda/cuda_backend_impl.h"
 #include "backend/kv_checks.h"
@@ -188,9 +190,17 @@ Status CudaBackend::combine_experts(const Act& x, const float* weights, int64_t 
 int64_t CudaBackend::count_from_env(const char* name, int64_t fallback) {
     const char* env = std::getenv(name);
     if (!env || !*env) return fallback;
+    const std::string_view text(env);
+    for (const std::string_view off : {"off", "false", "no"})
+        if (text == off) return 0;
+    for (const std::string_view on : {"on", "true", "yes"})
+        if (text == on) return 1;
     char* end = nullptr;
     const long long v = std::strtoll(env, &end, 10);
-    return *end == '\0' && v >= 0 ? v : fallback;
+    if (*end == '\0' && v >= 0) return v;
+    std::fprintf(stderr, "cuda: %s=%s is not a whole number >= 0 (nor on/off): %lld kept\n", name, env,
+                 static_cast<long long>(fallback));
+    return fallback;
 }
 
 ProductParams CudaBackend::product_params(const WeightMatrix& w, const int32_t* ids, int64_t k, const Act& y) const {
@@ -301,7 +311,7 @@ Status CudaBackend::product(const WeightMatrix& w, const int32_t* ids, int64_t k
             RF_ASSIGN_OR_RETURN(ws, split_workspace(w.rows, y.rows, w.cols));
         }
         err = path == ProductPath::Int8 ? launch_int8_product(op_stream(), x.rows, packed, p, int8_tiles_, ws)
-                                        : launch_gemv(op_stream(), x.rows, packed, p);
+                                        : launch_gemv(op_stream(), x.rows, packed, p, gemv_split_);
         if (overlaps(y, x)) quantized_.reset();
     }
     if (err != gpuSuccess)
@@ -336,7 +346,7 @@ Status CudaBackend::matmuls(const Act& x, std::span<const MatmulOutput> products
     ProductParams ps[kMaxGemvGroup];
     for (size_t i = 0; i < products.size(); ++i) ps[i] = product_params(*products[i].w, nullptr, 1, products[i].y);
     const int n = static_cast<int>(products.size());
-    if (gpuError_t err = launch_gemv_group(op_stream(), x.rows, packed, ps, n); err != gpuSuccess)
+    if (gpuError_t err = launch_gemv_group(op_stream(), x.rows, packed, ps, n, gemv_split_); err != gpuSuccess)
         return gpu_check(err, fmt::format("{} {} products of one input", n, tensor_type_name(type)));
     if (profile_.on()) profile_.op_done(stream_, fmt::format("gemv {} x{}", tensor_type_name(type), n));
     return graph_.after_op(stream_);

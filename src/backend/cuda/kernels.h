@@ -247,12 +247,17 @@ int gemv_input_format(TensorType type);
 // launch_product's: choose per matrix, never per batch), in two launches: x quantized into
 // `scratch` (gemv_scratch_bytes) as int8 levels with block scales (or 16-bit values), then integer
 // dot products over the quantized x of x_rows rows.
+// With `split_long_rows` (the backend's default; ROCMFORGE_GPU_GEMV_SPLIT=0 and the products
+// benchmark compare), rows of 8,192 values or more are each shared by four groups of lanes: the
+// same products, summed in another (fixed) order.
 gpuError_t launch_gemv_quantize(gpuStream_t stream, TensorType type, Mat x, void* scratch);
-gpuError_t launch_gemv(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams& p);
+gpuError_t launch_gemv(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams& p,
+                       bool split_long_rows);
 // launch_gemv of n (at most kMaxGemvGroup) products of the same input in one launch: one weight
 // type, width and token count, no expert ids; each y gets what launch_gemv would write.
 inline constexpr int kMaxGemvGroup = 3;
-gpuError_t launch_gemv_group(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams* ps, int n);
+gpuError_t launch_gemv_group(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams* ps, int n,
+                             bool split_long_rows);
 // Where launch_gemv_quantize leaves the int8 levels (x_rows x cols, dense) and the scale of each
 // rounding block (x_rows x cols / block) in its scratch.
 struct GemvInput {
