@@ -5,7 +5,8 @@
 #   scripts/gpu-bundle.sh BUILD_DIR MODEL...   (MODEL: a name in ../shared/models, e.g. llama-gqa-q4_0)
 # The whole tree that travels is limited to 64 MiB: pick the models per call accordingly.
 set -euo pipefail
-build=$1; shift
+build=$(realpath "$1"); shift
+base=${RF_BASE_ROCMFORGE:+$(realpath "$RF_BASE_ROCMFORGE")}  # (paths as given, before the cd)
 cd "$(dirname "$0")/.."
 shared=${ROCMFORGE_SHARED_DIR:-../shared}
 dest=.gpu
@@ -23,7 +24,7 @@ done
 # variants of a kernel), run beside this build's by the device script's `products` step.
 for b in ${RF_OTHER_BENCHES:-}; do strip -o "$dest/bin/gpu_products_bench_$(basename "$b")" "$b"; done
 # RF_BASE_ROCMFORGE: a rocmforge built from other code, whose batched curve the bench step adds.
-[ -z "${RF_BASE_ROCMFORGE:-}" ] || strip -o "$dest/bin/rocmforge_base" "$RF_BASE_ROCMFORGE"
+[ -z "$base" ] || strip -o "$dest/bin/rocmforge_base" "$base"
 
 # Libraries from this machine's packages that an Ubuntu machine with only CUDA does not have;
 # glibc and libstdc++ are newer there and stay the system's, and cuBLAS is the CUDA toolkit's there.

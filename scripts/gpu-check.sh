@@ -253,7 +253,8 @@ gemv_profile() {
     metrics+=,smsp__warp_issue_stalled_${r}_per_warp_active.pct
   done
   for f in ${RF_GEMV_PROFILE_FORMATS:-Q4_K Q6_K}; do
-    "$ncu" --csv --page raw --print-units base --metrics "$metrics" -k regex:gemv_kernel --launch-count 50 \
+    "$ncu" --csv --page raw --print-units base --cache-control none --clock-control none --metrics "$metrics" \
+      -k regex:gemv_kernel --launch-count 50 \
       --log-file "$csv.$f" "$bin/gpu_products_bench" --formats "$f" --tokens 1 --reps 1 >/dev/null || return 1
     python3 - "$csv.$f" "$f" <<'PY' || return 1
 import csv, sys
