@@ -76,12 +76,13 @@ PY
 conformance_f16() { ROCMFORGE_TEST_KV=f16 ROCMFORGE_TEST_REFERENCE=cpu "$bin/test_model_conformance"; }
 
 # The op suite, then its products again with the Q4_K int8 tiles switched off (the untiled
-# kernel, which Q4_K takes under HIP and the other int8 formats take everywhere) and long rows of
-# the direct products taken by one group of lanes each.
+# kernel, which Q4_K takes under HIP and the other int8 formats take everywhere), long rows of
+# the direct products taken by one group of lanes each and short ones four a group.
 ops() {
   "$bin/test_backend_ops" || return 1
-  echo "-- products with ROCMFORGE_GPU_INT8_TILES=0 ROCMFORGE_GPU_GEMV_SPLIT=0"
-  ROCMFORGE_GPU_INT8_TILES=0 ROCMFORGE_GPU_GEMV_SPLIT=0 "$bin/test_backend_ops" --gtest_filter='*Products*:*Matmul*'
+  echo "-- products with ROCMFORGE_GPU_INT8_TILES=0 ROCMFORGE_GPU_GEMV_SPLIT=0 ROCMFORGE_GPU_GEMV_ROWS=4"
+  ROCMFORGE_GPU_INT8_TILES=0 ROCMFORGE_GPU_GEMV_SPLIT=0 ROCMFORGE_GPU_GEMV_ROWS=4 "$bin/test_backend_ops" \
+    --gtest_filter='*Products*:*Matmul*'
 }
 
 has_model() { [ -f "$bundle/shared/models/$1.gguf" ]; }
@@ -188,10 +189,18 @@ bench_8b() {
     [[ " ${RF_BENCH_AB:-dependent_launch prefetch} " == *" prefetch "* ]] &&
     ROCMFORGE_GPU_PREFETCH=1 "$bin/rocmforge" bench --device cuda -m "$m" -p 0 -n 128 -d 0 -d 4096 -r 2 -b 512 \
       --kv-type "${RF_BENCH_KV:-f16}" 2>&1 | grep -E "tg128" | sed "s/^/[prefetch on] /"
-    # Generation with each long row of the direct products taken by one group of lanes.
-    [[ " ${RF_BENCH_AB:-dependent_launch prefetch} " == *" unsplit "* ]] &&
-    ROCMFORGE_GPU_GEMV_SPLIT=0 "$bin/rocmforge" bench --device cuda -m "$m" -p 0 -n 128 -d 0 -d 4096 -r 2 -b 512 \
-      --kv-type "${RF_BENCH_KV:-f16}" 2>&1 | grep -E "tg128" | sed "s/^/[gemv unsplit] /"
+    # Generation with other layouts of the direct products (cuda_gemv.cu): "unsplit", each long row
+    # taken by one group of lanes; "rows2", "rows4", "rows8", that many rows a group.
+    for word in ${RF_BENCH_AB:-}; do
+      local setting
+      case $word in
+        unsplit) setting=ROCMFORGE_GPU_GEMV_SPLIT=0 ;;
+        rows[0-9]*) setting=ROCMFORGE_GPU_GEMV_ROWS=${word#rows} ;;
+        *) continue ;;
+      esac
+      env "$setting" "$bin/rocmforge" bench --device cuda -m "$m" -p 0 -n 128 -d 0 -d 4096 -r 2 -b 512 \
+        --kv-type "${RF_BENCH_KV:-f16}" 2>&1 | grep -E "tg128" | sed "s/^/[$setting] /"
+    done
     # Prompt steps with every attention on the decode kernel (cuda_decode_attention.cu).
     [[ " ${RF_BENCH_AB:-dependent_launch prefetch} " == *" attention512 "* ]] &&
     ROCMFORGE_GPU_DECODE_ATTENTION_TOKENS=512 "$bin/rocmforge" bench --device cuda -m "$m" -p 512 -n 0 -r 2 -b 512 \
@@ -240,7 +249,7 @@ profile() {
 }
 
 # Nsight Compute's counters for the one-token direct products of the products benchmark (Q4_K
-# and Q6_K; RF_STEPS "gemv_profile"): time, DRAM throughput, occupancy and why warps stall, one
+# by default; RF_STEPS "gemv_profile"): time, DRAM throughput, occupancy and why warps stall, one
 # line a launch (each shape twice, then the layer in order, then the same unsplit).
 gemv_profile() {
   local ncu metrics csv=$out/gemv_profile.csv
@@ -252,7 +261,7 @@ gemv_profile() {
   for r in long_scoreboard lg_throttle barrier no_instruction wait short_scoreboard mio_throttle; do
     metrics+=,smsp__warp_issue_stalled_${r}_per_warp_active.pct
   done
-  for f in ${RF_GEMV_PROFILE_FORMATS:-Q4_K Q6_K}; do
+  for f in ${RF_GEMV_PROFILE_FORMATS:-Q4_K}; do
     "$ncu" --csv --page raw --print-units base --cache-control none --clock-control none --metrics "$metrics" \
       -k regex:gemv_kernel --launch-count 50 \
       --log-file "$csv.$f" "$bin/gpu_products_bench" --formats "$f" --tokens 1 --reps 1 >/dev/null || return 1

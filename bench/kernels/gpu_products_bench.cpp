@@ -9,7 +9,7 @@
 // "grouped" the same in four launches (Q, K and V in one, gate and up in one). Where a format's
 // few-token products have the int8 tiles (cuda_int8_tiles.cu), the same again with the kernel
 // they replaced, marked "untiled"; one token again with each long row taken by one group of lanes
-// (cuda_gemv.cu), marked "unsplit".
+// (cuda_gemv.cu), marked "unsplit", and with 2, 4 and 8 rows a group of lanes, marked so.
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -86,7 +86,8 @@ struct Bench {
     int reps;
     double copy;
     bool tiles = true;  // the backend's choice of int8 kernel; false: the untiled one
-    bool split_rows = true;  // the backend's choice for the direct products' long rows; false: one group a row
+    gpu::GemvOptions gemv;  // the direct products' layout (cuda_gemv.cu)
+    std::string variant;    // its name where it is not the default
     gpu::SplitWorkspace split;
 
     // Microseconds per launch of `launch(copy_index)` over `reps` launches, replayed as one graph.
@@ -124,14 +125,14 @@ struct Bench {
     gpuError_t launch(const gpu::ProductParams& p) const {
         if (p.y_rows >= 2 && gpu::int8_product_supports(p.type, p.w, p.row_bytes, p.matrix_bytes, p.cols))
             return gpu::launch_int8_product(stream, p.y_rows, scratch, p, tiles, split);
-        return gpu::launch_gemv(stream, p.y_rows, scratch, p, split_rows);
+        return gpu::launch_gemv(stream, p.y_rows, scratch, p, gemv);
     }
 
     void report(const char* format, const char* shape, int64_t tokens, double us, double bytes) const {
         const double gbs = bytes / (us * 1e-6) / 1e9;
         std::printf("%-5s %-7s tokens %3lld  %9.2f us  %7.0f GB/s  %5.1f%% of copy%s\n", format, shape,
                     static_cast<long long>(tokens), us, gbs, 100.0 * gbs * 1e9 / copy,
-                    !tiles ? "  untiled" : !split_rows ? "  unsplit" : "");
+                    !tiles ? "  untiled" : variant.c_str());
     }
 
     void run(TensorType type, int64_t tokens) {
@@ -174,10 +175,10 @@ struct Bench {
                     ps[i] = params(type, w + at, kLayer[i], tokens);
                     at += row_bytes(type, kLayer[i].cols) * kLayer[i].rows;
                 }
-                CHECK(gpu::launch_gemv_group(stream, tokens, scratch, ps, 3, split_rows));
-                CHECK(gpu::launch_gemv(stream, tokens, scratch, ps[3], split_rows));
-                CHECK(gpu::launch_gemv_group(stream, tokens, scratch, ps + 4, 2, split_rows));
-                CHECK(gpu::launch_gemv(stream, tokens, scratch, ps[6], split_rows));
+                CHECK(gpu::launch_gemv_group(stream, tokens, scratch, ps, 3, gemv));
+                CHECK(gpu::launch_gemv(stream, tokens, scratch, ps[3], gemv));
+                CHECK(gpu::launch_gemv_group(stream, tokens, scratch, ps + 4, 2, gemv));
+                CHECK(gpu::launch_gemv(stream, tokens, scratch, ps[6], gemv));
             });
             report(name, "grouped", tokens, grouped, static_cast<double>(layer_bytes));
         }
@@ -232,9 +233,17 @@ int main(int argc, char** argv) {
         for (const int64_t t : tokens) {
             b.run(*type, t);
             if (t == 1) {
-                b.split_rows = false;
+                b.gemv.split_long_rows = false;
+                b.variant = "  unsplit";
                 b.run(*type, t);
-                b.split_rows = true;
+                b.gemv.split_long_rows = true;
+                for (const int rows : {2, 4, 8}) {
+                    b.gemv.rows_per_group = rows;
+                    b.variant = "  " + std::to_string(rows) + " rows a group";
+                    b.run(*type, t);
+                }
+                b.gemv = {};
+                b.variant.clear();
             }
             if (t < 2 || !gpu::int8_tiles_supports(*type, nullptr, rf::tensor_bytes(*type, 4096).value_or(0), 4096)) continue;
             b.tiles = false;

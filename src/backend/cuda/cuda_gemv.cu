@@ -12,8 +12,13 @@
 //     each taking every fourth stretch of slices, their sums added in group order: one group alone
 //     would wait for its row's loads in a chain of several round trips, and such products have
 //     too few rows to fill the card with one group each.
+//  3. With rows_per_group > 1, a single token over rows of at most 32 * kStreamSlices slices of the
+//     unstaged formats (Q4_K of up to 4,096 values) takes gemv_stream_kernel instead: each group
+//     takes that many consecutive rows and loads the next row's slices before it adds up the
+//     current one's, so that a group keeps its loads in flight across rows and the card starts
+//     fewer, longer blocks.
 // A token's result is summed in the same order whatever Tile and however many tokens share the
-// launch, so a sequence's output does not depend on the rest of its batch.
+// launch (and by either kernel), so a sequence's output does not depend on the rest of its batch.
 #include <algorithm>
 #include <type_traits>
 
@@ -219,6 +224,57 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a) {
     }
 }
 
+// Step 3: the rows of the launch's matrices, numbered across them (first_block holds each matrix's
+// first row here), rows_per_group consecutive ones a group of 32 lanes, each lane's slices lane,
+// lane + 32, ... of a row added in that order (as add_slices adds them).
+constexpr int kStreamSlices = 4;
+
+template <TensorType T>
+__global__ void __launch_bounds__(kThreads) gemv_stream_kernel(GemvArgs a, int rows_per_group) {
+    gpu_kernel_prologue();
+    using Dot = BlockDot<T>;
+    using X = std::conditional_t<T == TensorType::F16 || T == TensorType::BF16, uint16_t, int8_t>;
+    using Slice = typename Dot::Slice;
+    const int lane = threadIdx.x % 32;
+    const int64_t n_slices = a.p.cols / Dot::kValues * Dot::kSlices, total = a.first_block[a.group];
+    const int64_t first = (blockIdx.x * int64_t{kGroups} + threadIdx.x / 32) * rows_per_group;
+    const int64_t end = min(total, first + rows_per_group);
+    const X* x = static_cast<const X*>(a.x.values);  // one token: input row 0
+    const auto matrix_of = [&](int64_t g) { return g >= a.first_block[2] ? 2 : g >= a.first_block[1] ? 1 : 0; };
+    const auto load_row = [&](int64_t g, Slice (&w)[kStreamSlices]) {
+        const int m = matrix_of(g);
+        const uint8_t* row = pick(a.w, m) + (g - (m == 0 ? 0 : m == 1 ? a.first_block[1] : a.first_block[2])) * pick(a.row_bytes, m);
+#pragma unroll
+        for (int k = 0; k < kStreamSlices; ++k) {
+            const int64_t i = lane + 32 * k;
+            if (i < n_slices) w[k] = Dot::load(row + i / Dot::kSlices * Dot::kBytes, static_cast<int>(i % Dot::kSlices));
+        }
+    };
+    Slice cur[kStreamSlices];
+    if (first < end) load_row(first, cur);
+    for (int64_t g = first; g < end; ++g) {
+        Slice next[kStreamSlices];
+        if (g + 1 < end) load_row(g + 1, next);
+        float acc = 0.0f;
+#pragma unroll
+        for (int k = 0; k < kStreamSlices; ++k) {
+            const int64_t i = lane + 32 * k, b = i / Dot::kSlices;
+            if (i < n_slices) {
+                const float xd = std::is_same_v<X, int8_t> ? a.x.scales[b] : 1.0f;
+                acc += Dot::dot(cur[k], x + b * Dot::kValues, xd, static_cast<int>(i % Dot::kSlices));
+            }
+        }
+        const float sum = group_sum(acc);
+        if (lane == 0) {
+            const int m = matrix_of(g);
+            float& y = pick(a.y, m)[g - (m == 0 ? 0 : m == 1 ? a.first_block[1] : a.first_block[2])];
+            y = a.p.accumulate ? y + sum : sum;
+        }
+#pragma unroll
+        for (int k = 0; k < kStreamSlices; ++k) cur[k] = next[k];
+    }
+}
+
 bool aligned16(const ProductParams& p) {
     return reinterpret_cast<uintptr_t>(p.w) % 16 == 0 && p.row_bytes % 16 == 0 && p.matrix_bytes % 16 == 0;
 }
@@ -243,9 +299,19 @@ void launch_tile(gpuStream_t stream, GemvArgs a, bool staged) {
 // Rows of a 2-byte aligned format are staged through shared memory with 16-byte loads where
 // every matrix of the launch is 16-byte aligned.
 template <TensorType T>
-void launch_typed(gpuStream_t stream, GemvArgs a, bool aligned) {
+void launch_typed(gpuStream_t stream, GemvArgs a, bool aligned, int rows_per_group) {
     const bool staged = BlockDot<T>::kBytes % 16 != 0 && aligned;
     if (staged) a.parts = 1;  // (a run-time count of groups per row doubles the staged kernels' registers)
+    using Dot = BlockDot<T>;
+    if (rows_per_group > 1 && !staged && a.parts == 1 && !a.p.ids && a.p.y_rows == 1 &&
+        a.p.cols / Dot::kValues * Dot::kSlices <= 32 * kStreamSlices) {
+        a.first_block[0] = 0;
+        for (int m = 0; m < kMaxGemvGroup; ++m) a.first_block[m + 1] = a.first_block[m] + (m < a.group ? a.rows[m] : 0);
+        const int64_t per_block = int64_t{kGroups} * rows_per_group;
+        const auto grid = static_cast<unsigned>((a.first_block[a.group] + per_block - 1) / per_block);
+        gpu_launch(gemv_stream_kernel<T>, grid, kThreads, 0, stream, a, rows_per_group);
+        return;
+    }
     const int64_t n = a.p.ids ? 1 : a.p.y_rows;
     if (n == 1) launch_tile<T, 1>(stream, a, staged);
     else if (n == 2) launch_tile<T, 2>(stream, a, staged);
@@ -298,7 +364,7 @@ gpuError_t launch_gemv_quantize(gpuStream_t stream, TensorType type, Mat x, void
 }
 
 gpuError_t launch_gemv_group(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams* ps, int n,
-                             bool split_long_rows) {
+                             const GemvOptions& options) {
     if (n < 1 || n > kMaxGemvGroup) return gpuErrorInvalidValue;
     const ProductParams& p = ps[0];
     if (p.y_rows == 0) return gpuSuccess;
@@ -307,7 +373,8 @@ gpuError_t launch_gemv_group(gpuStream_t stream, int64_t x_rows, const void* scr
     a.x = packed_input(const_cast<void*>(scratch), x_rows, p.cols);
     a.x_per_y_row = x_rows == p.y_rows;
     a.group = n;
-    a.parts = split_long_rows && p.cols >= kSplitCols ? kGroups : 1;
+    a.parts = options.split_long_rows && p.cols >= kSplitCols ? kGroups : 1;
+    const int rows_per_group = std::clamp(options.rows_per_group, 1, 64);
     bool aligned = true;
     for (int m = 0; m < n; ++m) {
         const ProductParams& q = ps[m];
@@ -321,7 +388,7 @@ gpuError_t launch_gemv_group(gpuStream_t stream, int64_t x_rows, const void* scr
         aligned = aligned && aligned16(q);
     }
     switch (p.type) {
-#define RF_CASE(T) case TensorType::T: launch_typed<TensorType::T>(stream, a, aligned); break;
+#define RF_CASE(T) case TensorType::T: launch_typed<TensorType::T>(stream, a, aligned, rows_per_group); break;
         RF_GEMV_FORMATS(RF_CASE)
 #undef RF_CASE
         default: return gpuErrorInvalidValue;
@@ -330,8 +397,8 @@ gpuError_t launch_gemv_group(gpuStream_t stream, int64_t x_rows, const void* scr
 }
 
 gpuError_t launch_gemv(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams& p,
-                       bool split_long_rows) {
-    return launch_gemv_group(stream, x_rows, scratch, &p, 1, split_long_rows);
+                       const GemvOptions& options) {
+    return launch_gemv_group(stream, x_rows, scratch, &p, 1, options);
 }
 
 }  // namespace rf::gpu

@@ -311,7 +311,7 @@ Status CudaBackend::product(const WeightMatrix& w, const int32_t* ids, int64_t k
             RF_ASSIGN_OR_RETURN(ws, split_workspace(w.rows, y.rows, w.cols));
         }
         err = path == ProductPath::Int8 ? launch_int8_product(op_stream(), x.rows, packed, p, int8_tiles_, ws)
-                                        : launch_gemv(op_stream(), x.rows, packed, p, gemv_split_);
+                                        : launch_gemv(op_stream(), x.rows, packed, p, gemv_options_);
         if (overlaps(y, x)) quantized_.reset();
     }
     if (err != gpuSuccess)
@@ -346,7 +346,7 @@ Status CudaBackend::matmuls(const Act& x, std::span<const MatmulOutput> products
     ProductParams ps[kMaxGemvGroup];
     for (size_t i = 0; i < products.size(); ++i) ps[i] = product_params(*products[i].w, nullptr, 1, products[i].y);
     const int n = static_cast<int>(products.size());
-    if (gpuError_t err = launch_gemv_group(op_stream(), x.rows, packed, ps, n, gemv_split_); err != gpuSuccess)
+    if (gpuError_t err = launch_gemv_group(op_stream(), x.rows, packed, ps, n, gemv_options_); err != gpuSuccess)
         return gpu_check(err, fmt::format("{} {} products of one input", n, tensor_type_name(type)));
     if (profile_.on()) profile_.op_done(stream_, fmt::format("gemv {} x{}", tensor_type_name(type), n));
     return graph_.after_op(stream_);

@@ -247,17 +247,24 @@ int gemv_input_format(TensorType type);
 // launch_product's: choose per matrix, never per batch), in two launches: x quantized into
 // `scratch` (gemv_scratch_bytes) as int8 levels with block scales (or 16-bit values), then integer
 // dot products over the quantized x of x_rows rows.
-// With `split_long_rows` (the backend's default; ROCMFORGE_GPU_GEMV_SPLIT=0 and the products
-// benchmark compare), rows of 8,192 values or more are each shared by four groups of lanes: the
-// same products, summed in another (fixed) order.
+// How launch_gemv lays out its work (the backend's settings; the products benchmark compares them).
+struct GemvOptions {
+    // Rows of 8,192 values or more each shared by four groups of lanes: the same products, summed
+    // in another (fixed) order (ROCMFORGE_GPU_GEMV_SPLIT=0: off).
+    bool split_long_rows = true;
+    // One token's rows of up to 4,096 Q4_K values taken this many at a time by a group of lanes,
+    // the next row's loads in flight while the current one is summed (1: a row a group; the same
+    // sums either way). ROCMFORGE_GPU_GEMV_ROWS sets it.
+    int rows_per_group = 1;
+};
 gpuError_t launch_gemv_quantize(gpuStream_t stream, TensorType type, Mat x, void* scratch);
 gpuError_t launch_gemv(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams& p,
-                       bool split_long_rows);
+                       const GemvOptions& options);
 // launch_gemv of n (at most kMaxGemvGroup) products of the same input in one launch: one weight
 // type, width and token count, no expert ids; each y gets what launch_gemv would write.
 inline constexpr int kMaxGemvGroup = 3;
 gpuError_t launch_gemv_group(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams* ps, int n,
-                             bool split_long_rows);
+                             const GemvOptions& options);
 // Where launch_gemv_quantize leaves the int8 levels (x_rows x cols, dense) and the scale of each
 // rounding block (x_rows x cols / block) in its scratch.
 struct GemvInput {
