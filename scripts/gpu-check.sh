@@ -250,7 +250,7 @@ profile() {
 
 # Nsight Compute's counters for the one-token direct products of the products benchmark (Q4_K
 # by default; RF_STEPS "gemv_profile"): time, DRAM throughput, occupancy and why warps stall, one
-# line a launch (each shape twice, then the layer in order, then the same unsplit).
+# line a launch.
 gemv_profile() {
   local ncu metrics csv=$out/gemv_profile.csv
   ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
@@ -261,11 +261,15 @@ gemv_profile() {
   for r in long_scoreboard lg_throttle barrier no_instruction wait short_scoreboard mio_throttle; do
     metrics+=,smsp__warp_issue_stalled_${r}_per_warp_active.pct
   done
+  # Launches 0-35: the default layout (shapes, the layer, grouped); 36-49: the shapes unsplit;
+  # 108-121: the shapes four rows a group (gpu_products_bench's order, two launches a figure).
   for f in ${RF_GEMV_PROFILE_FORMATS:-Q4_K}; do
+    for range in "0 50" "108 14"; do
+    read -r skip count <<<"$range"
     "$ncu" --csv --page raw --print-units base --cache-control none --clock-control none --metrics "$metrics" \
-      -k regex:gemv_kernel --launch-count 50 \
-      --log-file "$csv.$f" "$bin/gpu_products_bench" --formats "$f" --tokens 1 --reps 1 >/dev/null || return 1
-    python3 - "$csv.$f" "$f" <<'PY' || return 1
+      -k regex:gemv_ --launch-skip "$skip" --launch-count "$count" \
+      --log-file "$csv.$f.$skip" "$bin/gpu_products_bench" --formats "$f" --tokens 1 --reps 1 >/dev/null || return 1
+    python3 - "$csv.$f.$skip" "$f" <<'PY' || return 1
 import csv, sys
 text = open(sys.argv[1]).read()
 start = text.find('"ID","Process ID"')
@@ -276,6 +280,7 @@ print(sys.argv[2], "launch grid", " ".join(short(c).split("__")[-1][:14] for c i
 for r in rows:
     print(sys.argv[2], r["ID"], r.get("Grid Size", ""), " ".join(r[c] for c in cols))
 PY
+    done
   done
 }
 
