@@ -85,6 +85,19 @@ ops() {
     --gtest_filter='*Products*:*Matmul*'
 }
 
+# NCCL, which tensor parallelism opens at run time (src/backend/cuda/nccl_library.h): the library
+# the loader finds, else the first libnccl.so.2 of the CUDA toolkit or a Python package here.
+nccl_check() {
+  local lib
+  if ! ldconfig -p | grep -q "libnccl.so.2 "; then
+    lib=$(find /usr/local/cuda*/lib* /usr/lib/python3*/ /usr/local/lib/python3*/ -name libnccl.so.2 2>/dev/null | head -1)
+    [ -n "$lib" ] || { echo "no libnccl.so.2 on this machine"; return 1; }
+    export ROCMFORGE_NCCL_LIBRARY=$lib
+  fi
+  echo "NCCL: ${ROCMFORGE_NCCL_LIBRARY:-libnccl.so.2, as the loader finds it}"
+  "$bin/test_nccl_library"
+}
+
 has_model() { [ -f "$bundle/shared/models/$1.gguf" ]; }
 engine_tests() {
   "$bin/test_engine" || return 1
@@ -334,6 +347,7 @@ step hybrid_8b hybrid_8b
 step bench_8b bench_8b
 step kernel_times kernel_times
 step gemv_profile gemv_profile
+step nccl nccl_check
 step baseline baseline
 
 grep -h "^\[conformance\]" "$out"/conformance*.log 2>/dev/null | cut -c1-150
