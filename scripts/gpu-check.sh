@@ -77,11 +77,11 @@ conformance_f16() { ROCMFORGE_TEST_KV=f16 ROCMFORGE_TEST_REFERENCE=cpu "$bin/tes
 
 # The op suite, then its products again with the Q4_K int8 tiles switched off (the untiled
 # kernel, which Q4_K takes under HIP and the other int8 formats take everywhere), long rows of
-# the direct products taken by one group of lanes each and short ones four a group.
+# the direct products shared by four groups of lanes and short ones four a group.
 ops() {
   "$bin/test_backend_ops" || return 1
-  echo "-- products with ROCMFORGE_GPU_INT8_TILES=0 ROCMFORGE_GPU_GEMV_SPLIT=0 ROCMFORGE_GPU_GEMV_ROWS=4"
-  ROCMFORGE_GPU_INT8_TILES=0 ROCMFORGE_GPU_GEMV_SPLIT=0 ROCMFORGE_GPU_GEMV_ROWS=4 "$bin/test_backend_ops" \
+  echo "-- products with ROCMFORGE_GPU_INT8_TILES=0 ROCMFORGE_GPU_GEMV_SPLIT=1 ROCMFORGE_GPU_GEMV_ROWS=4"
+  ROCMFORGE_GPU_INT8_TILES=0 ROCMFORGE_GPU_GEMV_SPLIT=1 ROCMFORGE_GPU_GEMV_ROWS=4 "$bin/test_backend_ops" \
     --gtest_filter='*Products*:*Matmul*'
 }
 
@@ -202,11 +202,12 @@ bench_8b() {
     [[ " ${RF_BENCH_AB:-dependent_launch prefetch} " == *" prefetch "* ]] &&
     ROCMFORGE_GPU_PREFETCH=1 "$bin/rocmforge" bench --device cuda -m "$m" -p 0 -n 128 -d 0 -d 4096 -r 2 -b 512 \
       --kv-type "${RF_BENCH_KV:-f16}" 2>&1 | grep -E "tg128" | sed "s/^/[prefetch on] /"
-    # Generation with other layouts of the direct products (cuda_gemv.cu): "unsplit", each long row
-    # taken by one group of lanes; "rows2", "rows4", "rows8", that many rows a group.
+    # Generation with other layouts of the direct products (cuda_gemv.cu): "split" ("unsplit"), each
+    # long row shared by four groups of lanes (one); "rows2", "rows4", "rows8", that many rows a group.
     for word in ${RF_BENCH_AB:-}; do
       local setting
       case $word in
+        split) setting=ROCMFORGE_GPU_GEMV_SPLIT=1 ;;
         unsplit) setting=ROCMFORGE_GPU_GEMV_SPLIT=0 ;;
         rows[0-9]*) setting=ROCMFORGE_GPU_GEMV_ROWS=${word#rows} ;;
         *) continue ;;
@@ -274,7 +275,7 @@ gemv_profile() {
   for r in long_scoreboard lg_throttle barrier no_instruction wait short_scoreboard mio_throttle; do
     metrics+=,smsp__warp_issue_stalled_${r}_per_warp_active.pct
   done
-  # Launches 0-35: the default layout (shapes, the layer, grouped); 36-49: the shapes unsplit;
+  # Launches 0-35: the default layout (shapes, the layer, grouped); 36-49: the shapes split;
   # 108-121: the shapes four rows a group (gpu_products_bench's order, two launches a figure).
   for f in ${RF_GEMV_PROFILE_FORMATS:-Q4_K}; do
     for range in "0 50" "108 14"; do

@@ -8,8 +8,8 @@
 // and the share of the copy bandwidth; "layer" is the seven products of one layer in order,
 // "grouped" the same in four launches (Q, K and V in one, gate and up in one). Where a format's
 // few-token products have the int8 tiles (cuda_int8_tiles.cu), the same again with the kernel
-// they replaced, marked "untiled"; one token again with each long row taken by one group of lanes
-// (cuda_gemv.cu), marked "unsplit", and with 2, 4 and 8 rows a group of lanes, marked so.
+// they replaced, marked "untiled"; one token again with each long row shared by four groups of
+// lanes (cuda_gemv.cu), marked "split", and with 2, 4 and 8 rows a group of lanes, marked so.
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -233,10 +233,10 @@ int main(int argc, char** argv) {
         for (const int64_t t : tokens) {
             b.run(*type, t);
             if (t == 1) {
-                b.gemv.split_long_rows = false;
-                b.variant = "  unsplit";
-                b.run(*type, t);
                 b.gemv.split_long_rows = true;
+                b.variant = "  split";
+                b.run(*type, t);
+                b.gemv.split_long_rows = false;
                 for (const int rows : {2, 4, 8}) {
                     b.gemv.rows_per_group = rows;
                     b.variant = "  " + std::to_string(rows) + " rows a group";

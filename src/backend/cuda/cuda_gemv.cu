@@ -7,11 +7,11 @@
 //     values rounded to F16/BF16 for 16-bit weights; a group of 32 lanes per block.
 //  2. Each group of 32 lanes takes one weight row; its lanes read the row's blocks slice by slice
 //     side by side (block_dot.h), each slice once for up to Tile activation rows, several slices
-//     in flight per lane, and sum across the group. Long rows (kSplitCols values or more: the down
-//     projections) of the unstaged formats (below) are shared by the four groups of a CUDA block,
-//     each taking every fourth stretch of slices, their sums added in group order: one group alone
-//     would wait for its row's loads in a chain of several round trips, and such products have
-//     too few rows to fill the card with one group each.
+//     in flight per lane, and sum across the group. With split_long_rows, long rows (kSplitCols
+//     values or more: the down projections) of the unstaged formats (below) are shared by the four
+//     groups of a CUDA block, each taking every fourth run of 32 slices, their sums added in group
+//     order: one group alone would wait for its row's loads in a chain of several round trips, and
+//     such products have too few rows to fill the card with one group each.
 //  3. With rows_per_group > 1, a single token over rows of at most 32 * kStreamSlices slices of the
 //     unstaged formats (Q4_K of up to 4,096 values) takes gemv_stream_kernel instead: each group
 //     takes that many consecutive rows and loads the next row's slices before it adds up the

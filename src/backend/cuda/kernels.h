@@ -250,8 +250,8 @@ int gemv_input_format(TensorType type);
 // How launch_gemv lays out its work (the backend's settings; the products benchmark compares them).
 struct GemvOptions {
     // Rows of 8,192 values or more each shared by four groups of lanes: the same products, summed
-    // in another (fixed) order (ROCMFORGE_GPU_GEMV_SPLIT=0: off).
-    bool split_long_rows = true;
+    // in another (fixed) order (ROCMFORGE_GPU_GEMV_SPLIT=1: on; off until measured on a card).
+    bool split_long_rows = false;
     // One token's rows of up to 4,096 Q4_K values taken this many at a time by a group of lanes,
     // the next row's loads in flight while the current one is summed (1: a row a group; the same
     // sums either way). ROCMFORGE_GPU_GEMV_ROWS sets it.
