@@ -22,7 +22,7 @@ for b in "${bins[@]}"; do
 done
 # RF_OTHER_BENCHES: gpu_products_bench programs built from other code (main before a kernel change,
 # variants of a kernel), run beside this build's by the device script's `products` step.
-for b in ${RF_OTHER_BENCHES:-}; do strip -o "$dest/bin/gpu_products_bench_$(basename "$b")" "$b"; done
+for b in ${RF_OTHER_BENCHES:-}; do strip -o "$dest/bin/gpu_products_bench_$(basename "$b")" "$b"; done  # (absolute paths)
 # RF_BASE_ROCMFORGE: a rocmforge built from other code, whose batched curve the bench step adds.
 [ -z "$base" ] || strip -o "$dest/bin/rocmforge_base" "$base"
 

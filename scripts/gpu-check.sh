@@ -80,22 +80,24 @@ conformance_f16() { ROCMFORGE_TEST_KV=f16 ROCMFORGE_TEST_REFERENCE=cpu "$bin/tes
 # the direct products shared by four groups of lanes and short ones four a group.
 ops() {
   "$bin/test_backend_ops" || return 1
-  echo "-- products with ROCMFORGE_GPU_INT8_TILES=0 ROCMFORGE_GPU_GEMV_SPLIT=1 ROCMFORGE_GPU_GEMV_ROWS=4"
-  ROCMFORGE_GPU_INT8_TILES=0 ROCMFORGE_GPU_GEMV_SPLIT=1 ROCMFORGE_GPU_GEMV_ROWS=4 "$bin/test_backend_ops" \
-    --gtest_filter='*Products*:*Matmul*'
+  echo "-- products with ROCMFORGE_GPU_INT8_TILES=0 ROCMFORGE_GPU_GEMV_SPLIT=1"
+  ROCMFORGE_GPU_INT8_TILES=0 ROCMFORGE_GPU_GEMV_SPLIT=1 "$bin/test_backend_ops" --gtest_filter='*Products*:*Matmul*' ||
+    return 1
+  echo "-- products with ROCMFORGE_GPU_GEMV_ROWS=4"
+  ROCMFORGE_GPU_GEMV_ROWS=4 "$bin/test_backend_ops" --gtest_filter='*Products*:*Matmul*'
 }
 
 # NCCL, which tensor parallelism opens at run time (src/backend/cuda/nccl_library.h): the library
 # the loader finds, else the first libnccl.so.2 of the CUDA toolkit or a Python package here.
 nccl_check() {
-  local lib
-  if ! ldconfig -p | grep -q "libnccl.so.2 "; then
-    lib=$(find /usr/local/cuda*/lib* /usr/lib/python3*/ /usr/local/lib/python3*/ -name libnccl.so.2 2>/dev/null | head -1)
+  local lib=""
+  if ! grep -q "libnccl.so.2 " < <(ldconfig -p); then
+    lib=$(find /usr/local/cuda*/lib* /usr/lib/x86_64-linux-gnu /usr/lib/python3*/ /usr/local/lib/python3*/ \
+      -name libnccl.so.2 2>/dev/null | head -1)
     [ -n "$lib" ] || { echo "no libnccl.so.2 on this machine"; return 1; }
-    export ROCMFORGE_NCCL_LIBRARY=$lib
   fi
-  echo "NCCL: ${ROCMFORGE_NCCL_LIBRARY:-libnccl.so.2, as the loader finds it}"
-  "$bin/test_nccl_library"
+  echo "NCCL: ${lib:-libnccl.so.2, as the loader finds it}"
+  ROCMFORGE_NCCL_LIBRARY=$lib "$bin/test_nccl_library"
 }
 
 has_model() { [ -f "$bundle/shared/models/$1.gguf" ]; }
@@ -115,6 +117,12 @@ determinism() {
     [ "$a" == "$b" ] || { echo "differs with $args:"; echo "$a"; echo "$b"; return 1; }
     echo "same output twice with $args: ${a:0:80}"
   done
+  # Several rows a group of lanes sum each row as one row a group does: the same greedy text.
+  a=$("$bin/rocmforge" generate --device cuda -m "$m" -p "$p" -n 48 --temp 0 2>/dev/null) || return 1
+  b=$(ROCMFORGE_GPU_GEMV_ROWS=4 "$bin/rocmforge" generate --device cuda -m "$m" -p "$p" -n 48 --temp 0 2>/dev/null) ||
+    return 1
+  [ "$a" == "$b" ] || { echo "differs with ROCMFORGE_GPU_GEMV_ROWS=4:"; echo "$a"; echo "$b"; return 1; }
+  echo "same greedy output with four rows a group of lanes"
 }
 
 # 16 streaming clients with random lengths and disconnects, then no KV block may stay held.
@@ -209,7 +217,7 @@ bench_8b() {
       case $word in
         split) setting=ROCMFORGE_GPU_GEMV_SPLIT=1 ;;
         unsplit) setting=ROCMFORGE_GPU_GEMV_SPLIT=0 ;;
-        rows[0-9]*) setting=ROCMFORGE_GPU_GEMV_ROWS=${word#rows} ;;
+        rows[1-9]|rows[1-9][0-9]) setting=ROCMFORGE_GPU_GEMV_ROWS=${word#rows} ;;
         *) continue ;;
       esac
       env "$setting" "$bin/rocmforge" bench --device cuda -m "$m" -p 0 -n 128 -d 0 -d 4096 -r 2 -b 512 \
@@ -272,13 +280,19 @@ gemv_profile() {
   metrics=gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,dram__bytes_read.sum
   metrics+=,sm__warps_active.avg.pct_of_peak_sustained_active,launch__occupancy_limit_registers,launch__registers_per_thread
   metrics+=,launch__waves_per_multiprocessor,smsp__issue_active.avg.pct_of_peak_sustained_active
+  local r
   for r in long_scoreboard lg_throttle barrier no_instruction wait short_scoreboard mio_throttle; do
     metrics+=,smsp__warp_issue_stalled_${r}_per_warp_active.pct
   done
-  # Launches 0-35: the default layout (shapes, the layer, grouped); 36-49: the shapes split;
-  # 108-121: the shapes four rows a group (gpu_products_bench's order, two launches a figure).
+  # gpu_products_bench's order, two launches a figure: the default layout (the shapes, the layer's
+  # seven, grouped in four), then the same split, 2, 4 and 8 rows a group; profiled: the default
+  # layout and the shapes split, and the shapes four rows a group.
+  local f shapes n range skip count
   for f in ${RF_GEMV_PROFILE_FORMATS:-Q4_K}; do
-    for range in "0 50" "108 14"; do
+    shapes=7
+    [[ $f == Q6_K || $f == Q8_0 ]] && shapes=8  # (and the output head)
+    n=$(( (shapes + 7 + 4) * 2 ))
+    for range in "0 $((n + 2 * shapes))" "$((3 * n)) $((2 * shapes))"; do
     read -r skip count <<<"$range"
     "$ncu" --csv --page raw --print-units base --cache-control none --clock-control none --metrics "$metrics" \
       -k regex:gemv_ --launch-skip "$skip" --launch-count "$count" \

@@ -225,7 +225,7 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a) {
 }
 
 // Step 3: the rows of the launch's matrices, numbered across them (first_block holds each matrix's
-// first row here), rows_per_group consecutive ones a group of 32 lanes, each lane's slices lane,
+// first row here, not its first CUDA block), rows_per_group consecutive ones a group of 32 lanes, each lane's slices lane,
 // lane + 32, ... of a row added in that order (as add_slices adds them).
 constexpr int kStreamSlices = 4;
 
@@ -241,9 +241,10 @@ __global__ void __launch_bounds__(kThreads) gemv_stream_kernel(GemvArgs a, int r
     const int64_t end = min(total, first + rows_per_group);
     const X* x = static_cast<const X*>(a.x.values);  // one token: input row 0
     const auto matrix_of = [&](int64_t g) { return g >= a.first_block[2] ? 2 : g >= a.first_block[1] ? 1 : 0; };
+    const auto row_in = [&](int64_t g, int m) { return g - (m == 0 ? 0 : m == 1 ? a.first_block[1] : a.first_block[2]); };
     const auto load_row = [&](int64_t g, Slice (&w)[kStreamSlices]) {
         const int m = matrix_of(g);
-        const uint8_t* row = pick(a.w, m) + (g - (m == 0 ? 0 : m == 1 ? a.first_block[1] : a.first_block[2])) * pick(a.row_bytes, m);
+        const uint8_t* row = pick(a.w, m) + row_in(g, m) * pick(a.row_bytes, m);
 #pragma unroll
         for (int k = 0; k < kStreamSlices; ++k) {
             const int64_t i = lane + 32 * k;
@@ -267,11 +268,13 @@ __global__ void __launch_bounds__(kThreads) gemv_stream_kernel(GemvArgs a, int r
         const float sum = group_sum(acc);
         if (lane == 0) {
             const int m = matrix_of(g);
-            float& y = pick(a.y, m)[g - (m == 0 ? 0 : m == 1 ? a.first_block[1] : a.first_block[2])];
+            float& y = pick(a.y, m)[row_in(g, m)];
             y = a.p.accumulate ? y + sum : sum;
         }
+        if (g + 1 < end) {
 #pragma unroll
-        for (int k = 0; k < kStreamSlices; ++k) cur[k] = next[k];
+            for (int k = 0; k < kStreamSlices; ++k) cur[k] = next[k];
+        }
     }
 }
 
@@ -300,9 +303,12 @@ void launch_tile(gpuStream_t stream, GemvArgs a, bool staged) {
 // every matrix of the launch is 16-byte aligned.
 template <TensorType T>
 void launch_typed(gpuStream_t stream, GemvArgs a, bool aligned, int rows_per_group) {
-    const bool staged = BlockDot<T>::kBytes % 16 != 0 && aligned;
-    if (staged) a.parts = 1;  // (a run-time count of groups per row doubles the staged kernels' registers)
     using Dot = BlockDot<T>;
+    const bool staged = Dot::kBytes % 16 != 0 && aligned;
+    // Rows are shared only in the formats never staged (a run-time group count doubles the staged
+    // kernels' registers), decided by the format alone so that a matrix gets the same sums alone
+    // and in a group whatever the others' alignment.
+    if (Dot::kBytes % 16 != 0) a.parts = 1;
     if (rows_per_group > 1 && !staged && a.parts == 1 && !a.p.ids && a.p.y_rows == 1 &&
         a.p.cols / Dot::kValues * Dot::kSlices <= 32 * kStreamSlices) {
         a.first_block[0] = 0;

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <numbers>
-#include <string_view>
+#include <strings.h>
 
 #include "backend/cuda/cuda_backend_impl.h"
 #include "backend/kv_checks.h"
@@ -190,11 +190,10 @@ Status CudaBackend::combine_experts(const Act& x, const float* weights, int64_t 
 int64_t CudaBackend::count_from_env(const char* name, int64_t fallback) {
     const char* env = std::getenv(name);
     if (!env || !*env) return fallback;
-    const std::string_view text(env);
-    for (const std::string_view off : {"off", "false", "no"})
-        if (text == off) return 0;
-    for (const std::string_view on : {"on", "true", "yes"})
-        if (text == on) return 1;
+    for (const char* off : {"off", "false", "no"})
+        if (strcasecmp(env, off) == 0) return 0;
+    for (const char* on : {"on", "true", "yes"})
+        if (strcasecmp(env, on) == 0) return 1;
     char* end = nullptr;
     const long long v = std::strtoll(env, &end, 10);
     if (*end == '\0' && v >= 0) return v;

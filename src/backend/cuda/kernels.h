@@ -242,21 +242,22 @@ size_t gemv_scratch_bytes(int64_t x_rows, int64_t cols);
 // Which quantization of the input a weight type's products read: equal for two types, one
 // launch_gemv_quantize serves both.
 int gemv_input_format(TensorType type);
+// How launch_gemv lays out its work (the backend's settings; the products benchmark compares them).
+struct GemvOptions {
+    // Rows of 8,192 values or more of Q4_K, F16 and BF16 each shared by four groups of lanes: the
+    // same products, summed in another (fixed) order (ROCMFORGE_GPU_GEMV_SPLIT=1: on; off until
+    // measured on a card).
+    bool split_long_rows = false;
+    // One token's rows of up to 4,096 Q4_K values taken this many at a time by a group of lanes,
+    // the next row's loads in flight while the current one is summed (1: a row a group; the same
+    // sums either way). ROCMFORGE_GPU_GEMV_ROWS sets it (at most 64).
+    int rows_per_group = 1;
+};
 // The product of launch_product on the same rounded values, for few tokens at the memory
 // bandwidth (the sums are exact integers scaled per block, so the bits differ from
 // launch_product's: choose per matrix, never per batch), in two launches: x quantized into
 // `scratch` (gemv_scratch_bytes) as int8 levels with block scales (or 16-bit values), then integer
 // dot products over the quantized x of x_rows rows.
-// How launch_gemv lays out its work (the backend's settings; the products benchmark compares them).
-struct GemvOptions {
-    // Rows of 8,192 values or more each shared by four groups of lanes: the same products, summed
-    // in another (fixed) order (ROCMFORGE_GPU_GEMV_SPLIT=1: on; off until measured on a card).
-    bool split_long_rows = false;
-    // One token's rows of up to 4,096 Q4_K values taken this many at a time by a group of lanes,
-    // the next row's loads in flight while the current one is summed (1: a row a group; the same
-    // sums either way). ROCMFORGE_GPU_GEMV_ROWS sets it.
-    int rows_per_group = 1;
-};
 gpuError_t launch_gemv_quantize(gpuStream_t stream, TensorType type, Mat x, void* scratch);
 gpuError_t launch_gemv(gpuStream_t stream, int64_t x_rows, const void* scratch, const ProductParams& p,
                        const GemvOptions& options);

@@ -36,12 +36,17 @@ Result<NcclLibrary> NcclLibrary::load(const std::string& path) {
     resolve(lib.all_reduce, "ncclAllReduce");
     resolve(lib.group_start, "ncclGroupStart");
     resolve(lib.group_end, "ncclGroupEnd");
-    if (missing) return make_error("the NCCL library {} lacks {}", path, missing_name);
-    if (lib.get_version(&lib.version) != ncclSuccess) return make_error("the NCCL library {} gives no version", path);
-    // The header's types must describe the library: the same major version (2).
-    if (lib.version / 10000 != NCCL_MAJOR)
-        return make_error("the NCCL library {} is version {}, built against {}.x", path, lib.version_text(), NCCL_MAJOR);
-    return lib;
+    Error refused;
+    if (missing) refused = make_error("the NCCL library {} lacks {}", path, missing_name);
+    else if (lib.get_version(&lib.version) != ncclSuccess) refused = make_error("the NCCL library {} gives no version", path);
+    // The header's types must describe the library: the same major version (2), 2.9 or later (whose
+    // version codes count minor versions by hundreds; older ones are refused as "0.x").
+    else if (lib.version / 10000 != NCCL_MAJOR)
+        refused = make_error("the NCCL library {} is version {} (code {}); this build wants NCCL {}.9 or later", path,
+                             lib.version_text(), lib.version, NCCL_MAJOR);
+    else return lib;
+    dlclose(handle);
+    return refused;
 }
 
 Result<const NcclLibrary*> NcclLibrary::open() {
