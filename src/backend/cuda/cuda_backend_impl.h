@@ -153,8 +153,9 @@ private:
     // (docs/performance.md); ROCMFORGE_GPU_INT8_TILES=0 keeps them on the untiled kernel.
     bool int8_tiles_ = count_from_env("ROCMFORGE_GPU_INT8_TILES", 1) != 0;
     // How the direct products lay out their work (cuda_gemv.cu; kernels.h's GemvOptions).
-    GemvOptions gemv_options_{.split_long_rows = count_from_env("ROCMFORGE_GPU_GEMV_SPLIT", 0) != 0,
-                              .rows_per_group = static_cast<int>(std::min<int64_t>(count_from_env("ROCMFORGE_GPU_GEMV_ROWS", 1), 64))};  // (int range)
+    GemvOptions gemv_options_{
+        .split_long_rows = count_from_env("ROCMFORGE_GPU_GEMV_SPLIT", 0) != 0,
+        .rows_per_group = static_cast<int>(std::min<int64_t>(count_from_env("ROCMFORGE_GPU_GEMV_ROWS", 1), 64))};
     // Attention of steps of up to this many tokens takes the decode kernel (cuda_decode_attention.cu);
     // ROCMFORGE_GPU_DECODE_ATTENTION_TOKENS sets it.
     int64_t decode_attention_max_tokens_ = count_from_env("ROCMFORGE_GPU_DECODE_ATTENTION_TOKENS", kDecodeAttentionMaxTokens);

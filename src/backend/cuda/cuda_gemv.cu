@@ -225,8 +225,8 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(GemvArgs a) {
 }
 
 // Step 3: the rows of the launch's matrices, numbered across them (first_block holds each matrix's
-// first row here, not its first CUDA block), rows_per_group consecutive ones a group of 32 lanes, each lane's slices lane,
-// lane + 32, ... of a row added in that order (as add_slices adds them).
+// first row here, not its first CUDA block), rows_per_group consecutive ones a group of 32 lanes,
+// each lane's slices lane, lane + 32, ... of a row added in that order (as add_slices adds them).
 constexpr int kStreamSlices = 4;
 
 template <TensorType T>
