@@ -8,7 +8,7 @@
 namespace rf::gpu {
 
 Result<NcclLibrary> NcclLibrary::load(const std::string& path) {
-    // Never closed: communicators may live until the process ends.
+    // Kept open once accepted (communicators may live until the process ends); closed if refused.
     void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
         const char* why = dlerror();
