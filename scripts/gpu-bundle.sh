@@ -15,7 +15,7 @@ mkdir -p "$dest/bin" "$dest/lib" "$dest/shared/models" "$dest/shared/quant"
 
 bins=(src/cli/rocmforge tools/rocmforge-synth tests/backend/test_backend_ops tests/model/test_model_conformance
       tests/engine/test_engine tests/engine/test_scheduler_reference tests/server/test_server_e2e tests/model/test_hybrid
-      bench/kernels/gpu_products_bench tests/gpu/test_nccl_library)
+      bench/kernels/gpu_products_bench tests/gpu/test_nccl_library tests/model/test_tensor_parallel)
 for b in "${bins[@]}"; do
   [ -x "$build/$b" ] || { echo "gpu-bundle: $build/$b is missing (build it first)" >&2; exit 1; }
   strip -o "$dest/bin/$(basename "$b")" "$build/$b"

@@ -88,7 +88,8 @@ ops() {
 }
 
 # NCCL, which tensor parallelism opens at run time (src/backend/cuda/nccl_library.h): the library
-# the loader finds, else the first libnccl.so.2 of the CUDA toolkit or a Python package here.
+# the loader finds, else the first libnccl.so.2 of the CUDA toolkit or a Python package here; then
+# the shared models split over as many GPUs as the machine has (groups of one sum through NCCL too).
 nccl_check() {
   local lib=""
   if ! grep -q "libnccl.so.2 " < <(ldconfig -p); then
@@ -97,7 +98,8 @@ nccl_check() {
     [ -n "$lib" ] || { echo "no libnccl.so.2 on this machine"; return 1; }
   fi
   echo "NCCL: ${lib:-libnccl.so.2, as the loader finds it}"
-  ROCMFORGE_NCCL_LIBRARY=$lib "$bin/test_nccl_library"
+  ROCMFORGE_NCCL_LIBRARY=$lib "$bin/test_nccl_library" || return 1
+  ROCMFORGE_NCCL_LIBRARY=$lib NCCL_DEBUG=WARN "$bin/test_tensor_parallel"
 }
 
 has_model() { [ -f "$bundle/shared/models/$1.gguf" ]; }

@@ -1,8 +1,12 @@
 #include "backend/backend_factory.h"
 
+#include <algorithm>
+
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/host_collective.h"
 #if defined(ROCMFORGE_HAVE_CUDA)
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/nccl_collective.h"
 #endif
 
 namespace rf {
@@ -54,6 +58,18 @@ Result<CreatedBackend> create_backend(const BackendOptions& o) {
     if (gpu) return CreatedBackend{std::move(*gpu), {}};
     if (o.device == DeviceKind::Cuda) return gpu.error();
     return CreatedBackend{create_cpu(o), "no usable GPU (" + gpu.error().message + "): running on the CPU"};
+}
+
+Result<std::unique_ptr<CollectiveGroup>> create_collective_group(std::span<Backend* const> ranks) {
+    if (ranks.empty()) return make_error("tensor parallel: a group of no ranks");
+    const auto on_cpu = [](const Backend* b) { return b->name() == "cpu"; };
+    if (std::all_of(ranks.begin(), ranks.end(), on_cpu))
+        return std::unique_ptr<CollectiveGroup>(std::make_unique<HostCollectiveGroup>(static_cast<int>(ranks.size())));
+#if defined(ROCMFORGE_HAVE_CUDA)
+    if (std::none_of(ranks.begin(), ranks.end(), on_cpu)) return gpu::create_nccl_group(ranks);
+#endif
+    return make_error("tensor parallel: the ranks must be all CPUs or all CUDA GPUs{}",
+                      cuda_compiled() ? "" : " (this build has no CUDA)");
 }
 
 }  // namespace rf

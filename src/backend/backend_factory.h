@@ -3,10 +3,12 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
 #include "backend/backend.h"
+#include "backend/collective.h"
 
 namespace rf {
 
@@ -31,6 +33,10 @@ struct CreatedBackend {
 };
 
 Result<CreatedBackend> create_backend(const BackendOptions& options);
+
+// The collective a tensor-parallel group of `ranks` (one backend each, rank r at ranks[r]) sums
+// with: NCCL over CUDA backends, one GPU each; host memory over CPU backends (ranks as threads).
+Result<std::unique_ptr<CollectiveGroup>> create_collective_group(std::span<Backend* const> ranks);
 
 // Whether this binary was built with the CUDA backend.
 bool cuda_compiled();

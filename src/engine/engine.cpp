@@ -130,7 +130,8 @@ Result<float*> Engine::output_space(Backend& head, size_t n_floats, std::vector<
     if (out_host_.empty() || out_host_.size_bytes() < bytes || out_host_owner_ != &head) {
         // The old memory first (page-locked memory is scarce). At first room for a step of every
         // sequence (a server ramping up would otherwise grow it step by step), then by half again.
-        const size_t first = static_cast<size_t>(std::min(options_.n_batch, options_.max_sequences) * n_vocab()) * sizeof(float);
+        const size_t first = static_cast<size_t>(std::min(options_.n_batch, options_.max_sequences) *
+                                                 hparams().local_vocab()) * sizeof(float);
         out_host_ = {};
         out_host_owner_ = nullptr;
         RF_ASSIGN_OR_RETURN(out_host_, head.allocate_host(std::max(bytes + bytes / 2, first)));
@@ -205,7 +206,7 @@ Status Engine::run_forward(bool hidden_only, std::vector<float>* out, std::vecto
     Backend& head = model_->placement().backend(model_->placement().output);
     const auto n_embd = static_cast<size_t>(hparams().n_embd);
     const size_t wanted = logit_rows_.size() - hidden_rows_.size();
-    const size_t n_out = wanted * (hidden_only ? n_embd : static_cast<size_t>(n_vocab()));
+    const size_t n_out = wanted * (hidden_only ? n_embd : static_cast<size_t>(hparams().local_vocab()));
     RF_ASSIGN_OR_RETURN(float* dst, output_space(head, n_out, out));
     RF_TRY(head.download(dst, hidden_only ? state_.logit_inputs().data : state_.logits().data, n_out));
     if (hidden) {

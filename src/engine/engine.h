@@ -60,6 +60,9 @@ public:
 
     const model::HParams& hparams() const { return model_->hparams(); }
     int64_t n_vocab() const { return model_->hparams().n_vocab; }
+    // One rank of a tensor-parallel group (a model loaded with a shard): the collective its steps
+    // sum with. Its steps' logits are then its run of the vocabulary, hparams().local_vocab() a row.
+    void set_collective(Collective* collective) { state_.set_collective(collective); }
     int64_t n_ctx() const { return cache_.n_ctx(); }
     int64_t n_batch() const { return options_.n_batch; }
     KvCache& cache() { return cache_; }

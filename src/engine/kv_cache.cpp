@@ -16,7 +16,7 @@ uint64_t mix(uint64_t x) {  // splitmix64's finalizer
 KvCacheShape KvCache::shape(const model::HParams& hp, int64_t block_size, KvType type, int64_t n_blocks,
                             int64_t n_layers) {
     return {.n_layers = n_layers < 0 ? hp.n_layer : n_layers,
-            .n_kv_heads = hp.n_head_kv,
+            .n_kv_heads = hp.local_kv_heads(),  // (a tensor-parallel rank caches its own heads)
             .head_dim_k = hp.head_dim_k,
             .head_dim_v = hp.head_dim_v,
             .block_size = block_size,

@@ -6,7 +6,8 @@ Result<AttentionWeights> load_attention(WeightLoader& w, const HParams& hp, int6
     const int64_t q = hp.n_head * hp.head_dim_k, k = hp.n_head_kv * hp.head_dim_k, v = hp.n_head_kv * hp.head_dim_v;
     AttentionWeights a;
     if (layout.fused_qkv) {
-        RF_ASSIGN_OR_RETURN(WeightMatrix qkv, w.matrix(TensorName::AttnQkv, layer, hp.n_embd, q + k + v));
+        const int64_t groups[] = {q, k, v};
+        RF_ASSIGN_OR_RETURN(WeightMatrix qkv, w.matrix(TensorName::AttnQkv, layer, hp.n_embd, q + k + v, groups));
         a.projection = FusedQkv{qkv};
     } else {
         SeparateQkv sep;
@@ -35,7 +36,8 @@ Result<FeedForwardWeights> load_feed_forward(WeightLoader& w, const HParams& hp,
     FeedForwardWeights f;
     f.activation = activation;
     if (fused_gate_up) {
-        RF_ASSIGN_OR_RETURN(WeightMatrix both, w.matrix(TensorName::FfnUp, layer, hp.n_embd, 2 * hp.n_ff));
+        const int64_t groups[] = {hp.n_ff, hp.n_ff};
+        RF_ASSIGN_OR_RETURN(WeightMatrix both, w.matrix(TensorName::FfnUp, layer, hp.n_embd, 2 * hp.n_ff, groups));
         f.gate_up = FusedGateUp{both};
     } else {
         SeparateGateUp sep;

@@ -6,8 +6,8 @@ namespace rf::model {
 
 AttentionOptions default_attention(const HParams& hp, RopeStyle style) {
     AttentionOptions o;
-    o.config = AttentionConfig{.n_heads = hp.n_head,
-                               .n_kv_heads = hp.n_head_kv,
+    o.config = AttentionConfig{.n_heads = hp.local_heads(),
+                               .n_kv_heads = hp.local_kv_heads(),
                                .head_dim_k = hp.head_dim_k,
                                .head_dim_v = hp.head_dim_v,
                                .scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim_k)),
@@ -57,9 +57,15 @@ Result<QkvViews> project_qkv(ForwardState& s, const AttentionWeights& w, const A
     return views;
 }
 
-// A block's last product, written to out or added to it.
-Status project_out(Backend& be, const WeightMatrix& w, const Act& in, const Act& out, Into into) {
-    return into == Into::Add ? be.matmul_add(w, in, out) : be.matmul(w, in, out);
+// A block's last product, written to out or added to it. On a tensor-parallel rank the product
+// is partial (its heads, its share of the feed-forward width): rank 0 adds its part to the
+// residual, the others write theirs over their copy of it, and the sum over the ranks leaves the
+// whole result on every rank: one collective a block.
+Status project_out(ForwardState& s, const WeightMatrix& w, const Act& in, const Act& out, Into into) {
+    Backend& be = s.backend();
+    const bool add = into == Into::Add && s.shard().rank == 0;
+    RF_TRY(add ? be.matmul_add(w, in, out) : be.matmul(w, in, out));
+    return s.all_reduce_sum(out);
 }
 
 }  // namespace
@@ -78,7 +84,7 @@ Status self_attention(ForwardState& s, const AttentionWeights& w, const Attentio
     RF_TRY(be.rope_store_kv(s.kv(), kv_layer, qkv.q, qkv.k, qkv.v, c.head_dim_k, rope, s.layout()));
     RF_ASSIGN_OR_RETURN(Act heads, s.scratch(3, c.n_heads * c.head_dim_v));
     RF_TRY(be.attention(s.kv(), kv_layer, qkv.q, c, s.layout(), heads));
-    return project_out(be, w.output, heads, out, into);
+    return project_out(s, w.output, heads, out, into);
 }
 
 Status feed_forward(ForwardState& s, const FeedForwardWeights& w, const Act& in, const Act& out, Into into) {
@@ -99,7 +105,7 @@ Status feed_forward(ForwardState& s, const FeedForwardWeights& w, const Act& in,
     }
     RF_ASSIGN_OR_RETURN(Act hidden, s.scratch(2, n_ff));
     RF_TRY(be.gated_activation(w.activation, gate, up, hidden));
-    return project_out(be, w.down, hidden, out, into);
+    return project_out(s, w.down, hidden, out, into);
 }
 
 Status mixture_of_experts(ForwardState& s, const MoeWeights& w, const Act& in, const Act& out) {
@@ -116,7 +122,8 @@ Status mixture_of_experts(ForwardState& s, const MoeWeights& w, const Act& in, c
     RF_TRY(be.gated_activation(GatedActivation::Silu, gate, up, gate));
     RF_ASSIGN_OR_RETURN(Act expert_out, s.scratch(3, in.cols, n * k));
     RF_TRY(be.matmul_experts(w.down, s.expert_ids(), k, gate, expert_out));
-    return be.combine_experts(expert_out, s.expert_weights(), k, out);
+    RF_TRY(be.combine_experts(expert_out, s.expert_weights(), k, out));
+    return s.all_reduce_sum(out);  // (a rank's experts hold its share of their width)
 }
 
 Status output_logits(ForwardState& s, const OutputHead& head, float norm_eps) {

@@ -27,17 +27,18 @@ Result<ForwardState::Part> ForwardState::allocate_part(Backend& backend, const H
     RF_ASSIGN_OR_RETURN(p.expert_ids, ints(k * max_tokens));
     RF_ASSIGN_OR_RETURN(p.expert_weights, floats(k * max_tokens));
     RF_ASSIGN_OR_RETURN(p.logit_inputs, floats(hp.n_embd * max_tokens));
-    RF_ASSIGN_OR_RETURN(p.logits, floats(hp.n_vocab * max_tokens));
+    RF_ASSIGN_OR_RETURN(p.logits, floats(hp.local_vocab() * max_tokens));
     return p;
 }
 
 int64_t ForwardState::scratch_floats(const HParams& hp, int64_t max_tokens) {
     const int64_t k = std::max<int64_t>(1, hp.n_expert_used);
-    const int64_t q_width = hp.n_head * std::max(hp.head_dim_k, hp.head_dim_v);
-    const int64_t qkv_width = hp.n_head * hp.head_dim_k + hp.n_head_kv * (hp.head_dim_k + hp.head_dim_v);
+    const int64_t q_width = hp.local_heads() * std::max(hp.head_dim_k, hp.head_dim_v);
+    const int64_t qkv_width = hp.local_heads() * hp.head_dim_k + hp.local_kv_heads() * (hp.head_dim_k + hp.head_dim_v);
     // Scratch rows: a token's widest intermediate (fused QKV, fused gate+up, an expert's hidden
-    // state for each of its k experts, the router logits).
-    const int64_t widest = std::max({qkv_width, q_width, 2 * hp.n_ff * k, hp.n_embd * k, hp.n_expert, hp.n_embd});
+    // state for each of its k experts, the router logits), of this rank's share.
+    const int64_t widest =
+        std::max({qkv_width, q_width, 2 * hp.local_ff() * k, hp.n_embd * k, hp.n_expert, hp.n_embd});
     return widest * max_tokens;
 }
 
@@ -45,7 +46,7 @@ size_t ForwardState::planned_bytes(const HParams& hp, int64_t max_tokens, int64_
     const int64_t k = std::max<int64_t>(1, hp.n_expert_used);
     const int64_t ints = 5 * max_tokens + max_table_entries + k * max_tokens;
     const int64_t floats = 4 * hp.n_embd * max_tokens + kScratch * scratch_floats(hp, max_tokens) + k * max_tokens +
-                           hp.n_vocab * max_tokens;
+                           hp.local_vocab() * max_tokens;
     return static_cast<size_t>(ints) * sizeof(int32_t) + static_cast<size_t>(floats) * sizeof(float);
 }
 
@@ -85,6 +86,13 @@ Result<Act> ForwardState::scratch(int slot, int64_t cols, int64_t rows) const {
     if (slot < 0 || slot >= kScratch || cols * rows > scratch_floats_)
         return make_error("forward state: scratch slot {} cannot hold {}x{}", slot, rows, cols);
     return Act{part().scratch[slot].f32(), rows, cols, cols};
+}
+
+Status ForwardState::all_reduce_sum(const Act& x) const {
+    // (A group of one sums through its collective too: the same code path on one GPU.)
+    if (collective_) return collective_->all_reduce_sum(x);
+    if (hp_.shard.whole()) return ok_status();
+    return make_error("rank {} of a tensor-parallel group has no collective", hp_.shard.rank);
 }
 
 Status ForwardState::enter(int target) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/collective.h"
 #include "model/hparams.h"
 #include "model/placement.h"
 
@@ -48,6 +49,12 @@ public:
     Status enter_output() { return enter(placement_.output); }
 
     const Placement& placement() const { return placement_; }
+    // One rank of a tensor-parallel group (the model holds a share of every layer): the collective
+    // it sums its partial products with. Not needed for a whole model.
+    void set_collective(Collective* collective) { collective_ = collective; }
+    const TensorShard& shard() const { return hp_.shard; }
+    // x summed over the group's ranks, in place; nothing to do for a whole model without one.
+    Status all_reduce_sum(const Act& x) const;
     Backend& backend() const { return *part().backend; }
     // The KV storage of the current backend, which holds its layers only: layer il is its layer
     // kv_layer(il).
@@ -78,10 +85,11 @@ public:
     int32_t* expert_ids() const { return part().expert_ids.i32(); }
     float* expert_weights() const { return part().expert_weights.f32(); }
     // Output: the final-norm rows of the wanted tokens and their logits (on the output head's
-    // backend).
+    // backend; a tensor-parallel rank's logits are its run of the vocabulary).
     Act logit_inputs() const { return {part().logit_inputs.f32(), n_logit_rows_, hp_.n_embd, hp_.n_embd}; }
     Act logits() const {
-        return {parts_[static_cast<size_t>(placement_.output)].logits.f32(), n_vocab_rows_, hp_.n_vocab, hp_.n_vocab};
+        return {parts_[static_cast<size_t>(placement_.output)].logits.f32(), n_vocab_rows_, hp_.local_vocab(),
+                hp_.local_vocab()};
     }
 
 private:
@@ -103,6 +111,7 @@ private:
     Act act(const DeviceBuffer& b, int64_t cols) const { return {b.f32(), n_tokens_, cols, cols}; }
 
     Placement placement_;
+    Collective* collective_ = nullptr;
     std::vector<Part> parts_;        // one per backend of the placement
     std::vector<int64_t> kv_layers_; // per layer: its index in its backend's KV storage
     int current_ = 0;

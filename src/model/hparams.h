@@ -1,6 +1,7 @@
 // Hyper-parameters of a model, read from the `ARCH.*` metadata keys of its GGUF file.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -20,6 +21,26 @@ inline constexpr int64_t kMaxCount = int64_t{1} << 14;     // block_count, head 
 inline constexpr int64_t kMaxContext = INT32_MAX;          // context lengths, sliding window (positions are int32)
 inline constexpr int64_t kMaxVocab = INT32_MAX;            // rows of token_embd.weight (token ids are int32)
 
+// The share of every layer one rank of a tensor-parallel group holds; world 1 is the whole model.
+// Query heads, KV heads and the feed-forward width split evenly (rank r holds the r-th of `world`
+// equal runs); the vocabulary (the output head's rows) in runs of ceil(n_vocab / world), the last
+// one shorter.
+struct TensorShard {
+    int rank = 0;
+    int world = 1;
+
+    bool whole() const { return world == 1; }
+    int64_t even_count(int64_t n) const { return n / world; }
+    int64_t even_first(int64_t n) const { return rank * (n / world); }
+    int64_t vocab_first(int64_t n_vocab) const { return std::min(n_vocab, rank * vocab_run(n_vocab)); }
+    int64_t vocab_count(int64_t n_vocab) const {
+        return std::min(n_vocab, vocab_first(n_vocab) + vocab_run(n_vocab)) - vocab_first(n_vocab);
+    }
+
+private:
+    int64_t vocab_run(int64_t n_vocab) const { return (n_vocab + world - 1) / world; }
+};
+
 struct HParams {
     std::string arch;            // general.architecture
     int64_t n_ctx_train = 0;     // context_length
@@ -38,6 +59,13 @@ struct HParams {
     float final_softcap = 0.0f;  // final_logit_softcapping (0: none)
     int64_t sliding_window = 0;  // attention.sliding_window (0: none)
     RopeConfig rope;             // rope.*; style is set by the architecture
+    TensorShard shard;           // the share the model holds (set by the loader from its placement)
+
+    // What one rank computes: its heads, KV heads, feed-forward width and logits.
+    int64_t local_heads() const { return shard.even_count(n_head); }
+    int64_t local_kv_heads() const { return shard.even_count(n_head_kv); }
+    int64_t local_ff() const { return shard.even_count(n_ff); }
+    int64_t local_vocab() const { return shard.vocab_count(n_vocab); }
 
     // Architecture key prefix: "llama.embedding_length" for key "embedding_length".
     std::string key(std::string_view name) const { return arch + "." + std::string(name); }

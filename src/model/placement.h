@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "model/hparams.h"
 
 namespace rf::model {
 
@@ -17,6 +18,7 @@ struct Placement {
     int input = 0;                   // token embedding
     std::vector<int> layers;         // one entry per transformer layer
     int output = 0;                  // final norm and logits
+    TensorShard shard;               // the share of every layer loaded (one rank of a tensor-parallel group)
 
     static Placement single(Backend& backend, int64_t n_layers);
     // The first `gpu_layers` layers on `gpu`, the rest on `cpu`; the output head on the GPU when

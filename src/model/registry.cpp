@@ -20,6 +20,23 @@ constexpr std::array kArchitectures = {
     Architecture{"phi3", load_phi3},
     Architecture{"gemma2", load_gemma2},
 };
+// A tensor-parallel rank's share must be whole heads (with their KV heads) and an even part of the
+// feed-forward width; the matrices' own checks then find what does not split on block boundaries.
+Status check_shard(const gguf::File& file, const HParams& hp) {
+    const TensorShard& s = hp.shard;
+    if (s.whole()) return ok_status();
+    if (s.world < 1 || s.rank < 0 || s.rank >= s.world)
+        return make_error("tensor parallel: rank {} of a group of {}", s.rank, s.world);
+    if (hp.n_head % s.world != 0 || hp.n_head_kv % s.world != 0)
+        return make_error("{}: {} attention heads and {} KV heads do not split over {} GPUs", file.path(), hp.n_head,
+                          hp.n_head_kv, s.world);
+    if (hp.n_ff % s.world != 0)
+        return make_error("{}: a feed-forward width of {} does not split over {} GPUs", file.path(), hp.n_ff, s.world);
+    if (hp.n_vocab < s.world)
+        return make_error("{}: a vocabulary of {} does not split over {} GPUs", file.path(), hp.n_vocab, s.world);
+    return ok_status();
+}
+
 }  // namespace
 
 std::vector<std::string> supported_architectures() {
@@ -49,6 +66,8 @@ Result<std::unique_ptr<Model>> load_model(const gguf::File& file, const Placemen
                               embd->shape[1], kMaxVocab);
         hp.n_vocab = static_cast<int64_t>(embd->shape[1]);
         RF_TRY(placement.check(hp.n_layer));
+        hp.shard = placement.shard;
+        RF_TRY(check_shard(file, hp));
         RF_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, a.load(file, placement, std::move(hp)));
         model->adopt_placement(placement);
         return model;

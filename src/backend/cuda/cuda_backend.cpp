@@ -88,6 +88,16 @@ Status CudaBackend::end_step() {
     return graph_.end_step(stream_);
 }
 
+Status CudaBackend::all_reduce_sum(const NcclLibrary& nccl, ncclComm_t comm, const Act& x) {
+    if (x.stride != x.cols) return make_error("all-reduce: rows of {} values {} apart are not contiguous", x.cols, x.stride);
+    // NCCL's kernels run between the captured chunks of the step, not inside them: a chunk's
+    // graph is updated in place step after step, which a captured collective need not allow.
+    RF_TRY(graph_.flush(stream_));
+    quantized_.reset();  // x may be the remembered input
+    const auto n = static_cast<size_t>(x.rows * x.cols);
+    return nccl.check(nccl.all_reduce(x.data, x.data, n, ncclFloat32, ncclSum, comm, stream_), "all-reduce");
+}
+
 Result<DeviceBuffer> CudaBackend::allocate(size_t bytes) {
     RF_TRY(gpu_check(gpuSetDevice(device_), "selecting the device"));
     quantized_.reset();  // the remembered input's memory may be freed and handed out again

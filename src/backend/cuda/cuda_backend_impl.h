@@ -19,6 +19,7 @@
 #include "backend/cuda/gpu_blas.h"
 #include "backend/cuda/gpu_runtime.h"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/nccl_library.h"
 #include "backend/cuda/step_graph.h"
 #include "backend/cuda/step_profile.h"
 
@@ -55,6 +56,10 @@ public:
     ~CudaBackend() override;
 
     std::string name() const override { return "cuda"; }
+    int device() const { return device_; }
+    // x summed over the ranks of `comm`'s group, in place, on this backend's stream (a tensor-
+    // parallel rank's Collective calls it; nccl_collective.cpp).
+    Status all_reduce_sum(const NcclLibrary& nccl, ncclComm_t comm, const Act& x);
     std::string device_name() const override { return device_name_; }
     Result<MemoryInfo> memory() const override;
 
