@@ -125,6 +125,13 @@ public:
     virtual Result<DeviceBuffer> allocate(size_t bytes) = 0;
     virtual Status upload(const DeviceBuffer& dst, const void* src, size_t bytes) = 0;
     virtual Status download(void* dst, const float* src, size_t n_floats) = 0;
+    // The rows of `src` into host memory, row r at dst + r * dst_stride (a tensor-parallel rank's
+    // logits into its columns of the whole rows). A backend may copy them in one go.
+    virtual Status download_rows(float* dst, int64_t dst_stride, const Act& src) {
+        for (int64_t r = 0; r < src.rows; ++r)
+            RF_TRY(download(dst + r * dst_stride, src.data + r * src.stride, static_cast<size_t>(src.cols)));
+        return ok_status();
+    }
     // Host memory that download fills fastest: ordinary memory here; a GPU backend's is
     // page-locked (worth it for what is downloaded every step, such as a batch's logits).
     virtual Result<HostBuffer> allocate_host(size_t bytes) {

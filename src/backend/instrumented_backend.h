@@ -50,6 +50,10 @@ public:
         RF_TRY(faults_.check(FaultKind::Copy));
         return inner_->download(dst, src, n_floats);
     }
+    Status download_rows(float* dst, int64_t dst_stride, const Act& src) override {
+        RF_TRY(faults_.check(FaultKind::Copy));
+        return inner_->download_rows(dst, dst_stride, src);
+    }
     Result<HostBuffer> allocate_host(size_t bytes) override {
         RF_TRY(faults_.check(FaultKind::Alloc));
         return inner_->allocate_host(bytes);

@@ -135,6 +135,11 @@ void add_device_flags(CLI::App& cmd, DeviceOptions& device) {
             auto n = parse_gpu_layers(v);
             return n ? std::string() : n.error().message;
         });
+    cmd.add_option("--tensor-parallel,--tensor-parallel-size,--tp", device.tensor_parallel,
+                   "Share every layer out over N GPUs (--gpu and the N - 1 after it): attention heads, feed-forward "
+                   "width and vocabulary split, partial sums added through NCCL")
+        ->check(number_in(1, 64))
+        ->capture_default_str();
     cmd.add_option("--output-on", device.output_on,
                    "Where the output head (final norm and vocabulary product) runs when layers are split")
         ->check(CLI::IsMember({"gpu", "cpu"}))
@@ -170,6 +175,30 @@ void warn_about_context(int64_t n_ctx, int64_t n_ctx_train, const Notice& notice
                                       n_ctx, n_ctx_train));
 }
 
+namespace {
+
+// --tensor-parallel N: N GPUs from --gpu on, one rank each, and their NCCL group.
+Result<BackendSet> make_tensor_parallel_backends(const DeviceOptions& device, DeviceKind kind, const Notice& notice) {
+    if (kind == DeviceKind::Cpu) return make_error("--tensor-parallel {} needs GPUs, not --device cpu", device.tensor_parallel);
+    if (!device.gpu_layers.empty())
+        return make_error("--tensor-parallel puts every layer on the GPUs: it does not combine with --gpu-layers");
+    BackendSet set;
+    std::vector<Backend*> ranks;
+    for (int r = 0; r < device.tensor_parallel; ++r) {
+        auto created = rf::create_backend({.device = DeviceKind::Cuda, .gpu_index = device.gpu + r});
+        if (!created) return make_error("--tensor-parallel {}: GPU {}: {}", device.tensor_parallel, device.gpu + r,
+                                        created.error().message);
+        auto backend = std::make_unique<InstrumentedBackend>(std::move(created->backend));
+        ranks.push_back(backend.get());
+        (r == 0 ? set.main : set.peers.emplace_back()) = std::move(backend);
+    }
+    RF_ASSIGN_OR_RETURN(set.group, create_collective_group(ranks));
+    notice("note", fmt::format("tensor parallel over GPUs {}-{}", device.gpu, device.gpu + device.tensor_parallel - 1));
+    return set;
+}
+
+}  // namespace
+
 Result<BackendSet> make_backends(const DeviceOptions& device, int threads, const WeightLoading& loading,
                                  const Notice& notice) {
     RF_ASSIGN_OR_RETURN(DeviceKind kind, parse_device_kind(device.device));
@@ -182,6 +211,7 @@ Result<BackendSet> make_backends(const DeviceOptions& device, int threads, const
     } else if (split.gpu_layers > 0 && kind == DeviceKind::Cpu) {
         return make_error("--gpu-layers {} asks for the GPU and --device cpu for the CPU", device.gpu_layers);
     }
+    if (device.tensor_parallel > 1) return make_tensor_parallel_backends(device, kind, notice);
     const unsigned cores = std::thread::hardware_concurrency();
     if (cores > 0 && threads > static_cast<int>(cores))
         notice("warning", fmt::format("-t {} is more threads than the {} cores here: expect them to wait on each other",

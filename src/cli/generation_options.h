@@ -36,6 +36,7 @@ struct DeviceOptions {
     int gpu = 0;                  // which GPU
     std::string gpu_layers;       // --gpu-layers / llama.cpp's -ngl: a count or "auto" (empty: not given)
     std::string output_on = "gpu";  // the output head's backend in a split: gpu or cpu
+    int tensor_parallel = 1;      // --tensor-parallel: GPUs gpu .. gpu + N - 1 share every layer
 };
 void add_device_flags(CLI::App& cmd, DeviceOptions& device);
 
@@ -45,7 +46,14 @@ void add_device_flags(CLI::App& cmd, DeviceOptions& device);
 struct BackendSet {
     std::unique_ptr<InstrumentedBackend> main, cpu;
     engine::SplitRequest split;
-    engine::Devices devices() const { return {main.get(), cpu.get(), split}; }
+    // --tensor-parallel N: ranks 1..N-1 (rank 0 is main) and the collective the ranks sum with.
+    std::vector<std::unique_ptr<InstrumentedBackend>> peers;
+    std::unique_ptr<CollectiveGroup> group;
+    engine::Devices devices() const {
+        engine::Devices d{.main = main.get(), .cpu = cpu.get(), .split = split, .peers = {}, .group = group.get()};
+        for (const auto& p : peers) d.peers.push_back(p.get());
+        return d;
+    }
 };
 // Where the loading helpers' warnings and notes go (level "warning" or "note", one line of text):
 // by default stderr as "warning: ..." / "note: ...", as the command line's own messages; serve

@@ -94,6 +94,37 @@ Result<Engine> Engine::create(const model::Model& model, EngineOptions o) {
     return e;
 }
 
+Result<Engine> Engine::create(std::span<const model::Model* const> ranks, CollectiveGroup& group, EngineOptions o) {
+    const auto world = static_cast<int>(ranks.size());
+    if (world == 0 || group.world() != world)
+        return make_error("tensor parallel: {} ranks, a collective group of {}", world, group.world());
+    for (int r = 0; r < world; ++r) {
+        const model::Model& m = *ranks[static_cast<size_t>(r)];
+        const model::TensorShard& shard = m.hparams().shard;
+        if (shard.rank != r || shard.world != world)
+            return make_error("tensor parallel: the model of rank {} holds share {} of {}", r, shard.rank, shard.world);
+        if (m.placement().parts() != 1)
+            return make_error("tensor parallel: rank {} is split over {} backends", r, m.placement().parts());
+    }
+    RF_ASSIGN_OR_RETURN(Engine e, create(*ranks[0], o));
+    const int64_t table_entries = e.cache_.max_blocks_per_seq() * e.cache_.max_sequences();
+    for (int r = 1; r < world; ++r) {
+        const model::Model& m = *ranks[static_cast<size_t>(r)];
+        RF_ASSIGN_OR_RETURN(model::ForwardState state, model::ForwardState::create(m.placement(), m.hparams(),
+                                                                                   e.options_.n_batch, table_entries));
+        const KvCacheShape shape = KvCache::shape(m.hparams(), e.options_.block_size, e.options_.kv_type,
+                                                  e.cache_.total_blocks());
+        RF_ASSIGN_OR_RETURN(std::unique_ptr<KvStorage> kv, m.placement().backend(0).create_kv_storage(shape));
+        e.peers_.push_back({&m, std::move(state), std::move(kv)});
+    }
+    for (Peer& p : e.peers_) p.state.set_kv(0, *p.kv);  // (where the peers have come to rest)
+    for (int r = 0; r < world; ++r) e.collectives_.push_back(group.member(r));
+    e.state_.set_collective(e.collectives_[0].get());
+    for (int r = 1; r < world; ++r) e.peers_[static_cast<size_t>(r - 1)].state.set_collective(e.collectives_[static_cast<size_t>(r)].get());
+    e.threads_ = std::make_unique<RankThreads>(world);
+    return e;
+}
+
 Status Engine::relocate(const model::Model& model) {
     // options_ were resolved by create (the context, the batch clamped to it), so the new engine
     // has the shape the scheduler and its clients were told.
@@ -130,8 +161,7 @@ Result<float*> Engine::output_space(Backend& head, size_t n_floats, std::vector<
     if (out_host_.empty() || out_host_.size_bytes() < bytes || out_host_owner_ != &head) {
         // The old memory first (page-locked memory is scarce). At first room for a step of every
         // sequence (a server ramping up would otherwise grow it step by step), then by half again.
-        const size_t first = static_cast<size_t>(std::min(options_.n_batch, options_.max_sequences) *
-                                                 hparams().local_vocab()) * sizeof(float);
+        const size_t first = static_cast<size_t>(std::min(options_.n_batch, options_.max_sequences) * n_vocab()) * sizeof(float);
         out_host_ = {};
         out_host_owner_ = nullptr;
         RF_ASSIGN_OR_RETURN(out_host_, head.allocate_host(std::max(bytes + bytes / 2, first)));
@@ -175,10 +205,10 @@ Status Engine::run_step(std::span<const BatchToken> batch, bool hidden_only, std
     return run;
 }
 
-Status Engine::run_forward(bool hidden_only, std::vector<float>* out, std::vector<float>* hidden) {
+Status Engine::forward_on(const model::Model& model, model::ForwardState& state, const model::StepBatch& batch) {
     // A GPU backend selects its device here (the batch upload needs it) and may record the step
     // until end_step, which runs even after an error so that nothing stays half-recorded.
-    const std::vector<Backend*>& backends = model_->placement().backends;
+    const std::vector<Backend*>& backends = model.placement().backends;
     Status forward = ok_status();
     size_t begun = 0;
     for (Backend* backend : backends) {
@@ -186,29 +216,53 @@ Status Engine::run_forward(bool hidden_only, std::vector<float>* out, std::vecto
         if (!forward.ok()) break;
         ++begun;
     }
-    if (forward.ok()) forward = state_.set_batch({.tokens = tokens_,
-                                                  .positions = positions_,
-                                                  .seq_rows = seq_rows_,
-                                                  .kv_slots = slots_,
-                                                  .block_tables = cache_.block_tables(),
-                                                  .max_blocks_per_seq = cache_.max_blocks_per_seq(),
-                                                  .logit_rows = logit_rows_,
-                                                  .vocab_rows = vocab_rows_});
-    if (forward.ok()) forward = model_->forward(state_);
+    if (forward.ok()) forward = state.set_batch(batch);
+    if (forward.ok()) forward = model.forward(state);
     Status ended = ok_status();
     for (size_t i = 0; i < begun; ++i) {
         Status one = backends[i]->end_step();
         if (ended.ok() && !one.ok()) ended = std::move(one);
     }
     RF_TRY(forward);
-    RF_TRY(ended);
-    // The logits, and the final-norm rows before them, live with the output head.
+    return ended;
+}
+
+Status Engine::run_forward(bool hidden_only, std::vector<float>* out, std::vector<float>* hidden) {
+    const model::StepBatch batch{.tokens = tokens_,
+                                 .positions = positions_,
+                                 .seq_rows = seq_rows_,
+                                 .kv_slots = slots_,
+                                 .block_tables = cache_.block_tables(),
+                                 .max_blocks_per_seq = cache_.max_blocks_per_seq(),
+                                 .logit_rows = logit_rows_,
+                                 .vocab_rows = vocab_rows_};
+    // The logits, and the final-norm rows before them, live with the output head (each rank's
+    // logits are its run of the vocabulary; every rank holds the same final-norm rows).
     Backend& head = model_->placement().backend(model_->placement().output);
     const auto n_embd = static_cast<size_t>(hparams().n_embd);
     const size_t wanted = logit_rows_.size() - hidden_rows_.size();
-    const size_t n_out = wanted * (hidden_only ? n_embd : static_cast<size_t>(hparams().local_vocab()));
+    const size_t n_out = wanted * (hidden_only ? n_embd : static_cast<size_t>(n_vocab()));
     RF_ASSIGN_OR_RETURN(float* dst, output_space(head, n_out, out));
-    RF_TRY(head.download(dst, hidden_only ? state_.logit_inputs().data : state_.logits().data, n_out));
+    if (peers_.empty()) {
+        RF_TRY(forward_on(*model_, state_, batch));
+        RF_TRY(head.download(dst, hidden_only ? state_.logit_inputs().data : state_.logits().data, n_out));
+    } else {
+        // Every rank at once (the sums wait for all of them), each downloading its own logits; a
+        // rank that fails releases the others from the collective they wait in.
+        RF_TRY(threads_->run([&](int r) {
+            const model::Model& m = r == 0 ? *model_ : *peers_[static_cast<size_t>(r - 1)].model;
+            model::ForwardState& state = r == 0 ? state_ : peers_[static_cast<size_t>(r - 1)].state;
+            Status done = forward_on(m, state, batch);
+            if (done.ok() && !hidden_only) {
+                const int64_t first = m.hparams().shard.vocab_first(n_vocab());
+                done = m.placement().backend(0).download_rows(dst + first, n_vocab(), state.logits());
+            } else if (done.ok() && r == 0) {
+                done = head.download(dst, state.logit_inputs().data, n_out);
+            }
+            if (!done.ok()) collectives_[static_cast<size_t>(r)]->abort();
+            return done;
+        }));
+    }
     if (hidden) {
         hidden->resize(hidden_rows_.size() * n_embd);
         RF_TRY(head.download(hidden->data(), state_.logit_inputs().data + wanted * n_embd, hidden->size()));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "engine/kv_cache.h"
+#include "engine/rank_threads.h"
 #include "model/model.h"
 
 namespace rf::engine {
@@ -57,12 +59,18 @@ class Engine {
 public:
     // Runs each part of `model` on the backend it was loaded on (model.placement()).
     static Result<Engine> create(const model::Model& model, EngineOptions options);
+    // Runs a tensor-parallel group: ranks[r] is the model loaded with the share {r, N}, on a
+    // backend of its own, and `group` the collective they sum with (it must outlive the engine).
+    // Every step runs all ranks at once (a thread each) over the same batch and block tables; each
+    // rank's KV storage holds its own heads; the logits come back whole. The KV pool is sized on
+    // rank 0's backend and must fit on the others'.
+    static Result<Engine> create(std::span<const model::Model* const> ranks, CollectiveGroup& group,
+                                 EngineOptions options);
 
     const model::HParams& hparams() const { return model_->hparams(); }
     int64_t n_vocab() const { return model_->hparams().n_vocab; }
-    // One rank of a tensor-parallel group (a model loaded with a shard): the collective its steps
-    // sum with. Its steps' logits are then its run of the vocabulary, hparams().local_vocab() a row.
-    void set_collective(Collective* collective) { state_.set_collective(collective); }
+    // The ranks of the tensor-parallel group it runs (1: one model).
+    int tensor_parallel() const { return static_cast<int>(collectives_.empty() ? 1 : collectives_.size()); }
     int64_t n_ctx() const { return cache_.n_ctx(); }
     int64_t n_batch() const { return options_.n_batch; }
     KvCache& cache() { return cache_; }
@@ -101,7 +109,8 @@ public:
 
     // Runs `model` (the same file's model, loaded elsewhere: on the CPU after the device was lost)
     // from now on, with the same options and a fresh, empty KV cache: every sequence starts
-    // again. On an Error the engine is left as it was. `model` must outlive the engine.
+    // again. On an Error the engine is left as it was. `model` must outlive the engine. (A
+    // tensor-parallel group's engine then runs the one model.)
     Status relocate(const model::Model& model);
 
     // Forgets the sequence's positions from `n` on.
@@ -117,13 +126,25 @@ private:
     Engine(const model::Model& model, EngineOptions options, model::ForwardState state, KvCache cache);
     // The forward pass over the batch in tokens_ ... logit_rows_, once.
     Status run_forward(bool hidden_only, std::vector<float>* out, std::vector<float>* hidden);
+    // One model's (or rank's) forward pass over `batch`, between its backends' begin and end_step.
+    static Status forward_on(const model::Model& model, model::ForwardState& state, const model::StepBatch& batch);
     // Room for the step's n_floats results: `out` resized, or (out null) out_host_, from `head`.
     Result<float*> output_space(Backend& head, size_t n_floats, std::vector<float>* out);
 
-    const model::Model* model_;
+    const model::Model* model_;  // (rank 0 of a tensor-parallel group)
     EngineOptions options_;
     model::ForwardState state_;
     KvCache cache_;
+    // Ranks 1..N-1 of a tensor-parallel group (rank 0 is model_, state_ and cache_'s storage): each
+    // with its forward state and the KV storage of its heads, for the blocks cache_ hands out.
+    struct Peer {
+        const model::Model* model;
+        model::ForwardState state;
+        std::unique_ptr<KvStorage> kv;
+    };
+    std::vector<Peer> peers_;
+    std::vector<std::unique_ptr<Collective>> collectives_;  // by rank; empty for one model
+    std::unique_ptr<RankThreads> threads_;
     // Host copies of the batch, kept to avoid allocating per step.
     std::vector<int32_t> tokens_, positions_, seq_rows_, slots_, logit_rows_, hidden_rows_;
     int64_t vocab_rows_ = 0;  // of logit_rows_ (the rest: hidden_rows_, after them)

@@ -25,9 +25,45 @@ Result<LoadedModel> LoadedModel::load(const std::string& path, Backend& backend,
     return load(path, Devices{.main = &backend, .cpu = nullptr, .split = {}}, options, file_load, progress);
 }
 
+namespace {
+
+// The file's model shared out over `devices`' tensor-parallel group (a GPU backend copies what it
+// computes from, so the file is only mapped).
+Result<LoadedModel> load_group(const std::string& path, const Devices& devices, EngineOptions options) {
+    if (devices.cpu) return make_error("tensor parallel: the layers cannot also be split with the CPU");
+    std::vector<Backend*> ranks{devices.main};
+    ranks.insert(ranks.end(), devices.peers.begin(), devices.peers.end());
+    if (!devices.group || devices.group->world() != static_cast<int>(ranks.size()))
+        return make_error("tensor parallel: {} GPUs without a collective group of as many", ranks.size());
+    LoadedModel m;
+    RF_ASSIGN_OR_RETURN(gguf::File file, gguf::File::open(path, FileLoad::Map));
+    m.file = std::make_unique<gguf::File>(std::move(file));
+    RF_ASSIGN_OR_RETURN(tokenizer::Tokenizer tok, tokenizer::Tokenizer::from_gguf(*m.file));
+    m.tokenizer = std::make_unique<tokenizer::Tokenizer>(std::move(tok));
+    RF_ASSIGN_OR_RETURN(model::HParams hp, model::read_hparams(*m.file));
+    std::vector<const model::Model*> shares;
+    for (size_t r = 0; r < ranks.size(); ++r) {
+        model::Placement placement = model::Placement::single(*ranks[r], hp.n_layer);
+        placement.shard = {.rank = static_cast<int>(r), .world = static_cast<int>(ranks.size())};
+        RF_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> share, model::load_model(*m.file, placement));
+        shares.push_back(share.get());
+        if (r == 0) m.model = std::move(share);
+        else m.peers.push_back(std::move(share));
+    }
+    if (m.tokenizer->n_vocab() > m.model->hparams().n_vocab)
+        return make_error("{}: the tokenizer has {} tokens but the embedding table only {} rows", path,
+                          m.tokenizer->n_vocab(), m.model->hparams().n_vocab);
+    RF_ASSIGN_OR_RETURN(Engine engine, Engine::create(shares, *devices.group, options));
+    m.engine = std::make_unique<Engine>(std::move(engine));
+    return m;
+}
+
+}  // namespace
+
 Result<LoadedModel> LoadedModel::load(const std::string& path, const Devices& devices, EngineOptions options,
                                       FileLoad file_load, const MappedFile::Progress& progress) {
     if (!devices.main) return make_error("no backend to load {} on", path);
+    if (!devices.peers.empty()) return load_group(path, devices, options);
     LoadedModel m;
     model::Placement placement;
     if (devices.cpu) {

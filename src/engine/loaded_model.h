@@ -15,16 +15,20 @@
 namespace rf::engine {
 
 // Where a model is loaded: everything on `main`, or, with `cpu` set, split between `main` (a GPU)
-// and the CPU as `split` asks.
+// and the CPU as `split` asks, or, with `peers` set, shared out over a tensor-parallel group:
+// rank 0 on `main`, rank r on peers[r - 1], summing through `group` (made over those backends).
 struct Devices {
     Backend* main = nullptr;
     Backend* cpu = nullptr;
     SplitRequest split;
+    std::vector<Backend*> peers;
+    CollectiveGroup* group = nullptr;
 };
 
 struct LoadedModel {
     std::unique_ptr<gguf::File> file;
-    std::unique_ptr<model::Model> model;
+    std::unique_ptr<model::Model> model;  // (rank 0's share in a tensor-parallel group)
+    std::vector<std::unique_ptr<model::Model>> peers;  // the other ranks' shares
     std::unique_ptr<tokenizer::Tokenizer> tokenizer;
     std::unique_ptr<Engine> engine;
     PlanEstimate plan;  // what a split counted (empty for one backend)

@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -37,8 +36,8 @@ std::vector<std::string> shared_models() {
 
 constexpr engine::EngineOptions kOptions{.n_ctx = 64, .n_batch = 16, .max_sequences = 2, .block_size = 4};
 
-// One rank's steps, as hybrid_test.cpp runs them: the logits of a 13-token prompt (every position),
-// then of one step of two sequences (after the second sequence's first 5 tokens), n_vocab_r a row.
+// The steps hybrid_test.cpp runs: the logits of a 13-token prompt (every position), then of one
+// step of two sequences (after the second sequence's first 5 tokens).
 Status run_steps(engine::Engine& e, int64_t n_vocab, std::vector<float>& all) {
     std::vector<int32_t> prompt;
     for (int i = 0; i < 13; ++i) prompt.push_back(static_cast<int32_t>((i * 131 + 7) % n_vocab));
@@ -60,58 +59,32 @@ Result<std::unique_ptr<Backend>> rank_backend(int r) {
     return std::move(created.backend);
 }
 
-struct Rank {
-    std::unique_ptr<Backend> backend;
-    std::unique_ptr<model::Model> model;
-    std::unique_ptr<Collective> collective;
-    std::optional<engine::Engine> engine;
-    std::vector<float> logits;
-    Status status = ok_status();
-};
-
-// Loads the file's model as `world` ranks and runs the steps on every rank at once; the logits
-// come back whole (rows of n_vocab), or the first error of a rank.
+// Loads the file's model as `world` ranks and runs the steps through one engine over the group;
+// the logits come back whole (rows of n_vocab), or the first error.
 Result<std::vector<float>> run_group(const gguf::File& file, int world) {
-    std::vector<Rank> ranks(static_cast<size_t>(world));
-    std::vector<Backend*> backends;
+    std::vector<std::unique_ptr<Backend>> backends;
+    std::vector<Backend*> ranks;
     for (int r = 0; r < world; ++r) {
-        RF_ASSIGN_OR_RETURN(ranks[static_cast<size_t>(r)].backend, rank_backend(r));
-        backends.push_back(ranks[static_cast<size_t>(r)].backend.get());
+        RF_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, rank_backend(r));
+        ranks.push_back(backend.get());
+        backends.push_back(std::move(backend));
     }
-    RF_ASSIGN_OR_RETURN(std::unique_ptr<CollectiveGroup> group, create_collective_group(backends));
+    RF_ASSIGN_OR_RETURN(std::unique_ptr<CollectiveGroup> group, create_collective_group(ranks));
+    RF_ASSIGN_OR_RETURN(model::HParams hp, model::read_hparams(file));
+    std::vector<std::unique_ptr<model::Model>> models;
+    std::vector<const model::Model*> shares;
     for (int r = 0; r < world; ++r) {
-        Rank& rank = ranks[static_cast<size_t>(r)];
-        RF_ASSIGN_OR_RETURN(model::HParams hp, model::read_hparams(file));
-        model::Placement placement = model::Placement::single(*rank.backend, hp.n_layer);
+        model::Placement placement = model::Placement::single(*ranks[static_cast<size_t>(r)], hp.n_layer);
         placement.shard = {.rank = r, .world = world};
-        RF_ASSIGN_OR_RETURN(rank.model, model::load_model(file, placement));
-        RF_ASSIGN_OR_RETURN(engine::Engine e, engine::Engine::create(*rank.model, kOptions));
-        rank.engine.emplace(std::move(e));
-        rank.collective = group->member(r);
-        rank.engine->set_collective(rank.collective.get());
+        RF_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> m, model::load_model(file, placement));
+        shares.push_back(m.get());
+        models.push_back(std::move(m));
     }
-    const int64_t n_vocab = ranks[0].model->hparams().n_vocab;
-    {
-        std::vector<std::jthread> threads;
-        for (Rank& rank : ranks)
-            threads.emplace_back([&rank, n_vocab] {
-                rank.status = run_steps(*rank.engine, n_vocab, rank.logits);
-                if (!rank.status.ok()) rank.collective->abort();  // (the others would wait for it)
-            });
-    }
-    for (const Rank& rank : ranks) RF_TRY(rank.status);
-    // Each rank's run of the vocabulary back in its place in every row.
-    const size_t rows = ranks[0].logits.size() / static_cast<size_t>(ranks[0].model->hparams().local_vocab());
-    std::vector<float> whole(rows * static_cast<size_t>(n_vocab));
-    for (const Rank& rank : ranks) {
-        const model::HParams& hp = rank.model->hparams();
-        const auto first = static_cast<size_t>(hp.shard.vocab_first(n_vocab)), width = static_cast<size_t>(hp.local_vocab());
-        if (rank.logits.size() != rows * width) return make_error("rank {}: {} logits", hp.shard.rank, rank.logits.size());
-        for (size_t row = 0; row < rows; ++row)
-            std::copy_n(rank.logits.begin() + static_cast<ptrdiff_t>(row * width), width,
-                        whole.begin() + static_cast<ptrdiff_t>(row * static_cast<size_t>(n_vocab) + first));
-    }
-    return whole;
+    RF_ASSIGN_OR_RETURN(engine::Engine e, engine::Engine::create(shares, *group, kOptions));
+    if (e.tensor_parallel() != world) return make_error("an engine of {} ranks", e.tensor_parallel());
+    std::vector<float> logits;
+    RF_TRY(run_steps(e, models[0]->hparams().n_vocab, logits));
+    return logits;
 }
 
 // rms(a - b) / std(b) and max|a - b| / std(b) over the rows of n_vocab logits; the rows' top tokens.

@@ -148,6 +148,20 @@ Status CudaBackend::download(void* dst, const float* src, size_t n_floats) {
     return synced;
 }
 
+Status CudaBackend::download_rows(float* dst, int64_t dst_stride, const Act& src) {
+    RF_TRY(graph_.direct(stream_));
+    profile_.before_wait(stream_);
+    if (src.rows > 0 && src.cols > 0)
+        RF_TRY(gpu_check(gpuMemcpy2DAsync(dst, static_cast<size_t>(dst_stride) * sizeof(float), src.data,
+                                          static_cast<size_t>(src.stride) * sizeof(float),
+                                          static_cast<size_t>(src.cols) * sizeof(float), static_cast<size_t>(src.rows),
+                                          gpuMemcpyDeviceToHost, stream_),
+                         "download of rows"));
+    Status synced = synchronize("download of rows");
+    profile_.after_wait();
+    return synced;
+}
+
 Status CudaBackend::synchronize(std::string_view during) {
     int fault = kFaultNone;
     RF_TRY(gpu_check(gpuMemcpyAsync(&fault, error_word_.bytes(), sizeof(int), gpuMemcpyDeviceToHost, stream_),

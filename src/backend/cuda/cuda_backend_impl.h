@@ -72,6 +72,7 @@ public:
     Result<HostBuffer> allocate_host(size_t bytes) override;  // page-locked
     Status upload(const DeviceBuffer& dst, const void* src, size_t bytes) override;
     Status download(void* dst, const float* src, size_t n_floats) override;
+    Status download_rows(float* dst, int64_t dst_stride, const Act& src) override;
     Result<WeightMatrix> import_weight(const WeightMatrix& host, bool writable) override;
     WeightSupport weight_support(TensorType type, int64_t cols) const override;
     Result<std::unique_ptr<KvStorage>> create_kv_storage(const KvCacheShape& shape) override;
