@@ -90,13 +90,14 @@ ops() {
 # NCCL, which tensor parallelism opens at run time (src/backend/cuda/nccl_library.h): the library
 # the loader finds, else the first libnccl.so.2 of the CUDA toolkit or a Python package here; then
 # the shared models split over as many GPUs as the machine has (groups of one sum through NCCL too).
+nccl_library() {
+  grep -q "libnccl.so.2 " < <(ldconfig -p) && return 0  # (empty: the loader finds it)
+  find /usr/local/cuda*/lib* /usr/lib/x86_64-linux-gnu /usr/lib/python3*/ /usr/local/lib/python3*/ \
+    -name libnccl.so.2 2>/dev/null | head -1 | grep . || { echo "no libnccl.so.2 on this machine" >&2; return 1; }
+}
 nccl_check() {
-  local lib=""
-  if ! grep -q "libnccl.so.2 " < <(ldconfig -p); then
-    lib=$(find /usr/local/cuda*/lib* /usr/lib/x86_64-linux-gnu /usr/lib/python3*/ /usr/local/lib/python3*/ \
-      -name libnccl.so.2 2>/dev/null | head -1)
-    [ -n "$lib" ] || { echo "no libnccl.so.2 on this machine"; return 1; }
-  fi
+  local lib
+  lib=$(nccl_library) || return 1
   echo "NCCL: ${lib:-libnccl.so.2, as the loader finds it}"
   ROCMFORGE_NCCL_LIBRARY=$lib "$bin/test_nccl_library" || return 1
   ROCMFORGE_NCCL_LIBRARY=$lib NCCL_DEBUG=WARN "$bin/test_tensor_parallel"
@@ -225,6 +226,18 @@ bench_8b() {
       env "$setting" "$bin/rocmforge" bench --device cuda -m "$m" -p 0 -n 128 -d 0 -d 4096 -r 2 -b 512 \
         --kv-type "${RF_BENCH_KV:-f16}" 2>&1 | grep -E "tg128" | sed "s/^/[$setting] /"
     done
+    # RF_BENCH_AB's "tp": tensor parallel over groups of 1, 2, 4 and 8 GPUs, as many as are here (a
+    # group of one sums through NCCL: the code path of several GPUs, against the plain run above).
+    if [[ " ${RF_BENCH_AB:-} " == *" tp "* ]]; then
+      local gpus n lib
+      gpus=$(nvidia-smi -L | wc -l)
+      lib=$(nccl_library) || return 1
+      for n in 1 2 4 8; do
+        [ "$n" -le "$gpus" ] || break
+        ROCMFORGE_NCCL_LIBRARY=$lib "$bin/rocmforge" bench --device cuda --tensor-parallel "$n" -m "$m" -p 512 -n 128 \
+          -r 2 -b 512 --kv-type "${RF_BENCH_KV:-f16}" 2>&1 | grep -E "pp512|tg128|error" | sed "s/^/[tensor parallel $n] /"
+      done
+    fi
     # Prompt steps with every attention on the decode kernel (cuda_decode_attention.cu).
     [[ " ${RF_BENCH_AB:-dependent_launch prefetch} " == *" attention512 "* ]] &&
     ROCMFORGE_GPU_DECODE_ATTENTION_TOKENS=512 "$bin/rocmforge" bench --device cuda -m "$m" -p 512 -n 0 -r 2 -b 512 \

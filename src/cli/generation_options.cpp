@@ -137,9 +137,8 @@ void add_device_flags(CLI::App& cmd, DeviceOptions& device) {
         });
     cmd.add_option("--tensor-parallel,--tensor-parallel-size,--tp", device.tensor_parallel,
                    "Share every layer out over N GPUs (--gpu and the N - 1 after it): attention heads, feed-forward "
-                   "width and vocabulary split, partial sums added through NCCL")
-        ->check(number_in(1, 64))
-        ->capture_default_str();
+                   "width and vocabulary split, partial sums added through NCCL (1: one GPU on the same path)")
+        ->check(number_in(1, 64));
     cmd.add_option("--output-on", device.output_on,
                    "Where the output head (final norm and vocabulary product) runs when layers are split")
         ->check(CLI::IsMember({"gpu", "cpu"}))
@@ -193,7 +192,7 @@ Result<BackendSet> make_tensor_parallel_backends(const DeviceOptions& device, De
         (r == 0 ? set.main : set.peers.emplace_back()) = std::move(backend);
     }
     RF_ASSIGN_OR_RETURN(set.group, create_collective_group(ranks));
-    notice("note", fmt::format("tensor parallel over GPUs {}-{}", device.gpu, device.gpu + device.tensor_parallel - 1));
+    notice("note", fmt::format("tensor parallel over {} GPU(s) from GPU {}", device.tensor_parallel, device.gpu));
     return set;
 }
 
@@ -211,7 +210,7 @@ Result<BackendSet> make_backends(const DeviceOptions& device, int threads, const
     } else if (split.gpu_layers > 0 && kind == DeviceKind::Cpu) {
         return make_error("--gpu-layers {} asks for the GPU and --device cpu for the CPU", device.gpu_layers);
     }
-    if (device.tensor_parallel > 1) return make_tensor_parallel_backends(device, kind, notice);
+    if (device.tensor_parallel > 0) return make_tensor_parallel_backends(device, kind, notice);
     const unsigned cores = std::thread::hardware_concurrency();
     if (cores > 0 && threads > static_cast<int>(cores))
         notice("warning", fmt::format("-t {} is more threads than the {} cores here: expect them to wait on each other",

@@ -36,7 +36,7 @@ struct DeviceOptions {
     int gpu = 0;                  // which GPU
     std::string gpu_layers;       // --gpu-layers / llama.cpp's -ngl: a count or "auto" (empty: not given)
     std::string output_on = "gpu";  // the output head's backend in a split: gpu or cpu
-    int tensor_parallel = 1;      // --tensor-parallel: GPUs gpu .. gpu + N - 1 share every layer
+    int tensor_parallel = 0;      // --tensor-parallel N: GPUs gpu .. gpu + N - 1 share every layer (0: off)
 };
 void add_device_flags(CLI::App& cmd, DeviceOptions& device);
 

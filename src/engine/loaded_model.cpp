@@ -63,7 +63,7 @@ Result<LoadedModel> load_group(const std::string& path, const Devices& devices, 
 Result<LoadedModel> LoadedModel::load(const std::string& path, const Devices& devices, EngineOptions options,
                                       FileLoad file_load, const MappedFile::Progress& progress) {
     if (!devices.main) return make_error("no backend to load {} on", path);
-    if (!devices.peers.empty()) return load_group(path, devices, options);
+    if (devices.group) return load_group(path, devices, options);
     LoadedModel m;
     model::Placement placement;
     if (devices.cpu) {

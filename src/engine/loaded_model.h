@@ -15,8 +15,9 @@
 namespace rf::engine {
 
 // Where a model is loaded: everything on `main`, or, with `cpu` set, split between `main` (a GPU)
-// and the CPU as `split` asks, or, with `peers` set, shared out over a tensor-parallel group:
-// rank 0 on `main`, rank r on peers[r - 1], summing through `group` (made over those backends).
+// and the CPU as `split` asks, or, with `group` set, shared out over a tensor-parallel group:
+// rank 0 on `main`, rank r on peers[r - 1], summing through `group` (made over those backends; a
+// group of one runs on `main` alone, through the same code).
 struct Devices {
     Backend* main = nullptr;
     Backend* cpu = nullptr;
