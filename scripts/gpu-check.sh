@@ -100,7 +100,9 @@ nccl_check() {
   lib=$(nccl_library) || return 1
   echo "NCCL: ${lib:-libnccl.so.2, as the loader finds it}"
   ROCMFORGE_NCCL_LIBRARY=$lib "$bin/test_nccl_library" || return 1
-  ROCMFORGE_NCCL_LIBRARY=$lib NCCL_DEBUG=WARN "$bin/test_tensor_parallel"
+  ROCMFORGE_NCCL_LIBRARY=$lib NCCL_DEBUG=WARN "$bin/test_tensor_parallel" || return 1
+  echo "-- with the all-reduces captured in the step graphs (ROCMFORGE_GPU_NCCL_GRAPHS=1)"
+  ROCMFORGE_GPU_NCCL_GRAPHS=1 ROCMFORGE_NCCL_LIBRARY=$lib NCCL_DEBUG=WARN "$bin/test_tensor_parallel" --gtest_brief=1
 }
 
 has_model() { [ -f "$bundle/shared/models/$1.gguf" ]; }
@@ -236,6 +238,9 @@ bench_8b() {
         [ "$n" -le "$gpus" ] || break
         ROCMFORGE_NCCL_LIBRARY=$lib "$bin/rocmforge" bench --device cuda --tensor-parallel "$n" -m "$m" -p 512 -n 128 \
           -r 2 -b 512 --kv-type "${RF_BENCH_KV:-f16}" 2>&1 | grep -E "pp512|tg128|error" | sed "s/^/[tensor parallel $n] /"
+        ROCMFORGE_GPU_NCCL_GRAPHS=1 ROCMFORGE_NCCL_LIBRARY=$lib "$bin/rocmforge" bench --device cuda --tensor-parallel "$n" \
+          -m "$m" -p 0 -n 128 -r 2 -b 512 --kv-type "${RF_BENCH_KV:-f16}" 2>&1 | grep -E "tg128|error" |
+          sed "s/^/[tensor parallel $n, NCCL in the graphs] /"
       done
     fi
     # Prompt steps with every attention on the decode kernel (cuda_decode_attention.cu).

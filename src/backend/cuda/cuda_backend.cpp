@@ -90,11 +90,17 @@ Status CudaBackend::end_step() {
 
 Status CudaBackend::all_reduce_sum(const NcclLibrary& nccl, ncclComm_t comm, const Act& x) {
     if (x.stride != x.cols) return make_error("all-reduce: rows of {} values {} apart are not contiguous", x.cols, x.stride);
-    // NCCL's kernels run between the captured chunks of the step, not inside them: a chunk's
-    // graph is updated in place step after step, which a captured collective need not allow.
-    RF_TRY(graph_.flush(stream_));
-    quantized_.reset();  // x may be the remembered input
     const auto n = static_cast<size_t>(x.rows * x.cols);
+    if (nccl_in_graphs_) {
+        const gpuStream_t stream = op_stream();
+        RF_TRY(nccl.check(nccl.all_reduce(x.data, x.data, n, ncclFloat32, ncclSum, comm, stream), "all-reduce"));
+        quantized_.reset();  // x may be the remembered input
+        return graph_.after_op(stream);
+    }
+    // By default NCCL's kernels run between the captured chunks of the step, not inside them: a
+    // chunk's graph is updated in place step after step, which a captured collective need not allow.
+    RF_TRY(graph_.flush(stream_));
+    quantized_.reset();
     return nccl.check(nccl.all_reduce(x.data, x.data, n, ncclFloat32, ncclSum, comm, stream_), "all-reduce");
 }
 

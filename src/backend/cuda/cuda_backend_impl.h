@@ -165,6 +165,10 @@ private:
     // Attention of steps of up to this many tokens takes the decode kernel (cuda_decode_attention.cu);
     // ROCMFORGE_GPU_DECODE_ATTENTION_TOKENS sets it.
     int64_t decode_attention_max_tokens_ = count_from_env("ROCMFORGE_GPU_DECODE_ATTENTION_TOKENS", kDecodeAttentionMaxTokens);
+    // A tensor-parallel rank's all-reduce is captured into the step's graph chunks with the kernels
+    // around it where ROCMFORGE_GPU_NCCL_GRAPHS=1; by default it runs between chunks (see
+    // all_reduce_sum), until a card has shown that updating a chunk with NCCL in it works.
+    bool nccl_in_graphs_ = count_from_env("ROCMFORGE_GPU_NCCL_GRAPHS", 0) != 0;
     static constexpr int64_t kInt8MaxTokens = 64, kDecodeAttentionMaxTokens = 64;
     // A count from the environment (a whole number >= 0; off/false/no are 0, on/true/yes 1), else
     // `fallback` (with a line on stderr where the variable is set to something else).
