@@ -16,6 +16,8 @@
 
 #include "backend/backend_factory.h"
 #include "engine/engine.h"
+#include "engine/loaded_model.h"
+#include "engine/scheduler_support.h"
 #include "support/shared_data.h"
 #include "support/test_backend.h"
 #include "synthetic_model.h"
@@ -211,6 +213,65 @@ TEST(TensorParallel, KQuantSharesOfEveryArchitecture) {
         ASSERT_TRUE(file.ok()) << file.error().message;
         expect_groups_match_whole(*file, label);
     }
+}
+
+// Continuous batching over a group: concurrent requests with chunked prefill and a shared system
+// prompt (the prefix cache hands the ranks' blocks to a later request) stream the tokens the whole
+// model streams, with the same log-probabilities up to rounding. The group is loaded as
+// --tensor-parallel loads it (LoadedModel over the ranks' backends and their collective).
+TEST(TensorParallel, SchedulerServesAGroupAsTheWholeModel) {
+    RF_REQUIRE_SHARED();
+    if (available_ranks() < 2) {
+        std::cout << "not run: a group of two needs two GPUs, this machine has " << available_ranks() << "\n";
+        return;
+    }
+    const std::string path = test::shared_path("models/llama-gqa-q8_0.gguf").string();
+    const engine::EngineOptions options{.n_ctx = 256, .n_batch = 128, .max_sequences = 4, .block_size = 16};
+    std::vector<std::unique_ptr<Backend>> backends;
+    std::vector<Backend*> ranks;
+    for (int r = 0; r < 2; ++r) {
+        auto backend = rank_backend(r);
+        ASSERT_TRUE(backend.ok()) << backend.error().message;
+        ranks.push_back(backend->get());
+        backends.push_back(std::move(*backend));
+    }
+    auto group = create_collective_group(ranks);
+    ASSERT_TRUE(group.ok()) << group.error().message;
+    auto shared = engine::LoadedModel::load(
+        path, engine::Devices{.main = ranks[0], .cpu = nullptr, .split = {}, .peers = {ranks[1]}, .group = group->get()},
+        options);
+    ASSERT_TRUE(shared.ok()) << shared.error().message;
+    ASSERT_EQ(shared->engine->tensor_parallel(), 2);
+    auto whole_backend = rank_backend(0);
+    ASSERT_TRUE(whole_backend.ok()) << whole_backend.error().message;
+    auto whole = engine::LoadedModel::load(path, **whole_backend, options);
+    ASSERT_TRUE(whole.ok()) << whole.error().message;
+
+    const std::string system = "You are a helpful assistant. Answer every question briefly and politely, and say "
+                               "so plainly when you do not know the answer. ";
+    const std::vector<std::string> texts = {system + "What is two plus two?", "The capital of France is",
+                                            "def fibonacci(n):", "1, 2, 3, 4,", "Once upon a time",
+                                            system + "Name a colour."};
+    const auto serve = [&](engine::LoadedModel& m, engine::test::Collector& out) {
+        auto s = engine::Scheduler::create(*m.engine, *m.tokenizer, {.step_token_budget = 32});
+        ASSERT_TRUE(s.ok()) << s.error().message;
+        for (size_t i = 0; i < texts.size(); ++i) {
+            auto prompt = m.tokenizer->encode(texts[i], {.add_special = true, .parse_special = false});
+            engine::test::submitted((*s)->submit(engine::test::greedy(prompt, 12), out.sink(i)));
+        }
+        ASSERT_TRUE(out.wait(texts.size()));
+        EXPECT_EQ((*s)->stats().kv_blocks_used, 0);
+    };
+    engine::test::Collector by_group, by_whole;
+    serve(*shared, by_group);
+    serve(*whole, by_whole);
+    for (size_t i = 0; i < texts.size(); ++i) {
+        const engine::test::Output a = by_group.get(i), b = by_whole.get(i);
+        EXPECT_EQ(a.tokens, b.tokens) << "request " << i;
+        ASSERT_EQ(a.logprobs.size(), b.logprobs.size());
+        for (size_t t = 0; t < a.logprobs.size(); ++t) EXPECT_NEAR(a.logprobs[t], b.logprobs[t], 1e-4) << i << ", " << t;
+    }
+    EXPECT_GE(by_group.get(5).finished->usage.cached_prompt_tokens, 16) << "the prefix cache served the group";
 }
 
 INSTANTIATE_TEST_SUITE_P(SharedModels, TensorParallel, ::testing::ValuesIn(shared_models()), [](const auto& info) {
