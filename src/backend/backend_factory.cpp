@@ -4,6 +4,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/host_collective.h"
+#include "backend/instrumented_backend.h"
 #if defined(ROCMFORGE_HAVE_CUDA)
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/nccl_collective.h"
@@ -60,8 +61,14 @@ Result<CreatedBackend> create_backend(const BackendOptions& o) {
     return CreatedBackend{create_cpu(o), "no usable GPU (" + gpu.error().message + "): running on the CPU"};
 }
 
-Result<std::unique_ptr<CollectiveGroup>> create_collective_group(std::span<Backend* const> ranks) {
-    if (ranks.empty()) return make_error("tensor parallel: a group of no ranks");
+Result<std::unique_ptr<CollectiveGroup>> create_collective_group(std::span<Backend* const> wrapped) {
+    if (wrapped.empty()) return make_error("tensor parallel: a group of no ranks");
+    // The sums go to the computing backends themselves (the CLI wraps each in an InstrumentedBackend).
+    std::vector<Backend*> ranks;
+    for (Backend* b : wrapped) {
+        auto* instrumented = dynamic_cast<InstrumentedBackend*>(b);
+        ranks.push_back(instrumented ? &instrumented->inner() : b);
+    }
     const auto on_cpu = [](const Backend* b) { return b->name() == "cpu"; };
     if (std::all_of(ranks.begin(), ranks.end(), on_cpu))
         return std::unique_ptr<CollectiveGroup>(std::make_unique<HostCollectiveGroup>(static_cast<int>(ranks.size())));

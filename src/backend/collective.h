@@ -17,10 +17,19 @@ public:
     virtual int world() const = 0;
     // x = the sum over the ranks of their x, on every rank (x.stride == x.cols: one contiguous run).
     virtual Status all_reduce_sum(const Act& x) = 0;
-    // Releases every rank waiting in all_reduce_sum with an error (a rank failed mid-step and will
-    // not arrive); the group is unusable afterwards.
+    // A rank failed mid-step and will not arrive: releases the others from the sums they wait in
+    // (the host's return an error; NCCL's, enqueued already, end on the GPU with whatever they
+    // hold, and their ranks' next wait goes on). The step fails through the rank that aborted;
+    // the group is unusable afterwards.
     virtual void abort() = 0;
 };
+
+// What a sum of an aborted group returns: the group is unusable, as a lost device is.
+inline Error group_aborted() {
+    Error e = make_error("all-reduce: the tensor-parallel group was aborted");
+    e.device_lost = true;
+    return e;
+}
 
 // The ranks of one group: made together, each rank then takes its member.
 class CollectiveGroup {

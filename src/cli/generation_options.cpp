@@ -178,9 +178,9 @@ namespace {
 
 // --tensor-parallel N: N GPUs from --gpu on, one rank each, and their NCCL group.
 Result<BackendSet> make_tensor_parallel_backends(const DeviceOptions& device, DeviceKind kind, const Notice& notice) {
-    if (kind == DeviceKind::Cpu) return make_error("--tensor-parallel {} needs GPUs, not --device cpu", device.tensor_parallel);
     if (!device.gpu_layers.empty())
         return make_error("--tensor-parallel puts every layer on the GPUs: it does not combine with --gpu-layers");
+    if (kind == DeviceKind::Cpu) return make_error("--tensor-parallel {} needs GPUs, not --device cpu", device.tensor_parallel);
     BackendSet set;
     std::vector<Backend*> ranks;
     for (int r = 0; r < device.tensor_parallel; ++r) {

@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -247,11 +248,17 @@ Status Engine::run_forward(bool hidden_only, std::vector<float>* out, std::vecto
         RF_TRY(forward_on(*model_, state_, batch));
         RF_TRY(head.download(dst, hidden_only ? state_.logit_inputs().data : state_.logits().data, n_out));
     } else {
-        // Every rank at once (the sums wait for all of them), each downloading its own logits; a
-        // rank that fails releases the others from the collective they wait in.
-        RF_TRY(threads_->run([&](int r) {
-            const model::Model& m = r == 0 ? *model_ : *peers_[static_cast<size_t>(r - 1)].model;
-            model::ForwardState& state = r == 0 ? state_ : peers_[static_cast<size_t>(r - 1)].state;
+        // Every rank at once (the sums wait for all of them), each downloading its own logits. A
+        // bad batch is turned away first (every rank would refuse it alike); a rank that fails
+        // mid-step aborts the group so that the others stop waiting, and its error (not theirs,
+        // "aborted") is the step's.
+        RF_TRY(state_.check_batch(batch));
+        std::atomic<int> first_failed = -1;
+        std::vector<Status> results(collectives_.size(), ok_status());
+        const Status ran = threads_->run([&](int r) {
+            const auto rank = static_cast<size_t>(r);
+            const model::Model& m = r == 0 ? *model_ : *peers_[rank - 1].model;
+            model::ForwardState& state = r == 0 ? state_ : peers_[rank - 1].state;
             Status done = forward_on(m, state, batch);
             if (done.ok() && !hidden_only) {
                 const int64_t first = m.hparams().shard.vocab_first(n_vocab());
@@ -259,9 +266,22 @@ Status Engine::run_forward(bool hidden_only, std::vector<float>* out, std::vecto
             } else if (done.ok() && r == 0) {
                 done = head.download(dst, state.logit_inputs().data, n_out);
             }
-            if (!done.ok()) collectives_[static_cast<size_t>(r)]->abort();
+            if (!done.ok()) {
+                int none = -1;
+                if (first_failed.compare_exchange_strong(none, r)) collectives_[rank]->abort();
+            }
+            results[rank] = done;
             return done;
-        }));
+        });
+        if (const int r = first_failed.load(); r >= 0) {
+            // The group's collective is aborted: no retry can succeed, and no later step.
+            Error e = results[static_cast<size_t>(r)].error();
+            e.message += fmt::format(" (rank {} of the tensor-parallel group, which stops with it)", r);
+            e.transient = false;
+            e.device_lost = true;
+            return e;
+        }
+        RF_TRY(ran);
     }
     if (hidden) {
         hidden->resize(hidden_rows_.size() * n_embd);

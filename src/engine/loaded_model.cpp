@@ -34,7 +34,7 @@ Result<LoadedModel> load_group(const std::string& path, const Devices& devices, 
     std::vector<Backend*> ranks{devices.main};
     ranks.insert(ranks.end(), devices.peers.begin(), devices.peers.end());
     if (!devices.group || devices.group->world() != static_cast<int>(ranks.size()))
-        return make_error("tensor parallel: {} GPUs without a collective group of as many", ranks.size());
+        return make_error("tensor parallel: {} ranks without a collective group of as many", ranks.size());
     LoadedModel m;
     RF_ASSIGN_OR_RETURN(gguf::File file, gguf::File::open(path, FileLoad::Map));
     m.file = std::make_unique<gguf::File>(std::move(file));
@@ -64,6 +64,7 @@ Result<LoadedModel> LoadedModel::load(const std::string& path, const Devices& de
                                       FileLoad file_load, const MappedFile::Progress& progress) {
     if (!devices.main) return make_error("no backend to load {} on", path);
     if (devices.group) return load_group(path, devices, options);
+    if (!devices.peers.empty()) return make_error("tensor parallel: {} more GPUs but no collective group", devices.peers.size());
     LoadedModel m;
     model::Placement placement;
     if (devices.cpu) {

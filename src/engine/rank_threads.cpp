@@ -2,6 +2,20 @@
 
 namespace rf::engine {
 
+namespace {
+
+// work(rank), an exception (out of memory, say) turned into an Error: it must not unwind past the
+// other ranks, which are still running.
+Status run_one(const std::function<Status(int)>& work, int rank) {
+    try {
+        return work(rank);
+    } catch (const std::exception& e) {
+        return make_error("rank {}: {}", rank, e.what());
+    }
+}
+
+}  // namespace
+
 RankThreads::RankThreads(int ranks) : results_(static_cast<size_t>(ranks), ok_status()) {
     for (int r = 1; r < ranks; ++r) threads_.emplace_back([this, r] { serve(r); });
 }
@@ -26,7 +40,7 @@ void RankThreads::serve(int rank) {
             seen = round_;
             work = work_;
         }
-        Status result = (*work)(rank);
+        Status result = run_one(*work, rank);
         std::lock_guard lock(mutex_);
         results_[static_cast<size_t>(rank)] = std::move(result);
         if (--pending_ == 0) done_.notify_all();
@@ -41,7 +55,7 @@ Status RankThreads::run(const std::function<Status(int)>& work) {
         ++round_;
     }
     start_.notify_all();
-    results_[0] = work(0);
+    results_[0] = run_one(work, 0);
     std::unique_lock lock(mutex_);
     done_.wait(lock, [&] { return pending_ == 0; });
     work_ = nullptr;

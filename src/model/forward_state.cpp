@@ -127,7 +127,7 @@ Status ForwardState::upload_batch(Part& p, const StepBatch& b, int64_t n_seq_row
     return ok_status();
 }
 
-Status ForwardState::set_batch(const StepBatch& b) {
+Status ForwardState::check_batch(const StepBatch& b) const {
     const auto n = static_cast<int64_t>(b.tokens.size());
     if (n == 0 || n > max_tokens_) return make_error("batch of {} tokens (1..{} allowed)", n, max_tokens_);
     if (static_cast<int64_t>(b.positions.size()) != n || static_cast<int64_t>(b.seq_rows.size()) != n ||
@@ -139,15 +139,22 @@ Status ForwardState::set_batch(const StepBatch& b) {
     if (b.vocab_rows > static_cast<int64_t>(b.logit_rows.size()))
         return make_error("{} vocabulary rows of {} logit rows", b.vocab_rows, b.logit_rows.size());
     const int64_t n_seq_rows = static_cast<int64_t>(b.block_tables.size()) / b.max_blocks_per_seq;
-    int64_t max_position = -1;
     for (int64_t t = 0; t < n; ++t) {
-        max_position = std::max<int64_t>(max_position, b.positions[t]);
         if (b.tokens[t] < 0 || b.tokens[t] >= hp_.n_vocab)
             return make_error("token id {} is outside the vocabulary of {}", b.tokens[t], hp_.n_vocab);
         if (b.seq_rows[t] < 0 || b.seq_rows[t] >= n_seq_rows) return make_error("bad sequence row {}", b.seq_rows[t]);
     }
     for (int32_t r : b.logit_rows)
         if (r < 0 || r >= n) return make_error("logit row {} outside the batch", r);
+    return ok_status();
+}
+
+Status ForwardState::set_batch(const StepBatch& b) {
+    RF_TRY(check_batch(b));
+    const auto n = static_cast<int64_t>(b.tokens.size());
+    const int64_t n_seq_rows = static_cast<int64_t>(b.block_tables.size()) / b.max_blocks_per_seq;
+    int64_t max_position = -1;
+    for (int32_t pos : b.positions) max_position = std::max<int64_t>(max_position, pos);
     for (Part& p : parts_) RF_TRY(upload_batch(p, b, n_seq_rows, max_position));
     n_tokens_ = n;
     n_logit_rows_ = static_cast<int64_t>(b.logit_rows.size());

@@ -43,6 +43,9 @@ public:
     // Copies the batch to every backend's memory; checks it fits the buffers. The step starts on
     // the embedding's backend.
     Status set_batch(const StepBatch& batch);
+    // set_batch's checks alone (a tensor-parallel group turns a bad batch away before any rank
+    // starts the step and its collectives).
+    Status check_batch(const StepBatch& batch) const;
     // Moves the step to the backend of layer `il` (or of the output head), carrying the residual
     // stream there when it changes.
     Status enter_layer(int64_t il) { return enter(placement_.layers[static_cast<size_t>(il)]); }

@@ -28,12 +28,12 @@ Status check_shard(const gguf::File& file, const HParams& hp) {
     if (s.world < 1 || s.rank < 0 || s.rank >= s.world)
         return make_error("tensor parallel: rank {} of a group of {}", s.rank, s.world);
     if (hp.n_head % s.world != 0 || hp.n_head_kv % s.world != 0)
-        return make_error("{}: {} attention heads and {} KV heads do not split over {} GPUs", file.path(), hp.n_head,
+        return make_error("{}: {} attention heads and {} KV heads do not split over {} ranks", file.path(), hp.n_head,
                           hp.n_head_kv, s.world);
     if (hp.n_ff % s.world != 0)
-        return make_error("{}: a feed-forward width of {} does not split over {} GPUs", file.path(), hp.n_ff, s.world);
-    if (hp.n_vocab < s.world)
-        return make_error("{}: a vocabulary of {} does not split over {} GPUs", file.path(), hp.n_vocab, s.world);
+        return make_error("{}: a feed-forward width of {} does not split over {} ranks", file.path(), hp.n_ff, s.world);
+    if (s.vocab_count(hp.n_vocab) <= 0)  // (runs of ceil(n_vocab / world) can leave the last ranks none)
+        return make_error("{}: a vocabulary of {} does not split over {} ranks", file.path(), hp.n_vocab, s.world);
     return ok_status();
 }
 

@@ -82,7 +82,7 @@ Result<WeightLoader::Share> WeightLoader::share_of(TensorName name, int64_t cols
         int64_t first = 0;
         for (int64_t height : row_groups) {
             if (height % shard.world != 0)
-                return make_error("{}: {} rows of {} do not split over {} GPUs", file_.path(), height,
+                return make_error("{}: {} rows of {} do not split over {} ranks", file_.path(), height,
                                   tensor_base_name(name), shard.world);
             share.row_runs.emplace_back(first + shard.even_first(height), shard.even_count(height));
             first += height;
@@ -91,7 +91,7 @@ Result<WeightLoader::Share> WeightLoader::share_of(TensorName name, int64_t cols
     }
     case Split::Cols:
         if (cols % shard.world != 0)
-            return make_error("{}: {} columns of {} do not split over {} GPUs", file_.path(), cols,
+            return make_error("{}: {} columns of {} do not split over {} ranks", file_.path(), cols,
                               tensor_base_name(name), shard.world);
         share.col_first = shard.even_first(cols);
         share.cols = shard.even_count(cols);

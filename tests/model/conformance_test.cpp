@@ -184,11 +184,7 @@ TEST_P(Conformance, MatchesReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(SharedModels, Conformance, ::testing::ValuesIn(shared_models()),
-                         [](const auto& info) {
-                             std::string s = info.param;
-                             std::replace_if(s.begin(), s.end(), [](char ch) { return !std::isalnum(static_cast<unsigned char>(ch)); }, '_');
-                             return s;
-                         });
+                         [](const auto& info) { return test::test_name_of(info.param); });
 
 }  // namespace
 }  // namespace rf

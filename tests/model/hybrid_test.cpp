@@ -24,17 +24,6 @@ std::unique_ptr<InstrumentedBackend> counted_cpu() {
     return std::make_unique<InstrumentedBackend>(std::make_unique<cpu::CpuBackend>(cpu::CpuBackendOptions{.threads = 2}));
 }
 
-std::vector<std::string> shared_models() {
-    std::vector<std::string> names;
-    const auto dir = test::shared_path("models");
-    if (std::filesystem::is_directory(dir))
-        for (const auto& entry : std::filesystem::directory_iterator(dir))
-            if (entry.path().extension() == ".gguf") names.push_back(entry.path().stem().string());
-    std::sort(names.begin(), names.end());
-    if (names.empty()) names.push_back("none");
-    return names;
-}
-
 // The logits of a 13-token prompt (every position) and then of one step of two sequences.
 std::vector<float> run(const model::Model& m) {
     auto engine = engine::Engine::create(m, {.n_ctx = 64, .n_batch = 16, .max_sequences = 2, .block_size = 4});
@@ -99,11 +88,8 @@ TEST_P(Hybrid, SplitsComputeWhatOneBackendComputes) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(SharedModels, Hybrid, ::testing::ValuesIn(shared_models()), [](const auto& info) {
-    std::string s = info.param;
-    std::replace_if(s.begin(), s.end(), [](char ch) { return !std::isalnum(static_cast<unsigned char>(ch)); }, '_');
-    return s;
-});
+INSTANTIATE_TEST_SUITE_P(SharedModels, Hybrid, ::testing::ValuesIn(test::shared_model_names()),
+                         [](const auto& info) { return test::test_name_of(info.param); });
 
 // A stand-in GPU with a given amount of free memory and, optionally, a weight format it cannot hold.
 class FakeGpu : public InstrumentedBackend {

@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "backend/backend_factory.h"
+#include "backend/instrumented_backend.h"
 #include "engine/engine.h"
 #include "engine/loaded_model.h"
 #include "engine/scheduler_support.h"
@@ -24,17 +25,6 @@
 
 namespace rf {
 namespace {
-
-std::vector<std::string> shared_models() {
-    std::vector<std::string> names;
-    const auto dir = test::shared_path("models");
-    if (std::filesystem::is_directory(dir))
-        for (const auto& entry : std::filesystem::directory_iterator(dir))
-            if (entry.path().extension() == ".gguf") names.push_back(entry.path().stem().string());
-    std::sort(names.begin(), names.end());
-    if (names.empty()) names.push_back("none");
-    return names;
-}
 
 constexpr engine::EngineOptions kOptions{.n_ctx = 64, .n_batch = 16, .max_sequences = 2, .block_size = 4};
 
@@ -54,20 +44,20 @@ Status run_steps(engine::Engine& e, int64_t n_vocab, std::vector<float>& all) {
     return ok_status();
 }
 
-// Rank r's backend: the CPU, or GPU r.
-Result<std::unique_ptr<Backend>> rank_backend(int r) {
-    if (test::test_device() == "cpu") return std::unique_ptr<Backend>(test::make_test_backend({.threads = 1}));
+// Rank r's backend: the CPU, or GPU r; wrapped as the CLI wraps it (counting its operations).
+Result<std::unique_ptr<InstrumentedBackend>> rank_backend(int r) {
+    if (test::test_device() == "cpu") return std::make_unique<InstrumentedBackend>(test::make_test_backend({.threads = 1}));
     RF_ASSIGN_OR_RETURN(CreatedBackend created, create_backend({.device = DeviceKind::Cuda, .gpu_index = r}));
-    return std::move(created.backend);
+    return std::make_unique<InstrumentedBackend>(std::move(created.backend));
 }
 
 // Loads the file's model as `world` ranks and runs the steps through one engine over the group;
 // the logits come back whole (rows of n_vocab), or the first error.
 Result<std::vector<float>> run_group(const gguf::File& file, int world) {
-    std::vector<std::unique_ptr<Backend>> backends;
+    std::vector<std::unique_ptr<InstrumentedBackend>> backends;
     std::vector<Backend*> ranks;
     for (int r = 0; r < world; ++r) {
-        RF_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, rank_backend(r));
+        RF_ASSIGN_OR_RETURN(std::unique_ptr<InstrumentedBackend> backend, rank_backend(r));
         ranks.push_back(backend.get());
         backends.push_back(std::move(backend));
     }
@@ -227,7 +217,7 @@ TEST(TensorParallel, SchedulerServesAGroupAsTheWholeModel) {
     }
     const std::string path = test::shared_path("models/llama-gqa-q8_0.gguf").string();
     const engine::EngineOptions options{.n_ctx = 256, .n_batch = 128, .max_sequences = 4, .block_size = 16};
-    std::vector<std::unique_ptr<Backend>> backends;
+    std::vector<std::unique_ptr<InstrumentedBackend>> backends;
     std::vector<Backend*> ranks;
     for (int r = 0; r < 2; ++r) {
         auto backend = rank_backend(r);
@@ -274,11 +264,61 @@ TEST(TensorParallel, SchedulerServesAGroupAsTheWholeModel) {
     EXPECT_GE(by_group.get(5).finished->usage.cached_prompt_tokens, 16) << "the prefix cache served the group";
 }
 
-INSTANTIATE_TEST_SUITE_P(SharedModels, TensorParallel, ::testing::ValuesIn(shared_models()), [](const auto& info) {
-    std::string s = info.param;
-    std::replace_if(s.begin(), s.end(), [](char ch) { return !std::isalnum(static_cast<unsigned char>(ch)); }, '_');
-    return s;
-});
+// A rank that fails mid-step (an injected fault, after the step's first sums) fails the step with
+// its own error, not the others' "aborted", and without a hang; the group stops there, as a lost
+// device does (device_lost: a server then moves the model), and later steps say so.
+TEST(TensorParallel, ARankFailingMidStepStopsTheGroupWithItsOwnError) {
+    RF_REQUIRE_SHARED();
+    if (test::test_device() != "cpu") {
+        std::cout << "not run: faults are injected into CPU ranks\n";
+        return;
+    }
+    auto file = gguf::File::open(test::shared_path("models/llama-gqa-q8_0.gguf").string(), FileLoad::Map);
+    ASSERT_TRUE(file.ok()) << file.error().message;
+    auto hp = model::read_hparams(*file);
+    ASSERT_TRUE(hp.ok());
+    std::vector<std::unique_ptr<InstrumentedBackend>> backends;
+    std::vector<Backend*> ranks;
+    for (int r = 0; r < 2; ++r) {
+        auto backend = rank_backend(r);
+        ASSERT_TRUE(backend.ok()) << backend.error().message;
+        backends.push_back(std::move(*backend));
+        ranks.push_back(backends.back().get());
+    }
+    auto group = create_collective_group(ranks);
+    ASSERT_TRUE(group.ok()) << group.error().message;
+    std::vector<std::unique_ptr<model::Model>> models;
+    std::vector<const model::Model*> shares;
+    for (int r = 0; r < 2; ++r) {
+        model::Placement placement = model::Placement::single(*ranks[static_cast<size_t>(r)], hp->n_layer);
+        placement.shard = {.rank = r, .world = 2};
+        auto m = model::load_model(*file, placement);
+        ASSERT_TRUE(m.ok()) << m.error().message;
+        shares.push_back(m->get());
+        models.push_back(std::move(*m));
+    }
+    auto e = engine::Engine::create(shares, **group, kOptions);
+    ASSERT_TRUE(e.ok()) << e.error().message;
+    std::vector<float> logits;
+    ASSERT_TRUE(e->feed(0, std::vector<int32_t>{1, 2, 3}, false, logits).ok());
+    const uint64_t ops = backends[1]->count(BackendOp::Attention);  // (one a layer a step)
+    ASSERT_GT(ops, 0u);
+    auto faults = FaultInjector::parse("op:12");  // rank 1's 12th operation of the next step, mid-step
+    ASSERT_TRUE(faults.ok()) << faults.error().message;
+    backends[1]->inject_faults(*faults);
+    const Status failed = e->feed(0, std::vector<int32_t>{4}, false, logits);
+    ASSERT_FALSE(failed.ok());
+    EXPECT_EQ(failed.error().message.find("aborted"), std::string::npos) << failed.error().message;
+    EXPECT_NE(failed.error().message.find("rank 1"), std::string::npos) << failed.error().message;
+    EXPECT_TRUE(failed.error().device_lost);
+    EXPECT_FALSE(failed.error().transient);
+    const Status later = e->feed(1, std::vector<int32_t>{5}, false, logits);
+    ASSERT_FALSE(later.ok());
+    EXPECT_TRUE(later.error().device_lost) << later.error().message;
+}
+
+INSTANTIATE_TEST_SUITE_P(SharedModels, TensorParallel, ::testing::ValuesIn(test::shared_model_names()),
+                         [](const auto& info) { return test::test_name_of(info.param); });
 
 }  // namespace
 }  // namespace rf

@@ -30,7 +30,7 @@ void HostCollectiveGroup::abort() {
 Status HostCollectiveGroup::all_reduce_sum(int rank, const Act& x) {
     if (x.stride != x.cols) return make_error("all-reduce: rows of {} values {} apart are not contiguous", x.cols, x.stride);
     std::unique_lock lock(mutex_);
-    if (aborted_) return make_error("all-reduce: the tensor-parallel group was aborted");
+    if (aborted_) return group_aborted();
     if (n_arrived_ == 0) shape_ = {x.rows, x.cols};
     else if (shape_ != std::pair{x.rows, x.cols}) mismatch_ = true;
     arrived_[static_cast<size_t>(rank)] = x;
@@ -55,7 +55,7 @@ Status HostCollectiveGroup::all_reduce_sum(int rank, const Act& x) {
         done_.notify_all();
     } else {
         done_.wait(lock, [&] { return round_ != round || aborted_; });
-        if (round_ == round) return make_error("all-reduce: the tensor-parallel group was aborted");
+        if (round_ == round) return group_aborted();
         mismatch = last_mismatch_;
     }
     if (mismatch) return make_error("all-reduce: the ranks' activations differ in shape");

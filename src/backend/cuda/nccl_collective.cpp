@@ -1,8 +1,8 @@
 #include "backend/cuda/nccl_collective.h"
 
-#include <atomic>
 #include <cstdlib>
 #include <set>
+#include <shared_mutex>
 #include <vector>
 
 #include "backend/cuda/cuda_backend_impl.h"
@@ -38,15 +38,21 @@ public:
     int world() const override { return static_cast<int>(comms_.size()); }
     std::unique_ptr<Collective> member(int rank) override { return std::make_unique<NcclMember>(*this, rank); }
 
+    // Ranks enqueue their sums at once (each on its own communicator); an abort waits until none
+    // is inside NCCL, so that no rank enqueues on a communicator being freed.
     Status all_reduce_sum(int rank, const Act& x) {
-        if (aborted_) return make_error("all-reduce: the tensor-parallel group was aborted");
+        std::shared_lock lock(mutex_);
+        if (aborted_) return group_aborted();
         const auto r = static_cast<size_t>(rank);
         return backends_[r]->all_reduce_sum(nccl_, comms_[r], x);
     }
-    // NCCL's abort makes a rank blocked in a collective return (with an error) and frees the
-    // communicator.
+    // NCCL's abort stops the sums already enqueued, which wait on the GPU for a rank that will not
+    // come (their ranks' next wait then ends, with whatever the sums hold: the step fails through
+    // the rank that aborted), and frees the communicators.
     void abort() {
-        if (aborted_.exchange(true)) return;
+        std::unique_lock lock(mutex_);
+        if (aborted_) return;
+        aborted_ = true;
         for (ncclComm_t comm : comms_) nccl_.comm_abort(comm);
     }
 
@@ -54,7 +60,8 @@ private:
     const NcclLibrary& nccl_;
     std::vector<CudaBackend*> backends_;
     std::vector<ncclComm_t> comms_;
-    std::atomic<bool> aborted_ = false;
+    std::shared_mutex mutex_;
+    bool aborted_ = false;
 };
 
 int NcclMember::world() const { return group_.world(); }
@@ -76,7 +83,9 @@ Result<std::unique_ptr<CollectiveGroup>> create_nccl_group(std::span<Backend* co
     if (std::set<int>(devices.begin(), devices.end()).size() != devices.size())
         return make_error("tensor parallel: two ranks on one GPU");
     RF_ASSIGN_OR_RETURN(const NcclLibrary* nccl, NcclLibrary::open());
-    setenv("NCCL_NVLS_ENABLE", "0", /*overwrite=*/0);  // (the device documentation asks for it)
+    // NVLink multicast off, as the tensor-parallel issue asks (the machines it runs on require it);
+    // a setting of the user's own wins. (Loading is single-threaded: setenv is safe here.)
+    setenv("NCCL_NVLS_ENABLE", "0", /*overwrite=*/0);
     std::vector<ncclComm_t> comms(ranks.size(), nullptr);
     RF_TRY(nccl->check(nccl->comm_init_all(comms.data(), static_cast<int>(comms.size()), devices.data()),
                        "making the NCCL communicators"));
