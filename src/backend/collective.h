@@ -13,8 +13,6 @@ namespace rf {
 class Collective {
 public:
     virtual ~Collective() = default;
-    virtual int rank() const = 0;
-    virtual int world() const = 0;
     // x = the sum over the ranks of their x, on every rank (x.stride == x.cols: one contiguous run).
     virtual Status all_reduce_sum(const Act& x) = 0;
     // A rank failed mid-step and will not arrive: releases the others from the sums they wait in

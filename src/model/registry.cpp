@@ -20,13 +20,14 @@ constexpr std::array kArchitectures = {
     Architecture{"phi3", load_phi3},
     Architecture{"gemma2", load_gemma2},
 };
+
 // A tensor-parallel rank's share must be whole heads (with their KV heads) and an even part of the
 // feed-forward width; the matrices' own checks then find what does not split on block boundaries.
 Status check_shard(const gguf::File& file, const HParams& hp) {
     const TensorShard& s = hp.shard;
-    if (s.whole()) return ok_status();
-    if (s.world < 1 || s.rank < 0 || s.rank >= s.world)
+    if (s.world < 1 || s.rank < 0 || s.rank >= s.world)  // (first: a rank 1 of a world of 1 would add nothing)
         return make_error("tensor parallel: rank {} of a group of {}", s.rank, s.world);
+    if (s.whole()) return ok_status();
     if (hp.n_head % s.world != 0 || hp.n_head_kv % s.world != 0)
         return make_error("{}: {} attention heads and {} KV heads do not split over {} ranks", file.path(), hp.n_head,
                           hp.n_head_kv, s.world);

@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "backend/backend_factory.h"
+#include "backend/cpu/cpu_backend.h"
 #include "backend/instrumented_backend.h"
 #include "engine/engine.h"
 #include "engine/loaded_model.h"
@@ -262,6 +263,25 @@ TEST(TensorParallel, SchedulerServesAGroupAsTheWholeModel) {
         for (size_t t = 0; t < a.logprobs.size(); ++t) EXPECT_NEAR(a.logprobs[t], b.logprobs[t], 1e-4) << i << ", " << t;
     }
     EXPECT_GE(by_group.get(5).finished->usage.cached_prompt_tokens, 16) << "the prefix cache served the group";
+}
+
+// A share that names no rank of its group (rank 1 of 1, a group of none) is refused, not loaded as
+// a rank that would add no residual.
+TEST(TensorParallel, ASharePastItsGroupIsRefused) {
+    auto bytes = test::SyntheticModel({.type = TensorType::F32}).build();
+    ASSERT_TRUE(bytes.ok()) << bytes.error().message;
+    auto file = gguf::File::parse(*bytes, "synthetic");
+    ASSERT_TRUE(file.ok()) << file.error().message;
+    cpu::CpuBackend backend(cpu::CpuBackendOptions{.threads = 1});
+    for (const model::TensorShard shard : {model::TensorShard{.rank = 1, .world = 1},
+                                           model::TensorShard{.rank = 0, .world = 0},
+                                           model::TensorShard{.rank = -1, .world = 2}}) {
+        model::Placement placement = model::Placement::single(backend, 2);
+        placement.shard = shard;
+        auto m = model::load_model(*file, placement);
+        ASSERT_FALSE(m.ok()) << "rank " << shard.rank << " of " << shard.world;
+        EXPECT_NE(m.error().message.find("rank"), std::string::npos) << m.error().message;
+    }
 }
 
 // A rank that fails mid-step (an injected fault, after the step's first sums) fails the step with

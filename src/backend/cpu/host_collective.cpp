@@ -5,8 +5,6 @@ namespace rf {
 class HostCollectiveMember final : public Collective {
 public:
     HostCollectiveMember(HostCollectiveGroup& group, int rank) : group_(group), rank_(rank) {}
-    int rank() const override { return rank_; }
-    int world() const override { return group_.world_; }
     Status all_reduce_sum(const Act& x) override { return group_.all_reduce_sum(rank_, x); }
     void abort() override { group_.abort(); }
 

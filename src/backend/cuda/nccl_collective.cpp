@@ -17,8 +17,6 @@ class NcclGroup;
 class NcclMember final : public Collective {
 public:
     NcclMember(NcclGroup& group, int rank) : group_(group), rank_(rank) {}
-    int rank() const override { return rank_; }
-    int world() const override;
     Status all_reduce_sum(const Act& x) override;
     void abort() override;
 
@@ -64,7 +62,6 @@ private:
     bool aborted_ = false;
 };
 
-int NcclMember::world() const { return group_.world(); }
 Status NcclMember::all_reduce_sum(const Act& x) { return group_.all_reduce_sum(rank_, x); }
 void NcclMember::abort() { group_.abort(); }
 
